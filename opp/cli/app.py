@@ -1,0 +1,133 @@
+"""The Typer application: global options, the command groups, and the one error boundary.
+
+Heavy libraries (SQLAlchemy, Alembic, tabulate, dateutil) are imported inside the commands that need
+them, so ``opp --help``, ``opp --version`` and shell completion start fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from opp import __version__
+from opp.cli import errors, state
+from opp.cli.render import PipeClosed
+
+
+class OppGroup(TyperGroup):
+    """The root command: runs a command and turns every failure into the contract's exit code."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        as_json = errors.wants_json(argv)
+        try:
+            result = super().main(
+                args=argv, prog_name=prog_name or "opp", complete_var=complete_var, standalone_mode=False, **extra
+            )
+            code = result if isinstance(result, int) else 0
+        except PipeClosed:
+            code = 0
+        except typer.Abort:
+            code = errors.report("aborted", exit_code=1, as_json=as_json)
+        except typer.Exit as exc:
+            code = exc.exit_code
+        except typer.TyperException as exc:  # Click's usage errors: unknown option, bad choice, ...
+            command = getattr(getattr(exc, "ctx", None), "command_path", "opp")
+            code = errors.report(
+                exc.format_message(), exit_code=exc.exit_code, hint=f"see {command} --help", as_json=as_json
+            )
+        except Exception as exc:
+            from opp.core.errors import OppError
+
+            if isinstance(exc, OppError):
+                code = errors.report_opp_error(exc, as_json=as_json)
+            elif errors.debug_enabled():
+                raise
+            else:
+                code = errors.report(
+                    f"internal error: {type(exc).__name__}: {exc}",
+                    exit_code=1,
+                    hint="run again with OPP_DEBUG=1 for the traceback, and report it",
+                    as_json=as_json,
+                )
+        finally:
+            state.close()
+        if code == 0:
+            _flush_stdout()
+        sys.exit(code)
+
+
+def _flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        pass
+
+
+app = typer.Typer(
+    cls=OppGroup,
+    name="opp",
+    help="opp: a command-line sales pipeline. Track deals through stages, assign and claim them, "
+    "forecast revenue and see the whole history.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"opp {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def main(
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            envvar="OPP_DB",
+            metavar="URL_OR_PATH",
+            help="SQLite file path or SQLAlchemy URL (default: opp.db in the user data directory).",
+        ),
+    ] = None,
+    actor: Annotated[
+        str | None,
+        typer.Option(
+            "--as", envvar="OPP_USER", metavar="HANDLE", help="The acting user (default: the login name)."
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit."),
+    ] = False,
+) -> None:
+    """Global settings come before the command; OPP_NOW sets the clock, OPP_DEBUG=1 shows tracebacks."""
+    state.configure(db=db, actor=actor)
+
+
+def _register() -> None:
+    from opp.cli import config_cmd, customers, deals, stages, users
+
+    deals.register(app)
+    app.add_typer(customers.app, name="customer")
+    app.add_typer(users.app, name="user")
+    app.add_typer(stages.app, name="stages")
+    app.add_typer(config_cmd.app, name="config")
+
+
+_register()

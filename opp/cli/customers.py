@@ -1,0 +1,81 @@
+"""Customer commands: add, list, show."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from opp.cli import state
+from opp.cli.deals import DEAL_COLUMNS
+from opp.cli.options import FormatOpt
+from opp.cli.render import Column, Format, emit
+
+app = typer.Typer(help="Customers: the organizations and individuals deals are for.", no_args_is_help=True)
+
+CUSTOMER_COLUMNS = [
+    Column("id", "id"),
+    Column("kind", "kind"),
+    Column("name", "name", 40),
+    Column("email", "email"),
+    Column("phone", "phone"),
+]
+TOTAL_COLUMNS = [
+    Column("currency", "currency"),
+    Column("open value", "open_value"),
+    Column("open forecast", "open_forecast"),
+    Column("won value", "won_value"),
+    Column("lost value", "lost_value"),
+]
+
+
+@app.command()
+def add(
+    org: Annotated[str | None, typer.Option("--org", metavar="NAME", help="An organization.")] = None,
+    person: Annotated[str | None, typer.Option("--person", metavar="NAME", help="An individual.")] = None,
+    email: Annotated[str | None, typer.Option("--email", metavar="E", help="Email address.")] = None,
+    phone: Annotated[str | None, typer.Option("--phone", metavar="P", help="Phone number.")] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Add a customer: exactly one of --org or --person."""
+    from opp.core import customers
+    from opp.core.errors import Invalid
+
+    if (org is None) == (person is None):
+        raise Invalid("give exactly one of --org or --person", hint="for example --org 'Acme Corp'")
+    kind, name = ("organization", org) if org is not None else ("individual", person)
+    emit(customers.add_customer(state.context(), kind, name or "", email=email, phone=phone), fmt)
+
+
+@app.command("list")
+def list_(
+    kind: Annotated[
+        str | None, typer.Option("--kind", metavar="KIND", help="organization or individual.")
+    ] = None,
+    search: Annotated[str | None, typer.Option("--search", metavar="TEXT", help="Name contains.")] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """List customers."""
+    from opp.core import customers
+
+    found = customers.list_customers(state.context(), kind=kind, search=search)
+    emit(found, fmt, columns=CUSTOMER_COLUMNS, empty="no customers match")
+
+
+@app.command()
+def show(
+    ref: Annotated[str, typer.Argument(metavar="REF", help="Customer id or exact name.")],
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Show a customer with all its opportunities and their totals."""
+    from opp.core import customers
+
+    detail = customers.show_customer(state.context(), ref)
+    emit(
+        detail,
+        fmt,
+        extra_tables=[
+            ("opportunities", detail.opportunities, DEAL_COLUMNS),
+            ("totals", detail.totals["by_currency"], TOTAL_COLUMNS),
+        ],
+    )

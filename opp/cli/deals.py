@@ -1,0 +1,263 @@
+"""Deal commands: create, show, list, edit, stage, assign, unassign, claim, note, history."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from opp.cli import state
+from opp.cli.options import FormatOpt, IdArg, IdsArg, ProbabilityOpt, read_ids
+from opp.cli.render import Column, Format, emit
+
+DEAL_COLUMNS = [
+    Column("id", "id"),
+    Column("title", "title", 40),
+    Column("customer", "customer.name", 24),
+    Column("stage", "stage"),
+    Column("value", "value"),
+    Column("cur", "currency"),
+    Column("prob", "probability"),
+    Column("forecast", "forecast"),
+    Column("close", "expected_close"),
+    Column("assignee", "assignee"),
+]
+EVENT_COLUMNS = [
+    Column("id", "id"),
+    Column("deal", "opportunity_id"),
+    Column("at", "at"),
+    Column("actor", "actor"),
+    Column("action", "action"),
+    Column("field", "field"),
+    Column("old", "old", 30),
+    Column("new", "new", 30),
+    Column("note", "note", 40),
+]
+
+CloseOpt = Annotated[
+    str | None,
+    typer.Option("--close", metavar="DATE", help="Expected close: 2026-12-31, +30d, eom, eoq ..."),
+]
+ValueOpt = Annotated[
+    str | None, typer.Option("--value", metavar="N", help="Deal value: 50000, 50000.50, 50_000, 50k, 1.2m.")
+]
+CurrencyOpt = Annotated[str | None, typer.Option("--currency", metavar="C", help="ISO 4217 code, e.g. EUR.")]
+DescriptionOpt = Annotated[str | None, typer.Option("--description", metavar="TEXT", help="Longer notes.")]
+RefOpt = Annotated[
+    str | None, typer.Option("--ref", metavar="EXTERNAL", help="Reference in another system (unique).")
+]
+
+
+def create(
+    title: Annotated[str, typer.Argument(help="Short title, e.g. 'Acme Corp - Software License'.")],
+    org: Annotated[str | None, typer.Option("--org", metavar="REF", help="Organization id or exact name.")] = None,
+    person: Annotated[
+        str | None, typer.Option("--person", metavar="REF", help="Individual id or exact name.")
+    ] = None,
+    value: ValueOpt = None,
+    currency: CurrencyOpt = None,
+    stage: Annotated[str | None, typer.Option("--stage", metavar="S", help="Initial stage (default lead).")] = None,
+    probability: ProbabilityOpt = None,
+    close: CloseOpt = None,
+    description: DescriptionOpt = None,
+    ref: RefOpt = None,
+    assign: Annotated[str | None, typer.Option("--assign", metavar="HANDLE", help="Assign to a user.")] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Create an opportunity for an existing customer and print it."""
+    from opp.core import deals
+
+    deal = deals.create_deal(
+        state.context(),
+        title,
+        org=org,
+        person=person,
+        value=value,
+        currency=currency,
+        stage=stage,
+        probability=probability,
+        close=close,
+        description=description,
+        ref=ref,
+        assign=assign,
+    )
+    emit(deal, fmt)
+
+
+def show(deal_id: IdArg, fmt: FormatOpt = Format.table) -> None:
+    """Show one opportunity with its history."""
+    from opp.core import deals
+
+    detail = deals.show_deal(state.context(), deal_id)
+    emit(detail, fmt, extra_tables=[("history", detail.history, EVENT_COLUMNS)])
+
+
+def list_(
+    stage: Annotated[
+        list[str] | None, typer.Option("--stage", metavar="S", help="Only these stages (repeatable).")
+    ] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            "--status", metavar="STATUS", help="open, won, lost or all (default open; all when --stage is given)."
+        ),
+    ] = None,
+    assignee: Annotated[str | None, typer.Option("--assignee", metavar="H", help="Assigned to this user.")] = None,
+    unassigned: Annotated[bool, typer.Option("--unassigned", help="Only deals nobody is assigned.")] = False,
+    customer: Annotated[str | None, typer.Option("--customer", metavar="REF", help="Customer id or name.")] = None,
+    period: Annotated[
+        str | None,
+        typer.Option("--period", metavar="P", help="Expected close in 2026, 2026Q4, 2026-11, this-quarter ..."),
+    ] = None,
+    close_from: Annotated[str | None, typer.Option("--from", metavar="D", help="Expected close on or after.")] = None,
+    close_to: Annotated[str | None, typer.Option("--to", metavar="D", help="Expected close on or before.")] = None,
+    search: Annotated[
+        str | None,
+        typer.Option("--search", metavar="TEXT", help="Case-insensitive substring of title, customer or description."),
+    ] = None,
+    overdue: Annotated[bool, typer.Option("--overdue", help="Open deals whose expected close has passed.")] = False,
+    sort: Annotated[
+        str | None,
+        typer.Option("--sort", metavar="FIELD", help="id, value, forecast, close, stage ...; '-value' descends."),
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", metavar="N", help="At most N deals.")] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """List opportunities (open ones unless filtered otherwise)."""
+    from opp.core import deals
+
+    found = deals.list_deals(
+        state.context(),
+        stages=stage or (),
+        status=status,
+        assignee=assignee,
+        unassigned=unassigned,
+        customer=customer,
+        period=period,
+        close_from=close_from,
+        close_to=close_to,
+        search=search,
+        overdue=overdue,
+        sort=sort,
+        limit=limit,
+    )
+    emit(found, fmt, columns=DEAL_COLUMNS, empty="no opportunities match")
+
+
+def edit(
+    deal_id: IdArg,
+    title: Annotated[str | None, typer.Option("--title", metavar="T", help="New title.")] = None,
+    value: ValueOpt = None,
+    currency: CurrencyOpt = None,
+    probability: ProbabilityOpt = None,
+    close: CloseOpt = None,
+    description: DescriptionOpt = None,
+    ref: RefOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Change fields of an opportunity ('' clears an optional one); each change is recorded."""
+    from opp.core import deals
+
+    deal = deals.edit_deal(
+        state.context(),
+        deal_id,
+        title=title,
+        value=value,
+        currency=currency,
+        probability=probability,
+        close=close,
+        description=description,
+        ref=ref,
+    )
+    emit(deal, fmt)
+
+
+def stage(
+    stage_key: Annotated[str, typer.Argument(metavar="STAGE", help="Target stage key (won and lost are aliases).")],
+    ids: IdsArg,
+    probability: ProbabilityOpt = None,
+    reason: Annotated[str | None, typer.Option("--reason", metavar="T", help="Why it was lost.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Allow skipping stages (noted in history).")] = False,
+    reopen: Annotated[bool, typer.Option("--reopen", help="Reopen closed deals into an open stage.")] = False,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Move opportunities to a stage: all of them, or none if any move is refused."""
+    from opp.core import deals
+
+    moved = deals.move_deals(
+        state.context(), stage_key, read_ids(ids), probability=probability, reason=reason, force=force, reopen=reopen
+    )
+    emit(moved, fmt, columns=DEAL_COLUMNS)
+
+
+def assign(
+    handle: Annotated[str, typer.Argument(metavar="HANDLE", help="The user to assign.")],
+    ids: IdsArg,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Assign opportunities to a user."""
+    from opp.core import deals
+
+    emit(deals.assign_deals(state.context(), handle, read_ids(ids)), fmt, columns=DEAL_COLUMNS)
+
+
+def unassign(ids: IdsArg, fmt: FormatOpt = Format.table) -> None:
+    """Remove the assignee of opportunities."""
+    from opp.core import deals
+
+    emit(deals.unassign_deals(state.context(), read_ids(ids)), fmt, columns=DEAL_COLUMNS)
+
+
+def claim(ids: IdsArg, fmt: FormatOpt = Format.table) -> None:
+    """Assign opportunities to yourself (--as); deals someone else holds are refused."""
+    from opp.core import deals
+
+    emit(deals.claim_deals(state.context(), read_ids(ids)), fmt, columns=DEAL_COLUMNS)
+
+
+def note(
+    deal_id: IdArg,
+    text: Annotated[str, typer.Argument(metavar="TEXT", help="The note; '-' reads it from stdin.")],
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Add a note to an opportunity's history."""
+    import sys
+
+    from opp.core import deals
+
+    body = sys.stdin.read() if text == "-" else text
+    emit(deals.add_note(state.context(), deal_id, body), fmt)
+
+
+def history(
+    deal_id: Annotated[str | None, typer.Argument(metavar="[ID]", help="One opportunity (default: all).")] = None,
+    action: Annotated[
+        str | None, typer.Option("--action", metavar="A", help="created, updated, stage, assign, note ...")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", metavar="DATE", help="From the start of that day (UTC).")
+    ] = None,
+    actor: Annotated[str | None, typer.Option("--actor", metavar="H", help="Events by this user.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", metavar="N", help="At most N events.")] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Show history events, oldest first."""
+    from opp.core import history as history_service
+
+    events = history_service.list_events(
+        state.context(), deal_id, action=action, since=since, actor=actor, limit=limit
+    )
+    emit(events, fmt, columns=EVENT_COLUMNS, empty="no events match")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(create)
+    app.command()(show)
+    app.command("list")(list_)
+    app.command()(edit)
+    app.command()(stage)
+    app.command()(assign)
+    app.command()(unassign)
+    app.command()(claim)
+    app.command()(note)
+    app.command()(history)

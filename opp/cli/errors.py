@@ -1,0 +1,66 @@
+"""The one mapping from failures to exit codes and the one-line ``opp: error: …`` message.
+
+With ``--format json`` (or OPP_FORMAT=json) the error is also written as a JSON object on its own line
+on stderr. Tracebacks appear only with OPP_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from opp.core.errors import Conflict, Invalid, NotFound, OppError, Unavailable
+
+EXIT_CODES: tuple[tuple[type[OppError], int], ...] = (
+    (Invalid, 2),
+    (NotFound, 3),
+    (Conflict, 4),
+    (Unavailable, 5),
+)
+ERROR_CODES = {1: "internal", 2: "invalid", 3: "not_found", 4: "conflict", 5: "unavailable"}
+
+
+def exit_code_of(error: OppError) -> int:
+    for kind, code in EXIT_CODES:
+        if isinstance(error, kind):
+            return code
+    return 1
+
+
+def wants_json(args: Sequence[str]) -> bool:
+    """Whether the command line (or OPP_FORMAT) asks for JSON, even if parsing it failed."""
+    fmt = os.environ.get("OPP_FORMAT", "")
+    for index, arg in enumerate(args):
+        if arg in ("--format", "-f") and index + 1 < len(args):
+            fmt = args[index + 1]
+        elif arg.startswith("--format="):
+            fmt = arg.split("=", 1)[1]
+        elif arg.startswith("-f") and len(arg) > 2:
+            fmt = arg[2:]
+    return fmt.strip().lower() == "json"
+
+
+def debug_enabled() -> bool:
+    return os.environ.get("OPP_DEBUG", "") not in ("", "0")
+
+
+def report(message: str, *, exit_code: int, hint: str | None = None, as_json: bool = False) -> int:
+    """Write the error line (and its JSON form when asked) to stderr; returns the exit code."""
+    flat = " ".join(message.split())
+    line = f"opp: error: {flat}"
+    if hint:
+        line += f" (hint: {' '.join(hint.split())})"
+    sys.stderr.write(line + "\n")
+    if as_json:
+        payload = {"error": {"code": ERROR_CODES.get(exit_code, "internal"), "message": flat}}
+        if hint:
+            payload["error"]["hint"] = hint
+        sys.stderr.write(json.dumps(payload) + "\n")
+    sys.stderr.flush()
+    return exit_code
+
+
+def report_opp_error(error: OppError, *, as_json: bool) -> int:
+    return report(error.message, exit_code=exit_code_of(error), hint=error.hint, as_json=as_json)

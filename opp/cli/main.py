@@ -1,0 +1,9 @@
+"""The console script's entry point."""
+
+from __future__ import annotations
+
+
+def run() -> None:
+    from opp.cli.app import app
+
+    app()

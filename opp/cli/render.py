@@ -1,0 +1,210 @@
+"""The one place that prints records: table (tabulate), json, jsonl, csv or ids, always to stdout.
+
+Commands hand over core records (or dicts) and, for tables, the columns to show. Machine formats keep
+every key and never change shape when piped. Money is written from ``Decimal`` exactly, never via float.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any, TextIO
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+    ids = "ids"
+
+
+class PipeClosed(Exception):
+    """The reader of stdout went away (``opp list | head -1``): stop quietly, successfully."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """A table column: its header, the record key it shows (``a.b`` reaches into nested dicts)."""
+
+    header: str
+    key: str
+    width: int | None = None
+
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _plain(value: Any) -> Any:
+    """Records and dataclasses as plain dicts and lists, leaving scalars alone."""
+    if hasattr(value, "as_dict"):
+        return _plain(value.as_dict())
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _scalar_text(value: Any) -> str:
+    from opp.core.dates import format_date, format_instant
+
+    if isinstance(value, datetime):
+        return format_instant(value)
+    if isinstance(value, date):
+        return format_date(value)
+    return str(value)
+
+
+def json_text(value: Any) -> str:
+    """Compact JSON with Decimal written as an exact number and dates in the contract's forms."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, int | float):
+        return json.dumps(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, date):
+        return json.dumps(_scalar_text(value))
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{json.dumps(str(k))}: {json_text(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(json_text(item) for item in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def _lookup(record: Mapping[str, Any], key: str) -> Any:
+    value: Any = record
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+def _cell(value: Any, width: int | None) -> Any:
+    from opp.core.money import format_money
+
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return format_money(value)
+    if isinstance(value, bool | int):
+        return value
+    text = _scalar_text(value).replace("\n", " ")
+    if width is not None and len(text) > width:
+        text = text[: width - 1] + "…"
+    return text
+
+
+def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column]) -> str:
+    from tabulate import tabulate
+
+    body = [[_cell(_lookup(row, col.key), col.width) for col in columns] for row in rows]
+    return tabulate(body, headers=[col.header for col in columns], disable_numparse=True, stralign="left")
+
+
+def _vertical(record: Mapping[str, Any]) -> str:
+    from tabulate import tabulate
+
+    lines = []
+    for key, value in record.items():
+        if isinstance(value, list):
+            continue
+        if isinstance(value, Mapping):
+            value = value.get("name", json_text(value))
+        lines.append([key, _cell(value, None)])
+    return tabulate(lines, tablefmt="plain", disable_numparse=True)
+
+
+def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
+    """One CSV row: nested records become ``key_sub`` columns (their ``name`` becomes ``key``); lists go."""
+    row: dict[str, Any] = {}
+    for key, value in record.items():
+        if isinstance(value, Mapping):
+            for sub, item in value.items():
+                row[key if sub == "name" else f"{key}_{sub}"] = item
+        elif not isinstance(value, list):
+            row[key] = value
+    return row
+
+
+def _csv_cell(value: Any, raw: bool) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    text = _scalar_text(value)
+    if not raw and isinstance(value, str) and text.startswith(FORMULA_PREFIXES):
+        return "'" + text
+    return text
+
+
+def _csv(rows: Sequence[Mapping[str, Any]], out: TextIO, raw: bool) -> None:
+    flat = [flatten(row) for row in rows]
+    headers: dict[str, None] = {}
+    for row in flat:
+        headers.update(dict.fromkeys(row))
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(headers)
+    for row in flat:
+        writer.writerow([_csv_cell(row.get(key), raw) for key in headers])
+
+
+def _id_of(record: Mapping[str, Any]) -> Any:
+    for key in ("id", "number", "handle", "key", "code"):
+        if key in record:
+            return record[key]
+    raise ValueError("record has no id")
+
+
+def emit(
+    data: Any,
+    fmt: Format | str,
+    *,
+    columns: Sequence[Column] | None = None,
+    extra_tables: Iterable[tuple[str, Sequence[Any], Sequence[Column]]] = (),
+    raw: bool = False,
+    empty: str | None = None,
+) -> None:
+    """Print one record (an object in JSON) or a list of records (an array) in the chosen format."""
+    fmt = Format(fmt)
+    plain = _plain(data)
+    single = isinstance(plain, Mapping)
+    rows: list[Mapping[str, Any]] = [plain] if single else list(plain)
+    out = sys.stdout
+    try:
+        if fmt is Format.json:
+            out.write(json_text(plain) + "\n")
+        elif fmt is Format.jsonl:
+            for row in rows:
+                out.write(json_text(row) + "\n")
+        elif fmt is Format.csv:
+            _csv(rows, out, raw)
+        elif fmt is Format.ids:
+            for row in rows:
+                out.write(f"{_id_of(row)}\n")
+        else:
+            if single and columns is None:
+                out.write(_vertical(rows[0]) + "\n")
+            elif rows:
+                out.write(_table(rows, columns or [Column(k, k) for k in rows[0]]) + "\n")
+            elif empty:
+                message(empty)
+            for title, extra_rows, extra_columns in extra_tables:
+                out.write(f"\n{title}\n")
+                out.write(_table([_plain(r) for r in extra_rows], extra_columns) + "\n")
+        out.flush()
+    except BrokenPipeError as exc:
+        raise PipeClosed from exc
+
+
+def message(text: str) -> None:
+    """A human message (never data): to stderr, so that stdout stays clean for pipes."""
+    sys.stderr.write(text + "\n")

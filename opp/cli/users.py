@@ -1,0 +1,36 @@
+"""User commands: add, list."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from opp.cli import state
+from opp.cli.options import FormatOpt
+from opp.cli.render import Column, Format, emit
+
+app = typer.Typer(help="Users: the team members deals are assigned to.", no_args_is_help=True)
+
+USER_COLUMNS = [Column("handle", "handle"), Column("name", "name"), Column("email", "email")]
+
+
+@app.command()
+def add(
+    handle: Annotated[str, typer.Argument(metavar="HANDLE", help="Short lower-case handle, e.g. dana.")],
+    name: Annotated[str | None, typer.Option("--name", metavar="T", help="Display name.")] = None,
+    email: Annotated[str | None, typer.Option("--email", metavar="E", help="Email address.")] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Add a user."""
+    from opp.core import users
+
+    emit(users.add_user(state.context(), handle, name=name, email=email), fmt)
+
+
+@app.command("list")
+def list_(fmt: FormatOpt = Format.table) -> None:
+    """List users."""
+    from opp.core import users
+
+    emit(users.list_users(state.context()), fmt, columns=USER_COLUMNS, empty="no users yet")

@@ -1,0 +1,169 @@
+"""The context every service works in: the open store, the acting user and the clock.
+
+Writes go through :meth:`Context.unit_of_work`, which holds one write transaction for the whole command
+and records each history event in it, so a change and its history commit together or not at all.
+Database failures are translated here, once, into :class:`~opp.core.errors.Unavailable`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from opp.core.clock import Clock
+from opp.core.errors import Conflict, Invalid, Unavailable
+from opp.store import schema
+from opp.store.engine import (
+    DEFAULT_LOCK_TIMEOUT_SECONDS,
+    BadDatabaseURL,
+    SchemaTooNew,
+    Store,
+    mask_password,
+    open_store,
+)
+
+
+def _naive_utc(instant: datetime) -> datetime:
+    """Instants are stored as naive UTC."""
+    return instant.replace(tzinfo=None)
+
+
+@dataclass
+class UnitOfWork:
+    """One command's write: a connection inside a write transaction, and its history."""
+
+    conn: Connection
+    actor: str
+    at: datetime
+    command_name: str
+    _command_id: int | None = field(default=None, init=False)
+
+    def record(
+        self,
+        opportunity_id: int,
+        action: str,
+        *,
+        field: str | None = None,
+        old: str | None = None,
+        new: str | None = None,
+        note: str | None = None,
+    ) -> int:
+        """Append one history event to this command's transaction; returns the event id."""
+        if self._command_id is None:
+            self._command_id = self.conn.execute(
+                insert(schema.commands).values(at=self.at, actor=self.actor, name=self.command_name)
+            ).inserted_primary_key[0]  # type: ignore[index]
+        result = self.conn.execute(
+            insert(schema.history).values(
+                opportunity_id=opportunity_id,
+                command_id=self._command_id,
+                at=self.at,
+                actor=self.actor,
+                action=action,
+                field=field,
+                old=old,
+                new=new,
+                note=note,
+            )
+        )
+        event_id: int = result.inserted_primary_key[0]  # type: ignore[index]
+        return event_id
+
+
+class Context:
+    """An open database, the acting user and the clock: what every service function takes first."""
+
+    def __init__(self, store: Store, *, actor: str, clock: Clock | None = None) -> None:
+        self.store = store
+        self.actor = actor
+        self.clock = clock or Clock()
+
+    def now(self) -> datetime:
+        """The command's instant as stored: naive UTC, whole seconds."""
+        return _naive_utc(self.clock.now())
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A read-only transaction with database failures worded for the user."""
+        with _translated_errors(self.store), self.store.read() as conn:
+            yield conn
+
+    @contextmanager
+    def unit_of_work(self, command_name: str) -> Iterator[UnitOfWork]:
+        """A write transaction holding the write lock; commits on success, leaves nothing on failure."""
+        with _translated_errors(self.store), self.store.write() as conn:
+            yield UnitOfWork(conn=conn, actor=self.actor, at=self.now(), command_name=command_name)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+@contextmanager
+def _translated_errors(store: Store) -> Iterator[None]:
+    try:
+        yield
+    except IntegrityError as exc:
+        raise Conflict(
+            f"the database refused the change: {_first_line(exc.orig)}",
+            hint="another operator may have changed the same record; try again",
+        ) from exc
+    except OperationalError as exc:
+        raise _unavailable(exc, store) from exc
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise Unavailable(f"lost the connection to {mask_password(store.url)}") from exc
+        raise
+
+
+def _first_line(exc: Any) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _unavailable(exc: OperationalError, store: Store) -> Unavailable:
+    message = _first_line(exc.orig)
+    if "locked" in message or "lock timeout" in message or "canceling statement" in message:
+        return Unavailable(
+            f"the database is locked by another writer; gave up after {store.lock_timeout:g} s",
+            hint="try again, or wait longer with OPP_LOCK_TIMEOUT=SECONDS",
+        )
+    return Unavailable(f"cannot use the database {mask_password(store.url)}: {message}")
+
+
+def parse_lock_timeout(text: str | None) -> float:
+    """OPP_LOCK_TIMEOUT in seconds (default 30)."""
+    if text is None or not text.strip():
+        return DEFAULT_LOCK_TIMEOUT_SECONDS
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 86400:
+        raise Invalid(f"OPP_LOCK_TIMEOUT must be a number of seconds, not {text!r}", hint="for example 30")
+    return seconds
+
+
+def open_context(
+    db: str, *, actor: str, clock: Clock | None = None, lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS
+) -> Context:
+    """Open the database at a path or URL (creating and migrating it as needed) for ``actor``."""
+    try:
+        store = open_store(db, lock_timeout=lock_timeout)
+    except SchemaTooNew as exc:
+        raise Unavailable(str(exc), hint="upgrade opp to work with this database") from exc
+    except BadDatabaseURL as exc:
+        raise Invalid(str(exc), hint="give a file path or a URL such as sqlite:///path/opp.db") from exc
+    except OperationalError as exc:
+        raise Unavailable(f"cannot open the database {mask_password(db)}: {_first_line(exc.orig)}") from exc
+    except ModuleNotFoundError as exc:
+        raise Unavailable(
+            f"the database driver {exc.name!r} is not installed", hint="pip install 'psycopg[binary]'"
+        ) from exc
+    except OSError as exc:
+        raise Unavailable(f"cannot create the database {db!r}: {exc.strerror}") from exc
+    return Context(store, actor=actor, clock=clock)

@@ -1,0 +1,172 @@
+"""Customers: the organization or individual each deal is for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, case, func, insert, select
+
+from opp.core.context import Context
+from opp.core.figures import forecast_minor_expr
+from opp.core.errors import Conflict, Invalid, NotFound
+from opp.core.money import from_minor
+from opp.core.records import Customer, Opportunity, Record
+from opp.core.refs import clean_email, clean_text
+from opp.store import schema
+
+KINDS = ("organization", "individual")
+STATUSES = ("open", "won", "lost")
+c = schema.customers
+
+
+@dataclass(frozen=True)
+class CurrencyTotals(Record):
+    currency: str
+    open_value: Decimal
+    open_forecast: Decimal
+    won_value: Decimal
+    lost_value: Decimal
+
+
+@dataclass(frozen=True)
+class CustomerDetail(Record):
+    """A customer with all its deals and their totals (``opp customer show``)."""
+
+    id: int
+    kind: str
+    name: str
+    email: str | None
+    phone: str | None
+    opportunities: list[Opportunity]
+    totals: dict[str, Any]
+
+
+def _customer(row: RowMapping) -> Customer:
+    return Customer(id=row["id"], kind=row["kind"], name=row["name"], email=row["email"], phone=row["phone"])
+
+
+def check_kind(kind: str) -> str:
+    lowered = kind.strip().lower()
+    aliases = {"org": "organization", "person": "individual"}
+    lowered = aliases.get(lowered, lowered)
+    if lowered not in KINDS:
+        raise Invalid(f"unknown customer kind {kind!r}", hint="use organization or individual")
+    return lowered
+
+
+def add_customer(
+    ctx: Context, kind: str, name: str, *, email: str | None = None, phone: str | None = None
+) -> Customer:
+    kind = check_kind(kind)
+    clean_name = clean_text(name, what="customer name", max_length=300, required=True)
+    assert clean_name is not None
+    email = clean_email(email)
+    phone = clean_text(phone, what="phone", max_length=64)
+    with ctx.unit_of_work("customer add") as uow:
+        new_id = insert_customer(uow.conn, kind, clean_name, email=email, phone=phone, at=uow.at)
+    return Customer(id=new_id, kind=kind, name=clean_name, email=email, phone=phone)
+
+
+def insert_customer(
+    conn: Connection, kind: str, name: str, *, email: str | None, phone: str | None, at: Any
+) -> int:
+    """Insert a customer inside the caller's transaction; the same kind and name twice is a conflict."""
+    existing = conn.execute(select(c.c.id).where(c.c.kind == kind, c.c.name == name)).scalar()
+    if existing is not None:
+        raise Conflict(
+            f"{kind} {name!r} already exists as customer {existing}",
+            hint=f"refer to it by name or as id {existing}",
+        )
+    result = conn.execute(insert(c).values(kind=kind, name=name, email=email, phone=phone, created_at=at))
+    new_id: int = result.inserted_primary_key[0]  # type: ignore[index]
+    return new_id
+
+
+def list_customers(ctx: Context, *, kind: str | None = None, search: str | None = None) -> list[Customer]:
+    query = select(c).order_by(c.c.id)
+    if kind is not None:
+        query = query.where(c.c.kind == check_kind(kind))
+    if search:
+        query = query.where(func.lower(c.c.name).contains(search.lower(), autoescape=True))
+    with ctx.reading() as conn:
+        return [_customer(row) for row in conn.execute(query).mappings()]
+
+
+def resolve_customer(conn: Connection, ref: str, *, kind: str | None = None) -> Customer:
+    """A customer by id or exact name, optionally of one kind; ambiguity and mismatch are explained."""
+    text = ref.strip()
+    if not text:
+        raise Invalid("customer reference must not be empty", hint="give a customer id or exact name")
+    row = None
+    if text.isdigit():
+        row = conn.execute(select(c).where(c.c.id == int(text))).mappings().first()
+    if row is None:
+        query = select(c).where(c.c.name == text)
+        if kind is not None:
+            query = query.where(c.c.kind == kind)
+        rows = conn.execute(query.limit(2)).mappings().all()
+        if len(rows) > 1:
+            raise Invalid(
+                f"customer name {text!r} matches an organization and an individual",
+                hint="use --org or --person, or the customer id",
+            )
+        row = rows[0] if rows else None
+    if row is None:
+        flag = "--person" if kind == "individual" else "--org"
+        raise NotFound(
+            f"no customer {text!r}", hint=f"see opp customer list, or add it with opp customer add {flag} NAME"
+        )
+    customer = _customer(row)
+    if kind is not None and customer.kind != kind:
+        other = "--person" if customer.kind == "individual" else "--org"
+        raise Invalid(f"customer {customer.id} ({customer.name}) is an {customer.kind}", hint=f"use {other}")
+    return customer
+
+
+def show_customer(ctx: Context, ref: str) -> CustomerDetail:
+    from opp.core.deals import DealFilter, query_deals
+
+    o = schema.opportunities
+    with ctx.reading() as conn:
+        customer = resolve_customer(conn, ref)
+        deals = query_deals(conn, DealFilter(status="all", customer_id=customer.id))
+        forecast = forecast_minor_expr(o.c.value_minor, o.c.probability)
+        by_currency = conn.execute(
+            select(
+                o.c.currency,
+                *(func.sum(case((o.c.status == status, 1), else_=0)) for status in STATUSES),
+                func.sum(case((o.c.status == "open", o.c.value_minor), else_=0)),
+                func.sum(case((o.c.status == "open", forecast), else_=0)),
+                func.sum(case((o.c.status == "won", o.c.value_minor), else_=0)),
+                func.sum(case((o.c.status == "lost", o.c.value_minor), else_=0)),
+            )
+            .where(o.c.customer_id == customer.id)
+            .group_by(o.c.currency)
+            .order_by(o.c.currency)
+        ).all()
+    counts = {status: sum(row[1 + i] for row in by_currency) for i, status in enumerate(STATUSES)}
+    totals: dict[str, Any] = {
+        "count": sum(counts.values()),
+        **counts,
+        "by_currency": [
+            CurrencyTotals(
+                currency=cur,
+                open_value=from_minor(open_v, cur),
+                open_forecast=from_minor(open_f, cur),
+                won_value=from_minor(won_v, cur),
+                lost_value=from_minor(lost_v, cur),
+            ).as_dict()
+            for cur, _open, _won, _lost, open_v, open_f, won_v, lost_v in by_currency
+        ],
+    }
+    return CustomerDetail(
+        id=customer.id,
+        kind=customer.kind,
+        name=customer.name,
+        email=customer.email,
+        phone=customer.phone,
+        opportunities=deals,
+        totals=totals,
+    )

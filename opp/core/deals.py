@@ -1,0 +1,618 @@
+"""Opportunities: creating, reading, listing, editing, moving, assigning and claiming deals.
+
+Every write runs in one unit of work that changes the deal and records its history events together;
+bulk operations touch every deal in one transaction, so one refusal leaves all of them as they were.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, Select, func, insert, or_, select, update
+
+from opp.core import settings
+from opp.core.context import Context, UnitOfWork
+from opp.core.customers import resolve_customer
+from opp.core.dates import format_date, format_instant, parse_date, parse_period
+from opp.core.errors import Conflict, Invalid, NotFound
+from opp.core.figures import forecast_minor_expr
+from opp.core.money import from_minor, normalize_currency, parse_amount, parse_probability, to_minor
+from opp.core.records import CustomerRef, Event, Opportunity, Record
+from opp.core.refs import aware, clean_text, parse_id, parse_ids
+from opp.core.stages import Move, load_pipeline, plan_move
+from opp.core.users import user_id
+from opp.store import schema
+
+o = schema.opportunities
+cu = schema.customers
+us = schema.users
+
+STATUSES = ("open", "won", "lost", "all")
+SORT_FIELDS: dict[str, Any] = {
+    "id": o.c.id,
+    "title": o.c.title,
+    "value": o.c.value_minor,
+    "currency": o.c.currency,
+    "probability": o.c.probability,
+    "forecast": forecast_minor_expr(o.c.value_minor, o.c.probability),
+    "stage": o.c.stage,
+    "status": o.c.status,
+    "expected_close": o.c.expected_close,
+    "close": o.c.expected_close,
+    "created_at": o.c.created_at,
+    "created": o.c.created_at,
+    "updated_at": o.c.updated_at,
+    "updated": o.c.updated_at,
+    "closed_at": o.c.closed_at,
+    "customer": cu.c.name,
+    "assignee": us.c.handle,
+}
+
+
+@dataclass(frozen=True)
+class DealDetail(Record):
+    """A deal with its whole history (``opp show``)."""
+
+    opportunity: Opportunity
+    history: list[Event]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.opportunity.as_dict(), "history": [event.as_dict() for event in self.history]}
+
+
+@dataclass
+class DealFilter:
+    """Which deals a listing covers; every field narrows it further."""
+
+    status: str = "open"
+    stages: Sequence[str] = ()
+    assignee_id: int | None = None
+    unassigned: bool = False
+    customer_id: int | None = None
+    close_from: date | None = None
+    close_to: date | None = None
+    search: str | None = None
+    overdue_on: date | None = None
+    ids: Sequence[int] | None = None
+    sort: Sequence[Any] = field(default_factory=lambda: [o.c.id])
+    limit: int | None = None
+
+
+# -- reading -------------------------------------------------------------------------------------------
+
+
+def _deal_select() -> Select[Any]:
+    return (
+        select(
+            o,
+            cu.c.kind.label("customer_kind"),
+            cu.c.name.label("customer_name"),
+            us.c.handle.label("assignee_handle"),
+            forecast_minor_expr(o.c.value_minor, o.c.probability).label("forecast_minor"),
+        )
+        .join(cu, cu.c.id == o.c.customer_id)
+        .outerjoin(us, us.c.id == o.c.assignee_id)
+    )
+
+
+def _opportunity(row: RowMapping) -> Opportunity:
+    currency = row["currency"]
+    return Opportunity(
+        id=row["id"],
+        title=row["title"],
+        description=row["description"],
+        customer=CustomerRef(id=row["customer_id"], kind=row["customer_kind"], name=row["customer_name"]),
+        value=from_minor(row["value_minor"], currency),
+        currency=currency,
+        probability=row["probability"],
+        forecast=from_minor(row["forecast_minor"], currency),
+        stage=row["stage"],
+        status=row["status"],
+        expected_close=row["expected_close"],
+        external_ref=row["external_ref"],
+        assignee=row["assignee_handle"],
+        lost_reason=row["lost_reason"],
+        created_at=aware(row["created_at"]),  # type: ignore[arg-type]
+        updated_at=aware(row["updated_at"]),  # type: ignore[arg-type]
+        closed_at=aware(row["closed_at"]),
+    )
+
+
+def query_deals(conn: Connection, where: DealFilter) -> list[Opportunity]:
+    """The deals a filter selects, in its order (a building block for services and reports)."""
+    query = _deal_select()
+    if where.status != "all":
+        query = query.where(o.c.status == where.status)
+    if where.stages:
+        query = query.where(o.c.stage.in_(list(where.stages)))
+    if where.assignee_id is not None:
+        query = query.where(o.c.assignee_id == where.assignee_id)
+    if where.unassigned:
+        query = query.where(o.c.assignee_id.is_(None))
+    if where.customer_id is not None:
+        query = query.where(o.c.customer_id == where.customer_id)
+    if where.close_from is not None:
+        query = query.where(o.c.expected_close >= where.close_from)
+    if where.close_to is not None:
+        query = query.where(o.c.expected_close <= where.close_to)
+    if where.overdue_on is not None:
+        query = query.where(o.c.status == "open", o.c.expected_close < where.overdue_on)
+    if where.search:
+        needle = where.search.lower()
+        query = query.where(
+            or_(
+                func.lower(o.c.title).contains(needle, autoescape=True),
+                func.lower(cu.c.name).contains(needle, autoescape=True),
+                func.lower(o.c.description).contains(needle, autoescape=True),
+            )
+        )
+    if where.ids is not None:
+        query = query.where(o.c.id.in_(list(where.ids)))
+    query = query.order_by(*where.sort, o.c.id)
+    if where.limit is not None:
+        query = query.limit(where.limit)
+    return [_opportunity(row) for row in conn.execute(query).mappings()]
+
+
+def fetch_deals(conn: Connection, ids: Sequence[int]) -> list[Opportunity]:
+    """The deals with these ids, in the order given; NotFound names the first missing one."""
+    found = {deal.id: deal for deal in query_deals(conn, DealFilter(status="all", ids=ids))}
+    for deal_id in ids:
+        if deal_id not in found:
+            raise _no_such_deal(deal_id)
+    return [found[deal_id] for deal_id in ids]
+
+
+def _no_such_deal(deal_id: int) -> NotFound:
+    return NotFound(f"no opportunity {deal_id}", hint="see opp list --status all")
+
+
+def get_deal(ctx: Context, deal_id: int | str) -> Opportunity:
+    with ctx.reading() as conn:
+        return fetch_deals(conn, [parse_id(deal_id)])[0]
+
+
+def show_deal(ctx: Context, deal_id: int | str) -> DealDetail:
+    from opp.core.history import EventFilter, query_events
+
+    wanted = parse_id(deal_id)
+    with ctx.reading() as conn:
+        deal = fetch_deals(conn, [wanted])[0]
+        events = query_events(conn, EventFilter(opportunity_id=wanted))
+    return DealDetail(opportunity=deal, history=events)
+
+
+def _sort_terms(sort: str | None) -> list[Any]:
+    if not sort:
+        return [o.c.id]
+    terms = []
+    for part in sort.split(","):
+        name = part.strip().lower()
+        descending = name.startswith("-")
+        column = SORT_FIELDS.get(name.lstrip("-+"))
+        if column is None:
+            raise Invalid(
+                f"cannot sort by {part.strip()!r}",
+                hint="sort by " + ", ".join(sorted(SORT_FIELDS)) + "; prefix '-' for descending",
+            )
+        terms.append(column.desc().nulls_last() if descending else column.asc().nulls_last())
+    return terms
+
+
+def build_filter(
+    conn: Connection,
+    ctx: Context,
+    *,
+    stages: Sequence[str] = (),
+    status: str | None = None,
+    assignee: str | None = None,
+    unassigned: bool = False,
+    customer: str | None = None,
+    period: str | None = None,
+    close_from: str | None = None,
+    close_to: str | None = None,
+    search: str | None = None,
+    overdue: bool = False,
+    sort: str | None = None,
+    limit: int | None = None,
+) -> DealFilter:
+    """Turn the list options users type into a filter, validating each one."""
+    pipeline = load_pipeline(conn)
+    stage_keys = [pipeline.get(stage).key for stage in stages]
+    if status is None:
+        # Naming stages means "deals in these stages", closed ones included.
+        status = "all" if stage_keys else "open"
+    status = status.strip().lower()
+    if status not in STATUSES:
+        raise Invalid(f"unknown status {status!r}", hint="use open, won, lost or all")
+    if assignee is not None and unassigned:
+        raise Invalid("give either --assignee or --unassigned, not both")
+    today = ctx.clock.today()
+    start = end = None
+    if period is not None:
+        if close_from is not None or close_to is not None:
+            raise Invalid("give either --period or --from/--to, not both")
+        chosen = parse_period(period, today)
+        start, end = chosen.start, chosen.end
+    if close_from is not None:
+        start = parse_date(close_from, today)
+    if close_to is not None:
+        end = parse_date(close_to, today)
+    if start is not None and end is not None and start > end:
+        raise Invalid(f"--from {format_date(start)} is after --to {format_date(end)}")
+    if limit is not None and limit < 1:
+        raise Invalid(f"--limit must be a positive number, not {limit}")
+    return DealFilter(
+        status=status,
+        stages=stage_keys,
+        assignee_id=user_id(conn, assignee) if assignee is not None else None,
+        unassigned=unassigned,
+        customer_id=resolve_customer(conn, customer).id if customer is not None else None,
+        close_from=start,
+        close_to=end,
+        search=search or None,
+        overdue_on=today if overdue else None,
+        sort=_sort_terms(sort),
+        limit=limit,
+    )
+
+
+def list_deals(ctx: Context, **options: Any) -> list[Opportunity]:
+    """Deals matching the list options (see :func:`build_filter`); open deals by default."""
+    with ctx.reading() as conn:
+        return query_deals(conn, build_filter(conn, ctx, **options))
+
+
+# -- writing -------------------------------------------------------------------------------------------
+
+
+def _money_text(minor: int, currency: str) -> str:
+    return str(from_minor(minor, currency))
+
+
+def _date_text(day: date | None) -> str | None:
+    return None if day is None else format_date(day)
+
+
+def _instant_text(instant: datetime | None) -> str | None:
+    return None if instant is None else format_instant(instant)
+
+
+def _parse_close(text: str | None, ctx: Context) -> date | None:
+    if text is None or text.strip().lower() in ("", "none"):
+        return None
+    return parse_date(text, ctx.clock.today())
+
+
+def _check_ref_free(conn: Connection, ref: str | None, deal_id: int | None = None) -> None:
+    if ref is None:
+        return
+    holder = conn.execute(select(o.c.id).where(o.c.external_ref == ref)).scalar()
+    if holder is not None and holder != deal_id:
+        raise Conflict(f"external ref {ref!r} already belongs to opportunity {holder}")
+
+
+def _status_values(move_target_kind: str, at: datetime) -> dict[str, Any]:
+    return {"status": move_target_kind, "closed_at": None if move_target_kind == "open" else at}
+
+
+def create_deal(
+    ctx: Context,
+    title: str,
+    *,
+    org: str | None = None,
+    person: str | None = None,
+    value: str | None = None,
+    currency: str | None = None,
+    stage: str | None = None,
+    probability: str | None = None,
+    close: str | None = None,
+    description: str | None = None,
+    ref: str | None = None,
+    assign: str | None = None,
+) -> Opportunity:
+    """Create a deal for an existing customer; the currency defaults to the team's, the value to 0."""
+    if (org is None) == (person is None):
+        raise Invalid("give exactly one of --org or --person", hint="for example --org 'Acme Corp'")
+    clean_title = clean_text(title, what="title", max_length=500, required=True)
+    clean_description = clean_text(description, what="description", max_length=100_000)
+    clean_ref = clean_text(ref, what="external ref", max_length=200)
+    chance = parse_probability(probability) if probability is not None else None
+    expected_close = _parse_close(close, ctx)
+    with ctx.unit_of_work("create") as uow:
+        conn = uow.conn
+        customer = resolve_customer(
+            conn, org if org is not None else person or "", kind="organization" if org else "individual"
+        )
+        code = normalize_currency(currency) if currency else settings.default_currency(conn)
+        value_minor = to_minor(parse_amount(value, code), code) if value is not None else 0
+        pipeline = load_pipeline(conn)
+        target = pipeline.get(stage) if stage else pipeline.open_stages[0]
+        move = plan_move(pipeline, target, target, probability=chance)  # validates closed probabilities
+        assert move is None
+        chance = target.probability if chance is None else chance
+        assignee_id = user_id(conn, assign) if assign is not None else None
+        _check_ref_free(conn, clean_ref)
+        at = uow.at
+        values = {
+            "title": clean_title,
+            "description": clean_description,
+            "customer_id": customer.id,
+            "value_minor": value_minor,
+            "currency": code,
+            "probability": chance,
+            "stage": target.key,
+            "expected_close": expected_close,
+            "external_ref": clean_ref,
+            "assignee_id": assignee_id,
+            "lost_reason": None,
+            "created_at": at,
+            "updated_at": at,
+            "stage_changed_at": at,
+            "version": 1,
+            **_status_values(target.kind, at),
+        }
+        new_id: int = conn.execute(insert(o).values(**values)).inserted_primary_key[0]  # type: ignore[index]
+        snapshot = {
+            "title": clean_title,
+            "customer_id": customer.id,
+            "value": _money_text(value_minor, code),
+            "currency": code,
+            "probability": chance,
+            "stage": target.key,
+            "status": target.kind,
+            "expected_close": _date_text(expected_close),
+            "external_ref": clean_ref,
+            "assignee": assign.strip() if assign else None,
+            "closed_at": _instant_text(values["closed_at"]),
+        }
+        uow.record(new_id, "created", new=json.dumps(snapshot, sort_keys=True))
+        return fetch_deals(conn, [new_id])[0]
+
+
+def _lock_deal(conn: Connection, deal_id: int) -> RowMapping:
+    row = conn.execute(select(o).where(o.c.id == deal_id).with_for_update()).mappings().first()
+    if row is None:
+        raise _no_such_deal(deal_id)
+    return row
+
+
+@dataclass(frozen=True)
+class _FieldChange:
+    field: str
+    old: str | None
+    new: str | None
+
+
+def _write_deal(
+    uow: UnitOfWork,
+    row: RowMapping,
+    values: dict[str, Any],
+    changes: Iterable[_FieldChange],
+    *,
+    action: str,
+    note: str | None = None,
+) -> None:
+    """Apply ``values`` to the deal read as ``row`` and record one event per changed field.
+
+    The UPDATE is guarded by the version read, so a change based on stale data can never overwrite
+    another operator's; it is refused naming who changed the deal since.
+    """
+    result = uow.conn.execute(
+        update(o)
+        .where(o.c.id == row["id"], o.c.version == row["version"])
+        .values(**values, updated_at=uow.at, version=row["version"] + 1)
+    )
+    if result.rowcount != 1:
+        last = uow.conn.execute(
+            select(schema.history.c.actor)
+            .where(schema.history.c.opportunity_id == row["id"])
+            .order_by(schema.history.c.id.desc())
+            .limit(1)
+        ).scalar()
+        raise Conflict(
+            f"opportunity {row['id']} was changed by {last or 'someone else'} while this command ran",
+            hint=f"look at opp show {row['id']} and try again",
+        )
+    for change in changes:
+        uow.record(row["id"], action, field=change.field, old=change.old, new=change.new, note=note)
+
+
+def edit_deal(
+    ctx: Context,
+    deal_id: int | str,
+    *,
+    title: str | None = None,
+    value: str | None = None,
+    currency: str | None = None,
+    probability: str | None = None,
+    close: str | None = None,
+    description: str | None = None,
+    ref: str | None = None,
+) -> Opportunity:
+    """Change the given fields (``""`` clears an optional one); one ``updated`` event per changed field."""
+    wanted = parse_id(deal_id)
+    with ctx.unit_of_work("edit") as uow:
+        row = _lock_deal(uow.conn, wanted)
+        values: dict[str, Any] = {}
+        changes: list[_FieldChange] = []
+
+        def change(name: str, column: str, new: Any, old_text: str | None, new_text: str | None) -> None:
+            if new != row[column]:
+                values[column] = new
+                changes.append(_FieldChange(name, old_text, new_text))
+
+        if title is not None:
+            new_title = clean_text(title, what="title", max_length=500, required=True)
+            change("title", "title", new_title, row["title"], new_title)
+        if description is not None:
+            new_description = clean_text(description, what="description", max_length=100_000)
+            change("description", "description", new_description, row["description"], new_description)
+        if ref is not None:
+            new_ref = clean_text(ref, what="external ref", max_length=200)
+            _check_ref_free(uow.conn, new_ref, wanted)
+            change("external_ref", "external_ref", new_ref, row["external_ref"], new_ref)
+        old_code = row["currency"]
+        code = normalize_currency(currency) if currency is not None else old_code
+        old_money = _money_text(row["value_minor"], old_code)
+        if value is not None:
+            new_minor = to_minor(parse_amount(value, code), code)
+        else:
+            try:
+                new_minor = to_minor(from_minor(row["value_minor"], old_code).normalize(), code)
+            except Invalid as exc:
+                raise Invalid(
+                    f"the value {old_money} cannot be expressed in {code}", hint="give --value as well"
+                ) from exc
+        change("currency", "currency", code, old_code, code)
+        change("value", "value_minor", new_minor, old_money, _money_text(new_minor, code))
+        if probability is not None:
+            chance = parse_probability(probability)
+            if row["status"] != "open" and chance != row["probability"]:
+                raise Invalid(
+                    f"a {row['stage']} deal has probability {row['probability']}, not {chance}",
+                    hint="reopen it with opp stage STAGE ID --reopen to change its probability",
+                )
+            change("probability", "probability", chance, str(row["probability"]), str(chance))
+        if close is not None:
+            new_close = _parse_close(close, ctx)
+            change(
+                "expected_close", "expected_close", new_close, _date_text(row["expected_close"]),
+                _date_text(new_close),
+            )
+        if values:
+            _write_deal(uow, row, values, changes, action="updated")
+        return fetch_deals(uow.conn, [wanted])[0]
+
+
+def move_deals(
+    ctx: Context,
+    stage: str,
+    deal_ids: Iterable[int | str],
+    *,
+    probability: str | None = None,
+    reason: str | None = None,
+    force: bool = False,
+    reopen: bool = False,
+) -> list[Opportunity]:
+    """Move deals to a stage under the pipeline rules: all of them, or (on any refusal) none."""
+    ids = parse_ids(deal_ids)
+    chance = parse_probability(probability) if probability is not None else None
+    lost_reason = clean_text(reason, what="reason", max_length=2000)
+    with ctx.unit_of_work("stage") as uow:
+        pipeline = load_pipeline(uow.conn)
+        target = pipeline.get(stage)
+        if lost_reason is not None and target.kind != "lost":
+            raise Invalid("--reason applies only to a move to closed-lost")
+        for deal_id in ids:
+            row = _lock_deal(uow.conn, deal_id)
+            try:
+                move = plan_move(
+                    pipeline, pipeline.get(row["stage"]), target, probability=chance, force=force, reopen=reopen
+                )
+            except (Invalid, Conflict) as exc:
+                exc.message = f"opportunity {deal_id}: {exc.message}"
+                raise
+            if move is not None:
+                _apply_move(uow, row, move, lost_reason)
+        return fetch_deals(uow.conn, ids)
+
+
+def _apply_move(uow: UnitOfWork, row: RowMapping, move: Move, lost_reason: str | None) -> None:
+    target = move.target
+    status = _status_values(target.kind, uow.at)
+    new_reason = lost_reason if target.kind == "lost" else None
+    values = {
+        "stage": target.key,
+        "probability": move.probability,
+        "stage_changed_at": uow.at,
+        "lost_reason": new_reason,
+        **status,
+    }
+    changes = [_FieldChange("stage", row["stage"], target.key)]
+    if move.probability != row["probability"]:
+        changes.append(_FieldChange("probability", str(row["probability"]), str(move.probability)))
+    if status["status"] != row["status"]:
+        changes.append(_FieldChange("status", row["status"], status["status"]))
+    if status["closed_at"] != row["closed_at"]:
+        changes.append(
+            _FieldChange("closed_at", _instant_text(aware(row["closed_at"])), _instant_text(aware(status["closed_at"])))
+        )
+    if new_reason != row["lost_reason"]:
+        changes.append(_FieldChange("lost_reason", row["lost_reason"], new_reason))
+    _write_deal(uow, row, values, changes, action="stage", note=move.note)
+
+
+def _reassign(
+    ctx: Context, deal_ids: Iterable[int | str], handle: str | None, *, command: str, claim: bool = False
+) -> list[Opportunity]:
+    """Set (or clear) the assignee of each deal; a claim refuses deals someone else holds."""
+    ids = parse_ids(deal_ids)
+    with ctx.unit_of_work(command) as uow:
+        new_id = user_id(uow.conn, handle) if handle is not None else None
+        for deal_id in ids:
+            if claim:
+                _claim_one(uow, deal_id, new_id, handle or "")
+                continue
+            row = _lock_deal(uow.conn, deal_id)
+            if row["assignee_id"] != new_id:
+                old = _handle_of(uow.conn, row["assignee_id"])
+                _write_deal(
+                    uow, row, {"assignee_id": new_id}, [_FieldChange("assignee", old, handle)], action="assign"
+                )
+        return fetch_deals(uow.conn, ids)
+
+
+def _handle_of(conn: Connection, user: int | None) -> str | None:
+    return None if user is None else conn.execute(select(us.c.handle).where(us.c.id == user)).scalar()
+
+
+def _claim_one(uow: UnitOfWork, deal_id: int, me: int | None, handle: str) -> None:
+    """One conditional UPDATE: of two operators claiming the same deal, exactly one wins."""
+    result = uow.conn.execute(
+        update(o)
+        .where(o.c.id == deal_id, o.c.assignee_id.is_(None))
+        .values(assignee_id=me, updated_at=uow.at, version=o.c.version + 1)
+    )
+    if result.rowcount == 1:
+        uow.record(deal_id, "assign", field="assignee", old=None, new=handle, note="claim")
+        return
+    row = uow.conn.execute(select(o.c.assignee_id).where(o.c.id == deal_id)).first()
+    if row is None:
+        raise _no_such_deal(deal_id)
+    if row.assignee_id != me:
+        holder = _handle_of(uow.conn, row.assignee_id)
+        raise Conflict(
+            f"opportunity {deal_id} is held by {holder}",
+            hint=f"ask {holder} to unassign it, or reassign it with opp assign {handle} {deal_id}",
+        )
+
+
+def assign_deals(ctx: Context, handle: str, deal_ids: Iterable[int | str]) -> list[Opportunity]:
+    return _reassign(ctx, deal_ids, handle.strip(), command="assign")
+
+
+def unassign_deals(ctx: Context, deal_ids: Iterable[int | str]) -> list[Opportunity]:
+    return _reassign(ctx, deal_ids, None, command="unassign")
+
+
+def claim_deals(ctx: Context, deal_ids: Iterable[int | str]) -> list[Opportunity]:
+    """Assign deals to the acting user, who must be a known user; held deals are refused."""
+    return _reassign(ctx, deal_ids, ctx.actor, command="claim", claim=True)
+
+
+def add_note(ctx: Context, deal_id: int | str, text: str) -> Event:
+    """Append a note to a deal's history (the deal's own fields do not change)."""
+    from opp.core.history import EventFilter, query_events
+
+    wanted = parse_id(deal_id)
+    note = clean_text(text, what="note", max_length=100_000, required=True)
+    with ctx.unit_of_work("note") as uow:
+        _lock_deal(uow.conn, wanted)
+        event_id = uow.record(wanted, "note", note=note)
+        return query_events(uow.conn, EventFilter(event_id=event_id))[0]

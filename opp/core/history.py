@@ -1,0 +1,88 @@
+"""The history of deals: every change as an event, oldest first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, RowMapping, select
+
+from opp.core.context import Context
+from opp.core.dates import parse_date, start_of_day_utc
+from opp.core.errors import Invalid
+from opp.core.records import Event
+from opp.core.refs import aware, parse_id
+from opp.store import schema
+
+h = schema.history
+ACTIONS = ("created", "updated", "stage", "assign", "note", "billable", "invoice", "import", "undo")
+
+
+@dataclass
+class EventFilter:
+    opportunity_id: int | None = None
+    event_id: int | None = None
+    action: str | None = None
+    actor: str | None = None
+    since: datetime | None = None
+    limit: int | None = None
+
+
+def _event(row: RowMapping) -> Event:
+    return Event(
+        id=row["id"],
+        opportunity_id=row["opportunity_id"],
+        at=aware(row["at"]),  # type: ignore[arg-type]
+        actor=row["actor"],
+        action=row["action"],
+        field=row["field"],
+        old=row["old"],
+        new=row["new"],
+        note=row["note"],
+    )
+
+
+def query_events(conn: Connection, where: EventFilter) -> list[Event]:
+    query = select(h)
+    if where.opportunity_id is not None:
+        query = query.where(h.c.opportunity_id == where.opportunity_id)
+    if where.event_id is not None:
+        query = query.where(h.c.id == where.event_id)
+    if where.action is not None:
+        query = query.where(h.c.action == where.action)
+    if where.actor is not None:
+        query = query.where(h.c.actor == where.actor)
+    if where.since is not None:
+        query = query.where(h.c.at >= where.since.replace(tzinfo=None))
+    query = query.order_by(h.c.id)
+    if where.limit is not None:
+        query = query.limit(where.limit)
+    return [_event(row) for row in conn.execute(query).mappings()]
+
+
+def list_events(
+    ctx: Context,
+    deal_id: int | str | None = None,
+    *,
+    action: str | None = None,
+    since: str | None = None,
+    actor: str | None = None,
+    limit: int | None = None,
+) -> list[Event]:
+    """Events oldest first, of one deal or all; ``since`` counts from the start of that day (UTC)."""
+    where = EventFilter(actor=actor.strip() if actor else None, limit=limit)
+    if action is not None:
+        where.action = action.strip().lower()
+        if where.action not in ACTIONS:
+            raise Invalid(f"unknown history action {action!r}", hint="actions are " + ", ".join(ACTIONS))
+    if since is not None:
+        where.since = start_of_day_utc(parse_date(since, ctx.clock.today()))
+    if limit is not None and limit < 1:
+        raise Invalid(f"--limit must be a positive number, not {limit}")
+    with ctx.reading() as conn:
+        if deal_id is not None:
+            from opp.core.deals import fetch_deals
+
+            where.opportunity_id = parse_id(deal_id)
+            fetch_deals(conn, [where.opportunity_id])  # an unknown deal is "not found", not "no events"
+        return query_events(conn, where)

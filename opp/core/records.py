@@ -1,0 +1,98 @@
+"""The records the core hands out: plain frozen dataclasses whose fields are the contract's JSON keys.
+
+Money is ``Decimal`` quantized to its currency's minor unit; dates are ``date``; instants are aware UTC
+``datetime``. The CLI's renderer turns these into table, JSON or CSV text; a script uses them directly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+
+class Record:
+    """Mixin: a record as an ordered dict of its contract keys (nested records become dicts)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload, no-any-return]
+
+
+@dataclass(frozen=True)
+class CustomerRef(Record):
+    id: int
+    kind: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Customer(Record):
+    id: int
+    kind: str
+    name: str
+    email: str | None
+    phone: str | None
+
+
+@dataclass(frozen=True)
+class User(Record):
+    handle: str
+    name: str | None
+    email: str | None
+
+
+@dataclass(frozen=True)
+class Stage(Record):
+    key: str
+    name: str
+    probability: int
+    position: int
+    kind: str
+
+    @property
+    def is_open(self) -> bool:
+        return self.kind == "open"
+
+
+@dataclass(frozen=True)
+class Opportunity(Record):
+    id: int
+    title: str
+    description: str | None
+    customer: CustomerRef
+    value: Decimal
+    currency: str
+    probability: int
+    forecast: Decimal
+    stage: str
+    status: str
+    expected_close: date | None
+    external_ref: str | None
+    assignee: str | None
+    lost_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Event(Record):
+    id: int
+    opportunity_id: int
+    at: datetime
+    actor: str
+    action: str
+    field: str | None
+    old: str | None
+    new: str | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class Setting(Record):
+    key: str
+    value: str | None
+    default: str | None
+    description: str

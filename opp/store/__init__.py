@@ -1,0 +1,1 @@
+"""The store: SQLAlchemy tables, engine set-up and migrations. It knows tables, not policy."""

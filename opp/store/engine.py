@@ -1,0 +1,166 @@
+"""Opening a database: URL resolution, engine set-up, transactions and automatic migration.
+
+Everything dialect-specific about connecting lives here: SQLite pragmas, owner-only file creation and
+the write transaction that takes SQLite's write lock up front (``BEGIN IMMEDIATE``) so that two writers
+never both read stale data and then collide.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
+
+# Newest first is not needed: the order of application is the order here.
+REVISIONS = ("0001",)
+HEAD = REVISIONS[-1]
+
+DEFAULT_LOCK_TIMEOUT_SECONDS = 30.0
+
+
+class StoreError(Exception):
+    """A problem with the database itself, raised to the core, which words it for the user."""
+
+
+class SchemaTooNew(StoreError):
+    """The database was migrated by a newer opp than this one."""
+
+
+class BadDatabaseURL(StoreError):
+    """The --db value is neither a usable path nor a URL SQLAlchemy understands."""
+
+
+def resolve_url(db: str) -> str:
+    """Turn a path or URL into an SQLAlchemy URL (paths become absolute ``sqlite:///`` URLs)."""
+    if "://" in db:
+        if db.startswith("postgresql://") or db.startswith("postgres://"):
+            db = "postgresql+psycopg://" + db.split("://", 1)[1]
+        try:
+            make_url(db)
+        except ArgumentError as exc:
+            raise BadDatabaseURL(f"cannot parse database URL {mask_password(db)!r}") from exc
+        return db
+    return "sqlite:///" + str(Path(db).expanduser().resolve())
+
+
+def mask_password(url: str) -> str:
+    """The URL with any password replaced by ``***``, for messages and ``db info``."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url.split("@", 1)[-1] if "@" in url else url
+
+
+def _create_owner_only(path: Path) -> None:
+    """Create an empty SQLite file readable by its owner alone, before SQLite creates it 0644."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+class Store:
+    """An open database: an engine plus the two kinds of transaction opp uses."""
+
+    def __init__(self, url: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        self.lock_timeout = lock_timeout
+        kwargs: dict[str, Any] = {}
+        if self.is_sqlite:
+            database = make_url(url).database
+            if database and database != ":memory:":
+                _create_owner_only(Path(database))
+            kwargs["connect_args"] = {"timeout": lock_timeout}
+        self.engine: Engine = create_engine(url, **kwargs)
+        if self.is_sqlite:
+            self._set_up_sqlite(self.engine)
+
+    def _set_up_sqlite(self, engine: Engine) -> None:
+        timeout_ms = int(self.lock_timeout * 1000)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy's "begin" event below decide how each transaction starts.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"PRAGMA busy_timeout = {timeout_ms}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            write = conn.get_execution_options().get("opp_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read transaction: one consistent snapshot for the whole command."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction that holds the write lock from its first statement to its commit."""
+        with self.engine.connect().execution_options(opp_write=True) as conn, conn.begin():
+            if not self.is_sqlite:
+                conn.execute(text(f"SET LOCAL lock_timeout = '{int(self.lock_timeout * 1000)}ms'"))
+            yield conn
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def schema_revision(conn: Connection) -> str | None:
+    """The database's schema revision, or None for a database opp has not set up yet (one cheap query)."""
+    try:
+        with conn.begin_nested():
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except (OperationalError, ProgrammingError):
+        return None
+
+
+def ensure_current(store: Store) -> None:
+    """Create or migrate the schema to HEAD; Alembic is imported only when there is work for it."""
+    with store.read() as conn:
+        revision = schema_revision(conn)
+    if revision == HEAD:
+        return
+    if revision is not None and revision not in REVISIONS:
+        raise SchemaTooNew(f"the database's schema ({revision}) is newer than this opp knows ({HEAD})")
+    with store.write() as conn:
+        # Another process may have migrated while we waited for the write lock.
+        if schema_revision(conn) == HEAD:
+            return
+        _run_alembic_upgrade(conn)
+
+
+def _run_alembic_upgrade(conn: Connection) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    config.attributes["connection"] = conn
+    command.upgrade(config, HEAD)
+
+
+def open_store(db: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS) -> Store:
+    """Open (creating and migrating as needed) the database at a path or URL."""
+    store = Store(resolve_url(db), lock_timeout=lock_timeout)
+    try:
+        ensure_current(store)
+    except BaseException:
+        store.close()
+        raise
+    return store

@@ -1,0 +1,1 @@
+"""Alembic migrations, shipped inside the package and applied automatically when a database opens."""

@@ -1,0 +1,129 @@
+"""The tables, in SQLAlchemy Core.
+
+Money is an integer count of minor units (``*_minor``) beside an ISO 4217 code; instants are naive UTC
+``DateTime``; dates are ``Date``. The history table is append-only and carries enough (field, old, new)
+to rebuild a deal's state at any instant. Migrations under ``migrations/`` create exactly these tables;
+a test compares the two.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("handle", String(64), nullable=False, unique=True),
+    Column("name", String(200)),
+    Column("email", String(320)),
+    Column("created_at", DateTime, nullable=False),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("name", String(300), nullable=False),
+    Column("email", String(320)),
+    Column("phone", String(64)),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_customers_name", "name"),
+)
+
+stages = Table(
+    "stages",
+    metadata,
+    Column("key", String(40), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("probability", Integer, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("kind", String(8), nullable=False),
+)
+
+# One row per command that wrote something: groups the history events it wrote (for undo).
+commands = Table(
+    "commands",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", DateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("name", String(40), nullable=False),
+    Column("undone_by", Integer, ForeignKey("commands.id")),
+)
+
+opportunities = Table(
+    "opportunities",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("title", String(500), nullable=False),
+    Column("description", Text),
+    Column("customer_id", Integer, ForeignKey("customers.id"), nullable=False),
+    Column("value_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("probability", Integer, nullable=False),
+    Column("stage", String(40), ForeignKey("stages.key"), nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("expected_close", Date),
+    Column("external_ref", String(200), unique=True),
+    Column("assignee_id", Integer, ForeignKey("users.id")),
+    Column("lost_reason", Text),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("closed_at", DateTime),
+    Column("stage_changed_at", DateTime, nullable=False),
+    # Bumped by every change: an edit made on stale data is refused instead of overwriting.
+    Column("version", Integer, nullable=False, server_default="1"),
+    Index("ix_opportunities_status_stage", "status", "stage"),
+    Index("ix_opportunities_assignee_id_status", "assignee_id", "status"),
+    Index("ix_opportunities_customer_id", "customer_id"),
+    Index("ix_opportunities_expected_close", "expected_close"),
+)
+
+history = Table(
+    "history",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("opportunity_id", Integer, ForeignKey("opportunities.id"), nullable=False),
+    Column("command_id", Integer, ForeignKey("commands.id")),
+    Column("at", DateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("field", String(32)),
+    Column("old", Text),
+    Column("new", Text),
+    Column("note", Text),
+    Index("ix_history_opportunity_id_id", "opportunity_id", "id"),
+    Index("ix_history_at", "at"),
+    Index("ix_history_command_id", "command_id"),
+)
