@@ -121,12 +121,16 @@ def main(
 
 
 def _register() -> None:
-    from opp.cli import config_cmd, customers, deals, stages, users
+    from opp.cli import bill, config_cmd, customers, deals, demo, forecast, stages, users
 
     deals.register(app)
+    forecast.register(app)
+    demo.register(app)
     app.add_typer(customers.app, name="customer")
     app.add_typer(users.app, name="user")
     app.add_typer(stages.app, name="stages")
+    app.add_typer(bill.app, name="bill")
+    app.add_typer(bill.service_app, name="service")
     app.add_typer(config_cmd.app, name="config")
 
 
