@@ -53,8 +53,12 @@ class UnitOfWork:
         old: str | None = None,
         new: str | None = None,
         note: str | None = None,
+        at: datetime | None = None,
     ) -> int:
-        """Append one history event to this command's transaction; returns the event id."""
+        """Append one history event to this command's transaction; returns the event id.
+
+        ``at`` defaults to the command's instant; imports pass the time the event happened elsewhere.
+        """
         if self._command_id is None:
             self._command_id = self.conn.execute(
                 insert(schema.commands).values(at=self.at, actor=self.actor, name=self.command_name)
@@ -63,7 +67,7 @@ class UnitOfWork:
             insert(schema.history).values(
                 opportunity_id=opportunity_id,
                 command_id=self._command_id,
-                at=self.at,
+                at=at or self.at,
                 actor=self.actor,
                 action=action,
                 field=field,

@@ -22,7 +22,7 @@ from opp.core.dates import format_date, format_instant, parse_date, parse_period
 from opp.core.errors import Conflict, Invalid, NotFound
 from opp.core.figures import forecast_minor_expr
 from opp.core.money import from_minor, normalize_currency, parse_amount, parse_probability, to_minor
-from opp.core.records import CustomerRef, Event, Opportunity, Record
+from opp.core.records import CustomerRef, Event, Opportunity, Record, Stage
 from opp.core.refs import aware, clean_text, parse_id, parse_ids
 from opp.core.stages import Move, load_pipeline, plan_move
 from opp.core.users import user_id
@@ -338,41 +338,88 @@ def create_deal(
         chance = target.probability if chance is None else chance
         assignee_id = user_id(conn, assign) if assign is not None else None
         _check_ref_free(conn, clean_ref)
-        at = uow.at
-        values = {
-            "title": clean_title,
-            "description": clean_description,
-            "customer_id": customer.id,
-            "value_minor": value_minor,
-            "currency": code,
-            "probability": chance,
-            "stage": target.key,
-            "expected_close": expected_close,
-            "external_ref": clean_ref,
-            "assignee_id": assignee_id,
-            "lost_reason": None,
-            "created_at": at,
-            "updated_at": at,
-            "stage_changed_at": at,
-            "version": 1,
-            **_status_values(target.kind, at),
-        }
-        new_id: int = conn.execute(insert(o).values(**values)).inserted_primary_key[0]  # type: ignore[index]
-        snapshot = {
-            "title": clean_title,
-            "customer_id": customer.id,
-            "value": _money_text(value_minor, code),
-            "currency": code,
-            "probability": chance,
-            "stage": target.key,
-            "status": target.kind,
-            "expected_close": _date_text(expected_close),
-            "external_ref": clean_ref,
-            "assignee": assign.strip() if assign else None,
-            "closed_at": _instant_text(values["closed_at"]),
-        }
-        uow.record(new_id, "created", new=json.dumps(snapshot, sort_keys=True))
+        new_id = insert_deal(
+            uow,
+            title=clean_title,
+            description=clean_description,
+            customer_id=customer.id,
+            value_minor=value_minor,
+            currency=code,
+            stage=target,
+            probability=chance,
+            expected_close=expected_close,
+            external_ref=clean_ref,
+            assignee_id=assignee_id,
+            assignee=assign.strip() if assign else None,
+        )
         return fetch_deals(conn, [new_id])[0]
+
+
+def insert_deal(
+    uow: UnitOfWork,
+    *,
+    title: str,
+    description: str | None,
+    customer_id: int,
+    value_minor: int,
+    currency: str,
+    stage: Stage,
+    probability: int,
+    expected_close: date | None,
+    external_ref: str | None,
+    assignee_id: int | None,
+    assignee: str | None,
+    created_at: datetime | None = None,
+    closed_at: datetime | None = None,
+    lost_reason: str | None = None,
+) -> int:
+    """Insert a validated deal and its ``created`` event inside the caller's unit of work.
+
+    ``created_at`` and ``closed_at`` (naive UTC) bring over the dates of a deal made elsewhere; a closed
+    stage without ``closed_at`` closes now. The ``created`` event's snapshot holds the initial state, so
+    that history alone can rebuild the deal at any instant.
+    """
+    created = created_at or uow.at
+    if stage.is_open:
+        closed = None
+    else:
+        closed = closed_at or uow.at
+    values = {
+        "title": title,
+        "description": description,
+        "customer_id": customer_id,
+        "value_minor": value_minor,
+        "currency": currency,
+        "probability": probability,
+        "stage": stage.key,
+        "status": stage.kind,
+        "expected_close": expected_close,
+        "external_ref": external_ref,
+        "assignee_id": assignee_id,
+        "lost_reason": lost_reason if stage.kind == "lost" else None,
+        "created_at": created,
+        "updated_at": uow.at,
+        "closed_at": closed,
+        "stage_changed_at": closed or created,
+        "version": 1,
+    }
+    new_id: int = uow.conn.execute(insert(o).values(**values)).inserted_primary_key[0]  # type: ignore[index]
+    snapshot = {
+        "title": title,
+        "customer_id": customer_id,
+        "value": _money_text(value_minor, currency),
+        "currency": currency,
+        "probability": probability,
+        "stage": stage.key,
+        "status": stage.kind,
+        "expected_close": _date_text(expected_close),
+        "external_ref": external_ref,
+        "assignee": assignee,
+        "closed_at": _instant_text(aware(closed)),
+        "lost_reason": values["lost_reason"],
+    }
+    uow.record(new_id, "created", new=json.dumps(snapshot, sort_keys=True), at=created)
+    return new_id
 
 
 def _lock_deal(conn: Connection, deal_id: int) -> RowMapping:
