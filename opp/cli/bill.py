@@ -1,8 +1,159 @@
-"""Billing commands."""
+"""Billing commands: a deal's billable lines (bill) and the service catalog (service)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
-app = typer.Typer(help="Billable lines of a deal, and invoicing them.", no_args_is_help=True)
+from opp.cli import state
+from opp.cli.options import FormatOpt, IdArg
+from opp.cli.render import Column, Format, emit
+
+app = typer.Typer(help="Billable lines of a deal.", no_args_is_help=True)
 service_app = typer.Typer(help="The service catalog.", no_args_is_help=True)
+
+LINE_COLUMNS = [
+    Column("line", "line"),
+    Column("description", "description", 40),
+    Column("service", "service"),
+    Column("qty", "quantity"),
+    Column("unit price", "unit_price"),
+    Column("tax %", "tax_rate"),
+    Column("amount", "amount"),
+    Column("tax", "tax"),
+    Column("invoice", "invoice"),
+]
+SERVICE_COLUMNS = [
+    Column("code", "code"),
+    Column("name", "name", 40),
+    Column("price", "price"),
+    Column("cur", "currency"),
+    Column("unit", "unit"),
+    Column("tax %", "tax_rate"),
+    Column("retired", "retired"),
+]
+TaxOpt = Annotated[
+    str | None, typer.Option("--tax", metavar="PERCENT", help="Tax rate in percent (default 0).")
+]
+
+
+def _emit_billables(billables: object, fmt: Format) -> None:
+    from opp.core.billing import Billables
+
+    assert isinstance(billables, Billables)
+    if fmt is not Format.table:
+        emit(billables, fmt)
+        return
+    emit(billables.lines, fmt, columns=LINE_COLUMNS, empty="no billable lines")
+    cur = billables.currency
+    emit(
+        [{"subtotal": billables.subtotal, "tax": billables.tax, "total": billables.total}],
+        fmt,
+        columns=[
+            Column(f"subtotal {cur}", "subtotal"),
+            Column(f"tax {cur}", "tax"),
+            Column(f"total {cur}", "total"),
+        ],
+    )
+
+
+@app.command("add")
+def bill_add(
+    deal_id: IdArg,
+    service: Annotated[
+        str | None, typer.Option("--service", metavar="CODE", help="A catalog service.")
+    ] = None,
+    item: Annotated[str | None, typer.Option("--item", metavar="TEXT", help="A custom item.")] = None,
+    price: Annotated[
+        str | None, typer.Option("--price", metavar="N", help="Unit price of a custom item.")
+    ] = None,
+    qty: Annotated[
+        str | None, typer.Option("--qty", metavar="N", help="Quantity, e.g. 2 or 1.5 (default 1).")
+    ] = None,
+    tax: TaxOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Add a billable line to a deal, from the catalog or as a custom item."""
+    from opp.core import billing
+
+    result = billing.add_billable(
+        state.context(), deal_id, service=service, item=item, price=price, quantity=qty, tax=tax
+    )
+    _emit_billables(result, fmt)
+
+
+@app.command("list")
+def bill_list(deal_id: IdArg, fmt: FormatOpt = Format.table) -> None:
+    """List a deal's billable lines with subtotal, tax and total (invoiced lines included)."""
+    from opp.core import billing
+
+    _emit_billables(billing.list_billables(state.context(), deal_id), fmt)
+
+
+@app.command("remove")
+def bill_remove(
+    deal_id: IdArg,
+    line: Annotated[str, typer.Argument(metavar="LINE", help="Line number, see opp bill list.")],
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Remove a billable line that is not invoiced."""
+    from opp.core import billing
+
+    _emit_billables(billing.remove_billable(state.context(), deal_id, line), fmt)
+
+
+CodeArg = Annotated[str, typer.Argument(metavar="CODE", help="Service code, e.g. CONSULT-H.")]
+
+
+@service_app.command("add")
+def service_add(
+    code: CodeArg,
+    name: Annotated[str, typer.Option("--name", metavar="T", help="What the service is.")],
+    price: Annotated[str, typer.Option("--price", metavar="N", help="Unit price.")],
+    currency: Annotated[str, typer.Option("--currency", metavar="C", help="Currency of the price.")],
+    unit: Annotated[str | None, typer.Option("--unit", metavar="U", help="Unit, e.g. hour or day.")] = None,
+    tax: TaxOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Add a service to the catalog."""
+    from opp.core import billing
+
+    emit(
+        billing.add_service(
+            state.context(), code, name=name, price=price, currency=currency, unit=unit, tax=tax
+        ),
+        fmt,
+    )
+
+
+@service_app.command("list")
+def service_list(
+    all_: Annotated[bool, typer.Option("--all", help="Include retired services.")] = False,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """List the catalog."""
+    from opp.core import billing
+
+    emit(
+        billing.list_services(state.context(), include_retired=all_),
+        fmt,
+        columns=SERVICE_COLUMNS,
+        empty="no services",
+    )
+
+
+@service_app.command("show")
+def service_show(code: CodeArg, fmt: FormatOpt = Format.table) -> None:
+    """Show one service."""
+    from opp.core import billing
+
+    emit(billing.get_service(state.context(), code), fmt)
+
+
+@service_app.command("retire")
+def service_retire(code: CodeArg, fmt: FormatOpt = Format.table) -> None:
+    """Retire a service: no new lines may use it; existing lines keep it."""
+    from opp.core import billing
+
+    emit(billing.retire_service(state.context(), code), fmt)

@@ -13,9 +13,12 @@ from opp.cli.render import Column, Format, emit
 BAR_WIDTH = 30
 
 
-
 def _figure_columns(currency: str) -> list[Column]:
-    return [Column("count", "count"), Column(f"value {currency}", "value"), Column(f"forecast {currency}", "forecast")]
+    return [
+        Column("count", "count"),
+        Column(f"value {currency}", "value"),
+        Column(f"forecast {currency}", "forecast"),
+    ]
 
 
 CurrencyOpt = Annotated[
@@ -30,11 +33,18 @@ def forecast(
         str, typer.Option("--by", metavar="GROUP", help="stage, assignee, customer, month or quarter.")
     ] = "stage",
     period: Annotated[
-        str | None, typer.Option("--period", metavar="P", help="Expected close in 2026Q4, 2026-11, this-year ...")
+        str | None,
+        typer.Option("--period", metavar="P", help="Expected close in 2026Q4, 2026-11, this-year ..."),
     ] = None,
-    close_from: Annotated[str | None, typer.Option("--from", metavar="D", help="Expected close on or after.")] = None,
-    close_to: Annotated[str | None, typer.Option("--to", metavar="D", help="Expected close on or before.")] = None,
-    stage: Annotated[list[str] | None, typer.Option("--stage", metavar="S", help="Only these stages.")] = None,
+    close_from: Annotated[
+        str | None, typer.Option("--from", metavar="D", help="Expected close on or after.")
+    ] = None,
+    close_to: Annotated[
+        str | None, typer.Option("--to", metavar="D", help="Expected close on or before.")
+    ] = None,
+    stage: Annotated[
+        list[str] | None, typer.Option("--stage", metavar="S", help="Only these stages.")
+    ] = None,
     assignee: AssigneeOpt = None,
     currency: CurrencyOpt = None,
     fmt: FormatOpt = Format.table,

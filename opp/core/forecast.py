@@ -72,13 +72,18 @@ def _figure_columns() -> list[ColumnElement[Any]]:
     return [
         func.count().label("count"),
         func.coalesce(func.sum(o.c.value_minor), 0).label("value_minor"),
-        func.coalesce(func.sum(forecast_minor_expr(o.c.value_minor, o.c.probability)), 0).label("forecast_minor"),
+        func.coalesce(func.sum(forecast_minor_expr(o.c.value_minor, o.c.probability)), 0).label(
+            "forecast_minor"
+        ),
     ]
 
 
 def _report_currency(conn: Connection, query: Select[Any], asked: str | None) -> str:
     """The one currency the figures are in; refuses (exit 4) rather than add two currencies."""
-    present = [row[0] for row in conn.execute(query.with_only_columns(o.c.currency).distinct().order_by(o.c.currency))]
+    present = [
+        row[0]
+        for row in conn.execute(query.with_only_columns(o.c.currency).distinct().order_by(o.c.currency))
+    ]
     wanted = normalize_currency(asked) if asked else settings.value_of(conn, "reporting_currency")
     if wanted is None:
         if len(present) > 1:
@@ -141,7 +146,9 @@ def _group_key(conn: Connection, by: str) -> tuple[ColumnElement[Any], list[Any]
     raise Invalid(f"cannot group a forecast by {by!r}", hint="use " + ", ".join(GROUPINGS))
 
 
-def _figures(count: int, value_minor: int, forecast_minor: int, currency: str) -> tuple[int, Decimal, Decimal]:
+def _figures(
+    count: int, value_minor: int, forecast_minor: int, currency: str
+) -> tuple[int, Decimal, Decimal]:
     return count, from_minor(value_minor, currency), from_minor(forecast_minor, currency)
 
 
@@ -162,7 +169,14 @@ def forecast(
         key, joins = _group_key(conn, by)
         base = select(o.c.id).where(o.c.status.in_(["open", "won"]))
         base = _filtered(
-            conn, ctx, base, stages=stages, assignee=assignee, period=period, close_from=close_from, close_to=close_to
+            conn,
+            ctx,
+            base,
+            stages=stages,
+            assignee=assignee,
+            period=period,
+            close_from=close_from,
+            close_to=close_to,
         )
         code = _report_currency(conn, base, currency)
         query = base.with_only_columns(key.label("key"), *_figure_columns())
@@ -188,11 +202,15 @@ def _total(groups: Sequence[Group | StageFigures], currency: str) -> Figures:
     )
 
 
-def pipeline_board(ctx: Context, *, assignee: str | None = None, currency: str | None = None) -> PipelineBoard:
+def pipeline_board(
+    ctx: Context, *, assignee: str | None = None, currency: str | None = None
+) -> PipelineBoard:
     """Open deals per open stage, in pipeline order, empty stages included."""
     with ctx.reading() as conn:
         base = select(o.c.id).where(o.c.status == "open")
-        base = _filtered(conn, ctx, base, stages=(), assignee=assignee, period=None, close_from=None, close_to=None)
+        base = _filtered(
+            conn, ctx, base, stages=(), assignee=assignee, period=None, close_from=None, close_to=None
+        )
         code = _report_currency(conn, base, currency)
         rows = {
             row.stage: row
@@ -202,9 +220,8 @@ def pipeline_board(ctx: Context, *, assignee: str | None = None, currency: str |
     stages = []
     for stage in open_stages:
         row = rows.get(stage.key)
-        figures = _figures(row.count, row.value_minor, row.forecast_minor, code) if row else _figures(0, 0, 0, code)
+        figures = (
+            _figures(row.count, row.value_minor, row.forecast_minor, code) if row else _figures(0, 0, 0, code)
+        )
         stages.append(StageFigures(stage.key, stage.name, *figures))
     return PipelineBoard(currency=code, stages=stages, total=_total(stages, code))
-
-
-

@@ -17,8 +17,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 
-# Newest first is not needed: the order of application is the order here.
-REVISIONS = ("0001",)
+# Every schema revision this opp knows, oldest first; a database at another one is newer than opp.
+REVISIONS = ("0001", "0002")
 HEAD = REVISIONS[-1]
 
 DEFAULT_LOCK_TIMEOUT_SECONDS = 30.0

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 NAMING_CONVENTION = {
@@ -126,4 +127,41 @@ history = Table(
     Index("ix_history_opportunity_id_id", "opportunity_id", "id"),
     Index("ix_history_at", "at"),
     Index("ix_history_command_id", "command_id"),
+)
+
+# The service catalog. Prices are minor units of the service's currency; tax in hundredths of a percent.
+services = Table(
+    "services",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(40), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("price_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("unit", String(40)),
+    Column("tax_bp", Integer, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("retired_at", DateTime),
+)
+
+# A deal's billable lines, in the deal's currency. Amounts are computed once, when the line is added,
+# and stored: a line never changes afterwards (an invoiced one can't even be removed).
+billables = Table(
+    "billables",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("opportunity_id", Integer, ForeignKey("opportunities.id"), nullable=False),
+    Column("line", Integer, nullable=False),
+    Column("description", String(500), nullable=False),
+    Column("service_code", String(40)),
+    Column("quantity_milli", BigInteger, nullable=False),
+    Column("unit_price_minor", BigInteger, nullable=False),
+    Column("tax_bp", Integer, nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("tax_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("rate", String(40)),
+    Column("invoice_number", String(40)),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("opportunity_id", "line", name="uq_billables_opportunity_id_line"),
 )
