@@ -6,6 +6,7 @@ them, so ``opp --help``, ``opp --version`` and shell completion start fast.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Sequence
 from typing import Annotated, Any
@@ -33,7 +34,11 @@ class OppGroup(TyperGroup):
         as_json = errors.wants_json(argv)
         try:
             result = super().main(
-                args=argv, prog_name=prog_name or "opp", complete_var=complete_var, standalone_mode=False, **extra
+                args=argv,
+                prog_name=prog_name or "opp",
+                complete_var=complete_var,
+                standalone_mode=False,
+                **extra,
             )
             code = result if isinstance(result, int) else 0
         except PipeClosed:
@@ -69,10 +74,8 @@ class OppGroup(TyperGroup):
 
 
 def _flush_stdout() -> None:
-    try:
+    with contextlib.suppress(BrokenPipeError):
         sys.stdout.flush()
-    except BrokenPipeError:
-        pass
 
 
 app = typer.Typer(

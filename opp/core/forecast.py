@@ -182,9 +182,12 @@ def forecast(
         query = base.with_only_columns(key.label("key"), *_figure_columns())
         for table, on in joins:
             query = query.outerjoin(table, on)
-        rows = conn.execute(query.group_by(key)).all()
+        rows = conn.execute(query.group_by(key)).mappings().all()
         order = {stage.key: index for index, stage in enumerate(load_pipeline(conn).stages)}
-    groups = [Group(row.key, *_figures(row.count, row.value_minor, row.forecast_minor, code)) for row in rows]
+    groups = [
+        Group(row["key"], *_figures(row["count"], row["value_minor"], row["forecast_minor"], code))
+        for row in rows
+    ]
     if by == "stage":
         groups.sort(key=lambda group: order.get(group.key or "", len(order)))
     else:
@@ -212,16 +215,16 @@ def pipeline_board(
             conn, ctx, base, stages=(), assignee=assignee, period=None, close_from=None, close_to=None
         )
         code = _report_currency(conn, base, currency)
-        rows = {
-            row.stage: row
-            for row in conn.execute(base.with_only_columns(o.c.stage, *_figure_columns()).group_by(o.c.stage))
-        }
+        query = base.with_only_columns(o.c.stage, *_figure_columns()).group_by(o.c.stage)
+        rows = {row["stage"]: row for row in conn.execute(query).mappings()}
         open_stages = load_pipeline(conn).open_stages
     stages = []
     for stage in open_stages:
         row = rows.get(stage.key)
         figures = (
-            _figures(row.count, row.value_minor, row.forecast_minor, code) if row else _figures(0, 0, 0, code)
+            _figures(row["count"], row["value_minor"], row["forecast_minor"], code)
+            if row
+            else _figures(0, 0, 0, code)
         )
         stages.append(StageFigures(stage.key, stage.name, *figures))
     return PipelineBoard(currency=code, stages=stages, total=_total(stages, code))

@@ -94,7 +94,6 @@ class Store:
             cursor = dbapi_connection.cursor()
             cursor.execute(f"PRAGMA busy_timeout = {timeout_ms}")
             cursor.execute("PRAGMA foreign_keys = ON")
-            cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.close()
 
@@ -117,6 +116,17 @@ class Store:
                 conn.execute(text(f"SET LOCAL lock_timeout = '{int(self.lock_timeout * 1000)}ms'"))
             yield conn
 
+    def use_wal(self) -> None:
+        """Switch a SQLite file to WAL, which it keeps; done only before opp writes its schema, so that a
+        database opp refuses (a newer schema) is left byte for byte as it was."""
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.close()
+        finally:
+            raw.close()
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -138,6 +148,8 @@ def ensure_current(store: Store) -> None:
         return
     if revision is not None and revision not in REVISIONS:
         raise SchemaTooNew(f"the database's schema ({revision}) is newer than this opp knows ({HEAD})")
+    if store.is_sqlite:
+        store.use_wal()
     with store.write() as conn:
         # Another process may have migrated while we waited for the write lock.
         if schema_revision(conn) == HEAD:

@@ -81,7 +81,9 @@ def upgrade() -> None:
         sa.Column("stage_changed_at", sa.DateTime(), nullable=False),
         sa.Column("version", sa.Integer(), server_default="1", nullable=False),
         sa.ForeignKeyConstraint(["assignee_id"], ["users.id"], name="fk_opportunities_assignee_id_users"),
-        sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name="fk_opportunities_customer_id_customers"),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name="fk_opportunities_customer_id_customers"
+        ),
         sa.ForeignKeyConstraint(["stage"], ["stages.key"], name="fk_opportunities_stage_stages"),
         sa.PrimaryKeyConstraint("id", name="pk_opportunities"),
         sa.UniqueConstraint("external_ref", name="uq_opportunities_external_ref"),
@@ -115,7 +117,13 @@ def upgrade() -> None:
         stages,
         [
             {"key": "lead", "name": "Lead", "probability": 15, "position": 1, "kind": "open"},
-            {"key": "qualification", "name": "Qualification", "probability": 30, "position": 2, "kind": "open"},
+            {
+                "key": "qualification",
+                "name": "Qualification",
+                "probability": 30,
+                "position": 2,
+                "kind": "open",
+            },
             {"key": "proposal", "name": "Proposal", "probability": 50, "position": 3, "kind": "open"},
             {"key": "negotiation", "name": "Negotiation", "probability": 75, "position": 4, "kind": "open"},
             {"key": "closed-won", "name": "Closed-Won", "probability": 100, "position": 1000, "kind": "won"},
