@@ -124,7 +124,7 @@ def main(
 
 
 def _register() -> None:
-    from opp.cli import bill, config_cmd, customers, deals, demo, forecast, stages, users
+    from opp.cli import bill, config_cmd, customers, deals, demo, forecast, rates, stages, users
 
     deals.register(app)
     forecast.register(app)
@@ -134,6 +134,7 @@ def _register() -> None:
     app.add_typer(stages.app, name="stages")
     app.add_typer(bill.app, name="bill")
     app.add_typer(bill.service_app, name="service")
+    app.add_typer(rates.app, name="rate")
     app.add_typer(config_cmd.app, name="config")
 
 

@@ -18,8 +18,8 @@ from opp.core import settings
 from opp.core.context import Context
 from opp.core.dates import parse_date, parse_period
 from opp.core.errors import Conflict, Invalid
-from opp.core.figures import forecast_minor_expr
 from opp.core.money import from_minor, normalize_currency
+from opp.core.rates import Conversion, conversion
 from opp.core.records import Record
 from opp.core.stages import load_pipeline
 from opp.core.users import user_id
@@ -68,37 +68,33 @@ class PipelineBoard(Record):
     total: Figures
 
 
-def _figure_columns() -> list[ColumnElement[Any]]:
-    return [
-        func.count().label("count"),
-        func.coalesce(func.sum(o.c.value_minor), 0).label("value_minor"),
-        func.coalesce(func.sum(forecast_minor_expr(o.c.value_minor, o.c.probability)), 0).label(
-            "forecast_minor"
-        ),
-    ]
+def _measures(conn: Connection, ctx: Context, deals: Select[Any], asked: str | None) -> Conversion:
+    """The currency the figures are in and the per-deal measures converted to it.
 
-
-def _report_currency(conn: Connection, query: Select[Any], asked: str | None) -> str:
-    """The one currency the figures are in; refuses (exit 4) rather than add two currencies."""
-    present = [
-        row[0]
-        for row in conn.execute(query.with_only_columns(o.c.currency).distinct().order_by(o.c.currency))
-    ]
+    That currency is ``--currency``, else the reporting currency, else the deals' one currency; deals in
+    several currencies with neither is refused rather than added up.
+    """
     wanted = normalize_currency(asked) if asked else settings.value_of(conn, "reporting_currency")
     if wanted is None:
+        present = [
+            row[0]
+            for row in conn.execute(deals.with_only_columns(o.c.currency).distinct().order_by(o.c.currency))
+        ]
         if len(present) > 1:
             raise Conflict(
                 "the deals are in several currencies (" + ", ".join(present) + ")",
                 hint="choose one with --currency, or set one with opp config set reporting_currency C",
             )
-        return present[0] if present else settings.default_currency(conn)
-    others = [code for code in present if code != wanted]
-    if others:
-        raise Conflict(
-            f"no exchange rate from {others[0]} to {wanted}",
-            hint=f"narrow the deals to {wanted} ones; opp cannot convert currencies yet",
-        )
-    return wanted
+        wanted = present[0] if present else settings.default_currency(conn)
+    return conversion(conn, deals, wanted, today=ctx.clock.today())
+
+
+def _figure_columns(measures: Conversion) -> list[ColumnElement[Any]]:
+    return [
+        func.count().label("count"),
+        func.coalesce(func.sum(measures.value), 0).label("value_minor"),
+        func.coalesce(func.sum(measures.forecast), 0).label("forecast_minor"),
+    ]
 
 
 def _filtered(
@@ -178,8 +174,9 @@ def forecast(
             close_from=close_from,
             close_to=close_to,
         )
-        code = _report_currency(conn, base, currency)
-        query = base.with_only_columns(key.label("key"), *_figure_columns())
+        measures = _measures(conn, ctx, base, currency)
+        code = measures.currency
+        query = base.with_only_columns(key.label("key"), *_figure_columns(measures))
         for table, on in joins:
             query = query.outerjoin(table, on)
         rows = conn.execute(query.group_by(key)).mappings().all()
@@ -214,8 +211,9 @@ def pipeline_board(
         base = _filtered(
             conn, ctx, base, stages=(), assignee=assignee, period=None, close_from=None, close_to=None
         )
-        code = _report_currency(conn, base, currency)
-        query = base.with_only_columns(o.c.stage, *_figure_columns()).group_by(o.c.stage)
+        measures = _measures(conn, ctx, base, currency)
+        code = measures.currency
+        query = base.with_only_columns(o.c.stage, *_figure_columns(measures)).group_by(o.c.stage)
         rows = {row["stage"]: row for row in conn.execute(query).mappings()}
         open_stages = load_pipeline(conn).open_stages
     stages = []

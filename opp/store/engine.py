@@ -17,8 +17,10 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 
+from opp.store.dialect import register_sqlite_functions
+
 # Every schema revision this opp knows, oldest first; a database at another one is newer than opp.
-REVISIONS = ("0001", "0002")
+REVISIONS = ("0001", "0002", "0003")
 HEAD = REVISIONS[-1]
 
 DEFAULT_LOCK_TIMEOUT_SECONDS = 30.0
@@ -96,6 +98,7 @@ class Store:
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.close()
+            register_sqlite_functions(dbapi_connection)
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:

@@ -165,3 +165,17 @@ billables = Table(
     Column("created_at", DateTime, nullable=False),
     UniqueConstraint("opportunity_id", "line", name="uq_billables_opportunity_id_line"),
 )
+
+# Dated exchange rates: 1 FROM = rate TO from valid_from on (until a later rate of the same pair).
+# The rate is kept as exact decimal text; conversion happens in SQL (see opp.store.dialect).
+rates = Table(
+    "rates",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("from_currency", String(3), nullable=False),
+    Column("to_currency", String(3), nullable=False),
+    Column("rate", String(40), nullable=False),
+    Column("valid_from", Date, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("from_currency", "to_currency", "valid_from", name="uq_rates_pair_valid_from"),
+)
