@@ -17,6 +17,10 @@ install: $(STAMP)
 demo: $(STAMP)
 	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
 	OPP_DB=$(DEMO_DB) $(BIN)/opp demo
+	@echo
+	OPP_DB=$(DEMO_DB) $(BIN)/opp pipeline
+	@echo
+	OPP_DB=$(DEMO_DB) $(BIN)/opp forecast --period this-quarter --by assignee
 
 lint: $(STAMP)
 	$(BIN)/ruff check opp tests

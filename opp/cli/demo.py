@@ -1,9 +1,75 @@
-"""demo commands."""
+"""The demo command: load the example deals into an empty database and show the open pipeline."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from opp.cli import state
+from opp.cli.options import FormatOpt
+from opp.cli.render import Format, emit, message
+
+EXAMPLE_DEALS = Path(__file__).resolve().parents[2] / "examples" / "deals.csv"
+# The demo's rates (examples/rates.csv, beside the deals) convert every currency to this one.
+DEMO_REPORTING_CURRENCY = "USD"
+
+
+def demo(
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            metavar="PATH",
+            help="CSV of deals to load (default: examples/deals.csv in the opp source tree).",
+        ),
+    ] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Load example deals into an empty database (--db or OPP_DB) and show the open ones by stage.
+
+    A rates.csv beside the deals file is loaded too, and USD becomes the reporting currency unless one
+    is set, so that forecasts can add the example's several currencies.
+    """
+    from opp.cli.deals import DEAL_COLUMNS
+    from opp.core import deals, loader, settings, stages
+    from opp.core.errors import Invalid
+    from opp.core.records import Opportunity
+
+    path = file if file is not None else EXAMPLE_DEALS
+    if file is None and not path.is_file():
+        raise Invalid(
+            f"the example deals are not at {path}",
+            hint="run opp demo from a source checkout of opp, or give the CSV with --file PATH",
+        )
+    ctx = state.context()
+    summary = loader.load_deals_csv(ctx, path, only_into_empty=True)
+    rates_path = path.with_name("rates.csv")
+    if rates_path.is_file():
+        loader.load_rates_csv(ctx, rates_path)
+        if settings.get_setting(ctx, "reporting_currency").value is None:
+            settings.set_setting(ctx, "reporting_currency", DEMO_REPORTING_CURRENCY)
+    open_stages = [stage for stage in stages.list_stages(ctx) if stage.is_open]
+    by_stage: dict[str, list[Opportunity]] = {stage.key: [] for stage in open_stages}
+    for deal in deals.list_deals(ctx, sort="close"):
+        by_stage[deal.stage].append(deal)
+    if Format(fmt) is Format.table:
+        columns = [column for column in DEAL_COLUMNS if column.key != "stage"]
+        tables = [
+            (f"{stage.name} ({len(by_stage[stage.key])})", by_stage[stage.key], columns)
+            for stage in open_stages
+        ]
+        emit([], fmt, columns=columns, extra_tables=tables)
+    else:
+        emit([deal for stage in open_stages for deal in by_stage[stage.key]], fmt)
+    message(
+        f"opp demo: loaded {summary.created} deals, {summary.customers_created} customers and "
+        f"{summary.users_created} users from {path}; {sum(map(len, by_stage.values()))} deals are open "
+        "(try opp list --status all, opp show 1, opp history 1)"
+    )
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.command()(demo)
