@@ -124,10 +124,26 @@ def main(
 
 
 def _register() -> None:
-    from opp.cli import bill, config_cmd, customers, deals, demo, forecast, rates, stages, users
+    from opp.cli import (
+        bill,
+        config_cmd,
+        customers,
+        deals,
+        demo,
+        forecast,
+        invoice,
+        rates,
+        report,
+        stages,
+        transfer,
+        users,
+    )
 
     deals.register(app)
     forecast.register(app)
+    report.register(app)
+    invoice.register(app)
+    transfer.register(app)
     demo.register(app)
     app.add_typer(customers.app, name="customer")
     app.add_typer(users.app, name="user")
