@@ -48,10 +48,16 @@ class OppGroup(TyperGroup):
         except typer.Exit as exc:
             code = exc.exit_code
         except typer.TyperException as exc:  # Click's usage errors: unknown option, bad choice, ...
-            command = getattr(getattr(exc, "ctx", None), "command_path", "opp")
-            code = errors.report(
-                exc.format_message(), exit_code=exc.exit_code, hint=f"see {command} --help", as_json=as_json
-            )
+            context = getattr(exc, "ctx", None)
+            command = getattr(context, "command_path", "opp")
+            if type(exc).__name__ == "NoArgsIsHelpError" and context is not None:
+                # A bare group (`opp`, `opp customer`): show what it offers, as a usage error.
+                sys.stdout.write(context.get_help() + "\n")
+                code = 2
+            else:
+                code = errors.report(
+                    exc.format_message(), exit_code=exc.exit_code, hint=f"see {command} --help", as_json=as_json
+                )
         except Exception as exc:
             from opp.core.errors import OppError
 

@@ -10,7 +10,9 @@ from opp.cli import state
 from opp.cli.options import FormatOpt
 from opp.cli.render import Column, Format, emit
 
-app = typer.Typer(help="Team-wide settings, kept in the database so everyone sharing it agrees.", no_args_is_help=True)
+app = typer.Typer(
+    help="Team-wide settings, kept in the database so everyone sharing it agrees.", no_args_is_help=True
+)
 
 SETTING_COLUMNS = [Column("key", "key"), Column("value", "value"), Column("description", "description")]
 KeyArg = Annotated[str, typer.Argument(metavar="KEY", help="Setting name, e.g. currency.")]

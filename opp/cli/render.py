@@ -7,17 +7,18 @@ every key and never change shape when piped. Money is written from ``Decimal`` e
 from __future__ import annotations
 
 import csv
+import io
 import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 from typing import Any, TextIO
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     json = "json"
     jsonl = "jsonl"
@@ -128,7 +129,7 @@ def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
     row: dict[str, Any] = {}
     for key, value in record.items():
         if isinstance(value, Mapping):
-            for sub, item in value.items():
+            for sub, item in flatten(value).items():
                 row[key if sub == "name" else f"{key}_{sub}"] = item
         elif not isinstance(value, list):
             row[key] = value
@@ -151,10 +152,20 @@ def _csv(rows: Sequence[Mapping[str, Any]], out: TextIO, raw: bool) -> None:
     headers: dict[str, None] = {}
     for row in flat:
         headers.update(dict.fromkeys(row))
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(headers)
+    # Written with "\r\n" because only then does csv quote a cell holding a carriage return (Python 3.11);
+    # each row's terminator is then turned back into "\n".
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+
+    def write(cells: Iterable[Any]) -> None:
+        writer.writerow(cells)
+        out.write(buffer.getvalue()[:-2] + "\n")
+        buffer.seek(0)
+        buffer.truncate()
+
+    write(headers)
     for row in flat:
-        writer.writerow([_csv_cell(row.get(key), raw) for key in headers])
+        write([_csv_cell(row.get(key), raw) for key in headers])
 
 
 def _id_of(record: Mapping[str, Any]) -> Any:

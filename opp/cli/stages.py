@@ -20,8 +20,12 @@ STAGE_COLUMNS = [
     Column("kind", "kind"),
 ]
 KeyArg = Annotated[str, typer.Argument(metavar="KEY", help="Stage key, e.g. discovery.")]
-AfterOpt = Annotated[str | None, typer.Option("--after", metavar="STAGE", help="Place after this open stage.")]
-BeforeOpt = Annotated[str | None, typer.Option("--before", metavar="STAGE", help="Place before this open stage.")]
+AfterOpt = Annotated[
+    str | None, typer.Option("--after", metavar="STAGE", help="Place after this open stage.")
+]
+BeforeOpt = Annotated[
+    str | None, typer.Option("--before", metavar="STAGE", help="Place before this open stage.")
+]
 NameOpt = Annotated[str | None, typer.Option("--name", metavar="T", help="Display name.")]
 
 
@@ -36,7 +40,9 @@ def list_(fmt: FormatOpt = Format.table) -> None:
 @app.command()
 def add(
     key: KeyArg,
-    probability: Annotated[str, typer.Option("--probability", "-p", metavar="P", help="Default probability.")],
+    probability: Annotated[
+        str, typer.Option("--probability", "-p", metavar="P", help="Default probability.")
+    ],
     after: AfterOpt = None,
     before: BeforeOpt = None,
     name: NameOpt = None,
@@ -46,7 +52,10 @@ def add(
     from opp.core import stages
 
     emit(
-        stages.add_stage(state.context(), key, probability=probability, name=name, after=after, before=before), fmt
+        stages.add_stage(
+            state.context(), key, probability=probability, name=name, after=after, before=before
+        ),
+        fmt,
     )
 
 
@@ -63,7 +72,10 @@ def edit(
     from opp.core import stages
 
     emit(
-        stages.edit_stage(state.context(), key, name=name, probability=probability, after=after, before=before), fmt
+        stages.edit_stage(
+            state.context(), key, name=name, probability=probability, after=after, before=before
+        ),
+        fmt,
     )
 
 

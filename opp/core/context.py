@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DatabaseError, DBAPIError, IntegrityError, OperationalError
 
 from opp.core.clock import Clock
 from opp.core.errors import Conflict, Invalid, Unavailable
@@ -162,7 +162,7 @@ def open_context(
         raise Unavailable(str(exc), hint="upgrade opp to work with this database") from exc
     except BadDatabaseURL as exc:
         raise Invalid(str(exc), hint="give a file path or a URL such as sqlite:///path/opp.db") from exc
-    except OperationalError as exc:
+    except DatabaseError as exc:  # OperationalError, or a file that is not a database at all
         raise Unavailable(f"cannot open the database {mask_password(db)}: {_first_line(exc.orig)}") from exc
     except ModuleNotFoundError as exc:
         raise Unavailable(

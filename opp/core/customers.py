@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, case, func, insert, select
 
 from opp.core.context import Context
-from opp.core.figures import forecast_minor_expr
 from opp.core.errors import Conflict, Invalid, NotFound
+from opp.core.figures import forecast_minor_expr
 from opp.core.money import from_minor
 from opp.core.records import Customer, Opportunity, Record
 from opp.core.refs import clean_email, clean_text
@@ -116,7 +116,8 @@ def resolve_customer(conn: Connection, ref: str, *, kind: str | None = None) -> 
     if row is None:
         flag = "--person" if kind == "individual" else "--org"
         raise NotFound(
-            f"no customer {text!r}", hint=f"see opp customer list, or add it with opp customer add {flag} NAME"
+            f"no customer {text!r}",
+            hint=f"see opp customer list, or add it with opp customer add {flag} NAME",
         )
     customer = _customer(row)
     if kind is not None and customer.kind != kind:

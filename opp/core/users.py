@@ -22,7 +22,9 @@ def add_user(ctx: Context, handle: str, *, name: str | None = None, email: str |
     with ctx.unit_of_work("user add") as uow:
         if user_id(uow.conn, handle, required=False) is not None:
             raise Conflict(f"user {handle!r} already exists")
-        uow.conn.execute(insert(schema.users).values(handle=handle, name=name, email=email, created_at=uow.at))
+        uow.conn.execute(
+            insert(schema.users).values(handle=handle, name=name, email=email, created_at=uow.at)
+        )
     return User(handle=handle, name=name, email=email)
 
 
@@ -34,7 +36,11 @@ def list_users(ctx: Context) -> list[User]:
 
 def get_user(ctx: Context, handle: str) -> User:
     with ctx.reading() as conn:
-        row = conn.execute(select(schema.users).where(schema.users.c.handle == handle.strip())).mappings().first()
+        row = (
+            conn.execute(select(schema.users).where(schema.users.c.handle == handle.strip()))
+            .mappings()
+            .first()
+        )
     if row is None:
         raise _no_such_user(handle)
     return _user(row)

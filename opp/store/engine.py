@@ -45,7 +45,7 @@ def resolve_url(db: str) -> str:
             db = "postgresql+psycopg://" + db.split("://", 1)[1]
         try:
             make_url(db)
-        except ArgumentError as exc:
+        except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
             raise BadDatabaseURL(f"cannot parse database URL {mask_password(db)!r}") from exc
         return db
     return "sqlite:///" + str(Path(db).expanduser().resolve())
@@ -55,7 +55,7 @@ def mask_password(url: str) -> str:
     """The URL with any password replaced by ``***``, for messages and ``db info``."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return url.split("@", 1)[-1] if "@" in url else url
 
 

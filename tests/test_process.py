@@ -1,0 +1,111 @@
+"""The installed program as a real process: exit codes, pipes, stdin, start-up imports."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from opp.core import customers, deals
+from opp.core.clock import Clock
+from opp.core.context import open_context
+
+from .conftest import NOW, OPP_BIN
+
+
+@pytest.fixture
+def proc_db(tmp_path: Path) -> Path:
+    """The database run_opp uses, with Initech and two deals made through the core."""
+    path = tmp_path / "proc.db"
+    ctx = open_context(str(path), actor="dana", clock=Clock.from_env_value(NOW))
+    try:
+        customers.add_customer(ctx, "organization", "Initech")
+        deals.create_deal(ctx, "One", org="Initech", value="100")
+        deals.create_deal(ctx, "Two", org="Initech", value="200")
+    finally:
+        ctx.close()
+    return path
+
+
+def test_exit_codes_reach_the_shell(run_opp):
+    first = run_opp("customer", "add", "--org", "Acme", "-f", "json")
+    assert (first.returncode, json.loads(first.stdout)["name"], first.stderr) == (0, "Acme", "")
+    for args, code in [
+        (("customer", "add", "--org", "Acme"), 4),
+        (("customer", "show", "Nobody"), 3),
+        (("customer", "add", "--org", "Acme", "--person", "Jo"), 2),
+    ]:
+        result = run_opp(*args)
+        assert result.returncode == code, (args, result)
+        assert result.stdout == ""
+        assert result.stderr.startswith("opp: error: ")
+        assert result.stderr.count("\n") == 1
+        assert "Traceback" not in result.stderr
+
+
+def test_a_closed_pipe_is_not_an_error(proc_db: Path, tmp_path: Path):
+    conn = sqlite3.connect(proc_db)
+    columns = (
+        "title, description, customer_id, value_minor, currency, probability, stage, status, expected_close, "
+        "external_ref, assignee_id, lost_reason, created_at, updated_at, closed_at, stage_changed_at, version"
+    )
+    conn.execute(
+        f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30000) "
+        f"INSERT INTO opportunities ({columns}) SELECT {columns} FROM n, opportunities WHERE id = 1"
+    )
+    conn.commit()
+    conn.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPP_")}
+    env.update(OPP_DB=str(proc_db), OPP_USER="dana", OPP_NOW=NOW, HOME=str(tmp_path))
+    process = subprocess.Popen(
+        [OPP_BIN, "list", "--format", "ids"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    assert process.stdout is not None and process.stderr is not None
+    first = process.stdout.readline()
+    process.stdout.close()  # like `| head -1`: the reader goes away with most of the output unread
+    stderr = process.stderr.read()
+    process.stderr.close()
+    assert process.wait(timeout=60) == 0
+    assert first == b"1\n"
+    assert stderr == b""
+
+
+def test_ids_on_stdin(run_opp, proc_db: Path):
+    result = run_opp("stage", "qualification", "-", "-f", "json", input="1\n\n2\n")
+    assert result.returncode == 0, result.stderr
+    moved = json.loads(result.stdout)
+    assert [(d["id"], d["stage"], d["probability"]) for d in moved] == [
+        (1, "qualification", 30),
+        (2, "qualification", 30),
+    ]
+
+
+def test_python_m_opp_version():
+    from opp import __version__
+
+    result = subprocess.run([sys.executable, "-m", "opp", "--version"], capture_output=True, text=True)
+    assert (result.returncode, result.stdout, result.stderr) == (0, f"opp {__version__}\n", "")
+
+
+def test_help_and_version_do_not_import_heavy_libraries():
+    script = (
+        "import sys\n"
+        "from opp.cli.main import run\n"
+        "for argv in (['opp', '--version'], ['opp', '--help'], ['opp', 'customer', 'add', '--help']):\n"
+        "    sys.argv = argv\n"
+        "    try:\n"
+        "        run()\n"
+        "    except SystemExit as exc:\n"
+        "        assert exc.code in (0, None), (argv, exc.code)\n"
+        "heavy = ('sqlalchemy', 'alembic', 'tabulate', 'dateutil')\n"
+        "print('LOADED', sorted(m for m in sys.modules if m.split('.')[0] in heavy), file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "Usage: opp" in result.stdout
+    assert result.stderr.strip().splitlines()[-1] == "LOADED []"
