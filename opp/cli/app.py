@@ -15,7 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from opp import __version__
-from opp.cli import errors, state
+from opp.cli import errors, render, state
 from opp.cli.render import PipeClosed
 
 
@@ -120,6 +120,10 @@ def main(
             "--as", envvar="OPP_USER", metavar="HANDLE", help="The acting user (default: the login name)."
         ),
     ] = None,
+    raw: Annotated[
+        bool,
+        typer.Option("--raw", help="Write CSV cells as they are, without the spreadsheet formula guard."),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit."),
@@ -127,6 +131,7 @@ def main(
 ) -> None:
     """Global settings come before the command; OPP_NOW sets the clock, OPP_DEBUG=1 shows tracebacks."""
     state.configure(db=db, actor=actor)
+    render.RAW_CSV = raw
 
 
 def _register() -> None:

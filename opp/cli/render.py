@@ -40,6 +40,8 @@ class Column:
 
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# Set by the global --raw flag: CSV cells are written as they are, without the formula guard.
+RAW_CSV = False
 
 
 def _plain(value: Any) -> Any:
@@ -181,7 +183,7 @@ def emit(
     *,
     columns: Sequence[Column] | None = None,
     extra_tables: Iterable[tuple[str, Sequence[Any], Sequence[Column]]] = (),
-    raw: bool = False,
+    raw: bool | None = None,
     empty: str | None = None,
 ) -> None:
     """Print one record (an object in JSON) or a list of records (an array) in the chosen format."""
@@ -197,7 +199,7 @@ def emit(
             for row in rows:
                 out.write(json_text(row) + "\n")
         elif fmt is Format.csv:
-            _csv(rows, out, raw)
+            _csv(rows, out, RAW_CSV if raw is None else raw)
         elif fmt is Format.ids:
             for row in rows:
                 out.write(f"{_id_of(row)}\n")

@@ -70,7 +70,7 @@ def _decimal(text: str, *, what: str, places: int, hint: str) -> Decimal:
         number = Decimal(cleaned)
     except InvalidOperation as exc:  # pragma: no cover - the pattern admits only valid decimals
         raise Invalid(f"{what} must be a number, not {text!r}", hint=hint) from exc
-    if number != number.quantize(Decimal(1).scaleb(-places)):
+    if len(cleaned.partition(".")[2].rstrip("0")) > places:
         raise Invalid(f"{what} {text!r} has more than {places} decimals", hint=hint)
     return number
 

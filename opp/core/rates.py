@@ -163,9 +163,15 @@ def conversion(conn: Connection, deals: Select[Any], target: str, *, today: date
         o.c.currency, {c: MINOR_UNITS[c] for c in currencies}
     )
 
-    def converted(minor: Any) -> ColumnElement[int]:
+    def converted(same: Any, minor: Any, scale: Any) -> ColumnElement[int]:
         return case(
-            (o.c.currency == target, minor), else_=convert_minor(dialect, minor, direct, inverse, shift)
+            (o.c.currency == target, same), else_=convert_minor(dialect, minor, direct, inverse, scale)
         )
 
-    return Conversion(target, converted(value), converted(forecast))
+    # The forecast converts value × probability (in hundredths of a minor unit) and rounds only then:
+    # rounding the deal's own forecast first would round twice.
+    return Conversion(
+        target,
+        converted(value, value, shift),
+        converted(forecast, o.c.value_minor * o.c.probability, shift - 2),
+    )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import decimal
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Integer, Numeric, String, case, cast, func, literal
+from sqlalchemy import BigInteger, ColumnElement, Date, Integer, Numeric, String, case, cast, func, literal
 
 # Exact enough for any amount opp stores (at most 16 digits) times any rate (at most 20 digits).
 _CONTEXT = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_UP)
@@ -20,14 +21,22 @@ def convert_minor_value(minor: int | None, rate: str | None, inverse: str | None
     """
     if minor is None:
         return None
-    if rate is not None:
-        factor = Decimal(rate)
-    elif inverse is not None:
-        factor = _CONTEXT.divide(Decimal(1), Decimal(inverse))
-    else:
-        return None
-    exact = _CONTEXT.multiply(_CONTEXT.multiply(Decimal(minor), factor), Decimal(1).scaleb(shift))
-    return int(exact.quantize(Decimal(1), rounding=decimal.ROUND_HALF_UP))
+    if rate is None:
+        return None if inverse is None else _divided_half_up(minor, Decimal(1).scaleb(shift), inverse)
+    exact = _CONTEXT.multiply(_CONTEXT.multiply(Decimal(minor), Decimal(rate)), Decimal(1).scaleb(shift))
+    return int(_CONTEXT.quantize(exact, Decimal(1)))
+
+
+def _divided_half_up(minor: int, scale: Decimal, inverse: str) -> int:
+    """``minor`` × scale / inverse rounded half up, in exact rational arithmetic.
+
+    One exact division: 1 / inverse taken first to any finite number of digits can turn an exact half
+    (126 / 1.44 = 87.5) into 87.4999…, which would round the wrong way.
+    """
+    exact = Fraction(minor) * Fraction(scale) / Fraction(Decimal(inverse))
+    whole, rest = divmod(abs(exact.numerator), exact.denominator)
+    rounded = whole + (1 if 2 * rest >= exact.denominator else 0)
+    return rounded if exact >= 0 else -rounded
 
 
 def _unicode_lower(text: str | None) -> str | None:
@@ -44,8 +53,12 @@ def convert_minor(dialect_name: str, minor: Any, rate: Any, inverse: Any, shift:
     """SQL for :func:`convert_minor_value`."""
     if dialect_name == "sqlite":
         return func.opp_convert(minor, rate, inverse, shift)
-    factor = func.coalesce(cast(rate, Numeric), literal(1, Numeric) / func.nullif(cast(inverse, Numeric), 0))
-    return cast(func.round(cast(minor, Numeric) * factor * func.power(literal(10, Numeric), shift)), Integer)
+    # numeric throughout (power() of integers would be a float), and a bigint result, as minor units are.
+    scaled = cast(minor, Numeric) * func.power(cast(literal(10), Numeric), cast(shift, Numeric))
+    # One division with 40 decimals (not 1 / inverse first), so that an exact half stays a half.
+    divided = cast(scaled, Numeric(80, 40)) / func.nullif(cast(inverse, Numeric), 0)
+    exact = case((rate.is_not(None), scaled * cast(rate, Numeric)), else_=divided)
+    return cast(func.round(exact), BigInteger)
 
 
 def date_of(dialect_name: str, instant: Any) -> ColumnElement[Any]:
@@ -73,3 +86,12 @@ def quarter_key(dialect_name: str, day: Any) -> ColumnElement[str]:
 def exponent_case(currency: Any, exponents: dict[str, int]) -> ColumnElement[int]:
     """The number of decimals of each deal's currency, for the currencies at hand."""
     return case(exponents, value=currency, else_=2)
+
+
+def seconds_between(dialect_name: str, start: Any, end: Any) -> ColumnElement[int]:
+    """Whole seconds from one stored instant to a later one (negative if it is earlier)."""
+    from sqlalchemy import BigInteger, extract
+
+    if dialect_name == "sqlite":
+        return cast(func.round((func.julianday(end) - func.julianday(start)) * 86400), Integer)
+    return cast(func.round(extract("epoch", end - start)), BigInteger)

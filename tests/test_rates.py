@@ -1,0 +1,311 @@
+"""opp rate set/list/remove, and how forecasts and the pipeline convert deals with dated rates.
+
+A deal converts at the rate in force on its closed_at date if closed, else its expected close, else
+today; the inverse pair is used when no direct rate is in force; each deal's value and forecast are
+converted exactly and rounded half up once, to the target currency's minor unit.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+def deal(opp, *args, title="Deal", **env):
+    """Create a deal for Initech and return its id."""
+    return opp.json("create", title, "--org", "Initech", *args, **env)["id"]
+
+
+def exact(outcome):
+    """JSON with money as its exact text."""
+    return json.loads(outcome.stdout, parse_float=str)
+
+
+def total(opp, *args, **env):
+    """The forecast's total in the currency asked: (currency, value, forecast)."""
+    result = exact(opp("forecast", *args, "--format", "json", **env))
+    return result["currency"], result["total"]["value"], result["total"]["forecast"]
+
+
+# -- rate set / list / remove --------------------------------------------------------------------------
+
+
+def test_set_prints_the_rate(cli):
+    out = cli("rate", "set", "eur", "usd", "1.1", "--date", "2026-01-01", "--format", "json")
+    assert out.stdout == '{"from_currency": "EUR", "to_currency": "USD", "rate": 1.1, "date": "2026-01-01"}\n'
+
+
+def test_set_without_a_date_starts_today(cli):
+    rate = exact(cli("rate", "set", "EUR", "USD", "1.0834", "--format", "json"))
+    assert rate == {"from_currency": "EUR", "to_currency": "USD", "rate": "1.0834", "date": "2026-03-10"}
+
+
+def test_list_orders_by_pair_and_date_and_filters_by_currency(cli):
+    cli("rate", "set", "USD", "JPY", "150", "--date", "2026-02-01")
+    cli("rate", "set", "EUR", "USD", "1.2", "--date", "2026-02-01")
+    cli("rate", "set", "EUR", "USD", "1.1", "--date", "2026-01-01")
+    listed = exact(cli("rate", "list", "--format", "json"))
+    assert [(r["from_currency"], r["to_currency"], r["rate"], r["date"]) for r in listed] == [
+        ("EUR", "USD", "1.1", "2026-01-01"),
+        ("EUR", "USD", "1.2", "2026-02-01"),
+        ("USD", "JPY", 150, "2026-02-01"),
+    ]
+    assert [r["to_currency"] for r in cli.json("rate", "list", "--currency", "jpy")] == ["JPY"]
+    lines = cli("rate", "list").stdout.splitlines()
+    assert lines[0].split() == ["from", "to", "rate", "from", "date"]
+    assert lines[2].split() == ["EUR", "USD", "1.1", "2026-01-01"]
+
+
+def test_the_same_pair_and_day_replaces_the_rate(cli):
+    cli("rate", "set", "EUR", "USD", "1.1", "--date", "2026-01-01")
+    cli("rate", "set", "EUR", "USD", "1.15", "--date", "2026-01-01")
+    assert exact(cli("rate", "list", "--format", "json")) == [
+        {"from_currency": "EUR", "to_currency": "USD", "rate": "1.15", "date": "2026-01-01"}
+    ]
+
+
+def test_remove_deletes_the_rate_starting_that_day(cli):
+    cli("rate", "set", "EUR", "USD", "1.1", "--date", "2026-01-01")
+    cli("rate", "set", "EUR", "USD", "1.2", "--date", "2026-02-01")
+    removed = exact(cli("rate", "remove", "EUR", "USD", "--date", "2026-01-01", "--format", "json"))
+    assert removed == {"from_currency": "EUR", "to_currency": "USD", "rate": "1.1", "date": "2026-01-01"}
+    assert [r["date"] for r in cli.json("rate", "list")] == ["2026-02-01"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["EUR", "USD", "--date", "2026-01-02"],  # no rate starts that day
+        ["USD", "EUR", "--date", "2026-01-01"],  # the inverse pair is another pair
+        ["EUR", "JPY", "--date", "2026-01-01"],
+    ],
+)
+def test_remove_an_unknown_rate_is_not_found(cli, unchanged, args):
+    cli("rate", "set", "EUR", "USD", "1.1", "--date", "2026-01-01")
+    check = unchanged()
+    assert "rate starting" in cli.fails(3, "rate", "remove", *args)
+    check()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["EUR", "EUR", "1.1"], "two different currencies"),
+        (["eur", "EUR", "1.1"], "two different currencies"),
+        (["EUR", "USD", "0"], "positive number"),
+        (["EUR", "USD", "0.000"], "positive number"),
+        (["EUR", "USD", "--", "-1"], "positive number"),
+        (["EUR", "USD", "abc"], "positive number"),
+        (["EUR", "USD", "1e3"], "positive number"),
+        (["EUR", "USD", "1.1234567890123"], "positive number"),  # 13 decimals
+        (["EUR", "XYZ", "1.1"], "unknown currency 'XYZ'"),
+        (["EUR", "USD", "1.1", "--date", "2026-02-30"], "2026-02-30"),
+    ],
+)
+def test_set_refuses_bad_input(cli, unchanged, args, expected):
+    cli("rate", "set", "EUR", "USD", "1.1", "--date", "2026-01-01")
+    check = unchanged()
+    assert expected in cli.fails(2, "rate", "set", *args)
+    check()
+
+
+def test_a_negative_rate_is_a_usage_error(cli, unchanged):
+    cli("rate", "list")
+    check = unchanged()
+    cli.fails(2, "rate", "set", "EUR", "USD", "-1")
+    check()
+
+
+# -- which rate a deal converts at ---------------------------------------------------------------------
+
+
+def test_won_revenue_converts_at_the_rate_of_its_closing_day_and_stays_fixed(opp):
+    opp("rate", "set", "EUR", "USD", "1.10", "--date", "2026-01-01")
+    deal(opp, "--value", "1000", "--currency", "EUR", "--stage", "won", OPP_NOW="2026-02-14T23:30:00Z")
+    assert total(opp, "--currency", "USD") == ("USD", "1100.00", "1100.00")  # 1000 × 1.10
+    opp("rate", "set", "EUR", "USD", "1.30", "--date", "2026-02-15")  # the day after it closed
+    assert total(opp, "--currency", "USD") == ("USD", "1100.00", "1100.00")
+    assert total(opp, "--currency", "USD", OPP_NOW="2026-09-01T00:00:00Z") == ("USD", "1100.00", "1100.00")
+    opp("rate", "set", "EUR", "USD", "1.20", "--date", "2026-02-14")  # in force on the closing day itself
+    assert total(opp, "--currency", "USD") == ("USD", "1200.00", "1200.00")  # 1000 × 1.20
+
+
+def test_a_deal_won_through_a_stage_move_converts_at_its_closed_at_date(opp):
+    opp("rate", "set", "EUR", "USD", "1.10", "--date", "2026-01-01")
+    opp("rate", "set", "EUR", "USD", "1.30", "--date", "2026-03-01")
+    won = deal(opp, "--value", "100", "--currency", "EUR", "--stage", "negotiation", "--close", "2026-06-30")
+    opp("stage", "won", won, OPP_NOW="2026-02-20T12:00:00Z")
+    # closed 2026-02-20: 1.10 applies, not the 1.30 in force on the expected close or today
+    assert total(opp, "--currency", "USD") == ("USD", "110.00", "110.00")
+
+
+def test_open_deals_convert_at_their_expected_close_else_today(opp):
+    opp("rate", "set", "EUR", "USD", "1.10", "--date", "2026-01-01")
+    opp("rate", "set", "EUR", "USD", "1.30", "--date", "2026-06-01")
+    deal(opp, "--value", "100", "--currency", "EUR", "--close", "2026-06-30", "--stage", "proposal")
+    deal(opp, "--value", "100", "--currency", "EUR", "--close", "2026-05-31", "--stage", "negotiation")
+    deal(opp, "--value", "100", "--currency", "EUR")  # no expected close: today
+    by_stage = exact(opp("forecast", "--currency", "USD", "--format", "json"))
+    assert [(g["key"], g["value"], g["forecast"]) for g in by_stage["groups"]] == [
+        ("lead", "110.00", "16.50"),  # today 2026-03-10: 100 × 1.10; 15 × 1.10
+        ("proposal", "130.00", "65.00"),  # on 2026-06-30: 100 × 1.30; 50 × 1.30
+        ("negotiation", "110.00", "82.50"),  # on 2026-05-31: 100 × 1.10; 75 × 1.10
+    ]
+    # "today" moves with the clock: on 2026-07-01 the undated deal takes 1.30 too
+    later = exact(opp("forecast", "--currency", "USD", "--format", "json", OPP_NOW="2026-07-01T00:00:00Z"))
+    assert later["groups"][0] == {"key": "lead", "count": 1, "value": "130.00", "forecast": "19.50"}
+
+
+def test_the_inverse_pair_is_used_when_no_direct_rate_is_in_force(opp):
+    opp("rate", "set", "USD", "EUR", "3", "--date", "2026-01-01")
+    deal(opp, "--value", "100", "--currency", "EUR", "--stage", "won")
+    deal(opp, "--value", "200", "--currency", "EUR", "--stage", "proposal")
+    result = exact(opp("forecast", "--currency", "USD", "--format", "json"))
+    assert [(g["key"], g["value"], g["forecast"]) for g in result["groups"]] == [
+        ("proposal", "66.67", "33.33"),  # 200 / 3 = 66.666… → 66.67; 100 / 3 = 33.333… → 33.33
+        ("closed-won", "33.33", "33.33"),  # 100 / 3 = 33.333… → 33.33
+    ]
+    assert result["total"] == {"count": 2, "value": "100.00", "forecast": "66.66"}
+
+
+def test_an_inverted_rate_is_not_rounded_before_it_is_applied(opp):
+    opp("rate", "set", "USD", "EUR", "1.44", "--date", "2026-01-01")
+    deal(opp, "--value", "1.26", "--currency", "EUR", "--stage", "won")
+    # exactly 1.26 / 1.44 = 0.875 → 0.88 half up; taking 1 / 1.44 = 0.69444… to a finite number of digits
+    # first gives 0.87499…, which rounds to 0.87
+    assert total(opp, "--currency", "USD") == ("USD", "0.88", "0.88")
+
+
+def test_a_half_is_rounded_up_through_an_inverse_rate(opp):
+    opp("rate", "set", "USD", "EUR", "0.4", "--date", "2026-01-01")
+    deal(opp, "--value", "0.05", "--currency", "EUR", "--stage", "won")
+    assert total(opp, "--currency", "USD") == ("USD", "0.13", "0.13")  # 0.05 / 0.4 = 0.125 → 0.13
+
+
+def test_a_direct_rate_wins_over_the_inverse_one(opp):
+    opp("rate", "set", "EUR", "USD", "1.1", "--date", "2026-01-01")
+    opp("rate", "set", "USD", "EUR", "2", "--date", "2026-01-01")
+    deal(opp, "--value", "100", "--currency", "EUR", "--stage", "won")
+    assert total(opp, "--currency", "USD") == ("USD", "110.00", "110.00")  # 100 × 1.1, not 100 / 2
+
+
+def test_the_inverse_fills_in_only_while_no_direct_rate_is_in_force(opp):
+    opp("rate", "set", "USD", "EUR", "2", "--date", "2026-01-01")
+    opp("rate", "set", "EUR", "USD", "1.5", "--date", "2026-06-01")
+    deal(opp, "--value", "100", "--currency", "EUR", "--stage", "won")  # closed today, 2026-03-10
+    deal(opp, "--value", "100", "--currency", "EUR", "--stage", "won", "--close", "2026-06-30")
+    # closed today: only the inverse is in force: 100 / 2 = 50.00; the other closed today too
+    assert total(opp, "--currency", "USD") == ("USD", "100.00", "100.00")
+    deal(opp, "--value", "100", "--currency", "EUR", "--stage", "proposal", "--close", "2026-06-30")
+    # the open one converts on 2026-06-30 with the direct rate: 100 × 1.5 = 150.00; 50 × 1.5 = 75.00
+    assert total(opp, "--currency", "USD") == ("USD", "250.00", "175.00")
+
+
+def test_a_missing_rate_is_refused_naming_the_pair_and_the_day(opp, unchanged):
+    opp("rate", "set", "EUR", "USD", "1.1", "--date", "2026-07-01")
+    deal(opp, "--value", "100", "--currency", "EUR", "--close", "2026-06-30")
+    deal(opp, "--value", "100")
+    check = unchanged()
+    for command in ("forecast", "pipeline"):
+        error = opp.fails(4, command, "--currency", "USD")
+        assert "no exchange rate from EUR to USD in force on 2026-06-30" in error
+        assert "opp rate set EUR USD RATE --date 2026-06-30" in error
+    # the other way, USD to EUR: the direct pair USD/EUR is missing and EUR/USD starts too late
+    assert "from USD to EUR in force on 2026-03-10" in opp.fails(4, "forecast", "--currency", "EUR")
+    check()
+
+
+def test_conversion_rounds_to_the_yen(opp):
+    opp("rate", "set", "EUR", "JPY", "161.37", "--date", "2026-01-01")
+    deal(opp, "--value", "12.34", "--currency", "EUR", "--stage", "won")
+    out = opp("forecast", "--currency", "JPY", "--format", "json").stdout
+    # 12.34 × 161.37 = 1991.3058 → 1991 (JPY has no decimals)
+    assert out == (
+        '{"currency": "JPY", "groups": [{"key": "closed-won", "count": 1, "value": 1991, "forecast": 1991}], '
+        '"total": {"count": 1, "value": 1991, "forecast": 1991}}\n'
+    )
+
+
+def test_yen_convert_to_euro_cents_through_the_inverse(opp):
+    opp("rate", "set", "EUR", "JPY", "161.37", "--date", "2026-01-01")
+    deal(opp, "--value", "1000", "--currency", "JPY", "--stage", "won")
+    # 1000 / 161.37 = 6.19693… → 6.20
+    assert total(opp, "--currency", "EUR") == ("EUR", "6.20", "6.20")
+
+
+def test_conversion_rounds_to_the_fils(opp):
+    opp("rate", "set", "USD", "KWD", "0.3075", "--date", "2026-01-01")
+    deal(opp, "--value", "1.00", "--currency", "USD", "--stage", "won")
+    assert total(opp, "--currency", "KWD") == ("KWD", "0.308", "0.308")  # 1.00 × 0.3075 → 0.308 (half up)
+
+
+def test_fils_convert_half_up_to_cents(opp):
+    opp("rate", "set", "KWD", "USD", "3.2525", "--date", "2026-01-01")
+    deal(opp, "--value", "10.000", "--currency", "KWD", "--stage", "won")
+    # 10.000 × 3.2525 = 32.525 → 32.53 (half up; half-even would give 32.52)
+    assert total(opp, "--currency", "USD") == ("USD", "32.53", "32.53")
+
+
+def test_a_converted_forecast_is_rounded_once(opp):
+    opp("rate", "set", "EUR", "USD", "1.2", "--date", "2026-01-01")
+    deal(opp, "--value", "0.05", "--currency", "EUR", "--stage", "proposal")
+    # value: 0.05 × 1.2 = 0.06. forecast: 0.05 × 50% × 1.2 = 0.03 exactly; rounding the EUR forecast
+    # first (0.025 → 0.03) and then converting (0.036 → 0.04) would be one cent too much
+    assert total(opp, "--currency", "USD") == ("USD", "0.06", "0.03")
+
+
+def test_a_forecast_converted_to_yen_is_rounded_once(opp):
+    opp("rate", "set", "EUR", "JPY", "161", "--date", "2026-01-01")
+    deal(opp, "--value", "0.01", "--currency", "EUR", "--stage", "proposal")
+    # value: 0.01 × 161 = 1.61 → 2. forecast: 0.01 × 50% × 161 = 0.805 → 1; twice rounded it would be
+    # 0.005 → 0.01 EUR, then 1.61 → 2 JPY
+    assert total(opp, "--currency", "JPY") == ("JPY", 2, 1)
+
+
+def test_a_forecast_converted_through_an_inverse_is_rounded_once(opp):
+    opp("rate", "set", "USD", "EUR", "0.8", "--date", "2026-01-01")
+    deal(opp, "--value", "0.05", "--currency", "EUR", "--stage", "proposal")
+    # forecast: 0.05 × 50% / 0.8 = 0.03125 → 0.03; twice rounded: 0.03 / 0.8 = 0.0375 → 0.04
+    assert total(opp, "--currency", "USD") == ("USD", "0.06", "0.03")  # value 0.05 / 0.8 = 0.0625 → 0.06
+
+
+def test_converted_deals_are_rounded_each_before_summing(opp):
+    opp("rate", "set", "EUR", "USD", "1.1", "--date", "2026-01-01")
+    for _ in range(3):
+        deal(opp, "--value", "0.05", "--currency", "EUR", "--stage", "won")
+    # each: 0.05 × 1.1 = 0.055 → 0.06; three make 0.18 (converting the sum 0.15 would give 0.165 → 0.17)
+    assert total(opp, "--currency", "USD") == ("USD", "0.18", "0.18")
+
+
+def test_deals_already_in_the_target_currency_are_not_converted(opp):
+    opp("rate", "set", "EUR", "USD", "1.1", "--date", "2026-01-01")
+    deal(opp, "--value", "100", "--stage", "proposal")  # USD: 100.00, 50.00
+    deal(opp, "--value", "100", "--currency", "EUR", "--stage", "proposal")  # 110.00, 55.00
+    assert total(opp, "--currency", "USD") == ("USD", "210.00", "105.00")
+
+
+def test_the_reporting_currency_is_used_without_currency(opp):
+    opp("rate", "set", "EUR", "USD", "1.25", "--date", "2026-01-01")
+    deal(opp, "--value", "100", "--stage", "proposal")  # USD 100 / 1.25 = 80.00 EUR; 50 / 1.25 = 40.00
+    deal(opp, "--value", "100", "--currency", "EUR", "--stage", "proposal")  # 100.00, 50.00
+    opp("config", "set", "reporting_currency", "EUR")
+    assert total(opp) == ("EUR", "180.00", "90.00")
+    pipeline = exact(opp("pipeline", "--format", "json"))
+    assert pipeline["currency"] == "EUR"
+    assert pipeline["stages"][2] == {
+        "stage": "proposal",
+        "name": "Proposal",
+        "count": 2,
+        "value": "180.00",
+        "forecast": "90.00",
+    }
+    assert pipeline["total"] == {"count": 2, "value": "180.00", "forecast": "90.00"}
+    assert total(opp, "--currency", "USD") == ("USD", "225.00", "112.50")  # --currency wins: 100 × 1.25
+
+
+def test_the_reporting_currency_applies_to_deals_of_one_other_currency(opp):
+    opp("rate", "set", "EUR", "USD", "1.25", "--date", "2026-01-01")
+    opp("config", "set", "reporting_currency", "EUR")
+    deal(opp, "--value", "100", "--stage", "won")
+    assert total(opp) == ("EUR", "80.00", "80.00")  # 100 / 1.25
