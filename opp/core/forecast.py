@@ -68,7 +68,7 @@ class PipelineBoard(Record):
     total: Figures
 
 
-def _measures(conn: Connection, ctx: Context, deals: Select[Any], asked: str | None) -> Conversion:
+def reporting_measures(conn: Connection, ctx: Context, deals: Select[Any], asked: str | None) -> Conversion:
     """The currency the figures are in and the per-deal measures converted to it.
 
     That currency is ``--currency``, else the reporting currency, else the deals' one currency; deals in
@@ -174,7 +174,7 @@ def forecast(
             close_from=close_from,
             close_to=close_to,
         )
-        measures = _measures(conn, ctx, base, currency)
+        measures = reporting_measures(conn, ctx, base, currency)
         code = measures.currency
         query = base.with_only_columns(key.label("key"), *_figure_columns(measures))
         for table, on in joins:
@@ -211,7 +211,7 @@ def pipeline_board(
         base = _filtered(
             conn, ctx, base, stages=(), assignee=assignee, period=None, close_from=None, close_to=None
         )
-        measures = _measures(conn, ctx, base, currency)
+        measures = reporting_measures(conn, ctx, base, currency)
         code = measures.currency
         query = base.with_only_columns(o.c.stage, *_figure_columns(measures)).group_by(o.c.stage)
         rows = {row["stage"]: row for row in conn.execute(query).mappings()}

@@ -1,0 +1,513 @@
+"""Reports on how the pipeline performs, and on the deals that need attention.
+
+``win-rate``, ``deal-size``, ``cycle`` and ``lost-reasons`` look at closed deals and date each one by its
+``closed_at``: a period keeps the deals closed in it, and ``month``/``quarter`` split on the month or
+quarter they closed in (UTC). ``conversion`` reads the stages every deal has been in from history and
+dates a deal by its ``created_at``. ``stuck`` and ``overdue`` are lists of open deals, the same records
+as ``opp list``.
+
+Every figure is aggregated in SQL (GROUP BY; a window function picks the middle values for a median);
+Python only divides the few grouped sums that come back, with Decimal, and rounds once: money half up
+to the currency's minor unit, days to one decimal, rates to four.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    Connection,
+    FromClause,
+    RowMapping,
+    Select,
+    and_,
+    case,
+    func,
+    or_,
+    select,
+    union,
+)
+
+from opp.core.context import Context
+from opp.core.dates import day_end_exclusive, parse_period, start_of_day_utc
+from opp.core.deals import build_filter, query_deals
+from opp.core.errors import Invalid
+from opp.core.forecast import reporting_measures
+from opp.core.money import ROUNDING, from_minor, minor_unit, round_to_minor
+from opp.core.records import Opportunity, Record
+from opp.core.users import user_id
+from opp.store import schema
+from opp.store.dialect import date_of, month_key, quarter_key, seconds_between
+
+o = schema.opportunities
+h = schema.history
+us = schema.users
+st = schema.stages
+
+REPORTS = ("win-rate", "deal-size", "cycle", "conversion", "lost-reasons", "stuck", "overdue")
+GROUPINGS = ("assignee", "month", "quarter")
+DEFAULT_STUCK_DAYS = 30
+SECONDS_PER_DAY = 86_400
+RATE_PLACES = Decimal("0.0001")
+DAY_PLACES = Decimal("0.1")
+
+T = TypeVar("T", bound=Record)
+
+
+@dataclass(frozen=True)
+class Row(Record, Generic[T]):
+    """One group of a report split ``by``: the group's key first, then the report's own figures."""
+
+    key: str | None
+    figures: T
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"key": self.key, **self.figures.as_dict()}
+
+
+@dataclass(frozen=True)
+class WinRate(Record):
+    won: int
+    lost: int
+    win_rate: Decimal | None
+
+
+@dataclass(frozen=True)
+class DealSize(Record):
+    currency: str
+    count: int
+    average: Decimal | None
+    median: Decimal | None
+    min: Decimal | None
+    max: Decimal | None
+
+
+@dataclass(frozen=True)
+class Cycle(Record):
+    count: int
+    average_days: Decimal | None
+    median_days: Decimal | None
+
+
+@dataclass(frozen=True)
+class StageConversion(Record):
+    stage: str
+    reached: int
+    advanced: int
+    rate: Decimal | None
+
+
+@dataclass(frozen=True)
+class LostReason(Record):
+    reason: str | None
+    count: int
+
+
+def parse_report_name(text: str) -> str:
+    name = text.strip().lower()
+    if name not in REPORTS:
+        raise Invalid(f"unknown report {text!r}", hint="reports are " + ", ".join(REPORTS))
+    return name
+
+
+# -- building blocks -----------------------------------------------------------------------------------
+
+
+def _ratio(part: int, whole: int) -> Decimal | None:
+    """part / whole rounded half up to four decimals; None when there is nothing to divide."""
+    if whole == 0:
+        return None
+    return (Decimal(part) / Decimal(whole)).quantize(RATE_PLACES, rounding=ROUNDING)
+
+
+def _days(seconds: Decimal) -> Decimal:
+    return (seconds / SECONDS_PER_DAY).quantize(DAY_PLACES, rounding=ROUNDING)
+
+
+def _money(exact_minor: Decimal, currency: str) -> Decimal:
+    return round_to_minor(exact_minor.scaleb(-minor_unit(currency)), currency)
+
+
+def _naive(instant: datetime) -> datetime:
+    return instant.replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class _Split:
+    """What a report is split by: the SQL key (None for one overall row) and the table it needs."""
+
+    key: ColumnElement[Any] | None
+    joins: Sequence[tuple[FromClause, ColumnElement[bool]]] = ()
+
+    def source(self) -> FromClause:
+        joined: FromClause = o
+        for table, on in self.joins:
+            joined = joined.outerjoin(table, on)
+        return joined
+
+    def keyed(self) -> list[ColumnElement[Any]]:
+        return [] if self.key is None else [self.key.label("key")]
+
+
+def _split(conn: Connection, by: str | None, instant: Any) -> _Split:
+    """Rows per assignee (handle, null for unassigned), or per month/quarter of ``instant`` (UTC)."""
+    if by is None:
+        return _Split(None)
+    wanted = by.strip().lower()
+    dialect = conn.dialect.name
+    if wanted == "assignee":
+        return _Split(us.c.handle, [(us, us.c.id == o.c.assignee_id)])
+    if wanted == "month":
+        return _Split(month_key(dialect, date_of(dialect, instant)))
+    if wanted == "quarter":
+        return _Split(quarter_key(dialect, date_of(dialect, instant)))
+    raise Invalid(f"cannot split a report by {by!r}", hint="use " + ", ".join(GROUPINGS))
+
+
+def _deals(
+    conn: Connection,
+    ctx: Context,
+    *,
+    statuses: Sequence[str] | None,
+    period: str | None,
+    assignee: str | None,
+    dated_by: Any,
+) -> Select[Any]:
+    """The ids of the deals a report covers: these statuses, this assignee, dated within the period."""
+    query = select(o.c.id)
+    if statuses is not None:
+        query = query.where(o.c.status.in_(list(statuses)))
+    if period is not None:
+        chosen = parse_period(period, ctx.clock.today())
+        query = query.where(
+            dated_by >= _naive(start_of_day_utc(chosen.start)),
+            dated_by < _naive(day_end_exclusive(chosen.end)),
+        )
+    if assignee is not None:
+        query = query.where(o.c.assignee_id == user_id(conn, assignee))
+    return query
+
+
+def _grouped(
+    conn: Connection,
+    deals: Select[Any],
+    split: _Split,
+    measures: Sequence[ColumnElement[Any]],
+    *,
+    also_by: Sequence[tuple[str, ColumnElement[Any]]] = (),
+) -> list[RowMapping]:
+    """One aggregate row per group (exactly one row when the split has no key and nothing else groups)."""
+    extra = [expression.label(name) for name, expression in also_by]
+    query = deals.with_only_columns(*split.keyed(), *extra, *measures).select_from(split.source())
+    groups = [*([] if split.key is None else [split.key]), *(expression for _, expression in also_by)]
+    if groups:
+        query = query.group_by(*groups)
+    return list(conn.execute(query).mappings())
+
+
+def _medians(
+    conn: Connection, deals: Select[Any], split: _Split, measure: ColumnElement[Any]
+) -> dict[str | None, Decimal]:
+    """The exact median of ``measure`` per group: the middle value, or the mean of the two middle ones.
+
+    A window function numbers each group's values in order and counts them; only the one or two
+    middle rows (numbers (n+1)//2 and (n+2)//2) come back, already summed per group.
+    """
+    values = (
+        deals.with_only_columns(*split.keyed(), measure.label("v")).select_from(split.source()).subquery()
+    )
+    partition = None if split.key is None else [values.c.key]
+    keyed = [] if split.key is None else [values.c.key]
+    ranked = select(
+        *keyed,
+        values.c.v,
+        func.row_number().over(partition_by=partition, order_by=values.c.v).label("rn"),
+        func.count().over(partition_by=partition).label("n"),
+    ).subquery()
+    query = select(
+        *([] if split.key is None else [ranked.c.key]),
+        func.sum(ranked.c.v).label("total"),
+        func.count().label("middle"),
+    ).where(or_(ranked.c.rn == (ranked.c.n + 1) // 2, ranked.c.rn == (ranked.c.n + 2) // 2))
+    if split.key is not None:
+        query = query.group_by(ranked.c.key)
+    return {
+        row.get("key"): Decimal(row["total"]) / row["middle"]
+        for row in conn.execute(query).mappings()
+        if row["middle"]
+    }
+
+
+def _count_where(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _in_key_order(rows: list[Row[T]]) -> list[Row[T]]:
+    """Rows in key order (months and quarters chronologically), the null key (unassigned) last."""
+    return sorted(rows, key=lambda row: (row.key is None, row.key or ""))
+
+
+# -- win rate ------------------------------------------------------------------------------------------
+
+
+def _win_rates(
+    conn: Connection, ctx: Context, by: str | None, period: str | None, assignee: str | None
+) -> list[Row[WinRate]]:
+    split = _split(conn, by, o.c.closed_at)
+    deals = _deals(
+        conn, ctx, statuses=("won", "lost"), period=period, assignee=assignee, dated_by=o.c.closed_at
+    )
+    measures = [
+        _count_where(o.c.status == "won").label("won"),
+        _count_where(o.c.status == "lost").label("lost"),
+    ]
+    return [
+        Row(row.get("key"), WinRate(row["won"], row["lost"], _ratio(row["won"], row["won"] + row["lost"])))
+        for row in _grouped(conn, deals, split, measures)
+    ]
+
+
+def win_rate(ctx: Context, *, period: str | None = None, assignee: str | None = None) -> WinRate:
+    """Won / (won + lost) over the deals closed in the period, rounded to 4 decimals; None if none closed."""
+    with ctx.reading() as conn:
+        return _win_rates(conn, ctx, None, period, assignee)[0].figures
+
+
+def win_rate_by(
+    ctx: Context, by: str, *, period: str | None = None, assignee: str | None = None
+) -> list[Row[WinRate]]:
+    with ctx.reading() as conn:
+        return _in_key_order(_win_rates(conn, ctx, by, period, assignee))
+
+
+# -- deal size -----------------------------------------------------------------------------------------
+
+
+def _deal_sizes(
+    conn: Connection,
+    ctx: Context,
+    by: str | None,
+    period: str | None,
+    assignee: str | None,
+    currency: str | None,
+) -> list[Row[DealSize]]:
+    split = _split(conn, by, o.c.closed_at)
+    deals = _deals(conn, ctx, statuses=("won",), period=period, assignee=assignee, dated_by=o.c.closed_at)
+    converted = reporting_measures(conn, ctx, deals, currency)
+    code, value = converted.currency, converted.value
+    measures = [
+        func.count().label("count"),
+        func.sum(value).label("total"),
+        func.min(value).label("smallest"),
+        func.max(value).label("largest"),
+    ]
+    medians = _medians(conn, deals, split, value)
+    rows = []
+    for row in _grouped(conn, deals, split, measures):
+        key, count = row.get("key"), row["count"]
+        if count == 0:
+            rows.append(Row(key, DealSize(code, 0, None, None, None, None)))
+            continue
+        rows.append(
+            Row(
+                key,
+                DealSize(
+                    currency=code,
+                    count=count,
+                    average=_money(Decimal(row["total"]) / count, code),
+                    median=_money(medians[key], code),
+                    min=from_minor(int(row["smallest"]), code),
+                    max=from_minor(int(row["largest"]), code),
+                ),
+            )
+        )
+    return rows
+
+
+def deal_size(
+    ctx: Context, *, period: str | None = None, assignee: str | None = None, currency: str | None = None
+) -> DealSize:
+    """Average, median, smallest and largest value of the deals won in the period, in one currency.
+
+    The currency is chosen as for forecasts (``currency``, else the reporting currency, else the deals'
+    one currency); each deal is converted at the rate in force on its close date and rounded once.
+    """
+    with ctx.reading() as conn:
+        return _deal_sizes(conn, ctx, None, period, assignee, currency)[0].figures
+
+
+def deal_size_by(
+    ctx: Context,
+    by: str,
+    *,
+    period: str | None = None,
+    assignee: str | None = None,
+    currency: str | None = None,
+) -> list[Row[DealSize]]:
+    with ctx.reading() as conn:
+        return _in_key_order(_deal_sizes(conn, ctx, by, period, assignee, currency))
+
+
+# -- sales cycle ---------------------------------------------------------------------------------------
+
+
+def _cycles(
+    conn: Connection, ctx: Context, by: str | None, period: str | None, assignee: str | None
+) -> list[Row[Cycle]]:
+    split = _split(conn, by, o.c.closed_at)
+    deals = _deals(conn, ctx, statuses=("won",), period=period, assignee=assignee, dated_by=o.c.closed_at)
+    seconds = seconds_between(conn.dialect.name, o.c.created_at, o.c.closed_at)
+    medians = _medians(conn, deals, split, seconds)
+    rows = []
+    for row in _grouped(conn, deals, split, [func.count().label("count"), func.sum(seconds).label("total")]):
+        key, count = row.get("key"), row["count"]
+        if count == 0:
+            rows.append(Row(key, Cycle(0, None, None)))
+        else:
+            rows.append(Row(key, Cycle(count, _days(Decimal(row["total"]) / count), _days(medians[key]))))
+    return rows
+
+
+def cycle(ctx: Context, *, period: str | None = None, assignee: str | None = None) -> Cycle:
+    """Days from created to closed of the deals won in the period: elapsed time, to one decimal."""
+    with ctx.reading() as conn:
+        return _cycles(conn, ctx, None, period, assignee)[0].figures
+
+
+def cycle_by(
+    ctx: Context, by: str, *, period: str | None = None, assignee: str | None = None
+) -> list[Row[Cycle]]:
+    with ctx.reading() as conn:
+        return _in_key_order(_cycles(conn, ctx, by, period, assignee))
+
+
+# -- lost reasons --------------------------------------------------------------------------------------
+
+
+def _lost_reasons(
+    conn: Connection, ctx: Context, by: str | None, period: str | None, assignee: str | None
+) -> list[Row[LostReason]]:
+    split = _split(conn, by, o.c.closed_at)
+    deals = _deals(conn, ctx, statuses=("lost",), period=period, assignee=assignee, dated_by=o.c.closed_at)
+    reason = o.c.lost_reason
+    rows = [
+        Row(row.get("key"), LostReason(row["reason"], row["count"]))
+        for row in _grouped(conn, deals, split, [func.count().label("count")], also_by=[("reason", reason)])
+    ]
+    # Most frequent first within each key; the deals lost without a reason after those with one.
+    rows.sort(key=lambda row: (-row.figures.count, row.figures.reason is None, row.figures.reason or ""))
+    return rows
+
+
+def lost_reasons(ctx: Context, *, period: str | None = None, assignee: str | None = None) -> list[LostReason]:
+    """How many deals lost in the period gave each reason (exactly as typed; null for none given)."""
+    with ctx.reading() as conn:
+        return [row.figures for row in _lost_reasons(conn, ctx, None, period, assignee)]
+
+
+def lost_reasons_by(
+    ctx: Context, by: str, *, period: str | None = None, assignee: str | None = None
+) -> list[Row[LostReason]]:
+    with ctx.reading() as conn:
+        return _in_key_order(_lost_reasons(conn, ctx, by, period, assignee))
+
+
+# -- conversion ----------------------------------------------------------------------------------------
+
+
+def _stages_reached() -> CTE:
+    """Every (deal, stage) pair such that the deal was ever in that stage, from history.
+
+    A deal was in the stage it was created in and in every stage a move took it to. Every move writes
+    a ``stage`` event (field ``stage``, old → new), so the stages a deal has been in are the old and
+    new sides of those events plus its current stage: the first move's ``old`` is the stage it was
+    created in, and a deal never moved is still in it. A forced skip records only the stage it
+    landed in, so the stages it skipped were never reached.
+    """
+    moves = h.c.field == "stage"
+    return union(
+        select(o.c.id.label("deal"), o.c.stage.label("stage")),
+        select(h.c.opportunity_id, h.c.old).where(moves, h.c.old.is_not(None)),
+        select(h.c.opportunity_id, h.c.new).where(moves, h.c.new.is_not(None)),
+    ).cte("reached")
+
+
+def conversion(
+    ctx: Context, *, period: str | None = None, assignee: str | None = None
+) -> list[StageConversion]:
+    """For each open stage in pipeline order: of the deals that were ever in it (``reached``), how
+    many were ever in a later one (``advanced``: a later open stage in today's order, or closed-won),
+    and advanced / reached rounded to 4 decimals (None when none reached it).
+
+    ``period`` keeps the deals created in it (a cohort); ``assignee`` the deals assigned to that user now.
+    """
+    with ctx.reading() as conn:
+        deals = _deals(conn, ctx, statuses=None, period=period, assignee=assignee, dated_by=o.c.created_at)
+        reached = _stages_reached()
+        here, there = reached.alias("here"), reached.alias("there")
+        stage, later_stage = st.alias("stage"), st.alias("later_stage")
+        later = (
+            select(there.c.deal)
+            .join(later_stage, later_stage.c.key == there.c.stage)
+            .where(
+                there.c.deal == here.c.deal,
+                or_(
+                    and_(later_stage.c.kind == "open", later_stage.c.position > stage.c.position),
+                    later_stage.c.kind == "won",
+                ),
+            )
+            .exists()
+        )
+        query = (
+            select(
+                stage.c.key,
+                func.count(here.c.deal).label("reached"),
+                _count_where(later).label("advanced"),
+            )
+            .select_from(stage.outerjoin(here, and_(here.c.stage == stage.c.key, here.c.deal.in_(deals))))
+            .where(stage.c.kind == "open")
+            .group_by(stage.c.key, stage.c.position)
+            .order_by(stage.c.position)
+        )
+        return [
+            StageConversion(
+                row["key"], row["reached"], row["advanced"], _ratio(row["advanced"], row["reached"])
+            )
+            for row in conn.execute(query).mappings()
+        ]
+
+
+# -- lists ---------------------------------------------------------------------------------------------
+
+
+def stuck(ctx: Context, *, days: int = DEFAULT_STUCK_DAYS, assignee: str | None = None) -> list[Opportunity]:
+    """Open deals whose stage last changed more than ``days`` × 24 hours ago (exactly that is not stuck),
+    longest stuck first. A deal never moved counts from its creation; edits and notes do not count.
+    """
+    if days < 0:
+        raise Invalid(f"--days must be 0 or more, not {days}")
+    try:
+        since = _naive(ctx.clock.now() - timedelta(days=days))
+    except OverflowError:
+        raise Invalid(f"--days {days} reaches back before the year 1") from None
+    with ctx.reading() as conn:
+        where = build_filter(conn, ctx, status="open", assignee=assignee)
+        ids = (
+            conn.execute(select(o.c.id).where(o.c.status == "open", o.c.stage_changed_at < since))
+            .scalars()
+            .all()
+        )
+        return query_deals(conn, dataclasses.replace(where, ids=list(ids), sort=[o.c.stage_changed_at]))
+
+
+def overdue(ctx: Context, *, assignee: str | None = None) -> list[Opportunity]:
+    """Open deals whose expected close is before today (as ``opp list --overdue``), most overdue first."""
+    with ctx.reading() as conn:
+        return query_deals(conn, build_filter(conn, ctx, assignee=assignee, overdue=True, sort="close"))
