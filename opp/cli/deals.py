@@ -50,18 +50,24 @@ RefOpt = Annotated[
 
 def create(
     title: Annotated[str, typer.Argument(help="Short title, e.g. 'Acme Corp - Software License'.")],
-    org: Annotated[str | None, typer.Option("--org", metavar="REF", help="Organization id or exact name.")] = None,
+    org: Annotated[
+        str | None, typer.Option("--org", metavar="REF", help="Organization id or exact name.")
+    ] = None,
     person: Annotated[
         str | None, typer.Option("--person", metavar="REF", help="Individual id or exact name.")
     ] = None,
     value: ValueOpt = None,
     currency: CurrencyOpt = None,
-    stage: Annotated[str | None, typer.Option("--stage", metavar="S", help="Initial stage (default lead).")] = None,
+    stage: Annotated[
+        str | None, typer.Option("--stage", metavar="S", help="Initial stage (default lead).")
+    ] = None,
     probability: ProbabilityOpt = None,
     close: CloseOpt = None,
     description: DescriptionOpt = None,
     ref: RefOpt = None,
-    assign: Annotated[str | None, typer.Option("--assign", metavar="HANDLE", help="Assign to a user.")] = None,
+    assign: Annotated[
+        str | None, typer.Option("--assign", metavar="HANDLE", help="Assign to a user.")
+    ] = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Create an opportunity for an existing customer and print it."""
@@ -99,28 +105,49 @@ def list_(
     status: Annotated[
         str | None,
         typer.Option(
-            "--status", metavar="STATUS", help="open, won, lost or all (default open; all when --stage is given)."
+            "--status",
+            metavar="STATUS",
+            help="open, won, lost or all (default open; all when --stage is given).",
         ),
     ] = None,
-    assignee: Annotated[str | None, typer.Option("--assignee", metavar="H", help="Assigned to this user.")] = None,
+    assignee: Annotated[
+        str | None, typer.Option("--assignee", metavar="H", help="Assigned to this user.")
+    ] = None,
     unassigned: Annotated[bool, typer.Option("--unassigned", help="Only deals nobody is assigned.")] = False,
-    customer: Annotated[str | None, typer.Option("--customer", metavar="REF", help="Customer id or name.")] = None,
+    customer: Annotated[
+        str | None, typer.Option("--customer", metavar="REF", help="Customer id or name.")
+    ] = None,
     period: Annotated[
         str | None,
-        typer.Option("--period", metavar="P", help="Expected close in 2026, 2026Q4, 2026-11, this-quarter ..."),
+        typer.Option(
+            "--period", metavar="P", help="Expected close in 2026, 2026Q4, 2026-11, this-quarter ..."
+        ),
     ] = None,
-    close_from: Annotated[str | None, typer.Option("--from", metavar="D", help="Expected close on or after.")] = None,
-    close_to: Annotated[str | None, typer.Option("--to", metavar="D", help="Expected close on or before.")] = None,
+    close_from: Annotated[
+        str | None, typer.Option("--from", metavar="D", help="Expected close on or after.")
+    ] = None,
+    close_to: Annotated[
+        str | None, typer.Option("--to", metavar="D", help="Expected close on or before.")
+    ] = None,
     search: Annotated[
         str | None,
-        typer.Option("--search", metavar="TEXT", help="Case-insensitive substring of title, customer or description."),
+        typer.Option(
+            "--search", metavar="TEXT", help="Case-insensitive substring of title, customer or description."
+        ),
     ] = None,
-    overdue: Annotated[bool, typer.Option("--overdue", help="Open deals whose expected close has passed.")] = False,
+    overdue: Annotated[
+        bool, typer.Option("--overdue", help="Open deals whose expected close has passed.")
+    ] = False,
     sort: Annotated[
         str | None,
-        typer.Option("--sort", metavar="FIELD", help="id, value, forecast, close, stage ...; '-value' descends."),
+        typer.Option(
+            "--sort", metavar="FIELD", help="id, value, forecast, close, stage ...; '-value' descends."
+        ),
     ] = None,
     limit: Annotated[int | None, typer.Option("--limit", metavar="N", help="At most N deals.")] = None,
+    raw: Annotated[
+        bool, typer.Option("--raw", help="In CSV, leave cells starting with = + - @ unguarded (no ' prefix).")
+    ] = False,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """List opportunities (open ones unless filtered otherwise)."""
@@ -141,7 +168,7 @@ def list_(
         sort=sort,
         limit=limit,
     )
-    emit(found, fmt, columns=DEAL_COLUMNS, empty="no opportunities match")
+    emit(found, fmt, columns=DEAL_COLUMNS, raw=raw, empty="no opportunities match")
 
 
 def edit(
@@ -173,7 +200,9 @@ def edit(
 
 
 def stage(
-    stage_key: Annotated[str, typer.Argument(metavar="STAGE", help="Target stage key (won and lost are aliases).")],
+    stage_key: Annotated[
+        str, typer.Argument(metavar="STAGE", help="Target stage key (won and lost are aliases).")
+    ],
     ids: IdsArg,
     probability: ProbabilityOpt = None,
     reason: Annotated[str | None, typer.Option("--reason", metavar="T", help="Why it was lost.")] = None,
@@ -185,7 +214,13 @@ def stage(
     from opp.core import deals
 
     moved = deals.move_deals(
-        state.context(), stage_key, read_ids(ids), probability=probability, reason=reason, force=force, reopen=reopen
+        state.context(),
+        stage_key,
+        read_ids(ids),
+        probability=probability,
+        reason=reason,
+        force=force,
+        reopen=reopen,
     )
     emit(moved, fmt, columns=DEAL_COLUMNS)
 
@@ -230,7 +265,9 @@ def note(
 
 
 def history(
-    deal_id: Annotated[str | None, typer.Argument(metavar="[ID]", help="One opportunity (default: all).")] = None,
+    deal_id: Annotated[
+        str | None, typer.Argument(metavar="[ID]", help="One opportunity (default: all).")
+    ] = None,
     action: Annotated[
         str | None, typer.Option("--action", metavar="A", help="created, updated, stage, assign, note ...")
     ] = None,

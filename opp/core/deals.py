@@ -10,7 +10,6 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, Select, func, insert, or_, select, update
@@ -320,6 +319,7 @@ def create_deal(
     if (org is None) == (person is None):
         raise Invalid("give exactly one of --org or --person", hint="for example --org 'Acme Corp'")
     clean_title = clean_text(title, what="title", max_length=500, required=True)
+    assert clean_title is not None  # required=True
     clean_description = clean_text(description, what="description", max_length=100_000)
     clean_ref = clean_text(ref, what="external ref", max_length=200)
     chance = parse_probability(probability) if probability is not None else None
@@ -380,10 +380,7 @@ def insert_deal(
     that history alone can rebuild the deal at any instant.
     """
     created = created_at or uow.at
-    if stage.is_open:
-        closed = None
-    else:
-        closed = closed_at or uow.at
+    closed = None if stage.is_open else closed_at or uow.at
     values = {
         "title": title,
         "description": description,
@@ -529,7 +526,10 @@ def edit_deal(
         if close is not None:
             new_close = _parse_close(close, ctx)
             change(
-                "expected_close", "expected_close", new_close, _date_text(row["expected_close"]),
+                "expected_close",
+                "expected_close",
+                new_close,
+                _date_text(row["expected_close"]),
                 _date_text(new_close),
             )
         if values:
@@ -560,7 +560,12 @@ def move_deals(
             row = _lock_deal(uow.conn, deal_id)
             try:
                 move = plan_move(
-                    pipeline, pipeline.get(row["stage"]), target, probability=chance, force=force, reopen=reopen
+                    pipeline,
+                    pipeline.get(row["stage"]),
+                    target,
+                    probability=chance,
+                    force=force,
+                    reopen=reopen,
                 )
             except (Invalid, Conflict) as exc:
                 exc.message = f"opportunity {deal_id}: {exc.message}"
@@ -588,7 +593,9 @@ def _apply_move(uow: UnitOfWork, row: RowMapping, move: Move, lost_reason: str |
         changes.append(_FieldChange("status", row["status"], status["status"]))
     if status["closed_at"] != row["closed_at"]:
         changes.append(
-            _FieldChange("closed_at", _instant_text(aware(row["closed_at"])), _instant_text(aware(status["closed_at"])))
+            _FieldChange(
+                "closed_at", _instant_text(aware(row["closed_at"])), _instant_text(aware(status["closed_at"]))
+            )
         )
     if new_reason != row["lost_reason"]:
         changes.append(_FieldChange("lost_reason", row["lost_reason"], new_reason))
@@ -610,7 +617,11 @@ def _reassign(
             if row["assignee_id"] != new_id:
                 old = _handle_of(uow.conn, row["assignee_id"])
                 _write_deal(
-                    uow, row, {"assignee_id": new_id}, [_FieldChange("assignee", old, handle)], action="assign"
+                    uow,
+                    row,
+                    {"assignee_id": new_id},
+                    [_FieldChange("assignee", old, handle)],
+                    action="assign",
                 )
         return fetch_deals(uow.conn, ids)
 

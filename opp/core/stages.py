@@ -227,4 +227,3 @@ def remove_stage(ctx: Context, key: str) -> Stage:
 def get_stage(ctx: Context, key: str) -> Stage:
     with ctx.reading() as conn:
         return load_pipeline(conn).get(key)
-
