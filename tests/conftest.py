@@ -80,11 +80,34 @@ def cli(db_path: Path) -> Cli:
     return Cli(db_path)
 
 
+def seed(path: Path) -> Context:
+    """A new database at ``path`` with user dana (Dana Scully) and the organization Initech."""
+    from opp.core import customers, users
+
+    ctx = open_context(str(path), actor="dana", clock=Clock.from_env_value(NOW))
+    users.add_user(ctx, "dana", name="Dana Scully")
+    customers.add_customer(ctx, "organization", "Initech")
+    return ctx
+
+
+@pytest.fixture(scope="session")
+def seeded() -> Callable[[Path], Context]:
+    """The seeding function, for modules that build richer template databases of their own."""
+    return seed
+
+
+@pytest.fixture(scope="session")
+def opp_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built once: a new database costs a migration, so tests get a copy of this one."""
+    path = tmp_path_factory.mktemp("template") / "opp.db"
+    seed(path).close()
+    return path
+
+
 @pytest.fixture
-def opp(cli: Cli) -> Cli:
+def opp(cli: Cli, db_path: Path, opp_template: Path) -> Cli:
     """The CLI with user dana and the organization Initech already there."""
-    cli("user", "add", "dana", "--name", "Dana Scully")
-    cli("customer", "add", "--org", "Initech")
+    shutil.copyfile(opp_template, db_path)
     return cli
 
 
@@ -101,7 +124,9 @@ def snapshot(db: Path) -> dict[str, list[tuple[Any, ...]]]:
 
     conn = sqlite3.connect(db)
     try:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        tables = [
+            r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        ]
         return {t: conn.execute(f'SELECT * FROM "{t}" ORDER BY 1').fetchall() for t in tables}
     finally:
         conn.close()

@@ -15,24 +15,6 @@ DAY1, DAY2, DAY3 = "2026-03-10T08:30:00Z", "2026-03-11T23:59:59Z", "2026-03-12T0
 
 
 @pytest.fixture(scope="module")
-def opp_template(tmp_path_factory):
-    """conftest's ``opp`` database (user dana, organization Initech), built once through the core."""
-    path = tmp_path_factory.mktemp("template") / "opp.db"
-    ctx = open_context(str(path), actor="dana", clock=Clock.from_env_value("2026-03-10T08:30:00Z"))
-    users.add_user(ctx, "dana", name="Dana Scully")
-    customers.add_customer(ctx, "organization", "Initech")
-    ctx.close()
-    return path
-
-
-@pytest.fixture
-def opp(cli, db_path, opp_template):
-    """Overrides conftest's ``opp`` with the same data, copied: building it costs ~0.15 s a test."""
-    shutil.copyfile(opp_template, db_path)
-    return cli
-
-
-@pytest.fixture(scope="module")
 def story_template(tmp_path_factory):
     """Two deals whose seven events fall on three days and come from two actors (built through the core)."""
     path = tmp_path_factory.mktemp("story") / "opp.db"

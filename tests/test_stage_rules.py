@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
-
-from opp.core import customers, users
-from opp.core.clock import Clock
-from opp.core.context import open_context
 
 OPEN = ["lead", "qualification", "proposal", "negotiation"]
 DEFAULTS = {
@@ -20,24 +14,6 @@ DEFAULTS = {
     "closed-lost": 0,
 }
 LATER = "2026-03-12T10:00:00Z"
-
-
-@pytest.fixture(scope="module")
-def opp_template(tmp_path_factory):
-    """conftest's ``opp`` database (user dana, organization Initech), built once through the core."""
-    path = tmp_path_factory.mktemp("template") / "opp.db"
-    ctx = open_context(str(path), actor="dana", clock=Clock.from_env_value("2026-03-10T08:30:00Z"))
-    users.add_user(ctx, "dana", name="Dana Scully")
-    customers.add_customer(ctx, "organization", "Initech")
-    ctx.close()
-    return path
-
-
-@pytest.fixture
-def opp(cli, db_path, opp_template):
-    """Overrides conftest's ``opp`` with the same data, copied: building it costs ~0.15 s a test."""
-    shutil.copyfile(opp_template, db_path)
-    return cli
 
 
 def make(opp, stage="lead", value="1000"):

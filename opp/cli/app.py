@@ -56,7 +56,10 @@ class OppGroup(TyperGroup):
                 code = 2
             else:
                 code = errors.report(
-                    exc.format_message(), exit_code=exc.exit_code, hint=f"see {command} --help", as_json=as_json
+                    exc.format_message(),
+                    exit_code=exc.exit_code,
+                    hint=f"see {command} --help",
+                    as_json=as_json,
                 )
         except Exception as exc:
             from opp.core.errors import OppError

@@ -103,10 +103,10 @@ def resolve_customer(conn: Connection, ref: str, *, kind: str | None = None) -> 
     if text.isdigit():
         row = conn.execute(select(c).where(c.c.id == int(text))).mappings().first()
     if row is None:
-        query = select(c).where(c.c.name == text)
-        if kind is not None:
-            query = query.where(c.c.kind == kind)
-        rows = conn.execute(query.limit(2)).mappings().all()
+        rows = conn.execute(select(c).where(c.c.name == text).order_by(c.c.id).limit(2)).mappings().all()
+        if kind is not None and any(found["kind"] == kind for found in rows):
+            # The name may also belong to a customer of the other kind: the one asked for wins.
+            rows = [found for found in rows if found["kind"] == kind]
         if len(rows) > 1:
             raise Invalid(
                 f"customer name {text!r} matches an organization and an individual",
@@ -159,7 +159,7 @@ def show_customer(ctx: Context, ref: str) -> CustomerDetail:
                 won_value=from_minor(won_v, cur),
                 lost_value=from_minor(lost_v, cur),
             ).as_dict()
-            for cur, _open, _won, _lost, open_v, open_f, won_v, lost_v in by_currency
+            for cur, *_counts, open_v, open_f, won_v, lost_v in by_currency
         ],
     }
     return CustomerDetail(

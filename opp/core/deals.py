@@ -337,7 +337,6 @@ def create_deal(
         assert move is None
         chance = target.probability if chance is None else chance
         assignee_id = user_id(conn, assign) if assign is not None else None
-        _check_ref_free(conn, clean_ref)
         new_id = insert_deal(
             uow,
             title=clean_title,
@@ -379,6 +378,7 @@ def insert_deal(
     stage without ``closed_at`` closes now. The ``created`` event's snapshot holds the initial state, so
     that history alone can rebuild the deal at any instant.
     """
+    _check_ref_free(uow.conn, external_ref)
     created = created_at or uow.at
     closed = None if stage.is_open else closed_at or uow.at
     values = {

@@ -25,8 +25,8 @@ from opp.core.dates import format_date, parse_date, parse_instant
 from opp.core.deals import insert_deal
 from opp.core.errors import Conflict, Invalid, OppError
 from opp.core.money import normalize_currency, parse_amount, parse_probability, to_minor
-from opp.core.records import Record
 from opp.core.rates import Rate
+from opp.core.records import Record
 from opp.core.refs import clean_text, parse_handle
 from opp.core.stages import Pipeline, load_pipeline, plan_move
 from opp.core.users import user_id
