@@ -142,14 +142,17 @@ def _register() -> None:
         bill,
         config_cmd,
         customers,
+        db,
         deals,
         demo,
         forecast,
+        insight,
         invoice,
         rates,
         report,
         stages,
         transfer,
+        undo,
         users,
     )
 
@@ -157,7 +160,10 @@ def _register() -> None:
     forecast.register(app)
     report.register(app)
     invoice.register(app)
+    insight.register(app)
     transfer.register(app)
+    undo.register(app)
+    db.register(app)
     demo.register(app)
     app.add_typer(customers.app, name="customer")
     app.add_typer(users.app, name="user")

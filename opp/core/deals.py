@@ -419,7 +419,7 @@ def insert_deal(
     return new_id
 
 
-def _lock_deal(conn: Connection, deal_id: int) -> RowMapping:
+def lock_deal(conn: Connection, deal_id: int) -> RowMapping:
     row = conn.execute(select(o).where(o.c.id == deal_id).with_for_update()).mappings().first()
     if row is None:
         raise _no_such_deal(deal_id)
@@ -427,17 +427,17 @@ def _lock_deal(conn: Connection, deal_id: int) -> RowMapping:
 
 
 @dataclass(frozen=True)
-class _FieldChange:
+class FieldChange:
     field: str
     old: str | None
     new: str | None
 
 
-def _write_deal(
+def write_deal(
     uow: UnitOfWork,
     row: RowMapping,
     values: dict[str, Any],
-    changes: Iterable[_FieldChange],
+    changes: Iterable[FieldChange],
     *,
     action: str,
     note: str | None = None,
@@ -482,14 +482,14 @@ def edit_deal(
     """Change the given fields (``""`` clears an optional one); one ``updated`` event per changed field."""
     wanted = parse_id(deal_id)
     with ctx.unit_of_work("edit") as uow:
-        row = _lock_deal(uow.conn, wanted)
+        row = lock_deal(uow.conn, wanted)
         values: dict[str, Any] = {}
-        changes: list[_FieldChange] = []
+        changes: list[FieldChange] = []
 
         def change(name: str, column: str, new: Any, old_text: str | None, new_text: str | None) -> None:
             if new != row[column]:
                 values[column] = new
-                changes.append(_FieldChange(name, old_text, new_text))
+                changes.append(FieldChange(name, old_text, new_text))
 
         if title is not None:
             new_title = clean_text(title, what="title", max_length=500, required=True)
@@ -533,7 +533,7 @@ def edit_deal(
                 _date_text(new_close),
             )
         if values:
-            _write_deal(uow, row, values, changes, action="updated")
+            write_deal(uow, row, values, changes, action="updated")
         return fetch_deals(uow.conn, [wanted])[0]
 
 
@@ -557,7 +557,7 @@ def move_deals(
         if lost_reason is not None and target.kind != "lost":
             raise Invalid("--reason applies only to a move to closed-lost")
         for deal_id in ids:
-            row = _lock_deal(uow.conn, deal_id)
+            row = lock_deal(uow.conn, deal_id)
             try:
                 move = plan_move(
                     pipeline,
@@ -586,20 +586,20 @@ def _apply_move(uow: UnitOfWork, row: RowMapping, move: Move, lost_reason: str |
         "lost_reason": new_reason,
         **status,
     }
-    changes = [_FieldChange("stage", row["stage"], target.key)]
+    changes = [FieldChange("stage", row["stage"], target.key)]
     if move.probability != row["probability"]:
-        changes.append(_FieldChange("probability", str(row["probability"]), str(move.probability)))
+        changes.append(FieldChange("probability", str(row["probability"]), str(move.probability)))
     if status["status"] != row["status"]:
-        changes.append(_FieldChange("status", row["status"], status["status"]))
+        changes.append(FieldChange("status", row["status"], status["status"]))
     if status["closed_at"] != row["closed_at"]:
         changes.append(
-            _FieldChange(
+            FieldChange(
                 "closed_at", _instant_text(aware(row["closed_at"])), _instant_text(aware(status["closed_at"]))
             )
         )
     if new_reason != row["lost_reason"]:
-        changes.append(_FieldChange("lost_reason", row["lost_reason"], new_reason))
-    _write_deal(uow, row, values, changes, action="stage", note=move.note)
+        changes.append(FieldChange("lost_reason", row["lost_reason"], new_reason))
+    write_deal(uow, row, values, changes, action="stage", note=move.note)
 
 
 def _reassign(
@@ -613,14 +613,14 @@ def _reassign(
             if claim:
                 _claim_one(uow, deal_id, new_id, handle or "")
                 continue
-            row = _lock_deal(uow.conn, deal_id)
+            row = lock_deal(uow.conn, deal_id)
             if row["assignee_id"] != new_id:
                 old = _handle_of(uow.conn, row["assignee_id"])
-                _write_deal(
+                write_deal(
                     uow,
                     row,
                     {"assignee_id": new_id},
-                    [_FieldChange("assignee", old, handle)],
+                    [FieldChange("assignee", old, handle)],
                     action="assign",
                 )
         return fetch_deals(uow.conn, ids)
@@ -671,6 +671,6 @@ def add_note(ctx: Context, deal_id: int | str, text: str) -> Event:
     wanted = parse_id(deal_id)
     note = clean_text(text, what="note", max_length=100_000, required=True)
     with ctx.unit_of_work("note") as uow:
-        _lock_deal(uow.conn, wanted)
+        lock_deal(uow.conn, wanted)
         event_id = uow.record(wanted, "note", note=note)
         return query_events(uow.conn, EventFilter(event_id=event_id))[0]
