@@ -1,8 +1,10 @@
-"""Shared fixtures: a fresh SQLite file per test, the CLI in-process, the core API, and a snapshot of
-every table so that a failed command can be shown to have changed nothing."""
+"""Shared fixtures: a fresh database per test (SQLite, or PostgreSQL when OPP_TEST_DATABASE_URL is set),
+the CLI in-process, the core API, and a snapshot of every table so that a failed command can be shown
+to have changed nothing."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -22,11 +24,130 @@ from opp.core.context import Context, open_context
 
 NOW = "2026-03-10T08:30:00Z"
 OPP_BIN = shutil.which("opp", path=str(Path(sys.executable).parent)) or "opp"
+# Set to a PostgreSQL URL (a role that may create databases) to run the whole suite on PostgreSQL.
+POSTGRES_URL = os.environ.get("OPP_TEST_DATABASE_URL", "")
+BACKEND = "postgresql" if POSTGRES_URL else "sqlite"
+
+
+class Databases:
+    """The test databases of the backend under test: SQLite files, or PostgreSQL databases made from
+    templates (``CREATE DATABASE … TEMPLATE``), so that every test starts from a known state."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.counter = itertools.count(1)
+        self.prefix = f"opp_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
+        self._admin: Any = None
+
+    def _admin_engine(self) -> Any:
+        if self._admin is None:
+            from sqlalchemy import create_engine
+            from sqlalchemy.pool import NullPool
+
+            self._admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        return self._admin
+
+    def _admin_sql(self, statement: str) -> None:
+        from sqlalchemy import text
+
+        with self._admin_engine().connect() as conn:
+            conn.execute(text(statement))
+
+    def _url_of(self, name: str) -> str:
+        from sqlalchemy.engine import make_url
+
+        url = make_url(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+        return url.set(database=name).render_as_string(hide_password=False)
+
+    def new(self, label: str = "db") -> str:
+        """An empty database: a path not yet created (SQLite) or a new database's URL (PostgreSQL)."""
+        number = next(self.counter)
+        if BACKEND == "sqlite":
+            folder = self.root / f"{label}{number}"
+            folder.mkdir()
+            return str(folder / "opp.db")
+        name = f"{self.prefix}_{number}"
+        self._admin_sql(f'CREATE DATABASE "{name}"')
+        return self._url_of(name)
+
+    def template(self, build: Callable[[str], None]) -> str:
+        """A database built once by ``build(db)``, to be restored into tests' databases."""
+        db = self.new("template")
+        build(db)
+        return db
+
+    def restore(self, template: str, target: str) -> None:
+        """Make ``target`` a copy of ``template``."""
+        if BACKEND == "sqlite":
+            for suffix in ("-wal", "-shm"):
+                Path(target + suffix).unlink(missing_ok=True)
+            shutil.copyfile(template, target)
+            return
+        self.drop(target)
+        source, copy = template.rsplit("/", 1)[1], target.rsplit("/", 1)[1]
+        self._admin_sql(f'CREATE DATABASE "{copy}" TEMPLATE "{source}"')
+
+    def drop(self, db: str) -> None:
+        if BACKEND == "postgresql":
+            self._admin_sql(f'DROP DATABASE IF EXISTS "{db.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+    def snapshot(self, db: str) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of every table, for asserting that a failed command changed nothing."""
+        from sqlalchemy import MetaData, create_engine, select
+        from sqlalchemy.pool import NullPool
+
+        url = db if "://" in db else f"sqlite:///{db}"
+        engine = create_engine(url, poolclass=NullPool)
+        try:
+            metadata = MetaData()
+            metadata.reflect(engine)
+            with engine.connect() as conn:
+                return {
+                    name: [tuple(row) for row in conn.execute(select(table).order_by(*table.columns))]
+                    for name, table in sorted(metadata.tables.items())
+                }
+        finally:
+            engine.dispose()
+
+    def close(self) -> None:
+        if self._admin is not None:
+            from sqlalchemy import text
+
+            with self._admin.connect() as conn:
+                query = text("SELECT datname FROM pg_database WHERE datname LIKE :prefix")
+                names = conn.execute(query, {"prefix": self.prefix + "%"}).scalars()
+                for name in list(names):
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            self._admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databases]:
+    found = Databases(tmp_path_factory.mktemp("databases"))
+    yield found
+    found.close()
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "opp.db"
+def db(databases: Databases) -> Iterator[str]:
+    """This test's database: an SQLite path, or a PostgreSQL URL."""
+    found = databases.new()
+    yield found
+    databases.drop(found)
+
+
+@pytest.fixture
+def db_path(db: str) -> Path:
+    """This test's database as an SQLite file, for tests of SQLite itself (skipped on PostgreSQL)."""
+    if BACKEND != "sqlite":
+        pytest.skip("a test of the SQLite file itself")
+    return Path(db)
+
+
+@pytest.fixture
+def restore(databases: Databases, db: str) -> Callable[[str], None]:
+    """Call with a template from ``databases.template`` to make this test's database a copy of it."""
+    return lambda template: databases.restore(template, db)
 
 
 @dataclass
@@ -42,8 +163,8 @@ class Outcome:
 class Cli:
     """Runs opp in-process against one database, as user ``dana`` at a fixed instant by default."""
 
-    def __init__(self, db: Path) -> None:
-        self.db = db
+    def __init__(self, db: str | Path) -> None:
+        self.db = str(db)
         self.env: dict[str, str | None] = {
             "OPP_DB": str(db),
             "OPP_USER": "dana",
@@ -76,71 +197,55 @@ class Cli:
 
 
 @pytest.fixture
-def cli(db_path: Path) -> Cli:
-    return Cli(db_path)
+def cli(db: str) -> Cli:
+    return Cli(db)
 
 
-def seed(path: Path) -> Context:
-    """A new database at ``path`` with user dana (Dana Scully) and the organization Initech."""
+def seed(db: str | Path) -> Context:
+    """A new database at ``db`` with user dana (Dana Scully) and the organization Initech."""
     from opp.core import customers, users
 
-    ctx = open_context(str(path), actor="dana", clock=Clock.from_env_value(NOW))
+    ctx = open_context(str(db), actor="dana", clock=Clock.from_env_value(NOW))
     users.add_user(ctx, "dana", name="Dana Scully")
     customers.add_customer(ctx, "organization", "Initech")
     return ctx
 
 
 @pytest.fixture(scope="session")
-def seeded() -> Callable[[Path], Context]:
+def seeded() -> Callable[[str | Path], Context]:
     """The seeding function, for modules that build richer template databases of their own."""
     return seed
 
 
 @pytest.fixture(scope="session")
-def opp_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def opp_template(databases: Databases) -> str:
     """Built once: a new database costs a migration, so tests get a copy of this one."""
-    path = tmp_path_factory.mktemp("template") / "opp.db"
-    seed(path).close()
-    return path
+    return databases.template(lambda db: seed(db).close())
 
 
 @pytest.fixture
-def opp(cli: Cli, db_path: Path, opp_template: Path) -> Cli:
+def opp(cli: Cli, restore: Callable[[str], None], opp_template: str) -> Cli:
     """The CLI with user dana and the organization Initech already there."""
-    shutil.copyfile(opp_template, db_path)
+    restore(opp_template)
     return cli
 
 
 @pytest.fixture
-def ctx(db_path: Path) -> Iterator[Context]:
-    context = open_context(str(db_path), actor="dana", clock=Clock.from_env_value(NOW))
+def ctx(db: str) -> Iterator[Context]:
+    context = open_context(db, actor="dana", clock=Clock.from_env_value(NOW))
     yield context
     context.close()
 
 
-def snapshot(db: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, for asserting that a failed command changed nothing."""
-    import sqlite3
-
-    conn = sqlite3.connect(db)
-    try:
-        tables = [
-            r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-        ]
-        return {t: conn.execute(f'SELECT * FROM "{t}" ORDER BY 1').fetchall() for t in tables}
-    finally:
-        conn.close()
-
-
 @pytest.fixture
-def unchanged(db_path: Path) -> Callable[[], Any]:
+def unchanged(databases: Databases, db: str) -> Callable[[], Any]:
     """Call once to take a snapshot; the returned function asserts the database still matches it."""
 
     def take() -> Callable[[], None]:
-        before = snapshot(db_path)
+        before = databases.snapshot(db)
 
         def check() -> None:
-            assert snapshot(db_path) == before
+            assert databases.snapshot(db) == before
 
         return check
 
@@ -148,10 +253,10 @@ def unchanged(db_path: Path) -> Callable[[], Any]:
 
 
 @pytest.fixture
-def run_opp(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """The installed ``opp`` as a real process, with a clean OPP_* environment."""
+def run_opp(tmp_path: Path, db: str) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """The installed ``opp`` as a real process on this test's database, with a clean OPP_* environment."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPP_")}
-    env.update(OPP_DB=str(tmp_path / "proc.db"), OPP_USER="dana", OPP_NOW=NOW, HOME=str(tmp_path))
+    env.update(OPP_DB=db, OPP_USER="dana", OPP_NOW=NOW, HOME=str(tmp_path))
 
     def run(*args: Any, input: str | None = None, **extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

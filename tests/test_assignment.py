@@ -148,14 +148,14 @@ def _opp_binary() -> str:
     return shutil.which("opp", path=str(Path(sys.executable).parent)) or "opp"
 
 
-def test_concurrent_claims_exactly_one_wins(ctx, db_path, tmp_path):
+def test_concurrent_claims_exactly_one_wins(ctx, db, tmp_path):
     for handle in USERS:
         users.add_user(ctx, handle)
     customers.add_customer(ctx, "organization", "Initech")
     deal = deals.create_deal(ctx, "Contested", org="Initech")
     ctx.close()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPP_")}
-    env.update(OPP_DB=str(db_path), OPP_NOW="2026-03-10T08:30:00Z", HOME=str(tmp_path))
+    env.update(OPP_DB=db, OPP_NOW="2026-03-10T08:30:00Z", HOME=str(tmp_path))
     procs = [
         subprocess.Popen(
             [_opp_binary(), "--as", handle, "claim", str(deal.id), "-f", "json"],

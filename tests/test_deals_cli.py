@@ -5,11 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 
 import pytest
 
 from opp.core import customers, deals, users
+from tests.conftest import seed
 
 OPPORTUNITY_KEYS = [
     "id",
@@ -37,11 +37,9 @@ LATER = "2026-03-12T10:00:00Z"
 # board is built once per module through the core and copied for each test.
 
 
-@pytest.fixture(scope="module")
-def board_template(tmp_path_factory, seeded):
+def build_board(db):
     """Five deals: 1 lead (dana, overdue), 2 proposal (mo), 3 won, 4 lost, 5 negotiation for a person."""
-    path = tmp_path_factory.mktemp("board") / "opp.db"
-    ctx = seeded(path)
+    ctx = seed(db)
     users.add_user(ctx, "mo")
     customers.add_customer(ctx, "individual", "Pat Doe")
     deals.create_deal(ctx, "Alpha 50% off", org="Initech", value="500", close="2026-03-01", assign="dana")
@@ -67,12 +65,16 @@ def board_template(tmp_path_factory, seeded):
         description="Renewal FOR the warehouse école",
     )
     ctx.close()
-    return path
+
+
+@pytest.fixture(scope="module")
+def board_template(databases):
+    return databases.template(build_board)
 
 
 @pytest.fixture
-def board(cli, db_path, board_template):
-    shutil.copyfile(board_template, db_path)
+def board(cli, restore, board_template):
+    restore(board_template)
     return cli
 
 

@@ -210,8 +210,8 @@ def test_a_missing_file_is_invalid_input(demo, tmp_path):
     assert "no such file" in demo.fails(2, "demo", "--file", tmp_path / "nope.csv")
 
 
-def test_loader_reuses_existing_customers_and_users(tmp_path, db_path):
-    ctx = open_context(str(db_path), actor="dana", clock=Clock.from_env_value(DEMO_NOW))
+def test_loader_reuses_existing_customers_and_users(tmp_path, db):
+    ctx = open_context(db, actor="dana", clock=Clock.from_env_value(DEMO_NOW))
     try:
         first = load_deals_csv(ctx, write_csv(tmp_path, good_row(2), good_row(3)))
         assert first == LoadSummary(created=2, customers_created=1, users_created=1)

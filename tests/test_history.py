@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from opp.core import customers, deals, users
@@ -14,11 +12,9 @@ EVENT_KEYS = ["id", "opportunity_id", "at", "actor", "action", "field", "old", "
 DAY1, DAY2, DAY3 = "2026-03-10T08:30:00Z", "2026-03-11T23:59:59Z", "2026-03-12T00:00:00Z"
 
 
-@pytest.fixture(scope="module")
-def story_template(tmp_path_factory):
+def build_story(db):
     """Two deals whose seven events fall on three days and come from two actors (built through the core)."""
-    path = tmp_path_factory.mktemp("story") / "opp.db"
-    ctx = open_context(str(path), actor="dana", clock=Clock.from_env_value(DAY1))
+    ctx = open_context(db, actor="dana", clock=Clock.from_env_value(DAY1))
 
     def by(actor, when):
         return Context(ctx.store, actor=actor, clock=Clock.from_env_value(when))
@@ -33,12 +29,16 @@ def story_template(tmp_path_factory):
     deals.claim_deals(by("mo", DAY3), [1])  # event 6
     deals.edit_deal(by("dana", DAY3), 2, title="Two!")  # event 7
     ctx.close()
-    return path
+
+
+@pytest.fixture(scope="module")
+def story_template(databases):
+    return databases.template(build_story)
 
 
 @pytest.fixture
-def story(cli, db_path, story_template):
-    shutil.copyfile(story_template, db_path)
+def story(cli, restore, story_template):
+    restore(story_template)
     return cli
 
 

@@ -19,17 +19,16 @@ from .conftest import NOW, OPP_BIN
 
 
 @pytest.fixture
-def proc_db(tmp_path: Path) -> Path:
+def proc_db(db: str) -> str:
     """The database run_opp uses, with Initech and two deals made through the core."""
-    path = tmp_path / "proc.db"
-    ctx = open_context(str(path), actor="dana", clock=Clock.from_env_value(NOW))
+    ctx = open_context(db, actor="dana", clock=Clock.from_env_value(NOW))
     try:
         customers.add_customer(ctx, "organization", "Initech")
         deals.create_deal(ctx, "One", org="Initech", value="100")
         deals.create_deal(ctx, "Two", org="Initech", value="200")
     finally:
         ctx.close()
-    return path
+    return db
 
 
 def test_exit_codes_reach_the_shell(run_opp):
@@ -48,8 +47,8 @@ def test_exit_codes_reach_the_shell(run_opp):
         assert "Traceback" not in result.stderr
 
 
-def test_a_closed_pipe_is_not_an_error(proc_db: Path, tmp_path: Path):
-    conn = sqlite3.connect(proc_db)
+def test_a_closed_pipe_is_not_an_error(proc_db: str, db_path: Path, tmp_path: Path):
+    conn = sqlite3.connect(db_path)
     columns = (
         "title, description, customer_id, value_minor, currency, probability, stage, status, expected_close, "
         "external_ref, assignee_id, lost_reason, created_at, updated_at, closed_at, stage_changed_at, version"
@@ -75,7 +74,7 @@ def test_a_closed_pipe_is_not_an_error(proc_db: Path, tmp_path: Path):
     assert stderr == b""
 
 
-def test_ids_on_stdin(run_opp, proc_db: Path):
+def test_ids_on_stdin(run_opp, proc_db: str):
     result = run_opp("stage", "qualification", "-", "-f", "json", input="1\n\n2\n")
     assert result.returncode == 0, result.stderr
     moved = json.loads(result.stdout)

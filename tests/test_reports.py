@@ -8,7 +8,6 @@ text (``"1625.28"``, ``"0.5714"``).
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 
@@ -92,22 +91,24 @@ def build_pipeline(opp):
     move(opp, "lead", k, "05-01T09:00")  # back
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """The pipeline built once for the module (as the ``opp`` fixture would: user dana, Initech)."""
-    db = tmp_path_factory.mktemp("reports") / "opp.db"
+def build(db):
+    """The pipeline (as the ``opp`` fixture would start it: user dana, Initech)."""
     opp = Cli(db)
     opp("user", "add", "dana", "--name", "Dana Scully")
     opp("customer", "add", "--org", "Initech")
     build_pipeline(opp)
-    return db
+
+
+@pytest.fixture(scope="module")
+def built(databases):
+    """The pipeline built once for the module."""
+    return databases.template(build)
 
 
 @pytest.fixture
-def pipeline(built, cli, db_path):
+def pipeline(built, cli, restore):
     """A copy of the built pipeline for one test, with the clock at REPORT_NOW."""
-    for source in built.parent.iterdir():
-        shutil.copy(source, db_path.parent / source.name.replace(built.name, db_path.name))
+    restore(built)
     cli.env["OPP_NOW"] = REPORT_NOW
     return cli
 
