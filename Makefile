@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DB ?= demo.db
 
-.PHONY: install demo test lint typecheck unit clean
+.PHONY: install demo test test-postgresql lint typecheck unit clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2
 
 test: lint typecheck unit
+
+# The whole suite again on PostgreSQL: OPP_TEST_DATABASE_URL names a role that may create databases,
+# e.g. postgresql://opp:opp@127.0.0.1:5432/postgres (.ci/run starts such a server).
+test-postgresql: $(STAMP)
+	@test -n "$$OPP_TEST_DATABASE_URL" || { echo "set OPP_TEST_DATABASE_URL to a PostgreSQL URL"; exit 2; }
+	$(BIN)/python -m pytest -q -n 2
 
 clean:
 	rm -rf $(VENV) *.egg-info $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
