@@ -5,6 +5,7 @@ to have changed nothing."""
 from __future__ import annotations
 
 import itertools
+import secrets
 import json
 import os
 import shutil
@@ -33,10 +34,11 @@ class Databases:
     """The test databases of the backend under test: SQLite files, or PostgreSQL databases made from
     templates (``CREATE DATABASE … TEMPLATE``), so that every test starts from a known state."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, backend: str = BACKEND) -> None:
         self.root = root
+        self.backend = backend
         self.counter = itertools.count(1)
-        self.prefix = f"opp_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
+        self.prefix = f"opp_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{secrets.token_hex(4)}"
         self._admin: Any = None
 
     def _admin_engine(self) -> Any:
@@ -62,7 +64,7 @@ class Databases:
     def new(self, label: str = "db") -> str:
         """An empty database: a path not yet created (SQLite) or a new database's URL (PostgreSQL)."""
         number = next(self.counter)
-        if BACKEND == "sqlite":
+        if self.backend == "sqlite":
             folder = self.root / f"{label}{number}"
             folder.mkdir()
             return str(folder / "opp.db")
@@ -78,7 +80,7 @@ class Databases:
 
     def restore(self, template: str, target: str) -> None:
         """Make ``target`` a copy of ``template``."""
-        if BACKEND == "sqlite":
+        if self.backend == "sqlite":
             for suffix in ("-wal", "-shm"):
                 Path(target + suffix).unlink(missing_ok=True)
             shutil.copyfile(template, target)
@@ -88,7 +90,7 @@ class Databases:
         self._admin_sql(f'CREATE DATABASE "{copy}" TEMPLATE "{source}"')
 
     def drop(self, db: str) -> None:
-        if BACKEND == "postgresql":
+        if self.backend == "postgresql":
             self._admin_sql(f'DROP DATABASE IF EXISTS "{db.rsplit("/", 1)[1]}" WITH (FORCE)')
 
     def snapshot(self, db: str) -> dict[str, list[tuple[Any, ...]]]:

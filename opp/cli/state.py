@@ -41,20 +41,29 @@ def default_actor() -> str:
         return "unknown"
 
 
+def database() -> str:
+    """The database this command works on: --db, OPP_DB, or the default file."""
+    return _settings.db or default_db_path()
+
+
+def lock_timeout() -> float:
+    from opp.core.context import parse_lock_timeout
+
+    return parse_lock_timeout(os.environ.get("OPP_LOCK_TIMEOUT"))
+
+
 def context() -> Context:
     """The core context for this command: the database opened (and migrated) on first use."""
     global _context
     if _context is None:
         from opp.core.clock import Clock
-        from opp.core.context import open_context, parse_lock_timeout
+        from opp.core.context import open_context
 
-        clock = Clock.from_env_value(os.environ.get("OPP_NOW"))
-        lock_timeout = parse_lock_timeout(os.environ.get("OPP_LOCK_TIMEOUT"))
         _context = open_context(
-            _settings.db or default_db_path(),
+            database(),
             actor=(_settings.actor or default_actor()).strip(),
-            clock=clock,
-            lock_timeout=lock_timeout,
+            clock=Clock.from_env_value(os.environ.get("OPP_NOW")),
+            lock_timeout=lock_timeout(),
         )
     return _context
 

@@ -95,13 +95,13 @@ class Context:
     @contextmanager
     def reading(self) -> Iterator[Connection]:
         """A read-only transaction with database failures worded for the user."""
-        with _translated_errors(self.store), self.store.read() as conn:
+        with translated_errors(self.store), self.store.read() as conn:
             yield conn
 
     @contextmanager
     def unit_of_work(self, command_name: str) -> Iterator[UnitOfWork]:
         """A write transaction holding the write lock; commits on success, leaves nothing on failure."""
-        with _translated_errors(self.store), self.store.write() as conn:
+        with translated_errors(self.store), self.store.write() as conn:
             yield UnitOfWork(conn=conn, actor=self.actor, at=self.now(), command_name=command_name)
 
     def close(self) -> None:
@@ -109,7 +109,8 @@ class Context:
 
 
 @contextmanager
-def _translated_errors(store: Store) -> Iterator[None]:
+def translated_errors(store: Store) -> Iterator[None]:
+    """Failures of a working database (locks, lost connections, refused writes), worded for the user."""
     try:
         yield
     except IntegrityError as exc:
@@ -152,12 +153,11 @@ def parse_lock_timeout(text: str | None) -> float:
     return seconds
 
 
-def open_context(
-    db: str, *, actor: str, clock: Clock | None = None, lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS
-) -> Context:
-    """Open the database at a path or URL (creating and migrating it as needed) for ``actor``."""
+@contextmanager
+def opening(db: str) -> Iterator[None]:
+    """Failures while opening (and migrating) a database, worded for the user."""
     try:
-        store = open_store(db, lock_timeout=lock_timeout)
+        yield
     except SchemaTooNew as exc:
         raise Unavailable(str(exc), hint="upgrade opp to work with this database") from exc
     except BadDatabaseURL as exc:
@@ -170,4 +170,12 @@ def open_context(
         ) from exc
     except OSError as exc:
         raise Unavailable(f"cannot create the database {db!r}: {exc.strerror}") from exc
+
+
+def open_context(
+    db: str, *, actor: str, clock: Clock | None = None, lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS
+) -> Context:
+    """Open the database at a path or URL (creating and migrating it as needed) for ``actor``."""
+    with opening(db):
+        store = open_store(db, lock_timeout=lock_timeout)
     return Context(store, actor=actor, clock=clock)

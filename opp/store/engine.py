@@ -20,7 +20,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 from opp.store.dialect import register_sqlite_functions
 
 # Every schema revision this opp knows, oldest first; a database at another one is newer than opp.
-REVISIONS = ("0001", "0002", "0003")
+REVISIONS = ("0001", "0002", "0003", "0004")
 HEAD = REVISIONS[-1]
 
 DEFAULT_LOCK_TIMEOUT_SECONDS = 30.0
@@ -143,12 +143,15 @@ def schema_revision(conn: Connection) -> str | None:
         return None
 
 
-def ensure_current(store: Store) -> None:
-    """Create or migrate the schema to HEAD; Alembic is imported only when there is work for it."""
+def ensure_current(store: Store) -> str | None:
+    """Create or migrate the schema to HEAD and return the revision found before (None: a new database).
+
+    Alembic is imported only when there is work for it.
+    """
     with store.read() as conn:
         revision = schema_revision(conn)
     if revision == HEAD:
-        return
+        return revision
     if revision is not None and revision not in REVISIONS:
         raise SchemaTooNew(f"the database's schema ({revision}) is newer than this opp knows ({HEAD})")
     if store.is_sqlite:
@@ -156,8 +159,9 @@ def ensure_current(store: Store) -> None:
     with store.write() as conn:
         # Another process may have migrated while we waited for the write lock.
         if schema_revision(conn) == HEAD:
-            return
+            return HEAD
         _run_alembic_upgrade(conn)
+    return revision
 
 
 def _run_alembic_upgrade(conn: Connection) -> None:
@@ -170,9 +174,11 @@ def _run_alembic_upgrade(conn: Connection) -> None:
     command.upgrade(config, HEAD)
 
 
-def open_store(db: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS) -> Store:
-    """Open (creating and migrating as needed) the database at a path or URL."""
+def open_store(db: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS, migrate: bool = True) -> Store:
+    """Open (creating and migrating as needed, unless ``migrate`` is false) the database at a path or URL."""
     store = Store(resolve_url(db), lock_timeout=lock_timeout)
+    if not migrate:
+        return store
     try:
         ensure_current(store)
     except BaseException:
