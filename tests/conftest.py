@@ -5,9 +5,9 @@ to have changed nothing."""
 from __future__ import annotations
 
 import itertools
-import secrets
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
