@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DB ?= demo.db
 
-.PHONY: install demo test test-postgresql lint typecheck unit clean
+.PHONY: install demo test test-postgresql lint typecheck unit clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,8 @@ demo: $(STAMP)
 	OPP_DB=$(DEMO_DB) $(BIN)/opp forecast --period this-quarter --by assignee
 
 lint: $(STAMP)
-	$(BIN)/ruff check opp tests
-	$(BIN)/ruff format --check opp tests
+	$(BIN)/ruff check opp tests bench
+	$(BIN)/ruff format --check opp tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -42,3 +42,21 @@ test-postgresql: $(STAMP)
 
 clean:
 	rm -rf $(VENV) *.egg-info $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
+
+# Shell completion scripts, generated from the app's commands (tests/test_completions.py fails when stale).
+.PHONY: completions
+completions: $(STAMP)
+	$(BIN)/python -m opp.cli.complete completions
+
+# Benchmarks (docs/performance.md): generated databases of 10k, 100k and 1M deals, each command timed as
+# a whole process beside a plain sqlite3 script doing the same query. Takes a while; not part of test.
+BENCH_DIR ?= /tmp/oppbench
+
+bench: $(STAMP)
+	mkdir -p $(BENCH_DIR)
+	for n in 10000 100000 1000000; do \
+	    test -f $(BENCH_DIR)/$$n.done || { $(BIN)/python bench/generate.py --replace --deals $$n --db $(BENCH_DIR)/$$n.db \
+	        && touch $(BENCH_DIR)/$$n.done; } || exit 1; \
+	done
+	$(BIN)/python bench/run.py --db $(BENCH_DIR)/100000.db --small $(BENCH_DIR)/10000.db --check --out bench-100k.json
+	$(BIN)/python bench/run.py --db $(BENCH_DIR)/1000000.db --small $(BENCH_DIR)/10000.db --check --out bench-1m.json

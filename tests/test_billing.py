@@ -20,6 +20,7 @@ LINE_KEYS = [
     "amount",
     "tax",
     "invoice",
+    "conversion",
 ]
 
 
@@ -158,9 +159,11 @@ def test_bill_list_has_the_contract_shape_and_exact_money(catalog):
     assert out.stdout == (
         '{"opportunity_id": 1, "currency": "USD", "lines": ['
         '{"line": 1, "description": "Consulting hour", "service": "CONSULT-H", "quantity": 1.5, '
-        '"unit_price": 333.33, "tax_rate": 25, "amount": 500.00, "tax": 125.00, "invoice": null}, '
+        '"unit_price": 333.33, "tax_rate": 25, "amount": 500.00, "tax": 125.00, "invoice": null, '
+        '"conversion": null}, '
         '{"line": 2, "description": "Travel", "service": null, "quantity": 3, '
-        '"unit_price": 0.10, "tax_rate": 0, "amount": 0.30, "tax": 0.00, "invoice": null}], '
+        '"unit_price": 0.10, "tax_rate": 0, "amount": 0.30, "tax": 0.00, "invoice": null, '
+        '"conversion": null}], '
         '"subtotal": 500.30, "tax": 125.00, "total": 625.30}\n'
     )
     assert list(json.loads(out.stdout)) == ["opportunity_id", "currency", "lines", "subtotal", "tax", "total"]
@@ -360,9 +363,165 @@ def test_a_lost_deal_takes_no_lines(opp, unchanged):
     check()
 
 
-def test_a_service_in_another_currency_is_refused_naming_the_pair(catalog, unchanged):
+# -- catalog prices in another currency -----------------------------------------------------------------
+
+
+def test_a_catalog_price_in_another_currency_is_converted_at_the_rate_in_force_today(catalog):
+    catalog(
+        "service", "add", "EU-DAY", "--name", "Day", "--price", "800.05", "--currency", "EUR", "--tax", "10"
+    )
+    catalog("rate", "set", "EUR", "USD", "1.1", "--date", "2026-01-01")
+    catalog("rate", "set", "EUR", "USD", "1.0834", "--date", "2026-03-01")  # in force on 2026-03-10
+    catalog("rate", "set", "EUR", "USD", "2", "--date", "2026-03-11")  # not yet
+    result = bill(catalog, "add", 1, "--service", "EU-DAY", "--qty", "1.5")
+    line = result["lines"][0]
+    # 800.05 × 1.0834 = 866.77417 → 866.77 per unit (rounded once, half up); × 1.5 = 1300.155 → 1300.16;
+    # tax 10% = 130.016 → 130.02
+    assert (line["unit_price"], line["amount"], line["tax"]) == ("866.77", "1300.16", "130.02")
+    assert line["conversion"] == {"currency": "EUR", "price": "800.05", "pair": "EUR/USD", "rate": "1.0834"}
+    assert result["currency"] == "USD"
+    note = next(e["note"] for e in catalog.json("history", 1) if e["action"] == "billable")
+    assert note == "added Day: 1.5 × 866.77 = 1300.16 USD (800.05 EUR at EUR/USD 1.0834)"
+
+
+def test_the_stored_rate_stays_when_rates_change_later(catalog):
     catalog("service", "add", "EU-DAY", "--name", "Day", "--price", "800", "--currency", "EUR")
-    catalog("rate", "set", "EUR", "USD", "1.1", "--date", "2026-01-01")  # billables are not converted (yet)
+    catalog("rate", "set", "EUR", "USD", "1.1", "--date", "2026-01-01")
+    catalog("bill", "add", 1, "--service", "EU-DAY")
+    catalog("rate", "set", "EUR", "USD", "1.5", "--date", "2026-01-01")  # replaces the rate of that day
+    line = bill(catalog, "list", 1)["lines"][0]
+    assert (line["unit_price"], line["conversion"]["rate"]) == ("880.00", "1.1")
+    assert bill(catalog, "add", 1, "--service", "EU-DAY")["lines"][1]["unit_price"] == "1200.00"
+
+
+def test_the_inverse_rate_converts_when_only_the_opposite_pair_is_known(catalog):
+    catalog("service", "add", "EU-DAY", "--name", "Day", "--price", "126", "--currency", "EUR")
+    catalog("rate", "set", "USD", "EUR", "1.44", "--date", "2026-01-01")
+    line = bill(catalog, "add", 1, "--service", "EU-DAY")["lines"][0]
+    # 126 / 1.44 = 87.5 exactly: one exact division, so the half rounds up
+    assert line["unit_price"] == "87.50"
+    assert line["conversion"] == {"currency": "EUR", "price": "126.00", "pair": "USD/EUR", "rate": "1.44"}
+
+
+def test_conversion_follows_the_minor_units_of_both_currencies(opp):
+    yen = deal(opp, "--value", "100000", "--currency", "JPY")
+    dinar = deal(opp, "--value", "100", "--currency", "KWD")
+    opp("service", "add", "US-H", "--name", "Hour", "--price", "99.99", "--currency", "USD", "--tax", "8")
+    opp("rate", "set", "USD", "JPY", "149.555", "--date", "2026-01-01")
+    opp("rate", "set", "USD", "KWD", "0.30755", "--date", "2026-01-01")
+    # 99.99 × 149.555 = 14954.00445 → 14954 JPY; tax 8% = 1196.32 → 1196
+    assert line_figures(bill(opp, "add", yen, "--service", "US-H")) == [(1, 14954, 14954, 1196)]
+    # 99.99 × 0.30755 = 30.7519245 → 30.752 KWD; × 2.5 = 76.88 → 76.880; tax 8% = 6.1504 → 6.150
+    assert line_figures(bill(opp, "add", dinar, "--service", "US-H", "--qty", "2.5")) == [
+        ("2.5", "30.752", "76.880", "6.150")
+    ]
+
+
+def test_a_missing_rate_is_refused_naming_the_pair_and_the_day(catalog, unchanged):
+    catalog("service", "add", "EU-DAY", "--name", "Day", "--price", "800", "--currency", "EUR")
+    catalog("rate", "set", "EUR", "USD", "1.1", "--date", "2026-03-11")  # from tomorrow only
     check = unchanged()
-    assert "EUR to USD" in catalog.fails(4, "bill", "add", 1, "--service", "EU-DAY")
+    line = catalog.fails(4, "bill", "add", 1, "--service", "EU-DAY")
+    assert "no exchange rate from EUR to USD in force on 2026-03-10" in line
     check()
+
+
+# -- line numbers, editing the catalog -------------------------------------------------------------------
+
+
+def test_a_removed_line_number_is_never_given_again(catalog):
+    catalog("bill", "add", 1, "--item", "A", "--price", "1")
+    catalog("bill", "add", 1, "--item", "B", "--price", "2")
+    catalog("bill", "remove", 1, 2)  # the last line
+    result = bill(catalog, "add", 1, "--item", "C", "--price", "4")
+    assert [(line["line"], line["description"]) for line in result["lines"]] == [(1, "A"), (3, "C")]
+    events = [
+        (e["old"], e["new"], e["note"]) for e in catalog.json("history", 1) if e["action"] == "billable"
+    ]
+    assert [(old, new) for old, new, _ in events] == [(None, "1"), (None, "2"), ("2", None), (None, "3")]
+    assert "already" not in catalog.fails(3, "bill", "remove", 1, 2)  # removed lines stay removed
+
+
+def test_a_quantity_above_the_limit_says_so(catalog, unchanged):
+    check = unchanged()
+    line = catalog.fails(2, "bill", "add", 1, "--item", "X", "--price", "1", "--qty", "1000000000.001")
+    assert "quantity must be at most 1,000,000,000" in line
+    check()
+    assert bill(catalog, "add", 1, "--item", "X", "--price", "1", "--qty", "1000000000")["total"] == (
+        "1000000000.00"
+    )
+
+
+def test_a_line_too_large_to_store_is_refused(catalog, unchanged):
+    check = unchanged()
+    line = catalog.fails(2, "bill", "add", 1, "--item", "X", "--price", "9000000000000", "--qty", "1000")
+    assert "too large" in line
+    check()
+
+
+def test_service_edit_changes_future_lines_only(catalog):
+    catalog("bill", "add", 1, "--service", "CONSULT-H")
+    edited = exact(catalog("service", "edit", "consult-h", "--price", "350", "--tax", "20", "--name",
+                           "Senior hour", "--unit", "", "--format", "json"))  # fmt: skip
+    assert edited == {
+        "code": "CONSULT-H",
+        "name": "Senior hour",
+        "price": "350.00",
+        "currency": "USD",
+        "unit": None,
+        "tax_rate": 20,
+        "retired": False,
+    }
+    result = bill(catalog, "add", 1, "--service", "CONSULT-H")
+    assert [(line["description"], line["unit_price"], line["tax"]) for line in result["lines"]] == [
+        ("Consulting hour", "333.33", "83.33"),
+        ("Senior hour", "350.00", "70.00"),
+    ]
+
+
+def test_service_edit_of_the_currency_keeps_a_price_that_fits(catalog):
+    catalog("service", "add", "LIC", "--name", "Licence", "--price", "1200", "--currency", "USD")
+    assert exact(catalog("service", "edit", "LIC", "--currency", "jpy", "--format", "json"))["price"] == 1200
+    assert (
+        exact(catalog("service", "edit", "LIC", "--currency", "KWD", "--format", "json"))["price"]
+        == "1200.000"
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "args", "expected"),
+    [
+        (3, ["NOPE", "--price", "1"], "no service 'NOPE'"),
+        (2, ["CONSULT-H", "--price", "-1"], "negative"),
+        (2, ["CONSULT-H", "--currency", "JPY"], "cannot be expressed in JPY"),
+        (2, ["CONSULT-H", "--currency", "XYZ"], "unknown currency"),
+        (2, ["CONSULT-H", "--tax", "101"], "tax must be from 0 to 100"),
+        (2, ["CONSULT-H", "--name", " "], "service name"),
+        (4, ["RETIRED", "--price", "1"], "service RETIRED is retired"),
+    ],
+)
+def test_service_edit_refuses(catalog, unchanged, code, args, expected):
+    catalog("service", "add", "RETIRED", "--name", "Old", "--price", "1", "--currency", "USD")
+    catalog("service", "retire", "RETIRED")
+    check = unchanged()
+    assert expected in catalog.fails(code, "service", "edit", *args)
+    check()
+
+
+def test_a_retired_code_cannot_be_added_again(catalog, unchanged):
+    catalog("service", "retire", "CONSULT-H")
+    check = unchanged()
+    line = catalog.fails(
+        4, "service", "add", "consult-h", "--name", "New", "--price", "1", "--currency", "USD"
+    )
+    assert "already exists (retired" in line
+    check()
+
+
+def test_a_deal_with_lines_keeps_its_currency(catalog, unchanged):
+    catalog("bill", "add", 1, "--item", "A", "--price", "1")
+    check = unchanged()
+    assert "has billable lines in USD" in catalog.fails(4, "edit", 1, "--currency", "EUR")
+    check()
+    catalog("bill", "remove", 1, 1)
+    assert catalog.json("edit", 1, "--currency", "EUR")["currency"] == "EUR"

@@ -152,9 +152,19 @@ def test_show_lists_every_deal_and_per_currency_totals(opp):
             "open_forecast": 150.02,
             "won_value": 2500,
             "lost_value": 0,
+            "billed": 0,
+            "unbilled": 0,
         },
         # 0.10 at 30% = 0.03
-        {"currency": "USD", "open_value": 0.10, "open_forecast": 0.03, "won_value": 0, "lost_value": 99.99},
+        {
+            "currency": "USD",
+            "open_value": 0.10,
+            "open_forecast": 0.03,
+            "won_value": 0,
+            "lost_value": 99.99,
+            "billed": 0,
+            "unbilled": 0,
+        },
     ]
 
 

@@ -15,7 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from opp import __version__
-from opp.cli import errors, render, state
+from opp.cli import complete, errors, render, state
 from opp.cli.render import PipeClosed
 
 
@@ -120,7 +120,11 @@ def main(
     actor: Annotated[
         str | None,
         typer.Option(
-            "--as", envvar="OPP_USER", metavar="HANDLE", help="The acting user (default: the login name)."
+            "--as",
+            envvar="OPP_USER",
+            metavar="HANDLE",
+            help="The acting user (default: the login name).",
+            autocompletion=complete.complete_user,
         ),
     ] = None,
     raw: Annotated[

@@ -1,16 +1,17 @@
-"""Billing commands: a deal's billable lines (bill) and the service catalog (service)."""
+"""Billing commands: a deal's billable lines and their invoicing (bill), and the service catalog (service)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated
 
 import typer
 
-from opp.cli import state
+from opp.cli import complete, state
 from opp.cli.options import FormatOpt, IdArg
 from opp.cli.render import Column, Format, emit
 
-app = typer.Typer(help="Billable lines of a deal.", no_args_is_help=True)
+app = typer.Typer(help="Billable lines of a deal, and invoicing them.", no_args_is_help=True)
 service_app = typer.Typer(help="The service catalog.", no_args_is_help=True)
 
 LINE_COLUMNS = [
@@ -38,6 +39,23 @@ TaxOpt = Annotated[
 ]
 
 
+def billing_text(billing: object, value: Decimal) -> str:
+    """One line for ``opp show``'s table: billed and unbilled amounts, and whether they make the value."""
+    from opp.core.billing import BillingSummary
+    from opp.core.money import format_money
+
+    assert isinstance(billing, BillingSummary)
+    if billing.matches_value is None:
+        return "no billable lines"
+    text = (
+        f"{format_money(billing.total)} {billing.currency} before tax: "
+        f"billed {format_money(billing.billed)}, unbilled {format_money(billing.unbilled)}"
+    )
+    if billing.matches_value:
+        return text + " (matches the value)"
+    return text + f" (differs from the value {format_money(value)}: see opp edit --value-from-billables)"
+
+
 def _emit_billables(billables: object, fmt: Format) -> None:
     from opp.core.billing import Billables
 
@@ -62,7 +80,10 @@ def _emit_billables(billables: object, fmt: Format) -> None:
 def bill_add(
     deal_id: IdArg,
     service: Annotated[
-        str | None, typer.Option("--service", metavar="CODE", help="A catalog service.")
+        str | None,
+        typer.Option(
+            "--service", metavar="CODE", help="A catalog service.", autocompletion=complete.complete_service
+        ),
     ] = None,
     item: Annotated[str | None, typer.Option("--item", metavar="TEXT", help="A custom item.")] = None,
     price: Annotated[
@@ -103,7 +124,30 @@ def bill_remove(
     _emit_billables(billing.remove_billable(state.context(), deal_id, line), fmt)
 
 
-CodeArg = Annotated[str, typer.Argument(metavar="CODE", help="Service code, e.g. CONSULT-H.")]
+@app.command("invoice")
+def bill_invoice(
+    deal_id: IdArg,
+    due: Annotated[
+        str | None,
+        typer.Option(
+            "--due", metavar="DATE", help="Due date: +30d, +2w, 2026-04-30 ... (default: invoice_due, +30d)."
+        ),
+    ] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Invoice a won deal's uninvoiced lines under the next invoice number; those lines are frozen."""
+    from opp.cli.invoice import emit_invoice
+    from opp.core import invoices
+
+    emit_invoice(invoices.invoice_deal(state.context(), deal_id, due=due), fmt)
+
+
+CodeArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="CODE", help="Service code, e.g. CONSULT-H.", autocompletion=complete.complete_service
+    ),
+]
 
 
 @service_app.command("add")
@@ -149,6 +193,31 @@ def service_show(code: CodeArg, fmt: FormatOpt = Format.table) -> None:
     from opp.core import billing
 
     emit(billing.get_service(state.context(), code), fmt)
+
+
+@service_app.command("edit")
+def service_edit(
+    code: CodeArg,
+    name: Annotated[str | None, typer.Option("--name", metavar="T", help="What the service is.")] = None,
+    price: Annotated[str | None, typer.Option("--price", metavar="N", help="Unit price.")] = None,
+    currency: Annotated[
+        str | None, typer.Option("--currency", metavar="C", help="Currency of the price.")
+    ] = None,
+    unit: Annotated[
+        str | None, typer.Option("--unit", metavar="U", help="Unit, e.g. hour or day ('' clears it).")
+    ] = None,
+    tax: TaxOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Change a service for lines added from now on; lines already on deals keep their figures."""
+    from opp.core import billing
+
+    emit(
+        billing.edit_service(
+            state.context(), code, name=name, price=price, currency=currency, unit=unit, tax=tax
+        ),
+        fmt,
+    )
 
 
 @service_app.command("retire")

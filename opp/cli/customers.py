@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from opp.cli import state
+from opp.cli import complete, state
 from opp.cli.deals import DEAL_COLUMNS
 from opp.cli.options import FormatOpt
 from opp.cli.render import Column, Format, emit
@@ -64,7 +64,12 @@ def list_(
 
 @app.command()
 def show(
-    ref: Annotated[str, typer.Argument(metavar="REF", help="Customer id or exact name.")],
+    ref: Annotated[
+        str,
+        typer.Argument(
+            metavar="REF", help="Customer id or exact name.", autocompletion=complete.complete_customer
+        ),
+    ],
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Show a customer with all its opportunities and their totals."""

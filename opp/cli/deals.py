@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from opp.cli import state
+from opp.cli.complete import complete_customer, complete_stage, complete_user
 from opp.cli.options import FormatOpt, IdArg, IdsArg, ProbabilityOpt, read_ids
 from opp.cli.render import Column, Format, emit
 
@@ -51,22 +52,38 @@ RefOpt = Annotated[
 def create(
     title: Annotated[str, typer.Argument(help="Short title, e.g. 'Acme Corp - Software License'.")],
     org: Annotated[
-        str | None, typer.Option("--org", metavar="REF", help="Organization id or exact name.")
+        str | None,
+        typer.Option(
+            "--org",
+            metavar="REF",
+            help="Organization id or exact name.",
+            autocompletion=complete_customer,
+        ),
     ] = None,
     person: Annotated[
-        str | None, typer.Option("--person", metavar="REF", help="Individual id or exact name.")
+        str | None,
+        typer.Option(
+            "--person",
+            metavar="REF",
+            help="Individual id or exact name.",
+            autocompletion=complete_customer,
+        ),
     ] = None,
     value: ValueOpt = None,
     currency: CurrencyOpt = None,
     stage: Annotated[
-        str | None, typer.Option("--stage", metavar="S", help="Initial stage (default lead).")
+        str | None,
+        typer.Option(
+            "--stage", metavar="S", help="Initial stage (default lead).", autocompletion=complete_stage
+        ),
     ] = None,
     probability: ProbabilityOpt = None,
     close: CloseOpt = None,
     description: DescriptionOpt = None,
     ref: RefOpt = None,
     assign: Annotated[
-        str | None, typer.Option("--assign", metavar="HANDLE", help="Assign to a user.")
+        str | None,
+        typer.Option("--assign", metavar="HANDLE", help="Assign to a user.", autocompletion=complete_user),
     ] = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
@@ -91,16 +108,24 @@ def create(
 
 
 def show(deal_id: IdArg, fmt: FormatOpt = Format.table) -> None:
-    """Show one opportunity with its history."""
+    """Show one opportunity with its billing (billed, unbilled, whether they make the value) and history."""
     from opp.core import deals
 
     detail = deals.show_deal(state.context(), deal_id)
-    emit(detail, fmt, extra_tables=[("history", detail.history, EVENT_COLUMNS)])
+    record = detail.as_dict()
+    if fmt is Format.table:
+        from opp.cli.bill import billing_text
+
+        record["billing"] = billing_text(detail.billing, record["value"])
+    emit(record, fmt, extra_tables=[("history", detail.history, EVENT_COLUMNS)])
 
 
 def list_(
     stage: Annotated[
-        list[str] | None, typer.Option("--stage", metavar="S", help="Only these stages (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--stage", metavar="S", help="Only these stages (repeatable).", autocompletion=complete_stage
+        ),
     ] = None,
     status: Annotated[
         str | None,
@@ -111,11 +136,15 @@ def list_(
         ),
     ] = None,
     assignee: Annotated[
-        str | None, typer.Option("--assignee", metavar="H", help="Assigned to this user.")
+        str | None,
+        typer.Option("--assignee", metavar="H", help="Assigned to this user.", autocompletion=complete_user),
     ] = None,
     unassigned: Annotated[bool, typer.Option("--unassigned", help="Only deals nobody is assigned.")] = False,
     customer: Annotated[
-        str | None, typer.Option("--customer", metavar="REF", help="Customer id or name.")
+        str | None,
+        typer.Option(
+            "--customer", metavar="REF", help="Customer id or name.", autocompletion=complete_customer
+        ),
     ] = None,
     period: Annotated[
         str | None,
@@ -145,6 +174,14 @@ def list_(
         ),
     ] = None,
     limit: Annotated[int | None, typer.Option("--limit", metavar="N", help="At most N deals.")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            metavar="DATE",
+            help="The deals as they stood at the end of that day (UTC), rebuilt from history.",
+        ),
+    ] = None,
     raw: Annotated[
         bool, typer.Option("--raw", help="In CSV, leave cells starting with = + - @ unguarded (no ' prefix).")
     ] = False,
@@ -167,6 +204,7 @@ def list_(
         overdue=overdue,
         sort=sort,
         limit=limit,
+        as_of=as_of,
     )
     emit(found, fmt, columns=DEAL_COLUMNS, raw=raw, empty="no opportunities match")
 
@@ -180,6 +218,12 @@ def edit(
     close: CloseOpt = None,
     description: DescriptionOpt = None,
     ref: RefOpt = None,
+    value_from_billables: Annotated[
+        bool,
+        typer.Option(
+            "--value-from-billables", help="Set the value to the billable lines' subtotal (before tax)."
+        ),
+    ] = False,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Change fields of an opportunity ('' clears an optional one); each change is recorded."""
@@ -195,13 +239,19 @@ def edit(
         close=close,
         description=description,
         ref=ref,
+        value_from_billables=value_from_billables,
     )
     emit(deal, fmt)
 
 
 def stage(
     stage_key: Annotated[
-        str, typer.Argument(metavar="STAGE", help="Target stage key (won and lost are aliases).")
+        str,
+        typer.Argument(
+            metavar="STAGE",
+            help="Target stage key (won and lost are aliases).",
+            autocompletion=complete_stage,
+        ),
     ],
     ids: IdsArg,
     probability: ProbabilityOpt = None,
@@ -226,7 +276,9 @@ def stage(
 
 
 def assign(
-    handle: Annotated[str, typer.Argument(metavar="HANDLE", help="The user to assign.")],
+    handle: Annotated[
+        str, typer.Argument(metavar="HANDLE", help="The user to assign.", autocompletion=complete_user)
+    ],
     ids: IdsArg,
     fmt: FormatOpt = Format.table,
 ) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from opp.cli import state
+from opp.cli import complete, state
 from opp.cli.options import FormatOpt
 from opp.cli.render import Column, Format, emit
+
+if TYPE_CHECKING:
+    from opp.core.forecast import Board, Card
 
 BAR_WIDTH = 30
 
@@ -25,13 +28,29 @@ CurrencyOpt = Annotated[
     str | None,
     typer.Option("--currency", metavar="C", help="Report in this currency (default: reporting_currency)."),
 ]
-AssigneeOpt = Annotated[str | None, typer.Option("--assignee", metavar="H", help="Only this user's deals.")]
+AssigneeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--assignee", metavar="H", help="Only this user's deals.", autocompletion=complete.complete_user
+    ),
+]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        metavar="DATE",
+        help="Answer from the deals as they stood at the end of that day (UTC), rebuilt from history.",
+    ),
+]
+#: Characters of a deal's title shown on its card.
+CARD_TITLE = 20
 
 
 def forecast(
     by: Annotated[
-        str, typer.Option("--by", metavar="GROUP", help="stage, assignee, customer, month or quarter.")
-    ] = "stage",
+        str | None,
+        typer.Option("--by", metavar="GROUP", help="stage (default), assignee, customer, month or quarter."),
+    ] = None,
     period: Annotated[
         str | None,
         typer.Option("--period", metavar="P", help="Expected close in 2026Q4, 2026-11, this-year ..."),
@@ -43,30 +62,70 @@ def forecast(
         str | None, typer.Option("--to", metavar="D", help="Expected close on or before.")
     ] = None,
     stage: Annotated[
-        list[str] | None, typer.Option("--stage", metavar="S", help="Only these stages.")
+        list[str] | None,
+        typer.Option(
+            "--stage", metavar="S", help="Only these stages.", autocompletion=complete.complete_stage
+        ),
     ] = None,
     assignee: AssigneeOpt = None,
     currency: CurrencyOpt = None,
+    as_of: AsOfOpt = None,
+    spread: Annotated[
+        bool,
+        typer.Option(
+            "--range",
+            help="P10/P50/P90 of the revenue, each open deal an independent win at its probability "
+            "(exact distribution; a seeded simulation when it is too large).",
+        ),
+    ] = False,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Forecast revenue of open and won deals: value × probability, per deal rounded, then summed."""
     from opp.core import forecast as service
 
+    if spread:
+        _forecast_range(
+            by_given=by is not None,
+            stages=stage or (),
+            assignee=assignee,
+            period=period,
+            close_from=close_from,
+            close_to=close_to,
+            currency=currency,
+            as_of=as_of,
+            fmt=fmt,
+        )
+        return
     result = service.forecast(
         state.context(),
-        by=by,
+        by=by or "stage",
         stages=stage or (),
         assignee=assignee,
         period=period,
         close_from=close_from,
         close_to=close_to,
         currency=currency,
+        as_of=as_of,
     )
     if fmt is not Format.table:
         emit(result, fmt)
         return
     total = {"key": "total", **result.total.as_dict()}
-    emit([*result.groups, total], fmt, columns=[Column(by, "key"), *_figure_columns(result.currency)])
+    emit(
+        [*result.groups, total],
+        fmt,
+        columns=[Column(by or "stage", "key"), *_figure_columns(result.currency)],
+    )
+
+
+def _forecast_range(*, by_given: bool, fmt: Format, **options: Any) -> None:
+    from opp.core import insight
+    from opp.core.errors import Invalid
+
+    if by_given:
+        raise Invalid("--range gives one range for all the deals and takes no --by")
+    result = insight.forecast_range(state.context(), **options)
+    emit(result, fmt)
 
 
 def _bar(value: float, largest: float) -> str:
@@ -76,12 +135,20 @@ def _bar(value: float, largest: float) -> str:
 def pipeline(
     assignee: AssigneeOpt = None,
     currency: CurrencyOpt = None,
+    as_of: AsOfOpt = None,
+    cards: Annotated[
+        bool,
+        typer.Option("--board", help="The deals as cards (id, short title, value) in a column per stage."),
+    ] = False,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """The open pipeline per stage: count, value and forecast (with a bar per stage as a table)."""
     from opp.core import forecast as service
 
-    board = service.pipeline_board(state.context(), assignee=assignee, currency=currency)
+    if cards:
+        _board(service.board(state.context(), assignee=assignee, currency=currency, as_of=as_of), fmt)
+        return
+    board = service.pipeline_board(state.context(), assignee=assignee, currency=currency, as_of=as_of)
     if fmt is not Format.table:
         emit(board, fmt)
         return
@@ -89,6 +156,37 @@ def pipeline(
     rows = [{**stage.as_dict(), "bar": _bar(float(stage.value), largest)} for stage in board.stages]
     rows.append({"name": "total", **board.total.as_dict(), "bar": ""})
     emit(rows, fmt, columns=[Column("stage", "name"), *_figure_columns(board.currency), Column("", "bar")])
+
+
+def _card_text(card: Card) -> str:
+    from opp.core.money import format_money
+
+    title = card.title if len(card.title) <= CARD_TITLE else card.title[: CARD_TITLE - 1] + "…"
+    return f"#{card.id} {title} {format_money(card.value)} {card.currency}"
+
+
+def _board(board: Board, fmt: Format) -> None:
+    """As a table, a column per stage headed by its name and count, a card per row, the stage's value
+    (in the reporting currency) last; other formats print the board with its cards."""
+    from opp.core.money import format_money
+
+    if fmt is not Format.table:
+        emit(board, fmt)
+        return
+    depth = max((len(column.cards) for column in board.stages), default=0)
+    rows: list[dict[str, str]] = [
+        {
+            column.stage: _card_text(column.cards[i]) if i < len(column.cards) else ""
+            for column in board.stages
+        }
+        for i in range(depth)
+    ]
+    rows.append({column.stage: f"= {format_money(column.value)} {board.currency}" for column in board.stages})
+    emit(
+        rows,
+        fmt,
+        columns=[Column(f"{column.name} ({column.count})", column.stage) for column in board.stages],
+    )
 
 
 def register(app: typer.Typer) -> None:

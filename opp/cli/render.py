@@ -221,3 +221,50 @@ def emit(
 def message(text: str) -> None:
     """A human message (never data): to stderr, so that stdout stays clean for pipes."""
     sys.stderr.write(text + "\n")
+
+
+def stream_records(
+    records: Iterable[Mapping[str, Any]],
+    fmt: Format | str,
+    columns: Sequence[str],
+    *,
+    raw: bool | None = None,
+) -> int:
+    """Write flat records as they come, never holding them all (``opp export``); returns how many.
+
+    CSV has a header of ``columns`` and the formula guard (unless raw); JSON is one array written an
+    element at a time; JSONL one object a line.
+    """
+    fmt = Format(fmt)
+    out = sys.stdout
+    guard_off = RAW_CSV if raw is None else raw
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+
+    def csv_line(cells: Iterable[Any]) -> str:
+        writer.writerow(cells)
+        line = buffer.getvalue()[:-2] + "\n"  # see _csv: "\r\n" makes csv quote a lone carriage return
+        buffer.seek(0)
+        buffer.truncate()
+        return line
+
+    count = 0
+    try:
+        if fmt is Format.csv:
+            out.write(csv_line(columns))
+        elif fmt is Format.json:
+            out.write("[")
+        for record in records:
+            if fmt is Format.csv:
+                out.write(csv_line(_csv_cell(record.get(key), guard_off) for key in columns))
+            elif fmt is Format.json:
+                out.write(("\n" if count == 0 else ",\n") + json_text({k: record.get(k) for k in columns}))
+            else:
+                out.write(json_text({k: record.get(k) for k in columns}) + "\n")
+            count += 1
+        if fmt is Format.json:
+            out.write("\n]\n" if count else "]\n")
+        out.flush()
+    except BrokenPipeError as exc:
+        raise PipeClosed from exc
+    return count

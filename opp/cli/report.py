@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from opp.cli import state
+from opp.cli import complete, state
 from opp.cli.options import FormatOpt
 from opp.cli.render import Column, Format, emit
 
@@ -19,6 +19,9 @@ ACCEPTS = {
     "lost-reasons": ("--by", "--period", "--assignee"),
     "stuck": ("--days", "--assignee", "--fail-if-any"),
     "overdue": ("--assignee", "--fail-if-any"),
+    "accuracy": ("--period", "--assignee", "--currency"),
+    "calibration": ("--by", "--period", "--assignee"),
+    "services": ("--period",),
 }
 LISTS = ("stuck", "overdue")
 CHECK_FOUND_SOMETHING = 6
@@ -39,7 +42,33 @@ FIGURE_COLUMNS = {
         Column("median days", "median_days"),
     ],
     "lost-reasons": [Column("reason", "reason", 50), Column("count", "count")],
+    "services": [
+        Column("service", "service"),
+        Column("name", "name", 40),
+        Column("cur", "currency"),
+        Column("lines", "lines"),
+        Column("quantity", "quantity"),
+        Column("revenue", "revenue"),
+    ],
 }
+ACCURACY_COLUMNS = [
+    Column("assignee", "key"),
+    Column("expected", "expected_count"),
+    Column("value", "expected_value"),
+    Column("forecast", "forecast"),
+    Column("won #", "won_count"),
+    Column("won", "won"),
+    Column("difference", "difference"),
+    Column("won/forecast", "ratio"),
+]
+CALIBRATION_COLUMNS = [
+    Column("band %", "band"),
+    Column("count", "count"),
+    Column("won", "won"),
+    Column("expected", "expected"),
+    Column("win rate", "win_rate"),
+    Column("gap", "gap"),
+]
 CONVERSION_COLUMNS = [
     Column("stage", "stage"),
     Column("reached", "reached"),
@@ -63,7 +92,9 @@ def report(
     name: Annotated[
         str,
         typer.Argument(
-            metavar="NAME", help="win-rate, deal-size, cycle, conversion, lost-reasons, stuck or overdue."
+            metavar="NAME",
+            help="win-rate, deal-size, cycle, conversion, lost-reasons, stuck, overdue, services, "
+            "accuracy or calibration.",
         ),
     ],
     by: Annotated[
@@ -72,7 +103,7 @@ def report(
             "--by",
             metavar="GROUP",
             help="Rows per assignee, month or quarter (the month/quarter the deal closed in, UTC): "
-            "win-rate, deal-size, cycle, lost-reasons.",
+            "win-rate, deal-size, cycle, lost-reasons; calibration takes --by stage.",
         ),
     ] = None,
     period: Annotated[
@@ -80,11 +111,18 @@ def report(
         typer.Option(
             "--period",
             metavar="P",
-            help="Deals closed in 2026Q4, 2026-11, this-year ... (conversion: deals created in it).",
+            help="Deals closed in 2026Q4, 2026-11, this-year ... (conversion: deals created in it; "
+            "services: invoices issued in it).",
         ),
     ] = None,
     assignee: Annotated[
-        str | None, typer.Option("--assignee", metavar="H", help="Only deals assigned to this user now.")
+        str | None,
+        typer.Option(
+            "--assignee",
+            metavar="H",
+            help="Only deals assigned to this user now.",
+            autocompletion=complete.complete_user,
+        ),
     ] = None,
     currency: Annotated[
         str | None,
@@ -127,6 +165,14 @@ def report(
     stuck         open deals whose stage last changed more than --days N days ago
                   (exactly N days is not stuck), longest stuck first
     overdue       open deals whose expected close is before today, most overdue first
+    accuracy      --period P (required): the forecast as it stood at the start of the
+                  period (open deals then expected to close in it) against the deals
+                  won in it, per assignee and in total, both rebuilt from history
+    calibration   closed deals: the probability each carried when it left each open
+                  stage, per band of 20 points, against the share of them won
+                  (--by stage: per stage)
+    services      quantity and revenue (before tax) per service and currency of the
+                  invoiced lines; --period keeps the invoices issued in it (issue date)
 
     stuck and overdue print the same records as opp list; with --fail-if-any they
     exit 6 after printing a non-empty list, 0 for an empty one.
@@ -162,8 +208,22 @@ def report(
         if fail_if_any and found:
             raise typer.Exit(CHECK_FOUND_SOMETHING)
         return
+    if wanted == "accuracy":
+        _accuracy(ctx, period, assignee, currency, fmt)
+        return
+    if wanted == "calibration":
+        from opp.core import insight
+
+        bands = insight.calibration(ctx, by=by, period=period, assignee=assignee)
+        split = [Column(by.strip().lower(), "key")] if by is not None else []
+        emit(bands, fmt, columns=[*split, *CALIBRATION_COLUMNS])
+        return
     if wanted == "conversion":
         emit(reports.conversion(ctx, period=period, assignee=assignee), fmt, columns=CONVERSION_COLUMNS)
+        return
+    if wanted == "services":
+        services = reports.services(ctx, period=period)
+        emit(services, fmt, columns=FIGURE_COLUMNS[wanted], empty="nothing invoiced")
         return
 
     scope: dict[str, Any] = {"period": period, "assignee": assignee}
@@ -185,6 +245,22 @@ def report(
     elif not isinstance(result, list):
         columns = None  # one record: a vertical table
     emit(result, fmt, columns=columns, empty="nothing to report")
+
+
+def _accuracy(ctx: Any, period: str | None, assignee: str | None, currency: str | None, fmt: Format) -> None:
+    from opp.core import reports
+    from opp.core.errors import Invalid
+
+    if period is None:
+        raise Invalid("report accuracy needs --period", hint="for example --period 2026Q3 or last-quarter")
+    result = reports.accuracy(ctx, period=period, assignee=assignee, currency=currency)
+    if fmt is not Format.table:
+        emit(result, fmt)
+        return
+    total = {"key": "total", **result.total.as_dict()}
+    columns = [*ACCURACY_COLUMNS]
+    columns[3] = Column(f"forecast {result.currency}", "forecast")
+    emit([*result.assignees, total], fmt, columns=columns)
 
 
 def register(app: typer.Typer) -> None:

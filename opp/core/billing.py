@@ -4,19 +4,29 @@ Rounding rule (tested): a line's amount is quantity × unit price rounded half u
 unit; its tax is that amount × the line's tax rate, rounded half up, per line. Subtotal, tax and total
 are sums of the rounded lines, so an invoice always adds up line by line. Lines are in the deal's
 currency; amounts are fixed when a line is added.
+
+A catalog price in another currency is converted at the rate in force on the day the line is added
+(:mod:`opp.core.rates` looks it up: the direct pair, else the inverse), the unit price rounded half up
+once to the deal currency's minor unit, and then the rule above applies; the line keeps the price it
+came from and the rate used. A removed line is kept (marked removed) so that its number is never given
+to another line, and history's line numbers always mean one line.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, Select, case, func, insert, literal, select, update
 
 from opp.core.context import Context
+from opp.core.currencies import MINOR_UNITS
+from opp.core.dates import format_date
 from opp.core.errors import Conflict, Invalid, NotFound
-from opp.core.money import from_minor, normalize_currency, parse_amount, to_minor
+from opp.core.money import MAX_MINOR, format_money, from_minor, normalize_currency, parse_amount, to_minor
 from opp.core.records import Record
 from opp.core.refs import clean_text, parse_id
 from opp.store import schema
@@ -26,6 +36,7 @@ bl = schema.billables
 o = schema.opportunities
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
 _DECIMAL = re.compile(r"^\d+(\.\d+)?$")
+MAX_QUANTITY = 10**9
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,16 @@ class Service(Record):
 
 
 @dataclass(frozen=True)
+class LineConversion(Record):
+    """Where a converted line's unit price came from: the catalog price, its currency, the rate used."""
+
+    currency: str
+    price: Decimal
+    pair: str
+    rate: Decimal
+
+
+@dataclass(frozen=True)
 class Line(Record):
     line: int
     description: str
@@ -50,6 +71,22 @@ class Line(Record):
     amount: Decimal
     tax: Decimal
     invoice: str | None
+    conversion: LineConversion | None
+
+
+@dataclass(frozen=True)
+class BillingSummary(Record):
+    """A deal's billable amounts before tax: on invoices, not yet invoiced, and whether they make its value.
+
+    ``matches_value`` is None when the deal has no lines (there is nothing to compare).
+    """
+
+    currency: str
+    lines: int
+    billed: Decimal
+    unbilled: Decimal
+    total: Decimal
+    matches_value: bool | None
 
 
 @dataclass(frozen=True)
@@ -77,11 +114,12 @@ def _decimal(text: str, *, what: str, places: int, hint: str) -> Decimal:
 
 def parse_quantity(text: str) -> int:
     """A positive quantity with up to three decimals (hours: 1.5), in thousandths."""
-    quantity = _decimal(text, what="quantity", places=3, hint="a positive number such as 2 or 1.5")
-    if quantity <= 0 or quantity > 10**9:
-        raise Invalid(
-            f"quantity must be more than 0, not {text!r}", hint="a positive number such as 2 or 1.5"
-        )
+    hint = "a positive number such as 2 or 1.5"
+    quantity = _decimal(text, what="quantity", places=3, hint=hint)
+    if quantity <= 0:
+        raise Invalid(f"quantity must be more than 0, not {text!r}", hint=hint)
+    if quantity > MAX_QUANTITY:
+        raise Invalid(f"quantity must be at most {MAX_QUANTITY:,}, not {text!r}", hint=hint)
     return int(quantity * 1000)
 
 
@@ -139,9 +177,12 @@ def add_service(
     price_minor = to_minor(parse_amount(price, cur), cur)
     tax_bp = parse_tax(tax) if tax is not None else 0
     with ctx.unit_of_work("service add") as uow:
-        exists = uow.conn.execute(select(sv.c.id).where(func.lower(sv.c.code) == clean_code.lower())).scalar()
+        exists = uow.conn.execute(
+            select(sv.c.code, sv.c.retired_at).where(func.lower(sv.c.code) == clean_code.lower())
+        ).first()
         if exists is not None:
-            raise Conflict(f"service {clean_code!r} already exists")
+            retired = " (retired: a retired code is not used again)" if exists.retired_at else ""
+            raise Conflict(f"service {exists.code!r} already exists{retired}")
         uow.conn.execute(
             insert(sv).values(
                 code=clean_code,
@@ -154,6 +195,52 @@ def add_service(
             )
         )
         return _service(_service_row(uow.conn, clean_code))
+
+
+def edit_service(
+    ctx: Context,
+    code: str,
+    *,
+    name: str | None = None,
+    price: str | None = None,
+    currency: str | None = None,
+    unit: str | None = None,
+    tax: str | None = None,
+) -> Service:
+    """Change a service for the lines added from now on; lines already added keep their figures.
+
+    ``unit=""`` clears the unit. A new currency without a new price keeps the price if the currency can
+    hold it (10.50 USD cannot become JPY). A retired service is not edited.
+    """
+    new_name = (
+        clean_text(name, what="service name", max_length=200, required=True) if name is not None else None
+    )
+    new_tax = parse_tax(tax) if tax is not None else None
+    with ctx.unit_of_work("service edit") as uow:
+        row = _service_row(uow.conn, code)
+        if row["retired_at"] is not None:
+            raise Conflict(f"service {row['code']} is retired and cannot change")
+        values: dict[str, object] = {}
+        if new_name is not None:
+            values["name"] = new_name
+        if unit is not None:
+            values["unit"] = clean_text(unit, what="unit", max_length=40)
+        if new_tax is not None:
+            values["tax_bp"] = new_tax
+        cur = normalize_currency(currency) if currency is not None else row["currency"]
+        if price is not None:
+            values["price_minor"] = to_minor(parse_amount(price, cur), cur)
+        elif cur != row["currency"]:
+            old_price = from_minor(row["price_minor"], row["currency"])
+            try:
+                values["price_minor"] = to_minor(old_price.normalize(), cur)
+            except Invalid as exc:
+                raise Invalid(
+                    f"the price {old_price} cannot be expressed in {cur}", hint="give --price as well"
+                ) from exc
+        values["currency"] = cur
+        uow.conn.execute(update(sv).where(sv.c.id == row["id"]).values(**values))
+        return _service(_service_row(uow.conn, code))
 
 
 def list_services(ctx: Context, *, include_retired: bool = False) -> list[Service]:
@@ -184,41 +271,64 @@ def _trimmed(number: Decimal) -> Decimal:
     return normal.quantize(Decimal(1)) if normal.as_tuple().exponent > 0 else normal  # type: ignore[operator]
 
 
-def _line(row: RowMapping) -> Line:
+def quantity_of(quantity_milli: int) -> Decimal:
+    """A stored quantity (thousandths) as the number shown: 1.5, 3, 0.125."""
+    return _trimmed(Decimal(quantity_milli) / 1000)
+
+
+def line_of(row: RowMapping) -> Line:
+    """A stored billable line as the record the contract shows."""
     currency = row["currency"]
+    conversion = None
+    if row["source_currency"] is not None:
+        conversion = LineConversion(
+            currency=row["source_currency"],
+            price=from_minor(row["source_price_minor"], row["source_currency"]),
+            pair=row["rate_pair"],
+            rate=Decimal(row["rate"]),
+        )
     return Line(
         line=row["line"],
         description=row["description"],
         service=row["service_code"],
-        quantity=_trimmed(Decimal(row["quantity_milli"]) / 1000),
+        quantity=quantity_of(row["quantity_milli"]),
         unit_price=from_minor(row["unit_price_minor"], currency),
         tax_rate=_trimmed(Decimal(row["tax_bp"]) / 100),
         amount=from_minor(row["amount_minor"], currency),
         tax=from_minor(row["tax_minor"], currency),
         invoice=row["invoice_number"],
+        conversion=conversion,
     )
 
 
 def _deal_row(conn: Connection, deal_id: int) -> RowMapping:
-    row = conn.execute(select(o.c.id, o.c.currency, o.c.status).where(o.c.id == deal_id)).mappings().first()
+    row = (
+        conn.execute(select(o.c.id, o.c.currency, o.c.status, o.c.value_minor).where(o.c.id == deal_id))
+        .mappings()
+        .first()
+    )
     if row is None:
         raise NotFound(f"no opportunity {deal_id}", hint="see opp list --status all")
     return row
+
+
+LIVE = bl.c.removed_at.is_(None)
+"""The lines that count: every line not removed, invoiced or not."""
 
 
 def billables_of(conn: Connection, deal_id: int) -> Billables:
     deal = _deal_row(conn, deal_id)
     currency = deal["currency"]
     lines = [
-        _line(row)
+        line_of(row)
         for row in conn.execute(
-            select(bl).where(bl.c.opportunity_id == deal_id).order_by(bl.c.line)
+            select(bl).where(bl.c.opportunity_id == deal_id, LIVE).order_by(bl.c.line)
         ).mappings()
     ]
     subtotal, tax = conn.execute(
         select(
             func.coalesce(func.sum(bl.c.amount_minor), 0), func.coalesce(func.sum(bl.c.tax_minor), 0)
-        ).where(bl.c.opportunity_id == deal_id)
+        ).where(bl.c.opportunity_id == deal_id, LIVE)
     ).one()
     return Billables(
         opportunity_id=deal_id,
@@ -233,6 +343,119 @@ def billables_of(conn: Connection, deal_id: int) -> Billables:
 def list_billables(ctx: Context, deal_id: int | str) -> Billables:
     with ctx.reading() as conn:
         return billables_of(conn, parse_id(deal_id))
+
+
+def _billed_sums(*where: Any) -> Select[Any]:
+    """Line count, and amounts before tax on an invoice and not yet, of the live lines matching ``where``."""
+    invoiced = bl.c.invoice_number.is_not(None)
+    return select(
+        func.count(bl.c.id).label("lines"),
+        func.coalesce(func.sum(case((invoiced, bl.c.amount_minor), else_=0)), 0).label("billed"),
+        func.coalesce(func.sum(case((invoiced, 0), else_=bl.c.amount_minor)), 0).label("unbilled"),
+    ).where(LIVE, *where)
+
+
+def billing_summary(conn: Connection, deal_id: int) -> BillingSummary:
+    """Billed and unbilled amounts (before tax) of a deal, and whether together they make its value."""
+    deal = _deal_row(conn, deal_id)
+    currency = deal["currency"]
+    sums = conn.execute(_billed_sums(bl.c.opportunity_id == deal_id)).one()
+    total = sums.billed + sums.unbilled
+    return BillingSummary(
+        currency=currency,
+        lines=sums.lines,
+        billed=from_minor(sums.billed, currency),
+        unbilled=from_minor(sums.unbilled, currency),
+        total=from_minor(total, currency),
+        matches_value=None if sums.lines == 0 else total == deal["value_minor"],
+    )
+
+
+def customer_billing(conn: Connection, customer_id: int) -> dict[str, dict[str, Decimal]]:
+    """Per currency, the customer's billed and unbilled amounts before tax (``opp customer show``)."""
+    rows = conn.execute(
+        _billed_sums(o.c.customer_id == customer_id)
+        .add_columns(bl.c.currency)
+        .select_from(bl.join(o, o.c.id == bl.c.opportunity_id))
+        .group_by(bl.c.currency)
+    )
+    return {
+        row.currency: {
+            "billed": from_minor(row.billed, row.currency),
+            "unbilled": from_minor(row.unbilled, row.currency),
+        }
+        for row in rows
+    }
+
+
+def value_from_billables(conn: Connection, deal_id: int) -> int:
+    """The deal's billables subtotal in minor units, for ``opp edit ID --value-from-billables``."""
+    summary = conn.execute(_billed_sums(bl.c.opportunity_id == deal_id)).one()
+    if summary.lines == 0:
+        raise Conflict(
+            f"opportunity {deal_id} has no billable lines to take its value from",
+            hint=f"add some with opp bill add {deal_id}",
+        )
+    total: int = summary.billed + summary.unbilled
+    return total
+
+
+def has_lines(conn: Connection, deal_id: int) -> bool:
+    """Whether the deal has lines (their currency is the deal's, so it cannot change under them)."""
+    return (
+        conn.execute(select(bl.c.id).where(bl.c.opportunity_id == deal_id, LIVE).limit(1)).first() is not None
+    )
+
+
+@dataclass(frozen=True)
+class _Priced:
+    """A catalog price in the deal's currency, and where it came from when it was converted."""
+
+    unit_price: int
+    source_currency: str | None = None
+    source_price: int | None = None
+    rate: str | None = None
+    pair: str | None = None
+
+
+def _priced(conn: Connection, service: RowMapping, currency: str, today: date) -> _Priced:
+    """The service's price in ``currency``: as is, or converted at the rate in force ``today``.
+
+    The rate is the one :mod:`opp.core.rates` looks up for deals (the direct pair, else the inverse),
+    and the conversion its exact, half-up SQL (opp.store.dialect), so a line and a forecast agree.
+    """
+    from opp.core.rates import _rate_in_force
+    from opp.store.dialect import convert_minor
+
+    source = service["currency"]
+    if source == currency:
+        return _Priced(service["price_minor"])
+    direct = _rate_in_force(literal(source), literal(currency), literal(today))
+    inverse = _rate_in_force(literal(currency), literal(source), literal(today))
+    shift = literal(MINOR_UNITS[currency] - MINOR_UNITS[source])
+    found = conn.execute(
+        select(
+            direct.label("direct"),
+            inverse.label("inverse"),
+            convert_minor(conn.dialect.name, literal(service["price_minor"]), direct, inverse, shift).label(
+                "converted"
+            ),
+        )
+    ).one()
+    if found.converted is None:
+        raise Conflict(
+            f"no exchange rate from {source} to {currency} in force on {format_date(today)}",
+            hint=f"add one with opp rate set {source} {currency} RATE, or add the line as --item",
+        )
+    pair, rate = (
+        (f"{source}/{currency}", found.direct)
+        if found.direct is not None
+        else (
+            f"{currency}/{source}",
+            found.inverse,
+        )
+    )
+    return _Priced(int(found.converted), source, service["price_minor"], str(rate), pair)
 
 
 def add_billable(
@@ -263,25 +486,23 @@ def add_billable(
             row = _service_row(uow.conn, service)
             if row["retired_at"] is not None:
                 raise Conflict(f"service {row['code']} is retired")
-            if row["currency"] != currency:
-                raise Conflict(
-                    f"no exchange rate from {row['currency']} to {currency}",
-                    hint="add it as --item with a price in the deal's currency",
-                )
-            description, code, unit_price, tax_bp = (
-                row["name"],
-                row["code"],
-                row["price_minor"],
-                row["tax_bp"],
-            )
+            priced = _priced(uow.conn, row, currency, uow.at.date())
+            description, code, tax_bp = row["name"], row["code"], row["tax_bp"]
         else:
             description = clean_text(item, what="item", max_length=500, required=True) or ""
             code = None
-            unit_price = to_minor(parse_amount(price or "", currency), currency)
+            priced = _Priced(to_minor(parse_amount(price or "", currency), currency))
             tax_bp = parse_tax(tax) if tax is not None else 0
-        amount, line_tax = line_amounts(quantity_milli, unit_price, tax_bp)
+        amount, line_tax = line_amounts(quantity_milli, priced.unit_price, tax_bp)
+        if priced.unit_price > MAX_MINOR or amount + line_tax > MAX_MINOR:
+            raise Invalid(
+                f"the line's total {format_money(from_minor(amount + line_tax, currency))} {currency} "
+                "is too large",
+                hint=f"the largest amount is {format_money(from_minor(MAX_MINOR, currency))} {currency}",
+            )
         line_no = (
             uow.conn.execute(
+                # Removed lines count too: a line number is never given out twice.
                 select(func.coalesce(func.max(bl.c.line), 0)).where(bl.c.opportunity_id == wanted)
             ).scalar_one()
             + 1
@@ -293,37 +514,39 @@ def add_billable(
                 description=description,
                 service_code=code,
                 quantity_milli=quantity_milli,
-                unit_price_minor=unit_price,
+                unit_price_minor=priced.unit_price,
                 tax_bp=tax_bp,
                 amount_minor=amount,
                 tax_minor=line_tax,
                 currency=currency,
+                rate=priced.rate,
                 created_at=uow.at,
+                source_currency=priced.source_currency,
+                source_price_minor=priced.source_price,
+                rate_pair=priced.pair,
             )
         )
-        added = _line(
+        added = line_of(
             uow.conn.execute(select(bl).where(bl.c.opportunity_id == wanted, bl.c.line == line_no))
             .mappings()
             .one()
         )
-        uow.record(
-            wanted,
-            "billable",
-            field="line",
-            new=str(line_no),
-            note=f"added {description}: {added.quantity} × {added.unit_price} = {added.amount} {currency}",
-        )
+        note = f"added {description}: {added.quantity} × {added.unit_price} = {added.amount} {currency}"
+        if added.conversion is not None:
+            source = added.conversion
+            note += f" ({source.price} {source.currency} at {source.pair} {source.rate})"
+        uow.record(wanted, "billable", field="line", new=str(line_no), note=note)
         return billables_of(uow.conn, wanted)
 
 
 def remove_billable(ctx: Context, deal_id: int | str, line: int | str) -> Billables:
-    """Remove a line that is not invoiced yet (invoiced lines are frozen)."""
+    """Remove a line that is not invoiced yet (invoiced lines are frozen); its number is not reused."""
     wanted = parse_id(deal_id)
     line_no = parse_id(line, what="line")
     with ctx.unit_of_work("bill remove") as uow:
         _deal_row(uow.conn, wanted)
         row = (
-            uow.conn.execute(select(bl).where(bl.c.opportunity_id == wanted, bl.c.line == line_no))
+            uow.conn.execute(select(bl).where(bl.c.opportunity_id == wanted, bl.c.line == line_no, LIVE))
             .mappings()
             .first()
         )
@@ -331,6 +554,6 @@ def remove_billable(ctx: Context, deal_id: int | str, line: int | str) -> Billab
             raise NotFound(f"opportunity {wanted} has no line {line_no}", hint=f"see opp bill list {wanted}")
         if row["invoice_number"] is not None:
             raise Conflict(f"line {line_no} is on invoice {row['invoice_number']} and cannot change")
-        uow.conn.execute(delete(bl).where(bl.c.id == row["id"]))
+        uow.conn.execute(update(bl).where(bl.c.id == row["id"]).values(removed_at=uow.at))
         uow.record(wanted, "billable", field="line", old=str(line_no), note=f"removed {row['description']}")
         return billables_of(uow.conn, wanted)

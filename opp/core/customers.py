@@ -127,6 +127,9 @@ def resolve_customer(conn: Connection, ref: str, *, kind: str | None = None) -> 
 
 
 def show_customer(ctx: Context, ref: str) -> CustomerDetail:
+    """The customer, its deals, and per currency their totals with ``billed`` and ``unbilled`` amounts
+    (billable lines before tax, on an invoice or not yet; see opp.core.billing)."""
+    from opp.core.billing import customer_billing
     from opp.core.deals import DealFilter, query_deals
 
     o = schema.opportunities
@@ -147,18 +150,22 @@ def show_customer(ctx: Context, ref: str) -> CustomerDetail:
             .group_by(o.c.currency)
             .order_by(o.c.currency)
         ).all()
+        billing = customer_billing(conn, customer.id)
     counts = {status: sum(row[1 + i] for row in by_currency) for i, status in enumerate(STATUSES)}
     totals: dict[str, Any] = {
         "count": sum(counts.values()),
         **counts,
         "by_currency": [
-            CurrencyTotals(
-                currency=cur,
-                open_value=from_minor(open_v, cur),
-                open_forecast=from_minor(open_f, cur),
-                won_value=from_minor(won_v, cur),
-                lost_value=from_minor(lost_v, cur),
-            ).as_dict()
+            {
+                **CurrencyTotals(
+                    currency=cur,
+                    open_value=from_minor(open_v, cur),
+                    open_forecast=from_minor(open_f, cur),
+                    won_value=from_minor(won_v, cur),
+                    lost_value=from_minor(lost_v, cur),
+                ).as_dict(),
+                **billing.get(cur, {"billed": from_minor(0, cur), "unbilled": from_minor(0, cur)}),
+            }
             for cur, *_counts, open_v, open_f, won_v, lost_v in by_currency
         ],
     }

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, Select, func, insert, or_, select, update
 
 from opp.core import settings
+from opp.core.billing import BillingSummary
 from opp.core.context import Context, UnitOfWork
 from opp.core.customers import resolve_customer
 from opp.core.dates import format_date, format_instant, parse_date, parse_period
@@ -55,13 +56,18 @@ SORT_FIELDS: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class DealDetail(Record):
-    """A deal with its whole history (``opp show``)."""
+    """A deal with its whole history (``opp show``) and its billing (see opp.core.billing)."""
 
     opportunity: Opportunity
     history: list[Event]
+    billing: BillingSummary | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.opportunity.as_dict(), "history": [event.as_dict() for event in self.history]}
+        return {
+            **self.opportunity.as_dict(),
+            "billing": None if self.billing is None else self.billing.as_dict(),
+            "history": [event.as_dict() for event in self.history],
+        }
 
 
 @dataclass
@@ -80,6 +86,8 @@ class DealFilter:
     ids: Sequence[int] | None = None
     sort: Sequence[Any] = field(default_factory=lambda: [o.c.id])
     limit: int | None = None
+    #: Answer from the deals as they stood before this instant (naive UTC; see opp.core.asof).
+    as_of: datetime | None = None
 
 
 # -- reading -------------------------------------------------------------------------------------------
@@ -123,7 +131,12 @@ def _opportunity(row: RowMapping) -> Opportunity:
 
 
 def query_deals(conn: Connection, where: DealFilter) -> list[Opportunity]:
-    """The deals a filter selects, in its order (a building block for services and reports)."""
+    """The deals a filter selects, in its order (a building block for services and reports).
+
+    With ``where.as_of`` the same query runs over the deals as they stood then, rebuilt from history.
+    """
+    from opp.core.asof import deal_source, over
+
     query = _deal_select()
     if where.status != "all":
         query = query.where(o.c.status == where.status)
@@ -155,6 +168,7 @@ def query_deals(conn: Connection, where: DealFilter) -> list[Opportunity]:
     query = query.order_by(*where.sort, o.c.id)
     if where.limit is not None:
         query = query.limit(where.limit)
+    query = over(query, deal_source(conn, where.as_of))
     return [_opportunity(row) for row in conn.execute(query).mappings()]
 
 
@@ -177,13 +191,15 @@ def get_deal(ctx: Context, deal_id: int | str) -> Opportunity:
 
 
 def show_deal(ctx: Context, deal_id: int | str) -> DealDetail:
+    from opp.core.billing import billing_summary
     from opp.core.history import EventFilter, query_events
 
     wanted = parse_id(deal_id)
     with ctx.reading() as conn:
         deal = fetch_deals(conn, [wanted])[0]
         events = query_events(conn, EventFilter(opportunity_id=wanted))
-    return DealDetail(opportunity=deal, history=events)
+        billing = billing_summary(conn, wanted)
+    return DealDetail(opportunity=deal, history=events, billing=billing)
 
 
 def _sort_terms(sort: str | None) -> list[Any]:
@@ -219,8 +235,13 @@ def build_filter(
     overdue: bool = False,
     sort: str | None = None,
     limit: int | None = None,
+    as_of: str | None = None,
 ) -> DealFilter:
-    """Turn the list options users type into a filter, validating each one."""
+    """Turn the list options users type into a filter, validating each one.
+
+    ``as_of`` (a date) answers from the state at the end of that day (UTC); ``overdue`` then means
+    overdue on that day.
+    """
     pipeline = load_pipeline(conn)
     stage_keys = [pipeline.get(stage).key for stage in stages]
     if status is None:
@@ -246,6 +267,12 @@ def build_filter(
         raise Invalid(f"--from {format_date(start)} is after --to {format_date(end)}")
     if limit is not None and limit < 1:
         raise Invalid(f"--limit must be a positive number, not {limit}")
+    instant = None
+    if as_of is not None:
+        from opp.core.asof import as_of_instant
+
+        instant = as_of_instant(as_of, today)
+        today = parse_date(as_of, today)
     return DealFilter(
         status=status,
         stages=stage_keys,
@@ -258,6 +285,7 @@ def build_filter(
         overdue_on=today if overdue else None,
         sort=_sort_terms(sort),
         limit=limit,
+        as_of=instant,
     )
 
 
@@ -400,7 +428,7 @@ def insert_deal(
         "stage_changed_at": closed or created,
         "version": 1,
     }
-    new_id: int = uow.conn.execute(insert(o).values(**values)).inserted_primary_key[0]  # type: ignore[index]
+    new_id: int = uow.conn.execute(insert(o), values).inserted_primary_key[0]  # type: ignore[index]
     snapshot = {
         "title": title,
         "customer_id": customer_id,
@@ -478,9 +506,18 @@ def edit_deal(
     close: str | None = None,
     description: str | None = None,
     ref: str | None = None,
+    value_from_billables: bool = False,
 ) -> Opportunity:
-    """Change the given fields (``""`` clears an optional one); one ``updated`` event per changed field."""
+    """Change the given fields (``""`` clears an optional one); one ``updated`` event per changed field.
+
+    ``value_from_billables`` sets the value to the deal's billable lines' subtotal (before tax). A deal
+    with billable lines keeps its currency, the lines' currency.
+    """
+    from opp.core import billing
+
     wanted = parse_id(deal_id)
+    if value_from_billables and (value is not None or currency is not None):
+        raise Invalid("--value-from-billables goes without --value and --currency")
     with ctx.unit_of_work("edit") as uow:
         row = lock_deal(uow.conn, wanted)
         values: dict[str, Any] = {}
@@ -503,8 +540,15 @@ def edit_deal(
             change("external_ref", "external_ref", new_ref, row["external_ref"], new_ref)
         old_code = row["currency"]
         code = normalize_currency(currency) if currency is not None else old_code
+        if code != old_code and billing.has_lines(uow.conn, wanted):
+            raise Conflict(
+                f"opportunity {wanted} has billable lines in {old_code}, so its currency cannot change",
+                hint=f"remove its uninvoiced lines first (see opp bill list {wanted})",
+            )
         old_money = _money_text(row["value_minor"], old_code)
-        if value is not None:
+        if value_from_billables:
+            new_minor = billing.value_from_billables(uow.conn, wanted)
+        elif value is not None:
             new_minor = to_minor(parse_amount(value, code), code)
         else:
             try:
@@ -533,7 +577,8 @@ def edit_deal(
                 _date_text(new_close),
             )
         if values:
-            write_deal(uow, row, values, changes, action="updated")
+            note = "value from billables" if value_from_billables else None
+            write_deal(uow, row, values, changes, action="updated", note=note)
         return fetch_deals(uow.conn, [wanted])[0]
 
 

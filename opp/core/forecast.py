@@ -3,24 +3,30 @@
 Each deal's forecast is rounded to its currency's minor unit before summing (see
 :func:`opp.core.money.forecast_minor`). Sums never mix currencies: a figure is given in one currency,
 the one asked for, the team's reporting currency, or the deals' own when they share one.
+
+With ``as_of`` (a date) every figure is computed from the deals as they stood at the end of that day
+(UTC), rebuilt from history (:mod:`opp.core.asof`): the same queries run over that state instead of the
+opportunities table, and deals convert with "today" taken as that day.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, func, select
+from sqlalchemy import ColumnElement, Connection, FromClause, Select, func, select
 
 from opp.core import settings
+from opp.core.asof import as_of_instant, deal_source
 from opp.core.context import Context
 from opp.core.dates import parse_date, parse_period
 from opp.core.errors import Conflict, Invalid
 from opp.core.money import from_minor, normalize_currency
 from opp.core.rates import Conversion, conversion
-from opp.core.records import Record
+from opp.core.records import Opportunity, Record
 from opp.core.stages import load_pipeline
 from opp.core.users import user_id
 from opp.store import schema
@@ -68,25 +74,79 @@ class PipelineBoard(Record):
     total: Figures
 
 
-def reporting_measures(conn: Connection, ctx: Context, deals: Select[Any], asked: str | None) -> Conversion:
+@dataclass(frozen=True)
+class Card(Record):
+    """A deal as a card on the board: enough to recognise it, in its own currency."""
+
+    id: int
+    title: str
+    value: Decimal
+    currency: str
+    probability: int
+    expected_close: date | None
+    assignee: str | None
+
+
+@dataclass(frozen=True)
+class BoardColumn(Record):
+    stage: str
+    name: str
+    count: int
+    value: Decimal
+    forecast: Decimal
+    cards: list[Card]
+
+
+@dataclass(frozen=True)
+class Board(Record):
+    currency: str
+    stages: list[BoardColumn]
+    total: Figures
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The deals a forecast covers: their source (the table, or the state at an instant) and ids."""
+
+    source: FromClause
+    deals: Select[Any]
+    today: date
+
+
+def reporting_currency(conn: Connection, asked: str | None, deals: Sequence[Select[Any]]) -> str:
+    """The currency figures are given in: ``--currency``, else the reporting currency, else the deals'
+    one currency (``deals`` select ``currency`` columns); deals in several currencies and neither is
+    refused rather than added up."""
+    wanted = normalize_currency(asked) if asked else settings.value_of(conn, "reporting_currency")
+    if wanted is not None:
+        return wanted
+    present: set[str] = set()
+    for query in deals:
+        present.update(row[0] for row in conn.execute(query.distinct()))
+    if len(present) > 1:
+        raise Conflict(
+            "the deals are in several currencies (" + ", ".join(sorted(present)) + ")",
+            hint="choose one with --currency, or set one with opp config set reporting_currency C",
+        )
+    return present.pop() if present else settings.default_currency(conn)
+
+
+def reporting_measures(
+    conn: Connection,
+    ctx: Context,
+    deals: Select[Any],
+    asked: str | None,
+    *,
+    source: FromClause = o,
+    today: date | None = None,
+) -> Conversion:
     """The currency the figures are in and the per-deal measures converted to it.
 
     That currency is ``--currency``, else the reporting currency, else the deals' one currency; deals in
-    several currencies with neither is refused rather than added up.
+    several currencies with neither is refused rather than added up. ``deals`` selects from ``source``.
     """
-    wanted = normalize_currency(asked) if asked else settings.value_of(conn, "reporting_currency")
-    if wanted is None:
-        present = [
-            row[0]
-            for row in conn.execute(deals.with_only_columns(o.c.currency).distinct().order_by(o.c.currency))
-        ]
-        if len(present) > 1:
-            raise Conflict(
-                "the deals are in several currencies (" + ", ".join(present) + ")",
-                hint="choose one with --currency, or set one with opp config set reporting_currency C",
-            )
-        wanted = present[0] if present else settings.default_currency(conn)
-    return conversion(conn, deals, wanted, today=ctx.clock.today())
+    wanted = reporting_currency(conn, asked, [deals.with_only_columns(source.c.currency)])
+    return conversion(conn, deals, wanted, today=today or ctx.clock.today(), source=source)
 
 
 def _figure_columns(measures: Conversion) -> list[ColumnElement[Any]]:
@@ -97,48 +157,61 @@ def _figure_columns(measures: Conversion) -> list[ColumnElement[Any]]:
     ]
 
 
-def _filtered(
+def scope(
     conn: Connection,
     ctx: Context,
-    base: Select[Any],
     *,
-    stages: Sequence[str],
-    assignee: str | None,
-    period: str | None,
-    close_from: str | None,
-    close_to: str | None,
-) -> Select[Any]:
+    statuses: Sequence[str],
+    stages: Sequence[str] = (),
+    assignee: str | None = None,
+    period: str | None = None,
+    close_from: str | None = None,
+    close_to: str | None = None,
+    as_of: str | None = None,
+) -> Scope:
+    """The deals of these statuses matching a forecast's filters, now or as of the end of a day.
+
+    Periods and relative dates count from today; with ``as_of`` the deals are as they stood then,
+    and they convert as on that day.
+    """
+    today = ctx.clock.today()
+    instant: datetime | None = None
+    as_of_day = today
+    if as_of is not None:
+        instant = as_of_instant(as_of, today)
+        as_of_day = parse_date(as_of, today)
+    src = deal_source(conn, instant)
+    base = select(src.c.id).where(src.c.status.in_(list(statuses)))
     pipeline = load_pipeline(conn)
     if stages:
-        base = base.where(o.c.stage.in_([pipeline.get(stage).key for stage in stages]))
+        base = base.where(src.c.stage.in_([pipeline.get(stage).key for stage in stages]))
     if assignee is not None:
-        base = base.where(o.c.assignee_id == user_id(conn, assignee))
-    today = ctx.clock.today()
+        base = base.where(src.c.assignee_id == user_id(conn, assignee))
     if period is not None:
         if close_from is not None or close_to is not None:
             raise Invalid("give either --period or --from/--to, not both")
         chosen = parse_period(period, today)
-        base = base.where(o.c.expected_close.between(chosen.start, chosen.end))
+        base = base.where(src.c.expected_close.between(chosen.start, chosen.end))
     if close_from is not None:
-        base = base.where(o.c.expected_close >= parse_date(close_from, today))
+        base = base.where(src.c.expected_close >= parse_date(close_from, today))
     if close_to is not None:
-        base = base.where(o.c.expected_close <= parse_date(close_to, today))
-    return base
+        base = base.where(src.c.expected_close <= parse_date(close_to, today))
+    return Scope(src, base, as_of_day)
 
 
-def _group_key(conn: Connection, by: str) -> tuple[ColumnElement[Any], list[Any]]:
+def _group_key(conn: Connection, by: str, src: FromClause) -> tuple[ColumnElement[Any], list[Any]]:
     """The SQL expression to group by, and the joins it needs."""
     dialect = conn.dialect.name
     if by == "stage":
-        return o.c.stage, []
+        return src.c.stage, []
     if by == "assignee":
-        return schema.users.c.handle, [(schema.users, schema.users.c.id == o.c.assignee_id)]
+        return schema.users.c.handle, [(schema.users, schema.users.c.id == src.c.assignee_id)]
     if by == "customer":
-        return schema.customers.c.name, [(schema.customers, schema.customers.c.id == o.c.customer_id)]
+        return schema.customers.c.name, [(schema.customers, schema.customers.c.id == src.c.customer_id)]
     if by == "month":
-        return month_key(dialect, o.c.expected_close), []
+        return month_key(dialect, src.c.expected_close), []
     if by == "quarter":
-        return quarter_key(dialect, o.c.expected_close), []
+        return quarter_key(dialect, src.c.expected_close), []
     raise Invalid(f"cannot group a forecast by {by!r}", hint="use " + ", ".join(GROUPINGS))
 
 
@@ -158,25 +231,28 @@ def forecast(
     close_from: str | None = None,
     close_to: str | None = None,
     currency: str | None = None,
+    as_of: str | None = None,
 ) -> Forecast:
     """Expected revenue of open and won deals (lost ones are left out), grouped as asked."""
     by = by.strip().lower()
     with ctx.reading() as conn:
-        key, joins = _group_key(conn, by)
-        base = select(o.c.id).where(o.c.status.in_(["open", "won"]))
-        base = _filtered(
+        chosen = scope(
             conn,
             ctx,
-            base,
+            statuses=("open", "won"),
             stages=stages,
             assignee=assignee,
             period=period,
             close_from=close_from,
             close_to=close_to,
+            as_of=as_of,
         )
-        measures = reporting_measures(conn, ctx, base, currency)
+        key, joins = _group_key(conn, by, chosen.source)
+        measures = reporting_measures(
+            conn, ctx, chosen.deals, currency, source=chosen.source, today=chosen.today
+        )
         code = measures.currency
-        query = base.with_only_columns(key.label("key"), *_figure_columns(measures))
+        query = chosen.deals.with_only_columns(key.label("key"), *_figure_columns(measures))
         for table, on in joins:
             query = query.outerjoin(table, on)
         rows = conn.execute(query.group_by(key)).mappings().all()
@@ -192,7 +268,7 @@ def forecast(
     return Forecast(currency=code, groups=groups, total=_total(groups, code))
 
 
-def _total(groups: Sequence[Group | StageFigures], currency: str) -> Figures:
+def _total(groups: Sequence[Group | StageFigures | BoardColumn], currency: str) -> Figures:
     """Totals are the sums of the groups' already rounded figures, so that the table adds up."""
     zero = from_minor(0, currency)
     return Figures(
@@ -203,17 +279,15 @@ def _total(groups: Sequence[Group | StageFigures], currency: str) -> Figures:
 
 
 def pipeline_board(
-    ctx: Context, *, assignee: str | None = None, currency: str | None = None
+    ctx: Context, *, assignee: str | None = None, currency: str | None = None, as_of: str | None = None
 ) -> PipelineBoard:
     """Open deals per open stage, in pipeline order, empty stages included."""
     with ctx.reading() as conn:
-        base = select(o.c.id).where(o.c.status == "open")
-        base = _filtered(
-            conn, ctx, base, stages=(), assignee=assignee, period=None, close_from=None, close_to=None
-        )
-        measures = reporting_measures(conn, ctx, base, currency)
+        chosen = scope(conn, ctx, statuses=("open",), assignee=assignee, as_of=as_of)
+        src = chosen.source
+        measures = reporting_measures(conn, ctx, chosen.deals, currency, source=src, today=chosen.today)
         code = measures.currency
-        query = base.with_only_columns(o.c.stage, *_figure_columns(measures)).group_by(o.c.stage)
+        query = chosen.deals.with_only_columns(src.c.stage, *_figure_columns(measures)).group_by(src.c.stage)
         rows = {row["stage"]: row for row in conn.execute(query).mappings()}
         open_stages = load_pipeline(conn).open_stages
     stages = []
@@ -226,3 +300,38 @@ def pipeline_board(
         )
         stages.append(StageFigures(stage.key, stage.name, *figures))
     return PipelineBoard(currency=code, stages=stages, total=_total(stages, code))
+
+
+def _card(deal: Opportunity) -> Card:
+    return Card(
+        id=deal.id,
+        title=deal.title,
+        value=deal.value,
+        currency=deal.currency,
+        probability=deal.probability,
+        expected_close=deal.expected_close,
+        assignee=deal.assignee,
+    )
+
+
+def board(
+    ctx: Context, *, assignee: str | None = None, currency: str | None = None, as_of: str | None = None
+) -> Board:
+    """The pipeline board with its cards: each open stage's figures and its deals, soonest to close
+    first (deals without an expected close last), as the guide's drag-and-drop pipeline view shows."""
+    from opp.core.deals import build_filter, query_deals
+
+    figures = pipeline_board(ctx, assignee=assignee, currency=currency, as_of=as_of)
+    with ctx.reading() as conn:
+        where = build_filter(conn, ctx, status="open", assignee=assignee, sort="close", as_of=as_of)
+        deals = query_deals(conn, where)
+    cards: dict[str, list[Card]] = {}
+    for deal in deals:
+        cards.setdefault(deal.stage, []).append(_card(deal))
+    columns = [
+        BoardColumn(
+            stage.stage, stage.name, stage.count, stage.value, stage.forecast, cards.get(stage.stage, [])
+        )
+        for stage in figures.stages
+    ]
+    return Board(currency=figures.currency, stages=columns, total=figures.total)

@@ -1,36 +1,30 @@
-"""Loading deals from a CSV file in one unit of work: the demo data, and files shaped like it.
+"""Reading deal files row by row: CSV, JSON and JSONL, streamed, each row with the line it starts on.
 
-The file has the import columns (``title, customer, customer_kind, value, currency, stage, probability,
-expected_close, external_ref, assignee, description``) and optionally ``created_at``, ``closed_at`` and
-``lost_reason``, which carry a deal's past over. Missing customers and users are created. Every deal is
-inserted by :func:`opp.core.deals.insert_deal`, as ``opp create`` does, so its ``created`` history event
-is the same. The whole file loads or nothing does; an error names the line where its row starts.
+The readers never hold a whole file: they yield one :class:`SourceRow` at a time, so ``opp import`` can
+load a million-row file in constant memory. A row that cannot be read (a CSV line with the wrong number
+of fields, a JSON value that is not an object) is yielded with its ``error`` so that the importer can
+list every bad line; a file that cannot be read at all (not UTF-8, malformed quoting) raises
+:class:`~opp.core.errors.Invalid` naming the line.
+
+The demo's loader (:func:`load_deals_csv`) and ``opp import`` share these readers and the importer's
+row rules (:mod:`opp.core.importer`), so the demo data and an imported file mean the same thing.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
+from typing import IO, Any
 
-from sqlalchemy import Connection, func, insert, select
-
-from opp.core import settings
-from opp.core.context import Context, UnitOfWork
-from opp.core.customers import check_kind, insert_customer
-from opp.core.dates import format_date, parse_date, parse_instant
-from opp.core.deals import insert_deal
-from opp.core.errors import Conflict, Invalid, OppError
-from opp.core.money import normalize_currency, parse_amount, parse_probability, to_minor
+from opp.core.context import Context
+from opp.core.errors import Invalid, OppError
 from opp.core.rates import Rate
 from opp.core.records import Record
-from opp.core.refs import clean_text, parse_handle
-from opp.core.stages import Pipeline, load_pipeline, plan_move
-from opp.core.users import user_id
-from opp.store import schema
 
 COLUMNS = (
     "title",
@@ -50,6 +44,9 @@ COLUMNS = (
 )
 REQUIRED_COLUMNS = ("title", "customer")
 RATE_COLUMNS = ("from", "to", "rate", "date")
+FORMATS = ("csv", "json", "jsonl")
+_EXTENSIONS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -62,210 +59,285 @@ class LoadSummary(Record):
 
 
 @dataclass(frozen=True)
-class _Row:
+class SourceRow:
+    """One record of a file: its cells by (lower-case) column name, or why it could not be read."""
+
     line: int
     cells: Mapping[str, str]
+    error: str | None = None
 
 
-def load_deals_csv(ctx: Context, path: str | Path, *, only_into_empty: bool = False) -> LoadSummary:
-    """Create a deal for every row of the CSV file at ``path``, all in one transaction.
+# A header check: takes the file's column names as written, returns them normalised (or raises Invalid).
+HeaderCheck = Callable[[list[str]], list[str]]
 
-    ``only_into_empty`` refuses (Conflict) a database that already holds deals, so sample data never
-    mixes with real data and loading it twice is refused rather than doubling every deal.
-    """
-    rows = _read_rows(Path(path))
-    with ctx.unit_of_work("demo") as uow:
-        if only_into_empty:
-            _check_no_deals(uow.conn)
-        loader = _Loader(uow, today=ctx.clock.today())
-        for row in rows:
-            try:
-                loader.add(row)
-            except OppError as exc:
-                exc.message = f"line {row.line}: {exc.message}"
-                raise
-        return LoadSummary(
-            created=loader.created,
-            customers_created=loader.customers_created,
-            users_created=loader.users_created,
+
+class CountingReader(io.RawIOBase):
+    """A binary stream that counts the bytes read through it (for a progress bar's fraction)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.bytes_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.raw.read(len(buffer))
+        count = len(data)
+        buffer[:count] = data
+        self.bytes_read += count
+        return count
+
+    def close(self) -> None:
+        if self.raw is not None and hasattr(self.raw, "close"):
+            self.raw.close()
+        super().close()
+
+
+def format_of(name: str, given: str | None) -> str:
+    """The file's format: ``given`` (``--format``), else from the extension; standard input is CSV."""
+    if given:
+        fmt = given.strip().lower()
+        if fmt not in FORMATS:
+            raise Invalid(f"unknown import format {given!r}", hint="use csv, json or jsonl")
+        return fmt
+    if name == "-":
+        return "csv"
+    by_extension = _EXTENSIONS.get(Path(name).suffix.lower())
+    if by_extension is None:
+        raise Invalid(
+            f"cannot tell the format of {name} from its extension",
+            hint="name it .csv, .json or .jsonl, or give --format csv|json|jsonl",
         )
+    return by_extension
 
 
-def _check_no_deals(conn: Connection) -> None:
-    count = conn.execute(select(func.count()).select_from(schema.opportunities)).scalar_one()
-    if count:
-        raise Conflict(
-            f"the database already holds {count} opportunities; the demo loads only into an empty one",
-            hint="use a fresh database, e.g. opp --db demo.db demo",
-        )
-
-
-def _read_rows(
-    path: Path, allowed: tuple[str, ...] = COLUMNS, required: tuple[str, ...] = REQUIRED_COLUMNS
-) -> list[_Row]:
-    """The file's data rows, each with the line it starts on (a quoted cell may span lines)."""
+def open_binary(path: Path) -> IO[bytes]:
+    """Open a file for reading, with the failures worded for the user."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        return path.open("rb")
     except FileNotFoundError:
         raise Invalid(f"no such file: {path}") from None
-    except UnicodeDecodeError:
-        raise Invalid(f"{path} is not UTF-8 text", hint="save the CSV as UTF-8") from None
+    except IsADirectoryError:
+        raise Invalid(f"{path} is a directory, not a file") from None
     except OSError as exc:
         raise Invalid(f"cannot read {path}: {exc.strerror}") from None
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+
+
+def text_stream(binary: IO[bytes] | io.RawIOBase) -> IO[str]:
+    """UTF-8 text (a byte-order mark is skipped), read lazily; newlines are left to the CSV reader."""
+    buffered = io.BufferedReader(binary, _CHUNK) if isinstance(binary, io.RawIOBase) else binary
+    return io.TextIOWrapper(buffered, encoding="utf-8-sig", newline="")
+
+
+def iter_rows(stream: IO[str], fmt: str, source: str, check_header: HeaderCheck) -> Iterator[SourceRow]:
+    """The rows of a CSV, JSON (an array of objects) or JSONL (one object a line) text stream."""
+    try:
+        if fmt == "csv":
+            yield from _csv_rows(stream, source, check_header)
+        elif fmt == "json":
+            yield from _json_array_rows(stream, source, check_header)
+        else:
+            yield from _jsonl_rows(stream, check_header)
+    except UnicodeDecodeError:
+        raise Invalid(f"{source} is not UTF-8 text", hint="save the file as UTF-8") from None
+
+
+def _csv_rows(stream: IO[str], source: str, check_header: HeaderCheck) -> Iterator[SourceRow]:
+    reader = csv.reader(stream, strict=True)
     try:
         header = next(reader, None)
         if header is None:
-            raise Invalid(f"{path} is empty", hint="the first line names the columns: " + ",".join(allowed))
-        columns = _columns(header, allowed, required)
-        rows: list[_Row] = []
+            raise Invalid(f"{source} is empty", hint="the first line names the columns")
+        columns = check_header(header)
         start = reader.line_num + 1
         for cells in reader:
             line, start = start, reader.line_num + 1
             if not any(cell.strip() for cell in cells):
                 continue
             if len(cells) != len(columns):
-                raise Invalid(
-                    f"line {line}: {len(cells)} fields, but the header names {len(columns)} columns"
-                )
-            rows.append(_Row(line, dict(zip(columns, cells, strict=True))))
+                message = f"{len(cells)} fields, but the header names {len(columns)} columns"
+                yield SourceRow(line, {}, message)
+                continue
+            yield SourceRow(line, dict(zip(columns, cells, strict=True)))
     except csv.Error as exc:
         raise Invalid(f"line {reader.line_num}: malformed CSV: {exc}") from None
+
+
+def _cell_text(value: Any) -> str:
+    """A JSON value as the text a CSV cell would hold (numbers exactly, null as empty)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal | int):
+        return str(value)
+    if isinstance(value, str):
+        return value
+    raise ValueError(f"a {type(value).__name__} where a single value belongs")
+
+
+def _json_row(line: int, value: Any, header: dict[str, str], check_header: HeaderCheck) -> SourceRow:
+    """One JSON object as a row; its keys are checked like a CSV header (each key once)."""
+    if not isinstance(value, dict):
+        return SourceRow(line, {}, f"expected an object, found a JSON {type(value).__name__}")
+    keys = list(value)
+    new = [key for key in keys if key not in header]
+    if new:
+        for key, name in zip(new, check_header(new), strict=True):
+            header[key] = name
+    names = [header[key] for key in keys]
+    if len(set(names)) != len(names):
+        return SourceRow(line, {}, "two keys name the same column")
+    try:
+        return SourceRow(line, {header[key]: _cell_text(item) for key, item in value.items()})
+    except ValueError as exc:
+        return SourceRow(line, {}, str(exc))
+
+
+def _loads(text: str) -> Any:
+    return json.loads(text, parse_float=Decimal)
+
+
+def _jsonl_rows(stream: IO[str], check_header: HeaderCheck) -> Iterator[SourceRow]:
+    header: dict[str, str] = {}
+    for number, text in enumerate(stream, start=1):
+        if not text.strip():
+            continue
+        try:
+            value = _loads(text)
+        except json.JSONDecodeError as exc:
+            yield SourceRow(number, {}, f"malformed JSON: {exc.msg}")
+            continue
+        yield _json_row(number, value, header, check_header)
+
+
+def _json_array_rows(stream: IO[str], source: str, check_header: HeaderCheck) -> Iterator[SourceRow]:
+    """The objects of a top-level JSON array, decoded one at a time from a sliding buffer."""
+    decoder = json.JSONDecoder(parse_float=Decimal)
+    header: dict[str, str] = {}
+    buffer = ""
+    position = 0  # the next unread character of buffer
+    counted = 0  # newlines before buffer[counted] are in `line`
+    line = 1
+    eof = False
+
+    def here() -> int:
+        nonlocal counted, line
+        line += buffer.count("\n", counted, position)
+        counted = position
+        return line
+
+    def fill() -> bool:
+        """Read another chunk, dropping what has been consumed; False at the end of the file."""
+        nonlocal buffer, position, counted, eof
+        if eof:
+            return False
+        chunk = stream.read(_CHUNK)
+        if not chunk:
+            eof = True
+            return False
+        here()
+        buffer = buffer[position:] + chunk
+        position = counted = 0
+        return True
+
+    def next_char() -> str:
+        """The next non-blank character (not consumed), or '' at the end of the file."""
+        nonlocal position
+        while True:
+            while position < len(buffer) and buffer[position] in " \t\r\n":
+                position += 1
+            if position < len(buffer):
+                return buffer[position]
+            if not fill():
+                return ""
+
+    if next_char() != "[":
+        raise Invalid(
+            f"{source} is not a JSON array of objects", hint="for one object a line use --format jsonl"
+        )
+    position += 1
+    if next_char() == "]":
+        position += 1
+    else:
+        while True:
+            if next_char() == "":
+                raise Invalid(f"line {here()}: the JSON array is not closed")
+            start_line = here()
+            while True:
+                try:
+                    value, end = decoder.raw_decode(buffer, position)
+                except json.JSONDecodeError as exc:
+                    if fill():
+                        continue
+                    raise Invalid(f"line {start_line}: malformed JSON: {exc.msg}") from None
+                if end == len(buffer) and not isinstance(value, dict | list | str) and fill():
+                    continue  # a number may go on in the next chunk
+                break
+            position = end
+            yield _json_row(start_line, value, header, check_header)
+            char = next_char()
+            if char == "]":
+                position += 1
+                break
+            if char != ",":
+                raise Invalid(f"line {here()}: malformed JSON: expected ',' or ']' after an object")
+            position += 1
+    if next_char() != "":
+        raise Invalid(f"line {here()}: text after the end of the JSON array")
+
+
+def demo_header(allowed: tuple[str, ...], required: tuple[str, ...]) -> HeaderCheck:
+    """A strict header check: only ``allowed`` columns, each once, the ``required`` ones present."""
+
+    def check(header: list[str]) -> list[str]:
+        columns = [name.strip().lower() for name in header]
+        unknown = [name for name in columns if name not in allowed]
+        if unknown:
+            raise Invalid(f"line 1: unknown column {unknown[0]!r}", hint="columns are " + ", ".join(allowed))
+        repeated = [name for name in columns if columns.count(name) > 1]
+        if repeated:
+            raise Invalid(f"line 1: column {repeated[0]!r} appears twice")
+        missing = [name for name in required if name not in columns]
+        if missing:
+            raise Invalid(f"line 1: the column {missing[0]!r} is required")
+        return columns
+
+    return check
+
+
+def _read_rows(
+    path: Path, allowed: tuple[str, ...] = COLUMNS, required: tuple[str, ...] = REQUIRED_COLUMNS
+) -> list[SourceRow]:
+    """A small CSV file's rows (rates); a row that cannot be read is refused with its line."""
+    with text_stream(open_binary(path)) as stream:
+        rows = list(iter_rows(stream, "csv", str(path), demo_header(allowed, required)))
+    for row in rows:
+        if row.error is not None:
+            raise Invalid(f"line {row.line}: {row.error}")
     return rows
 
 
-def _columns(header: list[str], allowed: tuple[str, ...], required: tuple[str, ...]) -> list[str]:
-    columns = [name.strip().lower() for name in header]
-    unknown = [name for name in columns if name not in allowed]
-    if unknown:
-        raise Invalid(f"line 1: unknown column {unknown[0]!r}", hint="columns are " + ", ".join(allowed))
-    repeated = [name for name in columns if columns.count(name) > 1]
-    if repeated:
-        raise Invalid(f"line 1: column {repeated[0]!r} appears twice")
-    missing = [name for name in required if name not in columns]
-    if missing:
-        raise Invalid(f"line 1: the column {missing[0]!r} is required")
-    return columns
+def load_deals_csv(ctx: Context, path: str | Path, *, only_into_empty: bool = False) -> LoadSummary:
+    """Create a deal for every row of the CSV file at ``path``, all in one transaction.
 
+    Unlike ``opp import`` this only creates: an external ref already in the database is a conflict, and
+    one repeated in the file is refused. ``only_into_empty`` refuses (Conflict) a database that already
+    holds deals, so sample data never mixes with real data and loading it twice is refused.
+    """
+    from opp.core.importer import ImportOptions, import_deals
 
-class _Loader:
-    """Turns rows into deals inside one unit of work, creating customers and users once each."""
-
-    def __init__(self, uow: UnitOfWork, *, today: date) -> None:
-        self.uow = uow
-        self.today = today
-        self.pipeline: Pipeline = load_pipeline(uow.conn)
-        self.default_currency = settings.default_currency(uow.conn)
-        self.customers: dict[tuple[str, str], int] = {}
-        self.users: dict[str, int] = {}
-        self.refs: dict[str, int] = {}
-        self.created = 0
-        self.customers_created = 0
-        self.users_created = 0
-
-    def add(self, row: _Row) -> None:
-        cells = row.cells
-
-        def cell(name: str) -> str | None:
-            return cells.get(name, "").strip() or None
-
-        title = clean_text(cells.get("title"), what="title", max_length=500, required=True)
-        assert title is not None
-        description = clean_text(cells.get("description"), what="description", max_length=100_000)
-        external_ref = clean_text(cells.get("external_ref"), what="external ref", max_length=200)
-        lost_reason = clean_text(cells.get("lost_reason"), what="lost reason", max_length=2000)
-        currency = normalize_currency(cell("currency") or self.default_currency)
-        value = cell("value")
-        value_minor = to_minor(parse_amount(value, currency), currency) if value else 0
-        stage_text = cell("stage")
-        stage = self.pipeline.get(stage_text) if stage_text else self.pipeline.open_stages[0]
-        probability_text = cell("probability")
-        chance = parse_probability(probability_text) if probability_text else None
-        plan_move(self.pipeline, stage, stage, probability=chance)  # a closed stage's probability is fixed
-        close_text = cell("expected_close")
-        expected_close = parse_date(close_text, self.today) if close_text else None
-        created_at = self._instant(cell("created_at"), "created_at")
-        closed_at = self._instant(cell("closed_at"), "closed_at")
-        if closed_at is not None and stage.is_open:
-            raise Invalid(f"closed_at is given but {stage.key} is an open stage")
-        if lost_reason is not None and stage.kind != "lost":
-            raise Invalid(f"lost_reason is given but the stage is {stage.key}, not closed-lost")
-        if created_at is not None and closed_at is not None and closed_at < created_at:
-            closed, created = format_date(closed_at.date()), format_date(created_at.date())
-            raise Invalid(f"closed_at {closed} is before created_at {created}")
-        if external_ref is not None:
-            if external_ref in self.refs:
-                raise Invalid(f"external ref {external_ref!r} is also on line {self.refs[external_ref]}")
-            self.refs[external_ref] = row.line
-        if created_at is None and closed_at is not None:
-            created_at = closed_at  # a deal cannot close before it was created
-        assignee = cell("assignee")
-        insert_deal(
-            self.uow,
-            title=title,
-            description=description,
-            customer_id=self._customer_id(cell("customer_kind"), cells.get("customer")),
-            value_minor=value_minor,
-            currency=currency,
-            stage=stage,
-            probability=stage.probability if chance is None else chance,
-            expected_close=expected_close,
-            external_ref=external_ref,
-            assignee_id=self._user_id(assignee) if assignee else None,
-            assignee=parse_handle(assignee) if assignee else None,
-            created_at=created_at,
-            closed_at=closed_at,
-            lost_reason=lost_reason,
-        )
-        self.created += 1
-
-    def _instant(self, text: str | None, column: str) -> datetime | None:
-        """A past date or instant from the file, as stored: naive UTC."""
-        if text is None:
-            return None
-        try:
-            instant = parse_instant(text).replace(tzinfo=None)
-        except Invalid as exc:
-            exc.message = f"{column}: {exc.message}"
-            raise
-        if instant > self.uow.at:
-            raise Invalid(f"{column} {text!r} is in the future", hint=f"today is {format_date(self.today)}")
-        return instant
-
-    def _customer_id(self, kind_text: str | None, name_text: str | None) -> int:
-        """The customer of this kind and exact name, created when there is none (organization by default)."""
-        kind = check_kind(kind_text) if kind_text else "organization"
-        name = clean_text(name_text, what="customer name", max_length=300, required=True)
-        assert name is not None
-        key = (kind, name)
-        if key not in self.customers:
-            c = schema.customers
-            found = self.uow.conn.execute(select(c.c.id).where(c.c.kind == kind, c.c.name == name)).scalar()
-            if found is None:
-                found = insert_customer(self.uow.conn, kind, name, email=None, phone=None, at=self.uow.at)
-                self.customers_created += 1
-            self.customers[key] = found
-        return self.customers[key]
-
-    def _user_id(self, text: str) -> int:
-        """The user with this handle, created (with the handle alone) when there is none."""
-        handle = parse_handle(text)
-        if handle not in self.users:
-            found = user_id(self.uow.conn, handle, required=False)
-            if found is None:
-                found = _insert_user(self.uow, handle)
-                self.users_created += 1
-            self.users[handle] = found
-        return self.users[handle]
-
-
-def _insert_user(uow: UnitOfWork, handle: str) -> int:
-    """Insert a user known only by handle, as ``opp user add HANDLE`` would."""
-    result = uow.conn.execute(
-        insert(schema.users).values(handle=handle, name=None, email=None, created_at=uow.at)
+    summary = import_deals(
+        ctx,
+        Path(path),
+        ImportOptions(fmt="csv", create_only=True, only_into_empty=only_into_empty, command="demo"),
     )
-    new_id: int = result.inserted_primary_key[0]  # type: ignore[index]
-    return new_id
+    return LoadSummary(
+        created=summary.created,
+        customers_created=summary.customers_created,
+        users_created=summary.users_created,
+    )
 
 
 def load_rates_csv(ctx: Context, path: str | Path) -> list[Rate]:

@@ -15,7 +15,19 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, case, delete, func, insert, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    FromClause,
+    Select,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+)
 
 from opp.core.context import Context
 from opp.core.currencies import MINOR_UNITS
@@ -130,26 +142,29 @@ def _rate_in_force(source: Any, target: Any, on: Any) -> ColumnElement[Any]:
     return newest.scalar_subquery()
 
 
-def conversion(conn: Connection, deals: Select[Any], target: str, *, today: date) -> Conversion:
+def conversion(
+    conn: Connection, deals: Select[Any], target: str, *, today: date, source: FromClause = o
+) -> Conversion:
     """Each deal's value and forecast in ``target``, converted and rounded once, half up, per deal.
 
     The forecast converts value × probability exactly and rounds once, so it never differs from the
     unconverted rule (:func:`opp.core.money.forecast_minor`) by a double rounding. ``deals`` selects
-    the deals concerned; a deal in another currency with no rate in force (direct or
+    the deals concerned, from ``source`` (the opportunities table, or the deals as they stood at an
+    instant: see :mod:`opp.core.asof`); a deal in another currency with no rate in force (direct or
     inverse) is refused, naming the pair and the day, so a figure never silently adds two currencies.
     """
-    value = o.c.value_minor
-    forecast = forecast_minor_expr(o.c.value_minor, o.c.probability)
-    currencies = [row[0] for row in conn.execute(deals.with_only_columns(o.c.currency).distinct())]
+    value = source.c.value_minor
+    forecast = forecast_minor_expr(source.c.value_minor, source.c.probability)
+    currencies = [row[0] for row in conn.execute(deals.with_only_columns(source.c.currency).distinct())]
     if all(code == target for code in currencies):
         return Conversion(target, value, forecast)
     dialect = conn.dialect.name
-    on = func.coalesce(date_of(dialect, o.c.closed_at), o.c.expected_close, literal(today))
-    direct = _rate_in_force(o.c.currency, literal(target), on)
-    inverse = _rate_in_force(literal(target), o.c.currency, on)
+    on = func.coalesce(date_of(dialect, source.c.closed_at), source.c.expected_close, literal(today))
+    direct = _rate_in_force(source.c.currency, literal(target), on)
+    inverse = _rate_in_force(literal(target), source.c.currency, on)
     missing = conn.execute(
-        deals.with_only_columns(o.c.currency, on.label("on"))
-        .where(o.c.currency != target, direct.is_(None), inverse.is_(None))
+        deals.with_only_columns(source.c.currency, on.label("on"))
+        .where(source.c.currency != target, direct.is_(None), inverse.is_(None))
         .order_by(on)
         .limit(1)
     ).first()
@@ -160,12 +175,12 @@ def conversion(conn: Connection, deals: Select[Any], target: str, *, today: date
             hint=f"add one with opp rate set {missing.currency} {target} RATE --date {format_date(day)}",
         )
     shift = literal(MINOR_UNITS[target]) - exponent_case(
-        o.c.currency, {c: MINOR_UNITS[c] for c in currencies}
+        source.c.currency, {c: MINOR_UNITS[c] for c in currencies}
     )
 
     def converted(same: Any, minor: Any, scale: Any) -> ColumnElement[int]:
         return case(
-            (o.c.currency == target, same), else_=convert_minor(dialect, minor, direct, inverse, scale)
+            (source.c.currency == target, same), else_=convert_minor(dialect, minor, direct, inverse, scale)
         )
 
     # The forecast converts value × probability (in hundredths of a minor unit) and rounds only then:
@@ -173,5 +188,5 @@ def conversion(conn: Connection, deals: Select[Any], target: str, *, today: date
     return Conversion(
         target,
         converted(value, value, shift),
-        converted(forecast, o.c.value_minor * o.c.probability, shift - 2),
+        converted(forecast, source.c.value_minor * source.c.probability, shift - 2),
     )

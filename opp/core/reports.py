@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
@@ -51,7 +51,18 @@ h = schema.history
 us = schema.users
 st = schema.stages
 
-REPORTS = ("win-rate", "deal-size", "cycle", "conversion", "lost-reasons", "stuck", "overdue")
+REPORTS = (
+    "win-rate",
+    "deal-size",
+    "cycle",
+    "conversion",
+    "lost-reasons",
+    "stuck",
+    "overdue",
+    "services",
+    "accuracy",
+    "calibration",
+)
 GROUPINGS = ("assignee", "month", "quarter")
 DEFAULT_STUCK_DAYS = 30
 SECONDS_PER_DAY = 86_400
@@ -511,3 +522,196 @@ def overdue(ctx: Context, *, assignee: str | None = None) -> list[Opportunity]:
     """Open deals whose expected close is before today (as ``opp list --overdue``), most overdue first."""
     with ctx.reading() as conn:
         return query_deals(conn, build_filter(conn, ctx, assignee=assignee, overdue=True, sort="close"))
+
+
+# -- services ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServiceSales(Record):
+    service: str | None
+    name: str | None
+    currency: str
+    lines: int
+    quantity: Decimal
+    revenue: Decimal
+
+
+def services(ctx: Context, *, period: str | None = None) -> list[ServiceSales]:
+    """Quantity and revenue (line amounts before tax) per service and currency, of invoiced lines.
+
+    A line counts once it is invoiced, dated by its invoice's issue date: ``period`` keeps the invoices
+    issued in it. Revenue never mixes currencies (a service sold in two has a row for each); custom
+    items, which have no service, come last as one row per currency with ``service`` null.
+    """
+    from opp.core.billing import quantity_of
+
+    bl, iv, sv = schema.billables, schema.invoices, schema.services
+    query = (
+        select(
+            bl.c.service_code,
+            sv.c.name,
+            bl.c.currency,
+            func.count().label("lines"),
+            func.sum(bl.c.quantity_milli).label("quantity"),
+            func.sum(bl.c.amount_minor).label("revenue"),
+        )
+        .select_from(
+            bl.join(iv, iv.c.number == bl.c.invoice_number).outerjoin(sv, sv.c.code == bl.c.service_code)
+        )
+        .group_by(bl.c.service_code, sv.c.name, bl.c.currency)
+        .order_by(bl.c.service_code.is_(None), bl.c.service_code, bl.c.currency)
+    )
+    if period is not None:
+        chosen = parse_period(period, ctx.clock.today())
+        query = query.where(iv.c.issue_date >= chosen.start, iv.c.issue_date <= chosen.end)
+    with ctx.reading() as conn:
+        return [
+            ServiceSales(
+                service=row.service_code,
+                name=row.name,
+                currency=row.currency,
+                lines=row.lines,
+                quantity=quantity_of(row.quantity),
+                revenue=from_minor(row.revenue, row.currency),
+            )
+            for row in conn.execute(query)
+        ]
+
+
+# -- forecast accuracy ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccuracyFigures(Record):
+    """The forecast made at the start of a period against what was won in it.
+
+    ``expected_count``/``expected_value``/``forecast``: the deals open at the start of the period and
+    then expected to close in it, their value and forecast (as they stood then); ``won_count``/``won``:
+    the deals won in the period; ``difference`` = won - forecast; ``ratio`` = won / forecast (4
+    decimals, null when nothing was forecast).
+    """
+
+    expected_count: int
+    expected_value: Decimal
+    forecast: Decimal
+    won_count: int
+    won: Decimal
+    difference: Decimal
+    ratio: Decimal | None
+
+
+@dataclass(frozen=True)
+class Accuracy(Record):
+    period: str
+    start: date
+    end: date
+    currency: str
+    assignees: list[Row[AccuracyFigures]]
+    total: AccuracyFigures
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **{field.name: getattr(self, field.name) for field in dataclasses.fields(self)},
+            "assignees": [row.as_dict() for row in self.assignees],
+            "total": self.total.as_dict(),
+        }
+
+
+def _accuracy_figures(expected: tuple[int, int, int], won: tuple[int, int], currency: str) -> AccuracyFigures:
+    count, value, forecast = expected
+    won_count, won_value = won
+    return AccuracyFigures(
+        expected_count=count,
+        expected_value=from_minor(value, currency),
+        forecast=from_minor(forecast, currency),
+        won_count=won_count,
+        won=from_minor(won_value, currency),
+        difference=from_minor(won_value - forecast, currency),
+        ratio=_ratio(won_value, forecast),
+    )
+
+
+def accuracy(
+    ctx: Context, *, period: str, assignee: str | None = None, currency: str | None = None
+) -> Accuracy:
+    """The forecast as it stood at the start of ``period`` against what was actually won in it, per
+    assignee and in total, both sides rebuilt from history (:mod:`opp.core.asof`).
+
+    The forecast side is the deals open at the start of the period's first day (UTC) whose expected
+    close then fell in the period, with the value, probability and assignee they had then, converted
+    at the rate on their expected close. The won side is the deals won in the period as they stood at
+    its end (now, for a period not yet over), credited to the assignee they had then and converted at
+    the rate on their close date. ``assignee`` keeps that user's row. Each deal is rounded once, before
+    summing, as in ``opp forecast``.
+    """
+    from opp.core.asof import deals_as_of
+    from opp.core.forecast import reporting_currency
+    from opp.core.rates import conversion as converted
+
+    chosen = parse_period(period, ctx.clock.today())
+    start = _naive(start_of_day_utc(chosen.start))
+    end = _naive(day_end_exclusive(chosen.end))
+    with ctx.reading() as conn:
+        then = deals_as_of(conn.dialect.name, start)
+        after = deals_as_of(conn.dialect.name, end)
+        expected = select(then.c.id).where(
+            then.c.status == "open", then.c.expected_close.between(chosen.start, chosen.end)
+        )
+        won = select(after.c.id).where(
+            after.c.status == "won", after.c.closed_at >= start, after.c.closed_at < end
+        )
+        if assignee is not None:
+            wanted = user_id(conn, assignee)
+            expected = expected.where(then.c.assignee_id == wanted)
+            won = won.where(after.c.assignee_id == wanted)
+        code = reporting_currency(
+            conn,
+            currency,
+            [expected.with_only_columns(then.c.currency), won.with_only_columns(after.c.currency)],
+        )
+        predicted = converted(conn, expected, code, today=chosen.start, source=then)
+        actual = converted(conn, won, code, today=chosen.end, source=after)
+        forecast_rows = conn.execute(
+            expected.with_only_columns(
+                us.c.handle.label("key"),
+                func.count().label("count"),
+                func.sum(predicted.value).label("value"),
+                func.sum(predicted.forecast).label("forecast"),
+            )
+            .outerjoin(us, us.c.id == then.c.assignee_id)
+            .group_by(us.c.handle)
+        ).mappings()
+        forecast_by: dict[str | None, tuple[int, int, int]] = {
+            row["key"]: (row["count"], int(row["value"]), int(row["forecast"])) for row in forecast_rows
+        }
+        won_rows = conn.execute(
+            won.with_only_columns(
+                us.c.handle.label("key"), func.count().label("count"), func.sum(actual.value).label("value")
+            )
+            .outerjoin(us, us.c.id == after.c.assignee_id)
+            .group_by(us.c.handle)
+        ).mappings()
+        won_by: dict[str | None, tuple[int, int]] = {
+            row["key"]: (row["count"], int(row["value"])) for row in won_rows
+        }
+    rows = _in_key_order(
+        [
+            Row(key, _accuracy_figures(forecast_by.get(key, (0, 0, 0)), won_by.get(key, (0, 0)), code))
+            for key in {*forecast_by, *won_by}
+        ]
+    )
+    expected_total = (
+        sum(count for count, _, _ in forecast_by.values()),
+        sum(value for _, value, _ in forecast_by.values()),
+        sum(forecast for _, _, forecast in forecast_by.values()),
+    )
+    won_total = (sum(count for count, _ in won_by.values()), sum(value for _, value in won_by.values()))
+    return Accuracy(
+        period=chosen.label,
+        start=chosen.start,
+        end=chosen.end,
+        currency=code,
+        assignees=rows,
+        total=_accuracy_figures(expected_total, won_total, code),
+    )

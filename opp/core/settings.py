@@ -24,6 +24,25 @@ class SettingSpec:
     normalize: Callable[[str], str]
 
 
+# The invoice settings are checked by opp.core.invoices, which reads them (imported when one is set).
+def _invoice_pattern(text: str) -> str:
+    from opp.core.invoices import check_pattern
+
+    return check_pattern(text)
+
+
+def _invoice_term(text: str) -> str:
+    from opp.core.invoices import check_term
+
+    return check_term(text)
+
+
+def _invoice_issuer(text: str) -> str:
+    from opp.core.invoices import check_issuer
+
+    return check_issuer(text)
+
+
 SPECS: dict[str, SettingSpec] = {
     spec.key: spec
     for spec in (
@@ -35,6 +54,24 @@ SPECS: dict[str, SettingSpec] = {
             "currency that forecasts and reports convert to (unset: the deals' own currency)",
             None,
             normalize_currency,
+        ),
+        SettingSpec(
+            "invoice_pattern",
+            "invoice numbers: {year}, {month} and {seq} (once; restarts each year when {year} is in it)",
+            "INV-{year}-{seq:04d}",
+            _invoice_pattern,
+        ),
+        SettingSpec(
+            "invoice_due",
+            "payment term of new invoices when --due is not given: +30d, +2w, +1m",
+            "+30d",
+            _invoice_term,
+        ),
+        SettingSpec(
+            "invoice_issuer",
+            "who issues invoices (name, address, tax id), printed at the top of each invoice",
+            None,
+            _invoice_issuer,
         ),
     )
 }

@@ -95,3 +95,39 @@ def seconds_between(dialect_name: str, start: Any, end: Any) -> ColumnElement[in
     if dialect_name == "sqlite":
         return cast(func.round((func.julianday(end) - func.julianday(start)) * 86400), Integer)
     return cast(func.round(extract("epoch", end - start)), BigInteger)
+
+
+def json_text_field(dialect_name: str, document: Any, key: str) -> ColumnElement[Any]:
+    """One top-level key of a JSON object stored as text (NULL when absent or null).
+
+    SQLite's json_extract gives numbers as numbers and strings as text; PostgreSQL's ``->>`` gives
+    text. Callers cast to the type they need.
+    """
+    if dialect_name == "sqlite":
+        return func.json_extract(document, f"$.{key}")
+    from sqlalchemy.dialects.postgresql import JSONB
+
+    extracted: ColumnElement[Any] = cast(document, JSONB)[key].astext
+    return extracted
+
+
+def date_from_text(dialect_name: str, text: Any) -> ColumnElement[Any]:
+    """A ``YYYY-MM-DD`` text as a Date column (SQLite stores dates as exactly that text)."""
+    from sqlalchemy import type_coerce
+
+    if dialect_name == "sqlite":
+        return type_coerce(text, Date)
+    return cast(text, Date)
+
+
+def instant_from_text(dialect_name: str, text: Any) -> ColumnElement[Any]:
+    """A ``YYYY-MM-DDTHH:MM:SSZ`` text (as history writes instants) as a naive UTC DateTime column.
+
+    On SQLite the text is rewritten in the form SQLAlchemy stores DateTime in, so that it compares
+    with stored instants and bound parameters exactly.
+    """
+    from sqlalchemy import DateTime, type_coerce
+
+    if dialect_name == "sqlite":
+        return type_coerce(func.strftime("%Y-%m-%d %H:%M:%S.000000", text), DateTime)
+    return cast(func.replace(text, "Z", ""), DateTime)

@@ -179,3 +179,51 @@ rates = Table(
     Column("created_at", DateTime, nullable=False),
     UniqueConstraint("from_currency", "to_currency", "valid_from", name="uq_rates_pair_valid_from"),
 )
+
+# -- invoices (revision 0004) ---------------------------------------------------------------------------
+
+# Billable lines gain (appended so that the columns keep the order the migration gives them):
+# removed_at, as a removed line is kept so that its number is never handed out again; and, for a line
+# whose catalog price was converted, the price and currency it came from and the rate used
+# (``rate`` above, as exact text, of the pair ``rate_pair`` such as EUR/USD: 1 EUR = rate USD).
+billables.append_column(Column("removed_at", DateTime))
+billables.append_column(Column("source_currency", String(3)))
+billables.append_column(Column("source_price_minor", BigInteger))
+billables.append_column(Column("rate_pair", String(7)))
+Index("ix_billables_invoice_number", billables.c.invoice_number)  # binds itself to the table
+
+# Issued invoices: never updated once written. The customer's details, the deal's title and the issuer
+# are copied in as they were at issue, so a printed invoice can always be printed again identically.
+invoices = Table(
+    "invoices",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("number", String(40), nullable=False, unique=True),
+    Column("opportunity_id", Integer, ForeignKey("opportunities.id"), nullable=False),
+    Column("title", String(500), nullable=False),
+    Column("customer_id", Integer, ForeignKey("customers.id"), nullable=False),
+    Column("customer_kind", String(16), nullable=False),
+    Column("customer_name", String(300), nullable=False),
+    Column("customer_email", String(320)),
+    Column("customer_phone", String(64)),
+    Column("currency", String(3), nullable=False),
+    Column("subtotal_minor", BigInteger, nullable=False),
+    Column("tax_minor", BigInteger, nullable=False),
+    Column("total_minor", BigInteger, nullable=False),
+    Column("issued_at", DateTime, nullable=False),
+    Column("issue_date", Date, nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("issued_by", String(64), nullable=False),
+    Column("issuer", Text),
+    Index("ix_invoices_opportunity_id", "opportunity_id"),
+    Index("ix_invoices_issue_date", "issue_date"),
+)
+
+# The last invoice sequence number handed out per series ("2026" when the pattern has {year}, else
+# "all"), bumped inside the transaction that writes the invoice: a failure leaves no gap.
+invoice_counters = Table(
+    "invoice_counters",
+    metadata,
+    Column("series", String(16), primary_key=True),
+    Column("last", Integer, nullable=False),
+)

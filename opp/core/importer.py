@@ -1,0 +1,723 @@
+"""``opp import``: deals from a CSV, JSON or JSONL file, streamed, in batches, in one transaction.
+
+A row whose ``external_ref`` belongs to a deal updates that deal (one ``import`` history event per
+changed field, the stage set directly since an import loads data rather than making a sales step); an
+identical row changes nothing; any other row creates a deal through :func:`opp.core.deals.insert_deal`,
+as ``opp create`` does. Missing customers and users are created. The file is read row by row and
+written in batches, so a million-row file is never held in memory; everything happens in one
+transaction, so one bad row leaves the database exactly as it was. After the first bad row the rest of
+the file is still checked (without writing) so that up to :data:`MAX_PROBLEMS` bad lines are reported
+at once.
+
+Files from another CRM are read through options: ``mapping`` (field -> column), ``stage_map`` (the
+other system's stage names), ``date_order`` (for numeric dates such as ``3/1/2017``), a default currency
+and customer, the kind of the customers created, and assignees given as display names.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from itertools import islice
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import Connection, RowMapping, func, insert, select
+
+from opp.core import settings
+from opp.core.context import Context, UnitOfWork
+from opp.core.customers import check_kind, insert_customer
+from opp.core.dates import ORDERS, format_date, parse_date, parse_instant
+from opp.core.deals import FieldChange, _date_text, _instant_text, _money_text, insert_deal, write_deal
+from opp.core.errors import Conflict, Invalid, OppError
+from opp.core.loader import (
+    COLUMNS,
+    CountingReader,
+    HeaderCheck,
+    SourceRow,
+    format_of,
+    iter_rows,
+    open_binary,
+    text_stream,
+)
+from opp.core.money import from_minor, normalize_currency, parse_amount, parse_probability, to_minor
+from opp.core.records import Record, Stage
+from opp.core.refs import aware, clean_text, parse_handle
+from opp.core.stages import Pipeline, load_pipeline, plan_move
+from opp.store import schema
+
+o = schema.opportunities
+us = schema.users
+cu = schema.customers
+
+FIELDS = COLUMNS
+BATCH_SIZE = 500
+MAX_PROBLEMS = 20
+_CACHE_LIMIT = 10_000  # customers and users remembered between rows; the cache restarts beyond this
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_HANDLE_OTHER = re.compile(r"[^a-z0-9]+")
+
+# Called after each batch with the rows read so far and the fraction of the file read (None if unknown).
+Progress = Callable[[int, float | None], None]
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """How to read a file; every field has the default of a file in opp's own columns."""
+
+    fmt: str | None = None
+    mapping: Mapping[str, str] = field(default_factory=dict)  # field -> column (lower case)
+    stage_map: Mapping[str, str] = field(default_factory=dict)  # value (lower case) -> stage
+    date_order: str | None = None
+    currency: str | None = None
+    default_customer: str | None = None
+    customer_kind: str | None = None
+    dry_run: bool = False
+    strip_formula_guard: bool = True
+    # The demo's loader: create only (a ref already present is a conflict), handles only, stop at once.
+    create_only: bool = False
+    only_into_empty: bool = False
+    command: str = "import"
+    batch_size: int = BATCH_SIZE
+
+
+@dataclass(frozen=True)
+class ImportSummary(Record):
+    """What an import changed (or, with ``dry_run``, would change)."""
+
+    created: int
+    updated: int
+    unchanged: int
+    customers_created: int
+    users_created: int
+    dry_run: bool
+    new_users: list[str]
+
+
+class ImportRejected(Invalid):
+    """One or more bad rows: nothing was imported. ``problems`` lists up to 20 of them, each with its line."""
+
+    def __init__(self, problems: list[str], *, more: bool, hint: str | None = None) -> None:
+        others = [problem.split(":", 1)[0].removeprefix("line ") for problem in problems[1:]]
+        message = problems[0]
+        if others:
+            message += f" (bad lines too: {', '.join(others)}{' and more' if more else ''})"
+        advice = "nothing was imported; fix the file and run the import again"
+        super().__init__(message, hint=f"{hint}; {advice}" if hint else advice)
+        self.problems = problems
+        self.more = more
+
+
+class _DryRun(Exception):
+    """Raised inside the unit of work to roll a dry run back, carrying its summary out."""
+
+    def __init__(self, summary: ImportSummary) -> None:
+        super().__init__("dry run")
+        self.summary = summary
+
+
+def parse_mapping(items: Iterable[str]) -> dict[str, str]:
+    """``--map FIELD=COLUMN`` options as {field: column}; one column may feed several fields."""
+    mapping: dict[str, str] = {}
+    for item in items:
+        name, sep, column = item.partition("=")
+        name, column = name.strip().lower(), column.strip().lower()
+        if not sep or not name or not column:
+            raise Invalid(f"--map {item!r} is not FIELD=COLUMN", hint="for example --map title=Deal")
+        if name not in FIELDS:
+            raise Invalid(f"--map {item!r}: unknown field {name!r}", hint="fields are " + ", ".join(FIELDS))
+        if name in mapping:
+            raise Invalid(f"--map gives the field {name!r} twice")
+        mapping[name] = column
+    return mapping
+
+
+def parse_stage_map(items: Iterable[str]) -> dict[str, str]:
+    """``--stage-map VALUE=STAGE`` options as {value in lower case: stage}; stages are checked on import."""
+    stage_map: dict[str, str] = {}
+    for item in items:
+        value, sep, stage = item.rpartition("=")
+        if not sep or not value.strip() or not stage.strip():
+            raise Invalid(f"--stage-map {item!r} is not VALUE=STAGE", hint="for example --stage-map Won=won")
+        stage_map[value.strip().lower()] = stage.strip()
+    return stage_map
+
+
+def derive_handle(name: str) -> str:
+    """A handle made from a display name: lower case, accents dropped, other characters as ``-``."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    handle = _HANDLE_OTHER.sub("-", ascii_name.lower()).strip("-")[:64].rstrip("-")
+    return handle or "user"
+
+
+def import_deals(
+    ctx: Context,
+    source: Path | IO[bytes],
+    options: ImportOptions | None = None,
+    *,
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Import a file (a path, or a binary stream such as stdin) all or nothing; see the module doc."""
+    options = options or ImportOptions()
+    name = str(source) if isinstance(source, Path) else "-"
+    fmt = format_of(name, options.fmt)
+    _check_options(options)
+    binary = open_binary(source) if isinstance(source, Path) else source
+    total = _size_of(source)
+    counter = CountingReader(binary)
+    stream = text_stream(counter)
+    try:
+        with ctx.unit_of_work(options.command) as uow:
+            if options.only_into_empty:
+                _check_no_deals(uow.conn)
+            run = _Import(uow, options, fmt, today=ctx.clock.today())
+            rows = iter_rows(stream, fmt, name if name != "-" else "standard input", run.header_check())
+            done = 0
+            for batch in _batches(rows, options.batch_size):
+                run.batch(batch)
+                done += len(batch)
+                if progress is not None:
+                    progress(done, counter.bytes_read / total if total else None)
+            run.finish()
+            summary = run.summary()
+            if options.dry_run:
+                raise _DryRun(summary)
+            return summary
+    except _DryRun as dry:
+        return dry.summary
+    finally:
+        if isinstance(source, Path):
+            stream.close()
+
+
+def _size_of(source: Path | IO[bytes]) -> int | None:
+    try:
+        size = source.stat().st_size if isinstance(source, Path) else None
+    except OSError:
+        return None
+    return size or None
+
+
+def _batches(rows: Iterator[SourceRow], size: int) -> Iterator[list[SourceRow]]:
+    while batch := list(islice(rows, size)):
+        yield batch
+
+
+def _check_options(options: ImportOptions) -> None:
+    if options.currency is not None:
+        normalize_currency(options.currency)
+    if options.customer_kind is not None:
+        check_kind(options.customer_kind)
+    if options.date_order is not None and options.date_order not in ORDERS:
+        raise Invalid(f"unknown date order {options.date_order!r}", hint="use mdy, dmy or ymd")
+    if options.default_customer is not None:
+        clean_text(options.default_customer, what="--default-customer", max_length=300, required=True)
+
+
+def _check_no_deals(conn: Connection) -> None:
+    count = conn.execute(select(func.count()).select_from(o)).scalar_one()
+    if count:
+        raise Conflict(
+            f"the database already holds {count} opportunities; the demo loads only into an empty one",
+            hint="use a fresh database, e.g. opp --db demo.db demo",
+        )
+
+
+@dataclass
+class _Row:
+    """A row read and checked, before it meets the database. ``None`` means not given."""
+
+    line: int
+    present: frozenset[str]  # the fields whose column the row has (empty cells included)
+    title: str
+    customer: str | None
+    customer_kind: str | None
+    value: str | None
+    currency: str | None
+    stage: Stage | None
+    probability: int | None
+    expected_close: date | None
+    external_ref: str | None
+    assignee: str | None
+    description: str | None
+    created_at: datetime | None
+    closed_at: datetime | None
+    lost_reason: str | None
+
+
+class _Import:
+    """One import's state: the rules that read a row, the caches, and the counts for the summary."""
+
+    def __init__(self, uow: UnitOfWork, options: ImportOptions, fmt: str, *, today: date) -> None:
+        self.uow = uow
+        self.options = options
+        self.fmt = fmt
+        self.today = today
+        self.pipeline: Pipeline = load_pipeline(uow.conn)
+        self.stage_map = {value: self.pipeline.get(stage) for value, stage in options.stage_map.items()}
+        self.default_currency = normalize_currency(options.currency or settings.default_currency(uow.conn))
+        self.kind_created = check_kind(options.customer_kind) if options.customer_kind else "organization"
+        self.default_customer = clean_text(options.default_customer, what="customer", max_length=300)
+        mapping = options.mapping
+        # A column feeding both closed_at and expected_close (a CRM's "close date") is the actual close of
+        # closed deals and only the expected close of open ones.
+        self.close_date_is_shared = "closed_at" in mapping and mapping.get("expected_close") == mapping.get(
+            "closed_at"
+        )
+        self.customers: dict[tuple[str | None, str], int] = {}
+        self.users: dict[str, tuple[int, str]] = {}
+        self.refs_seen: dict[str, int] = {}  # create_only: each ref once per file (a small demo file)
+        self.problems: list[str] = []
+        self.first_hint: str | None = None
+        self.more_problems = False
+        self.created = self.updated = self.unchanged = 0
+        self.customers_created = self.users_created = 0
+        self.new_users: list[str] = []
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    def header_check(self) -> HeaderCheck:
+        mapping = self.options.mapping
+        strict = not mapping  # a file from elsewhere has columns opp has no place for: they are ignored
+        complete = self.fmt == "csv"  # a CSV header names every column; JSON objects name their own
+
+        def check(header: list[str]) -> list[str]:
+            columns = [name.strip().lower() for name in header]
+            repeated = [name for name in columns if columns.count(name) > 1]
+            if repeated:
+                raise Invalid(f"line 1: column {repeated[0]!r} appears twice")
+            if strict:
+                unknown = [name for name in columns if name not in FIELDS]
+                if unknown:
+                    raise Invalid(
+                        f"line 1: unknown column {unknown[0]!r}",
+                        hint="columns are "
+                        + ", ".join(FIELDS)
+                        + "; map other columns with --map FIELD=COLUMN",
+                    )
+            if complete:
+                for name, column in mapping.items():
+                    if column not in columns:
+                        raise Invalid(f"line 1: --map {name}={column}: the file has no column {column!r}")
+                sources = {name: mapping.get(name, name) for name in FIELDS}
+                if sources["title"] not in columns:
+                    raise Invalid(
+                        "line 1: the column 'title' is required", hint="or map one: --map title=COLUMN"
+                    )
+                if sources["customer"] not in columns and self.default_customer is None:
+                    raise Invalid(
+                        "line 1: the column 'customer' is required",
+                        hint="map one with --map customer=COLUMN, or give --default-customer NAME",
+                    )
+            return columns
+
+        return check
+
+    def _cells(self, row: SourceRow) -> dict[str, str]:
+        """The row's text by field (only the fields whose column is there)."""
+        guarded = self.fmt == "csv" and self.options.strip_formula_guard
+        found: dict[str, str] = {}
+        for name in FIELDS:
+            column = self.options.mapping.get(name, name)
+            if column in row.cells:
+                text = row.cells[column]
+                if guarded and text.startswith("'") and text[1:2].startswith(FORMULA_PREFIXES) and text[1:2]:
+                    text = text[1:]
+                found[name] = text
+        return found
+
+    def read(self, row: SourceRow) -> _Row:
+        """Check one row on its own (no database writes): every rule that needs only the row."""
+        if row.error is not None:
+            raise Invalid(row.error)
+        cells = self._cells(row)
+
+        def cell(name: str) -> str | None:
+            return cells.get(name, "").strip() or None
+
+        title = clean_text(cells.get("title"), what="title", max_length=500, required=True)
+        assert title is not None
+        customer = clean_text(cells.get("customer"), what="customer name", max_length=300)
+        if (
+            customer is None
+            and self.default_customer is None
+            and ("customer" in cells or self.options.create_only)
+        ):
+            raise Invalid("customer is required", hint="fill it in, or give --default-customer NAME")
+        kind_text = cell("customer_kind")
+        currency_text = cell("currency")
+        currency = normalize_currency(currency_text) if currency_text else None
+        value = cell("value")
+        if value is not None:
+            parse_amount(value, currency or self.default_currency)
+        stage = self._stage(cell("stage"))
+        probability_text = cell("probability")
+        probability = parse_probability(probability_text) if probability_text else None
+        if stage is not None:
+            plan_move(self.pipeline, stage, stage, probability=probability)  # a closed stage's is fixed
+        expected_close = self._date(cell("expected_close"), "expected_close")
+        created_at = self._instant(cell("created_at"), "created_at")
+        # A shared close date may be an open deal's (future) expected close: checked in _check_closing.
+        closed_at = self._instant(cell("closed_at"), "closed_at", past=not self.close_date_is_shared)
+        lost_reason = clean_text(cells.get("lost_reason"), what="lost reason", max_length=2000)
+        parsed = _Row(
+            line=row.line,
+            present=frozenset(cells),
+            title=title,
+            customer=customer,
+            customer_kind=check_kind(kind_text) if kind_text else None,
+            value=value,
+            currency=currency,
+            stage=stage,
+            probability=probability,
+            expected_close=expected_close,
+            external_ref=clean_text(cells.get("external_ref"), what="external ref", max_length=200),
+            assignee=cell("assignee"),
+            description=clean_text(cells.get("description"), what="description", max_length=100_000),
+            created_at=created_at,
+            closed_at=closed_at,
+            lost_reason=lost_reason,
+        )
+        if stage is not None or parsed.external_ref is None or self.options.create_only:
+            self._check_closing(parsed, stage or self.pipeline.open_stages[0])
+        if self.options.create_only and parsed.assignee is not None:
+            parse_handle(parsed.assignee)  # the demo's assignees are handles
+        return parsed
+
+    def _check_closing(self, row: _Row, stage: Stage) -> None:
+        """closed_at only on closed deals (unless it is the shared close date), lost_reason on lost ones."""
+        if row.closed_at is not None and stage.is_open:
+            if self.close_date_is_shared:
+                row.closed_at = None
+            else:
+                raise Invalid(f"closed_at is given but {stage.key} is an open stage")
+        if row.closed_at is not None:
+            if row.closed_at > self.uow.at:
+                closed = format_date(row.closed_at.date())
+                raise Invalid(
+                    f"closed_at {closed} is in the future", hint=f"today is {format_date(self.today)}"
+                )
+            if row.created_at is not None and row.closed_at < row.created_at:
+                closed, created = format_date(row.closed_at.date()), format_date(row.created_at.date())
+                raise Invalid(f"closed_at {closed} is before created_at {created}")
+        if row.lost_reason is not None and stage.kind != "lost":
+            raise Invalid(f"lost_reason is given but the stage is {stage.key}, not closed-lost")
+
+    def _stage(self, text: str | None) -> Stage | None:
+        if text is None:
+            return None
+        mapped = self.stage_map.get(text.lower())
+        return mapped if mapped is not None else self.pipeline.get(text)
+
+    def _date(self, text: str | None, column: str) -> date | None:
+        if text is None:
+            return None
+        try:
+            return parse_date(text, self.today, self.options.date_order)
+        except Invalid as exc:
+            exc.message = f"{column}: {exc.message}"
+            if exc.message.startswith(f"{column}: ambiguous date"):
+                exc.hint = "say how to read it with --date-order mdy|dmy|ymd, or write YYYY-MM-DD"
+            raise
+
+    def _instant(self, text: str | None, column: str, *, past: bool = True) -> datetime | None:
+        """A past date or instant from the file, as stored: naive UTC (a date is its midnight)."""
+        if text is None:
+            return None
+        if "t" in text.lower() or ":" in text:
+            try:
+                instant = parse_instant(text).replace(tzinfo=None)
+            except Invalid as exc:
+                exc.message = f"{column}: {exc.message}"
+                raise
+        else:
+            day = self._date(text, column)
+            assert day is not None
+            instant = datetime(day.year, day.month, day.day)
+        if past and instant > self.uow.at:
+            raise Invalid(f"{column} {text!r} is in the future", hint=f"today is {format_date(self.today)}")
+        return instant
+
+    # -- writing -------------------------------------------------------------------------------------
+
+    def batch(self, rows: list[SourceRow]) -> None:
+        """Check and write a batch's rows in order; after a bad row, later rows are only checked."""
+        existing = self._prefetch(rows)
+        for row in rows:
+            if len(self.problems) >= MAX_PROBLEMS:
+                self.more_problems = True
+                return
+            try:
+                parsed = self.read(row)
+                if not self.problems:
+                    self.apply(parsed, existing)
+            except OppError as exc:
+                self._problem(row.line, exc)
+
+    def _problem(self, line: int, exc: OppError) -> None:
+        exc.message = f"line {line}: {exc.message}"
+        if self.options.create_only:
+            raise exc  # the demo stops at the first bad row, with the error as it is
+        if not self.problems:
+            self.first_hint = exc.hint
+        self.problems.append(exc.message)
+
+    def finish(self) -> None:
+        if self.problems:
+            raise ImportRejected(self.problems, more=self.more_problems, hint=self.first_hint)
+
+    def summary(self) -> ImportSummary:
+        return ImportSummary(
+            created=self.created,
+            updated=self.updated,
+            unchanged=self.unchanged,
+            customers_created=self.customers_created,
+            users_created=self.users_created,
+            dry_run=self.options.dry_run,
+            new_users=self.new_users,
+        )
+
+    def _prefetch(self, rows: list[SourceRow]) -> dict[str, RowMapping | None]:
+        """The deals a batch's refs name, in one query; None marks a ref that is not there (yet)."""
+        if self.options.create_only:
+            return {}
+        column = self.options.mapping.get("external_ref", "external_ref")
+        refs = list({ref for row in rows if (ref := row.cells.get(column, "").strip())})
+        if not refs:
+            return {}
+        found: dict[str, RowMapping | None] = dict.fromkeys(refs)
+        for deal in self.uow.conn.execute(select(o).where(o.c.external_ref.in_(refs))).mappings():
+            found[deal["external_ref"]] = deal
+        return found
+
+    def apply(self, row: _Row, existing: dict[str, RowMapping | None]) -> None:
+        ref = row.external_ref
+        deal: RowMapping | None = None
+        if ref is not None and not self.options.create_only:
+            if ref in existing:
+                deal = existing.pop(ref)  # used once: a later row with the ref sees this one's write
+            else:
+                deal = self.uow.conn.execute(select(o).where(o.c.external_ref == ref)).mappings().first()
+        if deal is None:
+            self._create(row)
+        else:
+            self._update(row, deal)
+
+    def _create(self, row: _Row) -> None:
+        if row.external_ref is not None and self.options.create_only:
+            if row.external_ref in self.refs_seen:
+                raise Invalid(
+                    f"external ref {row.external_ref!r} is also on line {self.refs_seen[row.external_ref]}"
+                )
+            self.refs_seen[row.external_ref] = row.line
+        if row.customer is None and self.default_customer is None:
+            raise Invalid("customer is required", hint="fill it in, or give --default-customer NAME")
+        stage = row.stage or self.pipeline.open_stages[0]
+        self._check_closing(row, stage)
+        currency = row.currency or self.default_currency
+        value_minor = to_minor(parse_amount(row.value, currency), currency) if row.value else 0
+        created_at = row.created_at
+        if created_at is None and row.closed_at is not None:
+            created_at = row.closed_at  # a deal cannot close before it was created
+        assignee = self._user(row.assignee) if row.assignee else None
+        insert_deal(
+            self.uow,
+            title=row.title,
+            description=row.description,
+            customer_id=self._customer_id(row.customer_kind, row.customer or self.default_customer or ""),
+            value_minor=value_minor,
+            currency=currency,
+            stage=stage,
+            probability=stage.probability if row.probability is None else row.probability,
+            expected_close=row.expected_close,
+            external_ref=row.external_ref,
+            assignee_id=assignee[0] if assignee else None,
+            assignee=assignee[1] if assignee else None,
+            created_at=created_at,
+            closed_at=row.closed_at,
+            lost_reason=row.lost_reason,
+        )
+        self.created += 1
+
+    def _update(self, row: _Row, deal: RowMapping) -> None:
+        """Make the deal match the row, field by field, for the columns the file has."""
+        values: dict[str, Any] = {}
+        changes: list[FieldChange] = []
+
+        def change(name: str, column: str, new: Any, old_text: str | None, new_text: str | None) -> None:
+            if new != deal[column]:
+                values[column] = new
+                changes.append(FieldChange(name, old_text, new_text))
+
+        present = row.present
+        if "title" in present:
+            change("title", "title", row.title, deal["title"], row.title)
+        if row.customer is not None:
+            customer = self._customer_id(row.customer_kind, row.customer)
+            change("customer_id", "customer_id", customer, str(deal["customer_id"]), str(customer))
+        old_code = deal["currency"]
+        code = row.currency or old_code
+        old_money = _money_text(deal["value_minor"], old_code)
+        if "value" in present:
+            new_minor = to_minor(parse_amount(row.value, code), code) if row.value else 0
+        else:
+            try:
+                new_minor = to_minor(from_minor(deal["value_minor"], old_code).normalize(), code)
+            except Invalid as exc:
+                raise Invalid(f"the value {old_money} cannot be expressed in {code}") from exc
+        change("currency", "currency", code, old_code, code)
+        change("value", "value_minor", new_minor, old_money, _money_text(new_minor, code))
+
+        current = self.pipeline.get(deal["stage"])
+        stage = row.stage or current
+        self._check_closing(row, stage)
+        if stage != current:
+            chance = stage.probability if row.probability is None else row.probability
+        else:
+            chance = deal["probability"] if row.probability is None else row.probability
+            plan_move(self.pipeline, stage, stage, probability=chance)
+        closed_at = self._closed_at(row, deal, stage, current)
+        change("stage", "stage", stage.key, deal["stage"], stage.key)
+        change("probability", "probability", chance, str(deal["probability"]), str(chance))
+        change("status", "status", stage.kind, deal["status"], stage.kind)
+        change(
+            "closed_at",
+            "closed_at",
+            closed_at,
+            _instant_text(aware(deal["closed_at"])),
+            _instant_text(aware(closed_at)),
+        )
+        if stage != current:
+            values["stage_changed_at"] = closed_at or self.uow.at
+        reason = (
+            (row.lost_reason if "lost_reason" in present else deal["lost_reason"])
+            if stage.kind == "lost"
+            else None
+        )
+        change("lost_reason", "lost_reason", reason, deal["lost_reason"], reason)
+        if "expected_close" in present:
+            change(
+                "expected_close",
+                "expected_close",
+                row.expected_close,
+                _date_text(deal["expected_close"]),
+                _date_text(row.expected_close),
+            )
+        if "description" in present:
+            change("description", "description", row.description, deal["description"], row.description)
+        if "assignee" in present:
+            assignee = self._user(row.assignee) if row.assignee else None
+            old_handle = self._handle_of(deal["assignee_id"])
+            change(
+                "assignee",
+                "assignee_id",
+                assignee[0] if assignee else None,
+                old_handle,
+                assignee[1] if assignee else None,
+            )
+        if not values:
+            self.unchanged += 1
+            return
+        write_deal(self.uow, deal, values, changes, action="import")
+        self.updated += 1
+
+    def _closed_at(self, row: _Row, deal: RowMapping, stage: Stage, current: Stage) -> datetime | None:
+        if stage.is_open:
+            return None
+        closed_at: datetime | None = row.closed_at
+        if closed_at is None:
+            closed_at = deal["closed_at"] if not current.is_open else self.uow.at
+        if closed_at is not None and closed_at < deal["created_at"]:
+            raise Invalid(
+                f"closed_at {format_date(closed_at.date())} is before the deal's creation "
+                f"{format_date(deal['created_at'].date())}"
+            )
+        return closed_at
+
+    def _handle_of(self, user: int | None) -> str | None:
+        if user is None:
+            return None
+        handle: str | None = self.uow.conn.execute(select(us.c.handle).where(us.c.id == user)).scalar()
+        return handle
+
+    def _customer_id(self, kind: str | None, name: str) -> int:
+        """The customer of this name (and kind, if the row says), created when there is none."""
+        key = (kind, name)
+        found = self.customers.get(key)
+        if found is not None:
+            return found
+        conn = self.uow.conn
+        if kind is not None:
+            found = conn.execute(select(cu.c.id).where(cu.c.kind == kind, cu.c.name == name)).scalar()
+        else:
+            matches = conn.execute(
+                select(cu.c.id, cu.c.kind).where(cu.c.name == name).order_by(cu.c.id).limit(2)
+            ).all()
+            if len(matches) == 1:
+                found = matches[0].id
+            else:  # none, or an organization and an individual: the kind imports create wins
+                found = next((match.id for match in matches if match.kind == self.kind_created), None)
+        if found is None:
+            found = insert_customer(
+                conn, kind or self.kind_created, name, email=None, phone=None, at=self.uow.at
+            )
+            self.customers_created += 1
+        if len(self.customers) >= _CACHE_LIMIT:
+            self.customers.clear()
+        self.customers[key] = found
+        return found
+
+    def _user(self, text: str) -> tuple[int, str]:
+        """(id, handle) of the user a cell names: a handle, else a user's name; created when unknown."""
+        cached = self.users.get(text)
+        if cached is not None:
+            return cached
+        conn = self.uow.conn
+        handles = {text, text.lower()}  # handles are lower case: "Priya" names priya
+        row = conn.execute(select(us.c.id, us.c.handle).where(us.c.handle.in_(handles))).first()
+        if row is None and not self.options.create_only:
+            row = conn.execute(
+                select(us.c.id, us.c.handle).where(func.lower(us.c.name) == text.lower()).order_by(us.c.id)
+            ).first()
+        found = (row.id, row.handle) if row is not None else self._new_user(text)
+        if len(self.users) >= _CACHE_LIMIT:
+            self.users.clear()
+        self.users[text] = found
+        return found
+
+    def _new_user(self, text: str) -> tuple[int, str]:
+        if self.options.create_only:
+            handle, name = parse_handle(text), None
+        else:
+            name = clean_text(text, what="assignee name", max_length=200)
+            base = derive_handle(text)
+            handle, number = base, 1
+            while self.uow.conn.execute(select(us.c.id).where(us.c.handle == handle)).first() is not None:
+                number += 1
+                handle = f"{base[:60]}-{number}"
+            if name == handle:
+                name = None
+        result = self.uow.conn.execute(
+            insert(us).values(handle=handle, name=name, email=None, created_at=self.uow.at)
+        )
+        new_id: int = result.inserted_primary_key[0]  # type: ignore[index]
+        self.users_created += 1
+        self.new_users.append(handle)
+        return new_id, handle
+
+
+def summary_message(summary: ImportSummary) -> str:
+    """One line for people: what was (or would be) done, and the users that were created."""
+    verb = "would import" if summary.dry_run else "imported"
+    text = (
+        f"opp import: {verb} {summary.created + summary.updated + summary.unchanged} rows: "
+        f"{summary.created} created, {summary.updated} updated, {summary.unchanged} unchanged; "
+        f"{summary.customers_created} new customers, {summary.users_created} new users"
+    )
+    if summary.new_users:
+        shown = summary.new_users[:10]
+        text += " (" + ", ".join(shown) + (", …" if len(summary.new_users) > 10 else "") + ")"
+    return text

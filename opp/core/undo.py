@@ -1,0 +1,283 @@
+"""``opp undo``: revert the acting user's most recent command that is not undone yet.
+
+A command's history events share its ``commands`` row, so undo knows exactly what one command did.
+Every field it changed goes back to the ``old`` side of the command's first event for that field, in
+one unit of work that records ``undo`` events (so history can still rebuild every instant); a deal the
+command created is removed, with its history, when nothing else refers to it. The undone command is
+marked ``undone_by`` the undo, so repeating ``opp undo`` goes further back, as in Taskwarrior. Undo
+refuses (Conflict, exit 4) when another user has changed one of the deals since, and for what cannot
+be taken back: an invoice, a removed billable line, a deal something else now refers to.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, delete, insert, or_, select, update
+
+from opp.core.context import Context, UnitOfWork
+from opp.core.dates import format_instant, parse_instant
+from opp.core.deals import FieldChange, lock_deal, write_deal
+from opp.core.errors import Conflict
+from opp.core.money import to_minor
+from opp.core.records import Record
+from opp.core.refs import aware
+from opp.store import schema
+
+h = schema.history
+cm = schema.commands
+o = schema.opportunities
+bl = schema.billables
+us = schema.users
+
+# Actions whose events carry a field change that undo reverses.
+FIELD_ACTIONS = ("updated", "stage", "assign", "import")
+
+
+@dataclass(frozen=True)
+class UndoResult(Record):
+    """What ``opp undo`` reverted: the command (its id, name and time) and the deals it touched."""
+
+    command: int
+    name: str
+    at: datetime
+    events: int
+    restored: list[int]
+    removed: list[int]
+
+
+def undo_last(ctx: Context) -> UndoResult:
+    """Revert ``ctx.actor``'s most recent command not undone yet; Conflict when it cannot be."""
+    with ctx.unit_of_work("undo") as uow:
+        command = _last_command(uow.conn, ctx.actor)
+        events = list(
+            uow.conn.execute(select(h).where(h.c.command_id == command["id"]).order_by(h.c.id)).mappings()
+        )
+        by_deal: dict[int, list[RowMapping]] = defaultdict(list)
+        for event in events:
+            by_deal[event["opportunity_id"]].append(event)
+        label = f"{command['name']} of {format_instant(command['at'])}"
+        for deal_id, deal_events in sorted(by_deal.items()):
+            _check_undoable(uow.conn, deal_id, deal_events, ctx.actor)
+        restored, removed = [], []
+        for deal_id, deal_events in sorted(by_deal.items()):
+            if any(event["action"] == "created" for event in deal_events):
+                _remove_created(uow, deal_id, command["id"])
+                removed.append(deal_id)
+            else:
+                _restore(uow, deal_id, deal_events, note=f"undid {label}")
+                restored.append(deal_id)
+        uow.conn.execute(update(cm).where(cm.c.id == command["id"]).values(undone_by=_command_id(uow)))
+        return UndoResult(
+            command=command["id"],
+            name=command["name"],
+            at=aware(command["at"]),  # type: ignore[arg-type]
+            events=len(events),
+            restored=restored,
+            removed=removed,
+        )
+
+
+def _last_command(conn: Connection, actor: str) -> RowMapping:
+    row = (
+        conn.execute(
+            select(cm)
+            .where(cm.c.actor == actor, cm.c.name != "undo", cm.c.undone_by.is_(None))
+            .order_by(cm.c.id.desc())
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise Conflict(
+            f"nothing to undo: {actor} has no command left that changed a deal",
+            hint="undo reverts your own changes to deals; see opp history --actor " + actor,
+        )
+    return row
+
+
+def _command_id(uow: UnitOfWork) -> int:
+    """This undo's own ``commands`` row (created by its first event, or here when it wrote none)."""
+    if uow._command_id is None:
+        uow._command_id = uow.conn.execute(
+            insert(cm).values(at=uow.at, actor=uow.actor, name=uow.command_name)
+        ).inserted_primary_key[0]  # type: ignore[index]
+    assert uow._command_id is not None
+    return uow._command_id
+
+
+def _check_undoable(conn: Connection, deal_id: int, events: list[RowMapping], actor: str) -> None:
+    """Refuse when another user changed the deal since, or the command did what cannot be undone."""
+    for event in events:
+        if event["action"] == "invoice":
+            raise Conflict(f"opportunity {deal_id}: an invoice cannot be undone", hint="invoices are final")
+        if event["action"] == "billable" and event["new"] is None:
+            raise Conflict(
+                f"opportunity {deal_id}: a removed billable line cannot be restored by undo",
+                hint=f"add it again with opp bill add {deal_id}",
+            )
+    later = (
+        conn.execute(
+            select(h.c.actor, h.c.action, h.c.at)
+            .where(
+                h.c.opportunity_id == deal_id,
+                h.c.id > events[-1]["id"],
+                h.c.actor != actor,
+                h.c.command_id.not_in(_reverted_commands()),  # changes taken back count for nothing
+            )
+            .order_by(h.c.id)
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+    if later is not None:
+        raise Conflict(
+            f"opportunity {deal_id} was changed by {later['actor']} since ({later['action']} at "
+            f"{format_instant(later['at'])}); undo refused",
+            hint=f"see opp history {deal_id}, and change it back by hand if you still want to",
+        )
+
+
+def _reverted_commands() -> Any:
+    """Commands that were undone, and the undos themselves: together they changed nothing."""
+    return select(cm.c.id).where(or_(cm.c.name == "undo", cm.c.undone_by.is_not(None)))
+
+
+def _remove_created(uow: UnitOfWork, deal_id: int, command_id: int) -> None:
+    """Delete a deal the command created, if nothing but undone work and undos refers to it."""
+    conn = uow.conn
+    if _has_live_lines(conn, deal_id):
+        raise Conflict(
+            f"opportunity {deal_id} has billable lines now, so the command that created it cannot be undone",
+            hint=f"see opp bill list {deal_id}",
+        )
+    other = conn.execute(
+        select(h.c.action, h.c.actor)
+        .where(
+            h.c.opportunity_id == deal_id,
+            h.c.command_id != command_id,
+            h.c.command_id.not_in(_reverted_commands()),
+        )
+        .limit(1)
+    ).first()
+    if other is not None:
+        raise Conflict(
+            f"opportunity {deal_id} has history from other commands ({other.action} by {other.actor}), "
+            "so the command that created it cannot be undone",
+            hint=f"see opp history {deal_id}",
+        )
+    lock_deal(conn, deal_id)
+    conn.execute(delete(bl).where(bl.c.opportunity_id == deal_id))  # only lines already taken back
+    conn.execute(delete(h).where(h.c.opportunity_id == deal_id))
+    conn.execute(delete(o).where(o.c.id == deal_id))
+
+
+def _restore(uow: UnitOfWork, deal_id: int, events: list[RowMapping], *, note: str) -> None:
+    """Put every field the command changed back to its value before the command."""
+    row = lock_deal(uow.conn, deal_id)
+    before: dict[str, str | None] = {}  # field -> its value before the command (first event's old)
+    now: dict[str, str | None] = {}  # field -> its value after the command (last event's new)
+    for event in events:
+        action, name = event["action"], event["field"]
+        if action == "billable" and name == "line" and event["new"] is not None:
+            _remove_line(uow, deal_id, int(event["new"]), note)
+        elif action == "billable" and name == "line" and event["old"] is not None:
+            _bring_back_line(uow, deal_id, int(event["old"]), note)
+        elif action in FIELD_ACTIONS and name is not None:
+            before.setdefault(name, event["old"])
+            now[name] = event["new"]
+        elif action == "note":
+            uow.record(deal_id, "undo", note=f"{note}: withdrew the note of {format_instant(event['at'])}")
+    values: dict[str, Any] = {}
+    changes: list[FieldChange] = []
+    currency = before.get("currency", row["currency"]) or row["currency"]
+    for name, old in before.items():
+        if old == now[name]:
+            continue
+        column, value = _column_value(uow.conn, name, old, currency)
+        values[column] = value
+        changes.append(FieldChange(name, now[name], old))
+    if "currency" in values and _has_live_lines(uow.conn, deal_id):
+        raise Conflict(
+            f"opportunity {deal_id} has billable lines in {row['currency']}, so its currency cannot go back",
+            hint=f"see opp bill list {deal_id}",
+        )
+    if "stage" in values:
+        values["stage_changed_at"] = _stage_changed_at(uow.conn, row, events[0]["id"], values)
+    if values:
+        write_deal(uow, row, values, changes, action="undo", note=note)
+
+
+def _has_live_lines(conn: Connection, deal_id: int) -> bool:
+    live = select(bl.c.id).where(bl.c.opportunity_id == deal_id, bl.c.removed_at.is_(None)).limit(1)
+    return conn.execute(live).first() is not None
+
+
+def _line_row(uow: UnitOfWork, deal_id: int, line: int) -> RowMapping | None:
+    return (
+        uow.conn.execute(select(bl).where(bl.c.opportunity_id == deal_id, bl.c.line == line))
+        .mappings()
+        .first()
+    )
+
+
+def _remove_line(uow: UnitOfWork, deal_id: int, line: int, note: str) -> None:
+    """Undo adding a line: it is marked removed, like `bill remove` does, so its number stays taken."""
+    found = _line_row(uow, deal_id, line)
+    if found is None or found["removed_at"] is not None:
+        return  # removed since, by the same user (a later command, itself undone)
+    if found["invoice_number"] is not None:
+        raise Conflict(f"opportunity {deal_id}: line {line} is on invoice {found['invoice_number']} now")
+    uow.conn.execute(update(bl).where(bl.c.id == found["id"]).values(removed_at=uow.at))
+    uow.record(deal_id, "undo", field="line", old=str(line), note=f"{note}: removed {found['description']}")
+
+
+def _bring_back_line(uow: UnitOfWork, deal_id: int, line: int, note: str) -> None:
+    """Undo removing a line: it counts again, with the amounts it had."""
+    found = _line_row(uow, deal_id, line)
+    if found is None or found["removed_at"] is None:
+        return
+    uow.conn.execute(update(bl).where(bl.c.id == found["id"]).values(removed_at=None))
+    uow.record(deal_id, "undo", field="line", new=str(line), note=f"{note}: restored {found['description']}")
+
+
+def _column_value(conn: Connection, name: str, text: str | None, currency: str) -> tuple[str, Any]:
+    """The column a history field lives in, and the stored value its text stands for."""
+    if name in ("title", "description", "external_ref", "lost_reason", "stage", "status", "currency"):
+        return name, text
+    if name == "probability":
+        return name, int(text) if text is not None else 0
+    if name == "value":
+        return "value_minor", to_minor(Decimal(text or "0"), currency)
+    if name == "expected_close":
+        return name, date.fromisoformat(text) if text else None
+    if name == "closed_at":
+        return name, parse_instant(text).replace(tzinfo=None) if text else None
+    if name == "customer_id":
+        return name, int(text) if text else None
+    if name == "assignee":
+        found = conn.execute(select(us.c.id).where(us.c.handle == text)).scalar() if text else None
+        return "assignee_id", found
+    raise Conflict(f"undo does not know how to restore the field {name!r}")
+
+
+def _stage_changed_at(
+    conn: Connection, row: RowMapping, first_event: int, values: dict[str, Any]
+) -> datetime:
+    """When the restored stage was entered: the last earlier stage event, else the deal's start."""
+    earlier = conn.execute(
+        select(h.c.at)
+        .where(h.c.opportunity_id == row["id"], h.c.field == "stage", h.c.id < first_event)
+        .order_by(h.c.id.desc())
+        .limit(1)
+    ).scalar()
+    if earlier is not None:
+        return earlier  # type: ignore[no-any-return]
+    closed = values.get("closed_at", row["closed_at"])
+    return closed or row["created_at"]  # type: ignore[no-any-return]
