@@ -8,7 +8,25 @@ import typer
 
 from opp.cli import state
 from opp.cli.complete import complete_customer, complete_stage, complete_user
-from opp.cli.options import FormatOpt, IdArg, IdsArg, ProbabilityOpt, read_ids
+from opp.cli.options import (
+    AsOfOpt,
+    AssigneeOpt,
+    CustomerOpt,
+    FormatOpt,
+    FromOpt,
+    IdArg,
+    IdsArg,
+    LimitOpt,
+    OverdueOpt,
+    PeriodOpt,
+    ProbabilityOpt,
+    RawOpt,
+    SearchOpt,
+    StagesOpt,
+    ToOpt,
+    UnassignedOpt,
+    read_ids,
+)
 from opp.cli.render import Column, Format, emit
 
 DEAL_COLUMNS = [
@@ -121,12 +139,7 @@ def show(deal_id: IdArg, fmt: FormatOpt = Format.table) -> None:
 
 
 def list_(
-    stage: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--stage", metavar="S", help="Only these stages (repeatable).", autocompletion=complete_stage
-        ),
-    ] = None,
+    stage: StagesOpt = None,
     status: Annotated[
         str | None,
         typer.Option(
@@ -135,56 +148,23 @@ def list_(
             help="open, won, lost or all (default open; all when --stage is given).",
         ),
     ] = None,
-    assignee: Annotated[
-        str | None,
-        typer.Option("--assignee", metavar="H", help="Assigned to this user.", autocompletion=complete_user),
-    ] = None,
-    unassigned: Annotated[bool, typer.Option("--unassigned", help="Only deals nobody is assigned.")] = False,
-    customer: Annotated[
-        str | None,
-        typer.Option(
-            "--customer", metavar="REF", help="Customer id or name.", autocompletion=complete_customer
-        ),
-    ] = None,
-    period: Annotated[
-        str | None,
-        typer.Option(
-            "--period", metavar="P", help="Expected close in 2026, 2026Q4, 2026-11, this-quarter ..."
-        ),
-    ] = None,
-    close_from: Annotated[
-        str | None, typer.Option("--from", metavar="D", help="Expected close on or after.")
-    ] = None,
-    close_to: Annotated[
-        str | None, typer.Option("--to", metavar="D", help="Expected close on or before.")
-    ] = None,
-    search: Annotated[
-        str | None,
-        typer.Option(
-            "--search", metavar="TEXT", help="Case-insensitive substring of title, customer or description."
-        ),
-    ] = None,
-    overdue: Annotated[
-        bool, typer.Option("--overdue", help="Open deals whose expected close has passed.")
-    ] = False,
+    assignee: AssigneeOpt = None,
+    unassigned: UnassignedOpt = False,
+    customer: CustomerOpt = None,
+    period: PeriodOpt = None,
+    close_from: FromOpt = None,
+    close_to: ToOpt = None,
+    search: SearchOpt = None,
+    overdue: OverdueOpt = False,
     sort: Annotated[
         str | None,
         typer.Option(
             "--sort", metavar="FIELD", help="id, value, forecast, close, stage ...; '-value' descends."
         ),
     ] = None,
-    limit: Annotated[int | None, typer.Option("--limit", metavar="N", help="At most N deals.")] = None,
-    as_of: Annotated[
-        str | None,
-        typer.Option(
-            "--as-of",
-            metavar="DATE",
-            help="The deals as they stood at the end of that day (UTC), rebuilt from history.",
-        ),
-    ] = None,
-    raw: Annotated[
-        bool, typer.Option("--raw", help="In CSV, leave cells starting with = + - @ unguarded (no ' prefix).")
-    ] = False,
+    limit: LimitOpt = None,
+    as_of: AsOfOpt = None,
+    raw: RawOpt = False,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """List opportunities (open ones unless filtered otherwise)."""

@@ -6,8 +6,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from opp.cli import complete, state
-from opp.cli.options import FormatOpt
+from opp.cli import state
+from opp.cli.options import (
+    AsOfOpt,
+    AssigneeOpt,
+    FormatOpt,
+    FromOpt,
+    PeriodOpt,
+    StagesOpt,
+    ToOpt,
+)
 from opp.cli.render import Column, Format, emit
 
 if TYPE_CHECKING:
@@ -28,20 +36,6 @@ CurrencyOpt = Annotated[
     str | None,
     typer.Option("--currency", metavar="C", help="Report in this currency (default: reporting_currency)."),
 ]
-AssigneeOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--assignee", metavar="H", help="Only this user's deals.", autocompletion=complete.complete_user
-    ),
-]
-AsOfOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--as-of",
-        metavar="DATE",
-        help="Answer from the deals as they stood at the end of that day (UTC), rebuilt from history.",
-    ),
-]
 #: Characters of a deal's title shown on its card.
 CARD_TITLE = 20
 
@@ -51,22 +45,10 @@ def forecast(
         str | None,
         typer.Option("--by", metavar="GROUP", help="stage (default), assignee, customer, month or quarter."),
     ] = None,
-    period: Annotated[
-        str | None,
-        typer.Option("--period", metavar="P", help="Expected close in 2026Q4, 2026-11, this-year ..."),
-    ] = None,
-    close_from: Annotated[
-        str | None, typer.Option("--from", metavar="D", help="Expected close on or after.")
-    ] = None,
-    close_to: Annotated[
-        str | None, typer.Option("--to", metavar="D", help="Expected close on or before.")
-    ] = None,
-    stage: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--stage", metavar="S", help="Only these stages.", autocompletion=complete.complete_stage
-        ),
-    ] = None,
+    period: PeriodOpt = None,
+    close_from: FromOpt = None,
+    close_to: ToOpt = None,
+    stage: StagesOpt = None,
     assignee: AssigneeOpt = None,
     currency: CurrencyOpt = None,
     as_of: AsOfOpt = None,

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from opp.cli.complete import complete_customer, complete_stage, complete_user
 from opp.cli.render import Format
 
 FormatOpt = Annotated[
@@ -38,3 +39,48 @@ def read_ids(ids: list[str]) -> list[str]:
 
         raise Invalid("'-' reads ids from stdin and must be the only id")
     return ids
+
+
+# The deal filters `list`, `export` and `forecast` share.
+StagesOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--stage", metavar="S", help="Only these stages (repeatable).", autocompletion=complete_stage
+    ),
+]
+AssigneeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--assignee", metavar="H", help="Only deals assigned to this user.", autocompletion=complete_user
+    ),
+]
+UnassignedOpt = Annotated[bool, typer.Option("--unassigned", help="Only deals nobody is assigned.")]
+CustomerOpt = Annotated[
+    str | None,
+    typer.Option("--customer", metavar="REF", help="Customer id or name.", autocompletion=complete_customer),
+]
+PeriodOpt = Annotated[
+    str | None,
+    typer.Option("--period", metavar="P", help="Expected close in 2026, 2026Q4, 2026-11, this-quarter ..."),
+]
+FromOpt = Annotated[str | None, typer.Option("--from", metavar="D", help="Expected close on or after.")]
+ToOpt = Annotated[str | None, typer.Option("--to", metavar="D", help="Expected close on or before.")]
+SearchOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--search", metavar="TEXT", help="Case-insensitive substring of title, customer or description."
+    ),
+]
+OverdueOpt = Annotated[bool, typer.Option("--overdue", help="Open deals whose expected close has passed.")]
+LimitOpt = Annotated[int | None, typer.Option("--limit", metavar="N", help="At most N deals.")]
+RawOpt = Annotated[
+    bool, typer.Option("--raw", help="In CSV, leave cells starting with = + - @ unguarded (no ' prefix).")
+]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        metavar="DATE",
+        help="Answer from the deals as they stood at the end of that day (UTC), rebuilt from history.",
+    ),
+]

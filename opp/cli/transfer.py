@@ -11,6 +11,19 @@ from typing import Annotated, TextIO
 import typer
 
 from opp.cli import complete, errors, state
+from opp.cli.options import (
+    AssigneeOpt,
+    CustomerOpt,
+    FromOpt,
+    LimitOpt,
+    OverdueOpt,
+    PeriodOpt,
+    RawOpt,
+    SearchOpt,
+    StagesOpt,
+    ToOpt,
+    UnassignedOpt,
+)
 from opp.cli.render import Format, emit, message
 
 
@@ -172,60 +185,21 @@ def import_(
 
 
 def export(
-    stage: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--stage",
-            metavar="S",
-            help="Only these stages (repeatable).",
-            autocompletion=complete.complete_stage,
-        ),
-    ] = None,
+    stage: StagesOpt = None,
     status: Annotated[
         str | None,
         typer.Option("--status", metavar="STATUS", help="open, won, lost or all (default all)."),
     ] = None,
-    assignee: Annotated[
-        str | None,
-        typer.Option(
-            "--assignee", metavar="H", help="Assigned to this user.", autocompletion=complete.complete_user
-        ),
-    ] = None,
-    unassigned: Annotated[bool, typer.Option("--unassigned", help="Only deals nobody is assigned.")] = False,
-    customer: Annotated[
-        str | None,
-        typer.Option(
-            "--customer",
-            metavar="REF",
-            help="Customer id or name.",
-            autocompletion=complete.complete_customer,
-        ),
-    ] = None,
-    period: Annotated[
-        str | None,
-        typer.Option(
-            "--period", metavar="P", help="Expected close in 2026, 2026Q4, 2026-11, this-quarter ..."
-        ),
-    ] = None,
-    close_from: Annotated[
-        str | None, typer.Option("--from", metavar="D", help="Expected close on or after.")
-    ] = None,
-    close_to: Annotated[
-        str | None, typer.Option("--to", metavar="D", help="Expected close on or before.")
-    ] = None,
-    search: Annotated[
-        str | None,
-        typer.Option(
-            "--search", metavar="TEXT", help="Case-insensitive substring of title, customer or description."
-        ),
-    ] = None,
-    overdue: Annotated[
-        bool, typer.Option("--overdue", help="Open deals whose expected close has passed.")
-    ] = False,
-    limit: Annotated[int | None, typer.Option("--limit", metavar="N", help="At most N deals.")] = None,
-    raw: Annotated[
-        bool, typer.Option("--raw", help="In CSV, leave cells starting with = + - @ unguarded (no ' prefix).")
-    ] = False,
+    assignee: AssigneeOpt = None,
+    unassigned: UnassignedOpt = False,
+    customer: CustomerOpt = None,
+    period: PeriodOpt = None,
+    close_from: FromOpt = None,
+    close_to: ToOpt = None,
+    search: SearchOpt = None,
+    overdue: OverdueOpt = False,
+    limit: LimitOpt = None,
+    raw: RawOpt = False,
     fmt: Annotated[
         ExportFormat,
         typer.Option("--format", "-f", case_sensitive=False, help="csv (default), json or jsonl."),
