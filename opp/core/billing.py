@@ -424,14 +424,14 @@ def _priced(conn: Connection, service: RowMapping, currency: str, today: date) -
     The rate is the one :mod:`opp.core.rates` looks up for deals (the direct pair, else the inverse),
     and the conversion its exact, half-up SQL (opp.store.dialect), so a line and a forecast agree.
     """
-    from opp.core.rates import _rate_in_force
+    from opp.core.rates import rate_in_force
     from opp.store.dialect import convert_minor
 
     source = service["currency"]
     if source == currency:
         return _Priced(service["price_minor"])
-    direct = _rate_in_force(literal(source), literal(currency), literal(today))
-    inverse = _rate_in_force(literal(currency), literal(source), literal(today))
+    direct = rate_in_force(literal(source), literal(currency), literal(today))
+    inverse = rate_in_force(literal(currency), literal(source), literal(today))
     shift = literal(MINOR_UNITS[currency] - MINOR_UNITS[source])
     found = conn.execute(
         select(

@@ -44,6 +44,15 @@ class UnitOfWork:
     command_name: str
     _command_id: int | None = field(default=None, init=False)
 
+    def command_id(self) -> int:
+        """This command's row in ``commands``, made on first use: it groups the events it writes."""
+        if self._command_id is None:
+            self._command_id = self.conn.execute(
+                insert(schema.commands).values(at=self.at, actor=self.actor, name=self.command_name)
+            ).inserted_primary_key[0]  # type: ignore[index]
+        assert self._command_id is not None
+        return self._command_id
+
     def record(
         self,
         opportunity_id: int,
@@ -59,14 +68,10 @@ class UnitOfWork:
 
         ``at`` defaults to the command's instant; imports pass the time the event happened elsewhere.
         """
-        if self._command_id is None:
-            self._command_id = self.conn.execute(
-                insert(schema.commands).values(at=self.at, actor=self.actor, name=self.command_name)
-            ).inserted_primary_key[0]  # type: ignore[index]
         result = self.conn.execute(
             insert(schema.history).values(
                 opportunity_id=opportunity_id,
-                command_id=self._command_id,
+                command_id=self.command_id(),
                 at=at or self.at,
                 actor=self.actor,
                 action=action,

@@ -298,15 +298,15 @@ def list_deals(ctx: Context, **options: Any) -> list[Opportunity]:
 # -- writing -------------------------------------------------------------------------------------------
 
 
-def _money_text(minor: int, currency: str) -> str:
+def money_text(minor: int, currency: str) -> str:
     return str(from_minor(minor, currency))
 
 
-def _date_text(day: date | None) -> str | None:
+def date_text(day: date | None) -> str | None:
     return None if day is None else format_date(day)
 
 
-def _instant_text(instant: datetime | None) -> str | None:
+def instant_text(instant: datetime | None) -> str | None:
     return None if instant is None else format_instant(instant)
 
 
@@ -432,15 +432,15 @@ def insert_deal(
     snapshot = {
         "title": title,
         "customer_id": customer_id,
-        "value": _money_text(value_minor, currency),
+        "value": money_text(value_minor, currency),
         "currency": currency,
         "probability": probability,
         "stage": stage.key,
         "status": stage.kind,
-        "expected_close": _date_text(expected_close),
+        "expected_close": date_text(expected_close),
         "external_ref": external_ref,
         "assignee": assignee,
-        "closed_at": _instant_text(aware(closed)),
+        "closed_at": instant_text(aware(closed)),
         "lost_reason": values["lost_reason"],
     }
     uow.record(new_id, "created", new=json.dumps(snapshot, sort_keys=True), at=created)
@@ -545,7 +545,7 @@ def edit_deal(
                 f"opportunity {wanted} has billable lines in {old_code}, so its currency cannot change",
                 hint=f"remove its uninvoiced lines first (see opp bill list {wanted})",
             )
-        old_money = _money_text(row["value_minor"], old_code)
+        old_money = money_text(row["value_minor"], old_code)
         if value_from_billables:
             new_minor = billing.value_from_billables(uow.conn, wanted)
         elif value is not None:
@@ -558,7 +558,7 @@ def edit_deal(
                     f"the value {old_money} cannot be expressed in {code}", hint="give --value as well"
                 ) from exc
         change("currency", "currency", code, old_code, code)
-        change("value", "value_minor", new_minor, old_money, _money_text(new_minor, code))
+        change("value", "value_minor", new_minor, old_money, money_text(new_minor, code))
         if probability is not None:
             chance = parse_probability(probability)
             if row["status"] != "open" and chance != row["probability"]:
@@ -573,8 +573,8 @@ def edit_deal(
                 "expected_close",
                 "expected_close",
                 new_close,
-                _date_text(row["expected_close"]),
-                _date_text(new_close),
+                date_text(row["expected_close"]),
+                date_text(new_close),
             )
         if values:
             note = "value from billables" if value_from_billables else None
@@ -639,7 +639,7 @@ def _apply_move(uow: UnitOfWork, row: RowMapping, move: Move, lost_reason: str |
     if status["closed_at"] != row["closed_at"]:
         changes.append(
             FieldChange(
-                "closed_at", _instant_text(aware(row["closed_at"])), _instant_text(aware(status["closed_at"]))
+                "closed_at", instant_text(aware(row["closed_at"])), instant_text(aware(status["closed_at"]))
             )
         )
     if new_reason != row["lost_reason"]:

@@ -31,7 +31,7 @@ from opp.core import settings
 from opp.core.context import Context, UnitOfWork
 from opp.core.customers import check_kind, insert_customer
 from opp.core.dates import ORDERS, format_date, parse_date, parse_instant
-from opp.core.deals import FieldChange, _date_text, _instant_text, _money_text, insert_deal, write_deal
+from opp.core.deals import FieldChange, date_text, insert_deal, instant_text, money_text, write_deal
 from opp.core.errors import Conflict, Invalid, OppError
 from opp.core.loader import (
     COLUMNS,
@@ -560,7 +560,7 @@ class _Import:
             change("customer_id", "customer_id", customer, str(deal["customer_id"]), str(customer))
         old_code = deal["currency"]
         code = row.currency or old_code
-        old_money = _money_text(deal["value_minor"], old_code)
+        old_money = money_text(deal["value_minor"], old_code)
         if "value" in present:
             new_minor = to_minor(parse_amount(row.value, code), code) if row.value else 0
         else:
@@ -569,7 +569,7 @@ class _Import:
             except Invalid as exc:
                 raise Invalid(f"the value {old_money} cannot be expressed in {code}") from exc
         change("currency", "currency", code, old_code, code)
-        change("value", "value_minor", new_minor, old_money, _money_text(new_minor, code))
+        change("value", "value_minor", new_minor, old_money, money_text(new_minor, code))
 
         current = self.pipeline.get(deal["stage"])
         stage = row.stage or current
@@ -587,8 +587,8 @@ class _Import:
             "closed_at",
             "closed_at",
             closed_at,
-            _instant_text(aware(deal["closed_at"])),
-            _instant_text(aware(closed_at)),
+            instant_text(aware(deal["closed_at"])),
+            instant_text(aware(closed_at)),
         )
         if stage != current:
             values["stage_changed_at"] = closed_at or self.uow.at
@@ -603,8 +603,8 @@ class _Import:
                 "expected_close",
                 "expected_close",
                 row.expected_close,
-                _date_text(deal["expected_close"]),
-                _date_text(row.expected_close),
+                date_text(deal["expected_close"]),
+                date_text(row.expected_close),
             )
         if "description" in present:
             change("description", "description", row.description, deal["description"], row.description)

@@ -390,7 +390,7 @@ def suggest(ctx: Context, deal_id: int | str) -> Suggestion:
     by its ratio to the base odds (naive Bayes: the factors are taken as independent). Small groups
     barely move the estimate. None when no deal has closed yet.
     """
-    from opp.core.reports import _stages_reached
+    from opp.core.reports import stages_reached
 
     wanted = parse_id(deal_id)
     with ctx.reading() as conn:
@@ -410,7 +410,7 @@ def suggest(ctx: Context, deal_id: int | str) -> Suggestion:
             in_band = and_(in_band, o.c.value_minor < high)
         closed = o.c.status.in_(["won", "lost"])
         overall = conn.execute(select(func.count(), _count(won)).where(closed)).one()
-        reached = _stages_reached()
+        reached = stages_reached()
         in_stage = select(reached.c.deal).where(reached.c.stage == deal.stage)
         counts = (
             conn.execute(

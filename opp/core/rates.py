@@ -132,7 +132,7 @@ class Conversion:
     forecast: ColumnElement[int]
 
 
-def _rate_in_force(source: Any, target: Any, on: Any) -> ColumnElement[Any]:
+def rate_in_force(source: Any, target: Any, on: Any) -> ColumnElement[Any]:
     newest = (
         select(r.c.rate)
         .where(r.c.from_currency == source, r.c.to_currency == target, r.c.valid_from <= on)
@@ -160,8 +160,8 @@ def conversion(
         return Conversion(target, value, forecast)
     dialect = conn.dialect.name
     on = func.coalesce(date_of(dialect, source.c.closed_at), source.c.expected_close, literal(today))
-    direct = _rate_in_force(source.c.currency, literal(target), on)
-    inverse = _rate_in_force(literal(target), source.c.currency, on)
+    direct = rate_in_force(source.c.currency, literal(target), on)
+    inverse = rate_in_force(literal(target), source.c.currency, on)
     missing = conn.execute(
         deals.with_only_columns(source.c.currency, on.label("on"))
         .where(source.c.currency != target, direct.is_(None), inverse.is_(None))

@@ -433,7 +433,7 @@ def lost_reasons_by(
 # -- conversion ----------------------------------------------------------------------------------------
 
 
-def _stages_reached() -> CTE:
+def stages_reached() -> CTE:
     """Every (deal, stage) pair such that the deal was ever in that stage, from history.
 
     A deal was in the stage it was created in and in every stage a move took it to. Every move writes
@@ -461,7 +461,7 @@ def conversion(
     """
     with ctx.reading() as conn:
         deals = _deals(conn, ctx, statuses=None, period=period, assignee=assignee, dated_by=o.c.created_at)
-        reached = _stages_reached()
+        reached = stages_reached()
         here, there = reached.alias("here"), reached.alias("there")
         stage, later_stage = st.alias("stage"), st.alias("later_stage")
         later = (

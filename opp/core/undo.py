@@ -17,7 +17,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, insert, or_, select, update
+from sqlalchemy import Connection, RowMapping, delete, or_, select, update
 
 from opp.core.context import Context, UnitOfWork
 from opp.core.dates import format_instant, parse_instant
@@ -71,7 +71,7 @@ def undo_last(ctx: Context) -> UndoResult:
             else:
                 _restore(uow, deal_id, deal_events, note=f"undid {label}")
                 restored.append(deal_id)
-        uow.conn.execute(update(cm).where(cm.c.id == command["id"]).values(undone_by=_command_id(uow)))
+        uow.conn.execute(update(cm).where(cm.c.id == command["id"]).values(undone_by=uow.command_id()))
         return UndoResult(
             command=command["id"],
             name=command["name"],
@@ -99,16 +99,6 @@ def _last_command(conn: Connection, actor: str) -> RowMapping:
             hint="undo reverts your own changes to deals; see opp history --actor " + actor,
         )
     return row
-
-
-def _command_id(uow: UnitOfWork) -> int:
-    """This undo's own ``commands`` row (created by its first event, or here when it wrote none)."""
-    if uow._command_id is None:
-        uow._command_id = uow.conn.execute(
-            insert(cm).values(at=uow.at, actor=uow.actor, name=uow.command_name)
-        ).inserted_primary_key[0]  # type: ignore[index]
-    assert uow._command_id is not None
-    return uow._command_id
 
 
 def _check_undoable(conn: Connection, deal_id: int, events: list[RowMapping], actor: str) -> None:
