@@ -30,7 +30,7 @@ from opp.core.customers import resolve_customer
 from opp.core.dates import format_date, parse_date, parse_period
 from opp.core.errors import Conflict, Invalid, NotFound
 from opp.core.money import format_money, from_minor
-from opp.core.records import Record
+from opp.core.records import Customer, Record
 from opp.core.refs import aware, parse_id
 from opp.store import schema
 
@@ -46,21 +46,10 @@ _TERM = re.compile(r"^\+\d{1,4}[dwmy]$")
 
 
 @dataclass(frozen=True)
-class InvoiceCustomer(Record):
-    """The customer as it was when the invoice was issued."""
-
-    id: int
-    kind: str
-    name: str
-    email: str | None
-    phone: str | None
-
-
-@dataclass(frozen=True)
 class Invoice(Record):
     number: str
     opportunity_id: int
-    customer: InvoiceCustomer
+    customer: Customer  # as it was when the invoice was issued
     issued_at: datetime
     currency: str
     lines: list[Line]
@@ -254,7 +243,7 @@ def _invoice(row: RowMapping, lines: list[Line]) -> Invoice:
     return Invoice(
         number=row["number"],
         opportunity_id=row["opportunity_id"],
-        customer=InvoiceCustomer(
+        customer=Customer(
             id=row["customer_id"],
             kind=row["customer_kind"],
             name=row["customer_name"],
