@@ -13,11 +13,14 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Connection,
+    Date,
     FromClause,
     Select,
     and_,
@@ -26,6 +29,8 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    null,
+    or_,
     select,
 )
 
@@ -37,7 +42,7 @@ from opp.core.figures import forecast_minor_expr
 from opp.core.money import normalize_currency
 from opp.core.records import Record
 from opp.store import schema
-from opp.store.dialect import convert_minor, date_of, exponent_case
+from opp.store.dialect import SQLITE_INTEGER_LIMIT, convert_minor, date_of, exponent_case, ratio_round
 
 r = schema.rates
 o = schema.opportunities
@@ -142,40 +147,152 @@ def rate_in_force(source: Any, target: Any, on: Any) -> ColumnElement[Any]:
     return newest.scalar_subquery()
 
 
+# Above this many rate periods in play, each deal looks its rate up in the rates table instead of
+# matching a CASE over all of them.
+MAX_CASE_PERIODS = 400
+
+
+@dataclass(frozen=True)
+class _Period:
+    """While ``start <= day < stop``, minor units of ``currency`` × numerator / denominator are minor
+    units of the target currency (the rate and both currencies' decimals folded in)."""
+
+    currency: str
+    start: date
+    stop: date | None
+    numerator: int
+    denominator: int
+
+
+def _periods(conn: Connection, foreign: list[str], target: str) -> list[_Period]:
+    """The rate in force for each foreign currency over time: direct rates where one is in force,
+    else the inverse pair's rate inverted."""
+    rows = conn.execute(
+        select(r.c.from_currency, r.c.to_currency, r.c.rate, r.c.valid_from)
+        .where(
+            or_(
+                and_(r.c.to_currency == target, r.c.from_currency.in_(foreign)),
+                and_(r.c.from_currency == target, r.c.to_currency.in_(foreign)),
+            )
+        )
+        .order_by(r.c.valid_from)
+    ).all()
+    periods: list[_Period] = []
+    for code in foreign:
+        direct = [(row.valid_from, Fraction(row.rate)) for row in rows if row.from_currency == code]
+        inverse = [(row.valid_from, 1 / Fraction(row.rate)) for row in rows if row.to_currency == code]
+        first_direct = direct[0][0] if direct else None
+        timeline = [entry for entry in inverse if first_direct is None or entry[0] < first_direct] + direct
+        scale = Fraction(10) ** (MINOR_UNITS[target] - MINOR_UNITS[code])
+        for index, (start, factor) in enumerate(timeline):
+            stop = timeline[index + 1][0] if index + 1 < len(timeline) else None
+            exact = factor * scale
+            periods.append(_Period(code, start, stop, exact.numerator, exact.denominator))
+    return periods
+
+
 def conversion(
     conn: Connection, deals: Select[Any], target: str, *, today: date, source: FromClause = o
 ) -> Conversion:
     """Each deal's value and forecast in ``target``, converted and rounded once, half up, per deal.
 
-    The forecast converts value × probability exactly and rounds once, so it never differs from the
-    unconverted rule (:func:`opp.core.money.forecast_minor`) by a double rounding. ``deals`` selects
-    the deals concerned, from ``source`` (the opportunities table, or the deals as they stood at an
-    instant: see :mod:`opp.core.asof`); a deal in another currency with no rate in force (direct or
-    inverse) is refused, naming the pair and the day, so a figure never silently adds two currencies.
+    The forecast converts value × probability exactly and rounds only then, so it never differs from
+    the unconverted rule (:func:`opp.core.money.forecast_minor`) by a double rounding. ``deals``
+    selects the deals concerned, from ``source`` (the opportunities table, or the deals as they stood
+    at an instant: see :mod:`opp.core.asof`); a deal in another currency with no rate in force (direct
+    or inverse) is refused, naming the pair and the day, so a figure never silently adds two currencies.
+
+    The rates in play are few, so they are folded into the query as a CASE over their periods and
+    each deal is converted in exact integer arithmetic inside the database, in one pass.
     """
     value = source.c.value_minor
     forecast = forecast_minor_expr(source.c.value_minor, source.c.probability)
-    currencies = [row[0] for row in conn.execute(deals.with_only_columns(source.c.currency).distinct())]
-    if all(code == target for code in currencies):
+    largest = dict(
+        conn.execute(
+            deals.with_only_columns(source.c.currency, func.max(source.c.value_minor)).group_by(
+                source.c.currency
+            )
+        ).all()
+    )
+    foreign = sorted(code for code in largest if code != target)
+    if not foreign:
         return Conversion(target, value, forecast)
     dialect = conn.dialect.name
     on = func.coalesce(date_of(dialect, source.c.closed_at), source.c.expected_close, literal(today))
+    periods = _periods(conn, foreign, target)
+    if len(periods) > MAX_CASE_PERIODS:
+        return _conversion_by_lookup(conn, deals, target, foreign, on, source)
+
+    # Compared with period starts as instants (a deal closed at 23:30 on the last day of a period is
+    # in that period), which spares the database turning every closed_at into a date on every test.
+    when = func.coalesce(source.c.closed_at, source.c.expected_close, literal(today, Date))
+
+    def factor(part: str) -> ColumnElement[Any]:
+        """CASE currency, then the newest period that started by the deal's day: one short walk."""
+        by_currency: dict[str, Any] = {target: literal(1, BigInteger)}
+        for code in foreign:
+            newest_first = sorted(
+                (p for p in periods if p.currency == code), key=lambda p: p.start, reverse=True
+            )
+            if newest_first:
+                by_currency[code] = case(
+                    *[
+                        (when >= literal(p.start, Date), literal(getattr(p, part), BigInteger))
+                        for p in newest_first
+                    ],
+                    else_=null(),
+                )
+        return case(by_currency, value=source.c.currency, else_=null())
+
+    numerator, denominator = factor("numerator"), factor("denominator")
+    _refuse_missing_rates(
+        conn, deals.where(source.c.currency != target, numerator.is_(None)), source.c.currency, on, target
+    )
+    # value × probability × numerator, doubled, must stay an exact SQLite integer.
+    worst = max(2 * 100 * largest[p.currency] * p.numerator + 200 * p.denominator for p in periods)
+    fits = worst <= SQLITE_INTEGER_LIMIT
+    return Conversion(
+        target,
+        ratio_round(dialect, value, numerator, denominator, fits_in_sqlite_integers=fits),
+        # value × probability is in hundredths of a minor unit: a hundred times the denominator.
+        ratio_round(
+            dialect, value * source.c.probability, numerator, denominator * 100, fits_in_sqlite_integers=fits
+        ),
+    )
+
+
+def _refuse_missing_rates(
+    conn: Connection, unconvertible: Select[Any], currency: Any, on: Any, target: str
+) -> None:
+    """Refuse (exit 4) when some deal has no rate in force, naming the first such pair and day."""
+    missing = conn.execute(
+        unconvertible.with_only_columns(currency.label("currency"), on.label("on")).order_by(on).limit(1)
+    ).first()
+    if missing is None:
+        return
+    day = missing.on if isinstance(missing.on, date) else date.fromisoformat(str(missing.on))
+    raise Conflict(
+        f"no exchange rate from {missing.currency} to {target} in force on {format_date(day)}",
+        hint=f"add one with opp rate set {missing.currency} {target} RATE --date {format_date(day)}",
+    )
+
+
+def _conversion_by_lookup(
+    conn: Connection, deals: Select[Any], target: str, currencies: list[str], on: Any, source: FromClause
+) -> Conversion:
+    """The same conversion with each deal looking its rate up (for a rates table too long for a CASE)."""
+    dialect = conn.dialect.name
     direct = rate_in_force(source.c.currency, literal(target), on)
     inverse = rate_in_force(literal(target), source.c.currency, on)
-    missing = conn.execute(
-        deals.with_only_columns(source.c.currency, on.label("on"))
-        .where(source.c.currency != target, direct.is_(None), inverse.is_(None))
-        .order_by(on)
-        .limit(1)
-    ).first()
-    if missing is not None:
-        day = missing.on if isinstance(missing.on, date) else date.fromisoformat(str(missing.on))
-        raise Conflict(
-            f"no exchange rate from {missing.currency} to {target} in force on {format_date(day)}",
-            hint=f"add one with opp rate set {missing.currency} {target} RATE --date {format_date(day)}",
-        )
+    _refuse_missing_rates(
+        conn,
+        deals.where(source.c.currency != target, direct.is_(None), inverse.is_(None)),
+        source.c.currency,
+        on,
+        target,
+    )
     shift = literal(MINOR_UNITS[target]) - exponent_case(
-        source.c.currency, {c: MINOR_UNITS[c] for c in currencies}
+        source.c.currency, {c: MINOR_UNITS[c] for c in [*currencies, target]}
     )
 
     def converted(same: Any, minor: Any, scale: Any) -> ColumnElement[int]:
@@ -183,10 +300,12 @@ def conversion(
             (source.c.currency == target, same), else_=convert_minor(dialect, minor, direct, inverse, scale)
         )
 
-    # The forecast converts value × probability (in hundredths of a minor unit) and rounds only then:
-    # rounding the deal's own forecast first would round twice.
     return Conversion(
         target,
-        converted(value, value, shift),
-        converted(forecast, source.c.value_minor * source.c.probability, shift - 2),
+        converted(source.c.value_minor, source.c.value_minor, shift),
+        converted(
+            forecast_minor_expr(source.c.value_minor, source.c.probability),
+            source.c.value_minor * source.c.probability,
+            shift - 2,
+        ),
     )

@@ -47,6 +47,7 @@ def register_sqlite_functions(dbapi_connection: Any) -> None:
     """SQLite's own lower() folds only ASCII; opp's searches fold every script, as PostgreSQL does."""
     dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
     dbapi_connection.create_function("opp_convert", 4, convert_minor_value, deterministic=True)
+    register_ratio_function(dbapi_connection)
 
 
 def convert_minor(dialect_name: str, minor: Any, rate: Any, inverse: Any, shift: Any) -> ColumnElement[int]:
@@ -131,3 +132,35 @@ def instant_from_text(dialect_name: str, text: Any) -> ColumnElement[Any]:
     if dialect_name == "sqlite":
         return type_coerce(func.strftime("%Y-%m-%d %H:%M:%S.000000", text), DateTime)
     return cast(func.replace(text, "Z", ""), DateTime)
+
+
+# SQLite keeps exact integers only below 2**63; above that it silently turns to floating point.
+SQLITE_INTEGER_LIMIT = 2**63 - 1
+
+
+def _ratio_round_value(minor: int | None, numerator: int | None, denominator: int | None) -> int | None:
+    """``minor`` × numerator / denominator rounded half up, in Python's unbounded integers."""
+    if minor is None or numerator is None or not denominator:
+        return None
+    return (2 * minor * numerator + denominator) // (2 * denominator)
+
+
+def register_ratio_function(dbapi_connection: Any) -> None:
+    dbapi_connection.create_function("opp_ratio_round", 3, _ratio_round_value, deterministic=True)
+
+
+def ratio_round(
+    dialect_name: str, minor: Any, numerator: Any, denominator: Any, *, fits_in_sqlite_integers: bool
+) -> ColumnElement[int]:
+    """``minor`` × numerator / denominator rounded half up (non-negative integers), exactly.
+
+    SQLite does it in its own integer arithmetic when the products are known to fit, else through a
+    Python function; PostgreSQL in ``numeric``, whose integer division is exact at any size.
+    """
+    if dialect_name == "sqlite":
+        if fits_in_sqlite_integers:
+            exact: ColumnElement[int] = (2 * minor * numerator + denominator) // (2 * denominator)
+            return exact
+        return func.opp_ratio_round(minor, numerator, denominator)
+    wide = cast(minor, Numeric)
+    return cast(func.div(2 * wide * numerator + denominator, 2 * cast(denominator, Numeric)), BigInteger)
