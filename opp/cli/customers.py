@@ -26,6 +26,8 @@ TOTAL_COLUMNS = [
     Column("open forecast", "open_forecast"),
     Column("won value", "won_value"),
     Column("lost value", "lost_value"),
+    Column("billed", "billed"),
+    Column("unbilled", "unbilled"),
 ]
 
 

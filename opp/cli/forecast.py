@@ -92,9 +92,11 @@ def forecast(
     if fmt is not Format.table:
         emit(result, fmt)
         return
+    # A group without a key (no assignee, no expected close) needs a name a reader can see in a table.
+    groups = [{**group.as_dict(), "key": "(none)"} if group.key is None else group for group in result.groups]
     total = {"key": "total", **result.total.as_dict()}
     emit(
-        [*result.groups, total],
+        [*groups, total],
         fmt,
         columns=[Column(by or "stage", "key"), *_figure_columns(result.currency)],
     )
