@@ -13,6 +13,7 @@ hold, falls back to the ``old`` side of its first edit, else to the current text
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, datetime
 from typing import Any, TypeVar, cast
 
@@ -23,11 +24,14 @@ from sqlalchemy import (
     Connection,
     FromClause,
     Integer,
+    MetaData,
     Subquery,
+    Table,
     and_,
     case,
     exists,
     func,
+    insert,
     select,
 )
 from sqlalchemy import cast as sql_cast
@@ -158,9 +162,34 @@ def deals_as_of(dialect_name: str, instant: datetime) -> Subquery:
     )
 
 
+_snapshots = itertools.count(1)
+
+
 def deal_source(conn: Connection, instant: datetime | None) -> FromClause:
-    """The opportunities table, or the deals as they stood at ``instant`` (naive UTC) if one is given."""
-    return o if instant is None else deals_as_of(conn.dialect.name, instant)
+    """The opportunities table, or the deals as they stood at ``instant`` (naive UTC) if one is given.
+
+    The past state is rebuilt once into a temporary table of this connection, because a command runs
+    several queries over it (the currencies present, missing rates, the figures): rebuilding it from
+    history for each would multiply the cost of the one expensive part.
+    """
+    if instant is None:
+        return o
+    return materialize(conn, deals_as_of(conn.dialect.name, instant))
+
+
+def materialize(conn: Connection, state: Subquery) -> Table:
+    """``state`` (with the opportunities table's columns) copied into a new temporary table."""
+    table = Table(
+        f"opp_as_of_{next(_snapshots)}",
+        MetaData(),
+        *(Column(column.name, column.type) for column in o.columns),
+        prefixes=["TEMPORARY"],
+        postgresql_on_commit="DROP",
+    )
+    table.create(conn)
+    names = [column.name for column in o.columns]
+    conn.execute(insert(table).from_select(names, select(*(state.c[name] for name in names))))
+    return table
 
 
 def over(element: E, source: FromClause) -> E:

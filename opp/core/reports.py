@@ -645,7 +645,7 @@ def accuracy(
     the rate on their close date. ``assignee`` keeps that user's row. Each deal is rounded once, before
     summing, as in ``opp forecast``.
     """
-    from opp.core.asof import deals_as_of
+    from opp.core.asof import deal_source
     from opp.core.forecast import reporting_currency
     from opp.core.rates import conversion as converted
 
@@ -653,8 +653,8 @@ def accuracy(
     start = _naive(start_of_day_utc(chosen.start))
     end = _naive(day_end_exclusive(chosen.end))
     with ctx.reading() as conn:
-        then = deals_as_of(conn.dialect.name, start)
-        after = deals_as_of(conn.dialect.name, end)
+        then = deal_source(conn, start)
+        after = deal_source(conn, end)
         expected = select(then.c.id).where(
             then.c.status == "open", then.c.expected_close.between(chosen.start, chosen.end)
         )
