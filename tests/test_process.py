@@ -108,3 +108,24 @@ def test_help_and_version_do_not_import_heavy_libraries():
     assert result.returncode == 0, result.stderr
     assert "Usage: opp" in result.stdout
     assert result.stderr.strip().splitlines()[-1] == "LOADED []"
+
+
+def test_the_console_script_shows_the_same_help_as_the_app(run_opp):
+    """The console script builds commands lazily; its help must match the fully built app's."""
+    full_app = "import sys; from opp.cli.app import app; sys.argv[0] = 'opp'; app(prog_name='opp')"
+    for path in ([], ["customer"], ["list"], ["report"]):
+        lazy = run_opp(*path, "--help", COLUMNS="100")
+        full = subprocess.run(
+            [sys.executable, "-c", full_app, *path, "--help"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "COLUMNS": "100"},
+        )
+        assert lazy.returncode == full.returncode == 0, (lazy.stderr, full.stderr)
+        assert lazy.stdout == full.stdout
+
+
+def test_a_mistyped_command_gets_a_suggestion(run_opp):
+    result = run_opp("lsit")
+    assert result.returncode == 2
+    assert "Did you mean 'list'?" in result.stderr

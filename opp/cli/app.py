@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 import typer
@@ -87,17 +87,59 @@ def _flush_stdout() -> None:
         sys.stdout.flush()
 
 
-app = typer.Typer(
-    cls=OppGroup,
-    name="opp",
-    help="opp: a command-line sales pipeline. Track deals through stages, assign and claim them, "
+class LazyOppGroup(OppGroup):
+    """The root as the console script runs it: each command is built from its registration only when
+    it is used, so `opp --version`, `opp --help` and `opp list` do not pay for building ~60 commands.
+
+    The commands are registered on ``app`` as usual (cheap); ``app`` itself builds the whole tree at
+    once, which tests and the completion-script generator use.
+    """
+
+    builders: dict[str, Callable[[], Any]]
+    summaries: dict[str, str]
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.builders)
+
+    def get_command(self, ctx: Any, name: str) -> Any:
+        if name not in self.commands and name in self.builders:
+            self.commands[name] = self.builders[name]()
+        return self.commands.get(name)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except typer.TyperException as exc:
+            from difflib import get_close_matches
+
+            matches = get_close_matches(args[0], list(self.builders)) if args else []
+            if matches and "Did you mean" not in exc.message:
+                exc.message = (
+                    exc.message.rstrip(".") + ". Did you mean " + ", ".join(map(repr, matches)) + "?"
+                )
+            raise
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The command list from the registrations' help texts, without building the commands."""
+        from typer._click.utils import make_default_short_help
+
+        limit = formatter.width - 6 - max(len(name) for name in self.builders)
+        rows = [(name, make_default_short_help(self.summaries[name], limit)) for name in self.builders]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+SETTINGS: dict[str, Any] = {
+    "name": "opp",
+    "help": "opp: a command-line sales pipeline. Track deals through stages, assign and claim them, "
     "forecast revenue and see the whole history.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-    add_completion=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+    "no_args_is_help": True,
+    "rich_markup_mode": None,
+    "pretty_exceptions_enable": False,
+    "add_completion": True,
+    "context_settings": {"help_option_names": ["-h", "--help"]},
+}
+app = typer.Typer(cls=OppGroup, **SETTINGS)
 
 
 def _version(value: bool) -> None:
@@ -179,3 +221,46 @@ def _register() -> None:
 
 
 _register()
+
+
+def lazy_root() -> Any:
+    """The root command with the global options of ``app`` and its commands built on first use."""
+    import inspect
+    from functools import partial
+
+    from typer.main import (
+        get_command,
+        get_command_from_info,
+        get_command_name,
+        get_group_from_info,
+        solve_typer_info_help,
+    )
+
+    shell = typer.Typer(cls=LazyOppGroup, **SETTINGS)
+    assert app.registered_callback is not None
+    shell.registered_callback = app.registered_callback
+    root = get_command(shell)
+    assert isinstance(root, LazyOppGroup)
+    root.builders, root.summaries = {}, {}
+    for info in app.registered_commands:
+        assert info.callback is not None
+        name = info.name or get_command_name(info.callback.__name__)
+        root.builders[name] = partial(
+            get_command_from_info, info, pretty_exceptions_short=True, rich_markup_mode=None
+        )
+        root.summaries[name] = (
+            inspect.cleandoc(info.help)
+            if isinstance(info.help, str)
+            else (inspect.getdoc(info.callback) or "")
+        )
+    for group in app.registered_groups:
+        assert isinstance(group.name, str)
+        root.builders[group.name] = partial(
+            get_group_from_info,
+            group,
+            pretty_exceptions_short=True,
+            rich_markup_mode=None,
+            suggest_commands=True,
+        )
+        root.summaries[group.name] = solve_typer_info_help(group)
+    return root

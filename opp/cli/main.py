@@ -4,6 +4,6 @@ from __future__ import annotations
 
 
 def run() -> None:
-    from opp.cli.app import app
+    from opp.cli.app import lazy_root
 
-    app()
+    lazy_root().main(prog_name="opp")
