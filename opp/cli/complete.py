@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,92 +37,37 @@ def _database(ctx: typer.Context | None) -> str | None:
     return db
 
 
-def _values(ctx: typer.Context | None, read: Callable[[Any], list[tuple[str, str | None]]]) -> Choices:
-    """Run ``read`` on a read-only connection; any failure means no suggestions, silently."""
+def _values(ctx: typer.Context | None, kind: str, incomplete: str) -> Choices:
+    """The names of ``kind`` starting with what is typed; any failure means no suggestions, silently."""
     try:
         db = _database(ctx)
         if db is None:
             return []
-        from opp.store.engine import Store, resolve_url
+        from opp.core.lookups import names
 
-        store = Store(resolve_url(db), lock_timeout=1.0)
-        try:
-            with store.read() as conn:
-                return [(value, help_text or "") for value, help_text in read(conn)]
-        finally:
-            store.close()
+        return names(db, kind, incomplete, limit=MAX_VALUES)
     except Exception:  # a completion must never print a traceback into the shell
         return []
 
 
-def _starting(choices: Choices, incomplete: str) -> Choices:
-    lowered = incomplete.lower()
-    return [choice for choice in choices if choice[0].lower().startswith(lowered)][:MAX_VALUES]
-
-
 def complete_stage(ctx: typer.Context, incomplete: str) -> Choices:
     """Stage keys in pipeline order, with their display names."""
-    from sqlalchemy import select
-
-    from opp.store import schema
-
-    s = schema.stages
-
-    def read(conn: Any) -> list[tuple[str, str | None]]:
-        return [(row.key, row.name) for row in conn.execute(select(s.c.key, s.c.name).order_by(s.c.position))]
-
-    return _starting(_values(ctx, read), incomplete)
+    return _values(ctx, "stage", incomplete)
 
 
 def complete_user(ctx: typer.Context, incomplete: str) -> Choices:
     """User handles, with their names."""
-    from sqlalchemy import select
-
-    from opp.store import schema
-
-    u = schema.users
-
-    def read(conn: Any) -> list[tuple[str, str | None]]:
-        return [
-            (row.handle, row.name) for row in conn.execute(select(u.c.handle, u.c.name).order_by(u.c.handle))
-        ]
-
-    return _starting(_values(ctx, read), incomplete)
+    return _values(ctx, "user", incomplete)
 
 
 def complete_customer(ctx: typer.Context, incomplete: str) -> Choices:
     """Customer names that start with what is typed, with their kind."""
-    from sqlalchemy import func, select
-
-    from opp.store import schema
-
-    c = schema.customers
-
-    def read(conn: Any) -> list[tuple[str, str | None]]:
-        query = (
-            select(c.c.name, c.c.kind)
-            .where(func.lower(c.c.name).startswith(incomplete.lower(), autoescape=True))
-            .order_by(c.c.name)
-            .limit(MAX_VALUES)
-        )
-        return [(row.name, row.kind) for row in conn.execute(query)]
-
-    return _starting(_values(ctx, read), incomplete)
+    return _values(ctx, "customer", incomplete)
 
 
 def complete_service(ctx: typer.Context, incomplete: str) -> Choices:
     """Service codes still offered, with their names."""
-    from sqlalchemy import select
-
-    from opp.store import schema
-
-    sv = schema.services
-
-    def read(conn: Any) -> list[tuple[str, str | None]]:
-        query = select(sv.c.code, sv.c.name).where(sv.c.retired_at.is_(None)).order_by(sv.c.code)
-        return [(row.code, row.name) for row in conn.execute(query)]
-
-    return _starting(_values(ctx, read), incomplete)
+    return _values(ctx, "service", incomplete)
 
 
 # -- the scripts ------------------------------------------------------------------------------------------

@@ -1,0 +1,70 @@
+"""Short lists of names to offer while a user types: stage keys, handles, customer names, service codes.
+
+Shell completion asks for these on every TAB, so they read an existing database as it is: no creating,
+no migrating, a short lock timeout, and at most ``limit`` names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Select, func, select
+
+from opp.store import schema
+from opp.store.engine import Store, resolve_url
+
+
+def _stages(prefix: str) -> Select[Any]:
+    s = schema.stages
+    return (
+        select(s.c.key, s.c.name)
+        .where(s.c.key.startswith(prefix.lower(), autoescape=True))
+        .order_by(s.c.position)
+    )
+
+
+def _users(prefix: str) -> Select[Any]:
+    u = schema.users
+    return (
+        select(u.c.handle, u.c.name)
+        .where(u.c.handle.startswith(prefix.lower(), autoescape=True))
+        .order_by(u.c.handle)
+    )
+
+
+def _customers(prefix: str) -> Select[Any]:
+    c = schema.customers
+    return (
+        select(c.c.name, c.c.kind)
+        .where(func.lower(c.c.name).startswith(prefix.lower(), autoescape=True))
+        .order_by(c.c.name)
+    )
+
+
+def _services(prefix: str) -> Select[Any]:
+    sv = schema.services
+    return (
+        select(sv.c.code, sv.c.name)
+        .where(sv.c.retired_at.is_(None), func.lower(sv.c.code).startswith(prefix.lower(), autoescape=True))
+        .order_by(sv.c.code)
+    )
+
+
+QUERIES: dict[str, Callable[[str], Select[Any]]] = {
+    "stage": _stages,
+    "user": _users,
+    "customer": _customers,
+    "service": _services,
+}
+
+
+def names(db: str, kind: str, prefix: str, *, limit: int = 200) -> list[tuple[str, str]]:
+    """``(name, description)`` pairs of ``kind`` starting with ``prefix``, from the database at ``db``."""
+    store = Store(resolve_url(db), lock_timeout=1.0)
+    try:
+        with store.read() as conn:
+            rows = conn.execute(QUERIES[kind](prefix).limit(limit)).all()
+    finally:
+        store.close()
+    return [(str(name), str(description or "")) for name, description in rows]
