@@ -153,8 +153,12 @@ def deals_as_of(dialect_name: str, instant: datetime) -> Subquery:
         .select_from(
             o.join(
                 created,
+                # A deal's created event is at its created_at: selecting deals by created_at lets the
+                # database walk the deals and fetch each one's event, not every event before the instant.
                 and_(
-                    created.c.opportunity_id == o.c.id, created.c.action == "created", created.c.at < instant
+                    created.c.opportunity_id == o.c.id,
+                    created.c.action == "created",
+                    o.c.created_at < instant,
                 ),
             ).outerjoin(changes, changes.c.deal_id == o.c.id)
         )
