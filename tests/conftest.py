@@ -11,6 +11,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,17 @@ class Databases:
         with self._admin_engine().connect() as conn:
             conn.execute(text(statement))
 
+    def _retrying(self, statement: str, attempts: int = 50) -> None:
+        """Run a statement that fails while another session (autovacuum) is in the database."""
+        for attempt in range(attempts):
+            try:
+                self._admin_sql(statement)
+                return
+            except Exception:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.1)
+
     def _url_of(self, name: str) -> str:
         from sqlalchemy.engine import make_url
 
@@ -87,11 +99,17 @@ class Databases:
             return
         self.drop(target)
         source, copy = template.rsplit("/", 1)[1], target.rsplit("/", 1)[1]
-        self._admin_sql(f'CREATE DATABASE "{copy}" TEMPLATE "{source}"')
+        self._retrying(f'CREATE DATABASE "{copy}" TEMPLATE "{source}"')
 
     def drop(self, db: str) -> None:
         if self.backend == "postgresql":
-            self._admin_sql(f'DROP DATABASE IF EXISTS "{db.rsplit("/", 1)[1]}" WITH (FORCE)')
+            name = db.rsplit("/", 1)[1]
+            try:
+                self._admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            except Exception:
+                # FORCE may not end a server process the role does not own (an autovacuum worker):
+                # wait for it to leave instead.
+                self._retrying(f'DROP DATABASE IF EXISTS "{name}"')
 
     def snapshot(self, db: str) -> dict[str, list[tuple[Any, ...]]]:
         """Every row of every table, for asserting that a failed command changed nothing."""
@@ -118,8 +136,9 @@ class Databases:
             with self._admin.connect() as conn:
                 query = text("SELECT datname FROM pg_database WHERE datname LIKE :prefix")
                 names = conn.execute(query, {"prefix": self.prefix + "%"}).scalars()
-                for name in list(names):
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                leftovers = list(names)
+            for name in leftovers:
+                self.drop(self._url_of(name))
             self._admin.dispose()
 
 
