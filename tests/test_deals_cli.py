@@ -29,6 +29,7 @@ OPPORTUNITY_KEYS = [
     "created_at",
     "updated_at",
     "closed_at",
+    "version",
 ]
 LATER = "2026-03-12T10:00:00Z"
 
@@ -115,6 +116,7 @@ def test_create_prints_the_contract_opportunity(opp):
         "created_at": "2026-03-10T08:30:00Z",
         "updated_at": "2026-03-10T08:30:00Z",
         "closed_at": None,
+        "version": 1,
     }
 
 
@@ -626,4 +628,33 @@ def test_edit_refuses_bad_or_unknown_ids(opp, unchanged, deal_id, code):
     make(opp)
     check = unchanged()
     opp.fails(code, "edit", deal_id, "--title", "x")
+    check()
+
+
+# -- edit --if-version ---------------------------------------------------------------------------------
+
+
+def test_every_change_bumps_the_version(opp):
+    deal = make(opp)
+    assert deal["version"] == 1
+    assert opp.json("edit", deal["id"], "--title", "Renamed")["version"] == 2
+    assert opp.json("stage", "qualification", deal["id"])[0]["version"] == 3
+    assert opp.json("claim", deal["id"])[0]["version"] == 4
+    opp("note", deal["id"], "notes change no field")
+    assert opp.json("show", deal["id"])["version"] == 4
+
+
+def test_edit_if_version_applies_while_the_deal_is_unchanged(opp):
+    deal = make(opp)
+    edited = opp.json("edit", deal["id"], "--value", "500", "--if-version", deal["version"])
+    assert (edited["value"], edited["version"]) == (500, 2)
+
+
+def test_edit_on_a_stale_version_is_refused_naming_who_changed_it(opp, unchanged):
+    opp("user", "add", "mo")
+    deal = make(opp)
+    opp("--as", "mo", "edit", deal["id"], "--value", "700", OPP_NOW=LATER)  # someone else, since
+    check = unchanged()
+    line = opp.fails(4, "edit", deal["id"], "--value", "500", "--if-version", deal["version"])
+    assert "version 2, not 1" in line and f"mo at {LATER}" in line
     check()

@@ -204,6 +204,15 @@ def edit(
             "--value-from-billables", help="Set the value to the billable lines' subtotal (before tax)."
         ),
     ] = False,
+    if_version: Annotated[
+        int | None,
+        typer.Option(
+            "--if-version",
+            metavar="N",
+            help="Only if the deal is still at version N (its version key); else refused, "
+            "naming who changed it.",
+        ),
+    ] = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Change fields of an opportunity ('' clears an optional one); each change is recorded."""
@@ -220,6 +229,7 @@ def edit(
         description=description,
         ref=ref,
         value_from_billables=value_from_billables,
+        if_version=if_version,
     )
     emit(deal, fmt)
 

@@ -127,6 +127,7 @@ def _opportunity(row: RowMapping) -> Opportunity:
         created_at=aware(row["created_at"]),  # type: ignore[arg-type]
         updated_at=aware(row["updated_at"]),  # type: ignore[arg-type]
         closed_at=aware(row["closed_at"]),
+        version=row["version"],
     )
 
 
@@ -461,6 +462,20 @@ class FieldChange:
     new: str | None
 
 
+def _changed_since(conn: Connection, deal_id: int, seen: int, now: int) -> Conflict:
+    last = conn.execute(
+        select(schema.history.c.actor, schema.history.c.at)
+        .where(schema.history.c.opportunity_id == deal_id)
+        .order_by(schema.history.c.id.desc())
+        .limit(1)
+    ).first()
+    who = f"{last.actor} at {format_instant(last.at)}" if last is not None else "someone"
+    return Conflict(
+        f"opportunity {deal_id} is at version {now}, not {seen}: it was changed since by {who}",
+        hint=f"look at opp show {deal_id} and try again",
+    )
+
+
 def write_deal(
     uow: UnitOfWork,
     row: RowMapping,
@@ -507,8 +522,12 @@ def edit_deal(
     description: str | None = None,
     ref: str | None = None,
     value_from_billables: bool = False,
+    if_version: int | None = None,
 ) -> Opportunity:
     """Change the given fields (``""`` clears an optional one); one ``updated`` event per changed field.
+
+    ``if_version`` is the version the caller last saw: if the deal changed since, nothing is written
+    and the refusal names who changed it (a script's guard against overwriting another operator).
 
     ``value_from_billables`` sets the value to the deal's billable lines' subtotal (before tax). A deal
     with billable lines keeps its currency, the lines' currency.
@@ -520,6 +539,8 @@ def edit_deal(
         raise Invalid("--value-from-billables goes without --value and --currency")
     with ctx.unit_of_work("edit") as uow:
         row = lock_deal(uow.conn, wanted)
+        if if_version is not None and row["version"] != if_version:
+            raise _changed_since(uow.conn, wanted, if_version, row["version"])
         values: dict[str, Any] = {}
         changes: list[FieldChange] = []
 

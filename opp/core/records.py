@@ -75,6 +75,8 @@ class Opportunity(Record):
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None
+    # Bumped by every change to the deal: `opp edit --if-version` refuses to work on a stale copy.
+    version: int
 
 
 @dataclass(frozen=True)
