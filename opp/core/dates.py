@@ -388,3 +388,23 @@ def format_instant(dt: datetime) -> str:
     """``YYYY-MM-DDTHH:MM:SSZ`` in UTC; naive datetimes are taken as already UTC."""
     utc = dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
     return f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}Z"
+
+
+def close_window(
+    period: str | None, close_from: str | None, close_to: str | None, today: date
+) -> tuple[date | None, date | None]:
+    """The first and last expected-close day that ``--period`` or ``--from``/``--to`` ask for (either
+    end may be open), shared by every command that filters deals on their expected close."""
+    start = end = None
+    if period is not None:
+        if close_from is not None or close_to is not None:
+            raise Invalid("give either --period or --from/--to, not both")
+        chosen = parse_period(period, today)
+        start, end = chosen.start, chosen.end
+    if close_from is not None:
+        start = parse_date(close_from, today)
+    if close_to is not None:
+        end = parse_date(close_to, today)
+    if start is not None and end is not None and start > end:
+        raise Invalid(f"--from {format_date(start)} is after --to {format_date(end)}")
+    return start, end

@@ -18,7 +18,7 @@ from opp.core import settings
 from opp.core.billing import BillingSummary
 from opp.core.context import Context, UnitOfWork
 from opp.core.customers import resolve_customer
-from opp.core.dates import format_date, format_instant, parse_date, parse_period
+from opp.core.dates import close_window, format_date, format_instant, parse_date
 from opp.core.errors import Conflict, Invalid, NotFound
 from opp.core.figures import forecast_minor_expr
 from opp.core.money import from_minor, normalize_currency, parse_amount, parse_probability, to_minor
@@ -254,18 +254,7 @@ def build_filter(
     if assignee is not None and unassigned:
         raise Invalid("give either --assignee or --unassigned, not both")
     today = ctx.clock.today()
-    start = end = None
-    if period is not None:
-        if close_from is not None or close_to is not None:
-            raise Invalid("give either --period or --from/--to, not both")
-        chosen = parse_period(period, today)
-        start, end = chosen.start, chosen.end
-    if close_from is not None:
-        start = parse_date(close_from, today)
-    if close_to is not None:
-        end = parse_date(close_to, today)
-    if start is not None and end is not None and start > end:
-        raise Invalid(f"--from {format_date(start)} is after --to {format_date(end)}")
+    start, end = close_window(period, close_from, close_to, today)
     if limit is not None and limit < 1:
         raise Invalid(f"--limit must be a positive number, not {limit}")
     instant = None

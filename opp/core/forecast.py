@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, Connection, FromClause, Select, func, sele
 from opp.core import settings
 from opp.core.asof import as_of_instant, deal_source
 from opp.core.context import Context
-from opp.core.dates import parse_date, parse_period
+from opp.core.dates import close_window, parse_date
 from opp.core.errors import Conflict, Invalid
 from opp.core.money import from_minor, normalize_currency
 from opp.core.rates import Conversion, conversion
@@ -187,15 +187,11 @@ def scope(
         base = base.where(src.c.stage.in_([pipeline.get(stage).key for stage in stages]))
     if assignee is not None:
         base = base.where(src.c.assignee_id == user_id(conn, assignee))
-    if period is not None:
-        if close_from is not None or close_to is not None:
-            raise Invalid("give either --period or --from/--to, not both")
-        chosen = parse_period(period, today)
-        base = base.where(src.c.expected_close.between(chosen.start, chosen.end))
-    if close_from is not None:
-        base = base.where(src.c.expected_close >= parse_date(close_from, today))
-    if close_to is not None:
-        base = base.where(src.c.expected_close <= parse_date(close_to, today))
+    start, end = close_window(period, close_from, close_to, today)
+    if start is not None:
+        base = base.where(src.c.expected_close >= start)
+    if end is not None:
+        base = base.where(src.c.expected_close <= end)
     return Scope(src, base, as_of_day)
 
 
