@@ -471,3 +471,49 @@ def test_accuracy_needs_a_period_and_takes_no_by(quarter):
         2, "report", "accuracy", "--period", "2026Q3", "--by", "month"
     )
     assert "several currencies" in quarter.fails(4, "report", "accuracy", "--period", "2026Q3")
+
+
+# -- both ways of rebuilding ---------------------------------------------------------------------------
+
+
+def test_forward_and_backward_rebuilds_give_the_same_deals_at_every_instant(shop):
+    """The state is rebuilt from whichever end of history is nearer; both must agree to the column,
+    here after every kind of change (edits of every field, description, reassignment, closing and
+    reopening, an import update, an undo), just before, at and just after each event."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from opp.core.asof import deals_as_of, deals_as_of_backward
+    from opp.core.clock import Clock
+    from opp.core.context import open_context
+    from opp.store import schema
+
+    shop("edit", 1, "--description", "first words", OPP_NOW=day(10))
+    shop("edit", 1, "--description", "second words", "--currency", "USD", OPP_NOW=day(11))
+    shop("unassign", 1, OPP_NOW=day(11))
+    shop("claim", 5, OPP_NOW=day(12))
+    shop("stage", "negotiation", 4, "--reopen", OPP_NOW=day(12, "11:00:00"))
+    shop("edit", 6, "--ref", "X-6", "--close", "2026-07-01", "--title", "Gamma II", OPP_NOW=day(13))
+    update = "external_ref,title,customer,stage,value,currency\nX-6,Gamma III,Pat Smith,won,350,USD\n"
+    shop("import", "-", input=update, OPP_NOW=day(14))
+    shop("edit", 2, "--value", "900", OPP_NOW=day(15))
+    shop("undo", OPP_NOW=day(15, "12:00:00"))
+    shop("stage", "lost", 1, "--reason", "timing", OPP_NOW=day(16))
+
+    context = open_context(shop.db, actor="dana", clock=Clock.from_env_value(NOW))
+    try:
+        with context.reading() as conn:
+            moments = conn.execute(select(schema.history.c.at).distinct()).scalars().all()
+            instants = sorted(
+                {m + delta for m in moments for delta in (timedelta(0), timedelta(seconds=1))}
+                | {moments[0] - timedelta(days=1)}
+            )
+            dialect = conn.dialect.name
+            for instant in instants:
+                forward = conn.execute(select(deals_as_of(dialect, instant)).order_by("id")).all()
+                backward = conn.execute(select(deals_as_of_backward(dialect, instant)).order_by("id")).all()
+                assert forward == backward, instant
+            assert len(backward) == 6
+    finally:
+        context.close()
