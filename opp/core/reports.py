@@ -23,6 +23,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import (
     CTE,
     ColumnElement,
+    CompoundSelect,
     Connection,
     FromClause,
     RowMapping,
@@ -32,7 +33,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
-    union,
+    union_all,
 )
 
 from opp.core.context import Context
@@ -42,6 +43,7 @@ from opp.core.errors import Invalid
 from opp.core.forecast import reporting_measures
 from opp.core.money import ROUNDING, from_minor, minor_unit, round_to_minor
 from opp.core.records import Opportunity, Record
+from opp.core.stages import load_pipeline
 from opp.core.users import user_id
 from opp.store import schema
 from opp.store.dialect import date_of, month_key, quarter_key, seconds_between
@@ -433,8 +435,8 @@ def lost_reasons_by(
 # -- conversion ----------------------------------------------------------------------------------------
 
 
-def stages_reached() -> CTE:
-    """Every (deal, stage) pair such that the deal was ever in that stage, from history.
+def stages_been_in() -> CompoundSelect[Any]:
+    """Every (deal, stage) such that the deal was ever in that stage, from history (a pair may repeat).
 
     A deal was in the stage it was created in and in every stage a move took it to. Every move writes
     a ``stage`` event (field ``stage``, old → new), so the stages a deal has been in are the old and
@@ -443,11 +445,17 @@ def stages_reached() -> CTE:
     landed in, so the stages it skipped were never reached.
     """
     moves = h.c.field == "stage"
-    return union(
+    return union_all(
         select(o.c.id.label("deal"), o.c.stage.label("stage")),
         select(h.c.opportunity_id, h.c.old).where(moves, h.c.old.is_not(None)),
         select(h.c.opportunity_id, h.c.new).where(moves, h.c.new.is_not(None)),
-    ).cte("reached")
+    )
+
+
+def stages_reached() -> CTE:
+    """Every (deal, stage) pair such that the deal was ever in that stage, each once (see
+    :func:`stages_been_in`)."""
+    return stages_been_in().subquery("been").select().distinct().cte("reached")
 
 
 def conversion(
@@ -461,38 +469,39 @@ def conversion(
     """
     with ctx.reading() as conn:
         deals = _deals(conn, ctx, statuses=None, period=period, assignee=assignee, dated_by=o.c.created_at)
-        reached = stages_reached()
-        here, there = reached.alias("here"), reached.alias("there")
-        stage, later_stage = st.alias("stage"), st.alias("later_stage")
-        later = (
-            select(there.c.deal)
-            .join(later_stage, later_stage.c.key == there.c.stage)
-            .where(
-                there.c.deal == here.c.deal,
-                or_(
-                    and_(later_stage.c.kind == "open", later_stage.c.position > stage.c.position),
-                    later_stage.c.kind == "won",
-                ),
-            )
-            .exists()
-        )
-        query = (
+        pipeline = load_pipeline(conn)
+        opened = pipeline.open_stages
+        every = stages_been_in().subquery("every")
+        chosen = period is not None or assignee is not None
+        been = select(every).where(every.c.deal.in_(deals)).subquery("been") if chosen else every
+        # One row per deal: whether it was ever in each open stage, the furthest open stage it was in
+        # (its place in today's order) and whether it was ever won; then one aggregate over those rows.
+        order = {stage.key: index for index, stage in enumerate(opened)}
+        won_keys = [stage.key for stage in pipeline.stages if stage.kind == "won"]
+        per_deal = (
             select(
-                stage.c.key,
-                func.count(here.c.deal).label("reached"),
-                _count_where(later).label("advanced"),
+                *(
+                    func.max(case((been.c.stage == stage.key, 1), else_=0)).label(f"in_{index}")
+                    for index, stage in enumerate(opened)
+                ),
+                func.max(case(order, value=been.c.stage, else_=-1)).label("furthest"),
+                func.max(case((been.c.stage.in_(won_keys), 1), else_=0)).label("won"),
             )
-            .select_from(stage.outerjoin(here, and_(here.c.stage == stage.c.key, here.c.deal.in_(deals))))
-            .where(stage.c.kind == "open")
-            .group_by(stage.c.key, stage.c.position)
-            .order_by(stage.c.position)
+            .group_by(been.c.deal)
+            .subquery("per_deal")
         )
-        return [
-            StageConversion(
-                row["key"], row["reached"], row["advanced"], _ratio(row["advanced"], row["reached"])
-            )
-            for row in conn.execute(query).mappings()
-        ]
+        measures: list[ColumnElement[Any]] = []
+        for index in range(len(opened)):
+            was_in = per_deal.c[f"in_{index}"] == 1
+            went_on = or_(per_deal.c.won == 1, per_deal.c.furthest > index)
+            measures.append(_count_where(was_in).label(f"reached_{index}"))
+            measures.append(_count_where(and_(was_in, went_on)).label(f"advanced_{index}"))
+        figures = conn.execute(select(*measures)).mappings().one() if opened else {}
+    result = []
+    for index, stage in enumerate(opened):
+        reached, advanced = int(figures[f"reached_{index}"] or 0), int(figures[f"advanced_{index}"] or 0)
+        result.append(StageConversion(stage.key, reached, advanced, _ratio(advanced, reached)))
+    return result
 
 
 # -- lists ---------------------------------------------------------------------------------------------
