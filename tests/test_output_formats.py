@@ -217,3 +217,55 @@ def test_messages_go_to_stderr(cli):
 def test_errors_go_to_stderr_only(deals):
     line = deals.fails(3, "customer", "show", "Nobody", "-f", "json")
     assert line.startswith("opp: error: no customer 'Nobody'")
+
+
+# -- streamed listings -----------------------------------------------------------------------------------
+
+
+ROWS = [{"id": n, "title": f"Deal {n:03d}", "stage": "lead" if n % 2 else "proposal"} for n in range(1, 12)]
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv", "ids", "table"])
+def test_a_streamed_listing_prints_exactly_what_the_same_list_prints(capsys, monkeypatch, fmt):
+    """Listings reach the renderer as generators; every format prints them as it would a list, and the
+    table goes on past its first chunk of rows in the same widths."""
+    from opp.cli import render
+
+    columns = [render.Column("id", "id"), render.Column("title", "title"), render.Column("stage", "stage")]
+    assert render.emit(list(ROWS), fmt, columns=columns) == len(ROWS)
+    whole = capsys.readouterr().out
+    monkeypatch.setattr(render, "TABLE_CHUNK", 4)
+    assert render.emit(iter(ROWS), fmt, columns=columns) == len(ROWS)
+    assert capsys.readouterr().out == whole
+
+
+def test_a_streamed_table_cuts_a_later_cell_wider_than_its_column(capsys, monkeypatch):
+    from opp.cli import render
+
+    monkeypatch.setattr(render, "TABLE_CHUNK", 2)
+    rows = [{"id": 1, "title": "short"}, {"id": 2, "title": "tiny"}, {"id": 3, "title": "much longer title"}]
+    render.emit(iter(rows), "table", columns=[render.Column("id", "id"), render.Column("title", "title")])
+    assert capsys.readouterr().out.splitlines() == [
+        "id    title",
+        "----  -------",
+        "1     short",
+        "2     tiny",
+        "3     much l…",
+    ]
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv", "ids", "table"])
+def test_an_empty_stream_prints_what_an_empty_list_prints(capsys, fmt):
+    from opp.cli import render
+
+    assert render.emit([], fmt, columns=[render.Column("id", "id")], empty="none") == 0
+    whole = capsys.readouterr()
+    assert render.emit(iter([]), fmt, columns=[render.Column("id", "id")], empty="none") == 0
+    assert capsys.readouterr() == whole
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv", "ids", "table"])
+def test_a_listing_refused_on_starting_prints_nothing_on_stdout(deals, fmt):
+    """A listing is a generator: the bad option is found at its first record, before any output."""
+    deals.fails(3, "list", "--assignee", "nobody", "--format", fmt)
+    deals.fails(3, "report", "overdue", "--assignee", "nobody", "--format", fmt)

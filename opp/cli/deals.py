@@ -170,7 +170,7 @@ def list_(
     """List opportunities (open ones unless filtered otherwise)."""
     from opp.core import deals
 
-    found = deals.list_deals(
+    found = deals.stream_deals(
         state.context(),
         stages=stage or (),
         status=status,

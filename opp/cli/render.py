@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -40,6 +41,8 @@ class Column:
 
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+#: Rows of a table laid out together; longer tables go on in the widths of their first rows.
+TABLE_CHUNK = 2000
 # Set by the global --raw flag: CSV cells are written as they are, without the formula guard.
 RAW_CSV = False
 
@@ -149,11 +152,20 @@ def _csv_cell(value: Any, raw: bool) -> str:
     return text
 
 
-def _csv(rows: Sequence[Mapping[str, Any]], out: TextIO, raw: bool) -> None:
-    flat = [flatten(row) for row in rows]
+def _csv(rows: Iterator[Mapping[str, Any]], out: TextIO, raw: bool, *, streamed: bool) -> None:
+    """The header is every key of every row, or for a stream (records of one kind) the first row's."""
+    flat: Iterator[dict[str, Any]] = (flatten(row) for row in rows)
     headers: dict[str, None] = {}
-    for row in flat:
-        headers.update(dict.fromkeys(row))
+    if streamed:
+        first = next(flat, None)
+        if first is not None:
+            headers.update(dict.fromkeys(first))
+            flat = itertools.chain([first], flat)
+    else:
+        held = list(flat)
+        for row in held:
+            headers.update(dict.fromkeys(row))
+        flat = iter(held)
     # Written with "\r\n" because only then does csv quote a cell holding a carriage return (Python 3.11);
     # each row's terminator is then turned back into "\n".
     buffer = io.StringIO()
@@ -168,6 +180,25 @@ def _csv(rows: Sequence[Mapping[str, Any]], out: TextIO, raw: bool) -> None:
     write(headers)
     for row in flat:
         write([_csv_cell(row.get(key), raw) for key in headers])
+
+
+def _write_table(rows: Iterator[Mapping[str, Any]], columns: Sequence[Column], out: TextIO) -> None:
+    """A table laid out by tabulate from its first :data:`TABLE_CHUNK` rows; any further rows (a
+    listing of every deal) are written as they come in the same column widths, a longer cell cut
+    with "…", so that a table of a million rows is never held in memory."""
+    first = list(itertools.islice(rows, TABLE_CHUNK))
+    text = _table(first, columns)
+    out.write(text + "\n")
+    if len(first) < TABLE_CHUNK:
+        return
+    widths = [len(dashes) for dashes in text.split("\n", 2)[1].split("  ")]
+    for row in rows:
+        cells = (str(_cell(_lookup(row, col.key), col.width)) for col in columns)
+        line = "  ".join(
+            cell.ljust(width) if len(cell) <= width else cell[: width - 1] + "…"
+            for cell, width in zip(cells, widths, strict=True)
+        )
+        out.write(line.rstrip() + "\n")
 
 
 def _id_of(record: Mapping[str, Any]) -> Any:
@@ -185,37 +216,72 @@ def emit(
     extra_tables: Iterable[tuple[str, Sequence[Any], Sequence[Column]]] = (),
     raw: bool | None = None,
     empty: str | None = None,
-) -> None:
-    """Print one record (an object in JSON) or a list of records (an array) in the chosen format."""
+) -> int:
+    """Print one record (an object in JSON) or a list of records (an array) in the chosen format, and
+    return how many records were printed.
+
+    ``data`` may be an iterator (a generator of records from the core): it is then written as it is
+    read and never held whole. Its first record is read before anything is written, so that an error
+    the core raises on starting (a bad option) leaves stdout empty.
+    """
     fmt = Format(fmt)
-    plain = _plain(data)
-    single = isinstance(plain, Mapping)
-    rows: list[Mapping[str, Any]] = [plain] if single else list(plain)
+    streamed = isinstance(data, Iterator)
+    if streamed:
+        plain: Any = None
+        single = False
+        records = (_plain(item) for item in data)
+        head = next(records, None)
+        rows: Iterator[Mapping[str, Any]] = (
+            iter(()) if head is None else itertools.chain([head], records)
+        )
+    else:
+        plain = _plain(data)
+        single = isinstance(plain, Mapping)
+        rows = iter([plain] if single else plain)
+    count = 0
+
+    def counted() -> Iterator[Mapping[str, Any]]:
+        nonlocal count
+        for row in rows:
+            count += 1
+            yield row
+
     out = sys.stdout
     try:
-        if fmt is Format.json:
+        if fmt is Format.json and single:
             out.write(json_text(plain) + "\n")
+            count = 1
+        elif fmt is Format.json:
+            out.write("[")
+            for row in counted():
+                out.write((", " if count > 1 else "") + json_text(row))
+            out.write("]\n")
         elif fmt is Format.jsonl:
-            for row in rows:
+            for row in counted():
                 out.write(json_text(row) + "\n")
         elif fmt is Format.csv:
-            _csv(rows, out, RAW_CSV if raw is None else raw)
+            _csv(counted(), out, RAW_CSV if raw is None else raw, streamed=streamed)
         elif fmt is Format.ids:
-            for row in rows:
+            for row in counted():
                 out.write(f"{_id_of(row)}\n")
         else:
             if single and columns is None:
-                out.write(_vertical(rows[0]) + "\n")
-            elif rows:
-                out.write(_table(rows, columns or [Column(k, k) for k in rows[0]]) + "\n")
-            elif empty:
-                message(empty)
+                out.write(_vertical(plain) + "\n")
+                count = 1
+            else:
+                peeked = next(counted(), None)
+                if peeked is not None:
+                    chosen = columns or [Column(k, k) for k in peeked]
+                    _write_table(itertools.chain([peeked], counted()), chosen, out)
+                elif empty:
+                    message(empty)
             for title, extra_rows, extra_columns in extra_tables:
                 out.write(f"\n{title}\n")
                 out.write(_table([_plain(r) for r in extra_rows], extra_columns) + "\n")
         out.flush()
     except BrokenPipeError as exc:
         raise PipeClosed from exc
+    return count
 
 
 def message(text: str) -> None:

@@ -204,8 +204,8 @@ def report(
         )
         from opp.cli.deals import DEAL_COLUMNS
 
-        emit(found, fmt, columns=DEAL_COLUMNS, empty=f"no {wanted} opportunities")
-        if fail_if_any and found:
+        listed = emit(found, fmt, columns=DEAL_COLUMNS, empty=f"no {wanted} opportunities")
+        if fail_if_any and listed:
             raise typer.Exit(CHECK_FOUND_SOMETHING)
         return
     if wanted == "accuracy":

@@ -7,7 +7,7 @@ bulk operations touch every deal in one transaction, so one refusal leaves all o
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -33,6 +33,8 @@ cu = schema.customers
 us = schema.users
 
 STATUSES = ("open", "won", "lost", "all")
+#: Deals fetched from the database at a time by a listing.
+STREAM_BATCH = 1000
 SORT_FIELDS: dict[str, Any] = {
     "id": o.c.id,
     "title": o.c.title,
@@ -83,6 +85,8 @@ class DealFilter:
     close_to: date | None = None
     search: str | None = None
     overdue_on: date | None = None
+    #: Open deals whose stage last changed before this instant (naive UTC): ``opp report stuck``.
+    stage_changed_before: datetime | None = None
     ids: Sequence[int] | None = None
     sort: Sequence[Any] = field(default_factory=lambda: [o.c.id])
     limit: int | None = None
@@ -131,8 +135,8 @@ def _opportunity(row: RowMapping) -> Opportunity:
     )
 
 
-def query_deals(conn: Connection, where: DealFilter) -> list[Opportunity]:
-    """The deals a filter selects, in its order (a building block for services and reports).
+def iter_deals(conn: Connection, where: DealFilter) -> Iterator[Opportunity]:
+    """The deals a filter selects, in its order, as they are read.
 
     With ``where.as_of`` the same query runs over the deals as they stood then, rebuilt from history.
     """
@@ -164,13 +168,22 @@ def query_deals(conn: Connection, where: DealFilter) -> list[Opportunity]:
                 func.lower(o.c.description).contains(needle, autoescape=True),
             )
         )
+    if where.stage_changed_before is not None:
+        query = query.where(o.c.status == "open", o.c.stage_changed_at < where.stage_changed_before)
     if where.ids is not None:
         query = query.where(o.c.id.in_(list(where.ids)))
     query = query.order_by(*where.sort, o.c.id)
     if where.limit is not None:
         query = query.limit(where.limit)
     query = over(query, deal_source(conn, where.as_of))
-    return [_opportunity(row) for row in conn.execute(query).mappings()]
+    # Fetched in batches, so that a listing of every deal is never held in memory at once.
+    for row in conn.execution_options(yield_per=STREAM_BATCH).execute(query).mappings():
+        yield _opportunity(row)
+
+
+def query_deals(conn: Connection, where: DealFilter) -> list[Opportunity]:
+    """The deals a filter selects, in its order (a building block for services and reports)."""
+    return list(iter_deals(conn, where))
 
 
 def fetch_deals(conn: Connection, ids: Sequence[int]) -> list[Opportunity]:
@@ -281,8 +294,14 @@ def build_filter(
 
 def list_deals(ctx: Context, **options: Any) -> list[Opportunity]:
     """Deals matching the list options (see :func:`build_filter`); open deals by default."""
+    return list(stream_deals(ctx, **options))
+
+
+def stream_deals(ctx: Context, **options: Any) -> Iterator[Opportunity]:
+    """:func:`list_deals` as a generator: the deals as they are read, the read transaction open until
+    the last one (or until the generator is closed). Bad options raise at the first ``next``."""
     with ctx.reading() as conn:
-        return query_deals(conn, build_filter(conn, ctx, **options))
+        yield from iter_deals(conn, build_filter(conn, ctx, **options))
 
 
 # -- writing -------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ to the currency's minor unit, days to one decimal, rates to four.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -38,7 +38,7 @@ from sqlalchemy import (
 
 from opp.core.context import Context
 from opp.core.dates import day_end_exclusive, parse_period, start_of_day_utc
-from opp.core.deals import build_filter, query_deals
+from opp.core.deals import build_filter, iter_deals, stream_deals
 from opp.core.errors import Invalid
 from opp.core.forecast import reporting_measures
 from opp.core.money import ROUNDING, from_minor, minor_unit, round_to_minor
@@ -507,9 +507,13 @@ def conversion(
 # -- lists ---------------------------------------------------------------------------------------------
 
 
-def stuck(ctx: Context, *, days: int = DEFAULT_STUCK_DAYS, assignee: str | None = None) -> list[Opportunity]:
+def stuck(
+    ctx: Context, *, days: int = DEFAULT_STUCK_DAYS, assignee: str | None = None
+) -> Iterator[Opportunity]:
     """Open deals whose stage last changed more than ``days`` × 24 hours ago (exactly that is not stuck),
     longest stuck first. A deal never moved counts from its creation; edits and notes do not count.
+
+    A generator, as :func:`opp.core.deals.stream_deals`: the deals as they are read.
     """
     if days < 0:
         raise Invalid(f"--days must be 0 or more, not {days}")
@@ -519,18 +523,15 @@ def stuck(ctx: Context, *, days: int = DEFAULT_STUCK_DAYS, assignee: str | None 
         raise Invalid(f"--days {days} reaches back before the year 1") from None
     with ctx.reading() as conn:
         where = build_filter(conn, ctx, status="open", assignee=assignee)
-        ids = (
-            conn.execute(select(o.c.id).where(o.c.status == "open", o.c.stage_changed_at < since))
-            .scalars()
-            .all()
+        yield from iter_deals(
+            conn, dataclasses.replace(where, stage_changed_before=since, sort=[o.c.stage_changed_at])
         )
-        return query_deals(conn, dataclasses.replace(where, ids=list(ids), sort=[o.c.stage_changed_at]))
 
 
-def overdue(ctx: Context, *, assignee: str | None = None) -> list[Opportunity]:
-    """Open deals whose expected close is before today (as ``opp list --overdue``), most overdue first."""
-    with ctx.reading() as conn:
-        return query_deals(conn, build_filter(conn, ctx, assignee=assignee, overdue=True, sort="close"))
+def overdue(ctx: Context, *, assignee: str | None = None) -> Iterator[Opportunity]:
+    """Open deals whose expected close is before today (as ``opp list --overdue``), most overdue first;
+    a generator, as :func:`opp.core.deals.stream_deals`."""
+    return stream_deals(ctx, assignee=assignee, overdue=True, sort="close")
 
 
 # -- services ------------------------------------------------------------------------------------------
