@@ -17,7 +17,28 @@ class Record:
     """Mixin: a record as an ordered dict of its contract keys (nested records become dicts)."""
 
     def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)  # type: ignore[call-overload, no-any-return]
+        # Not dataclasses.asdict, which deep-copies every value: the values are immutable already,
+        # and a listing of a million deals calls this a million times.
+        names = _FIELD_NAMES.get(type(self))
+        if names is None:
+            names = _FIELD_NAMES[type(self)] = tuple(f.name for f in dataclasses.fields(self))  # type: ignore[arg-type]
+        return {name: _plain_value(getattr(self, name)) for name in names}
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _plain_value(value: Any) -> Any:
+    """A field's value with records turned into dicts, inside lists, tuples and dicts too."""
+    if isinstance(value, Record):
+        return value.as_dict()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _plain_value(dataclasses.asdict(value))
+    if isinstance(value, list | tuple):
+        return type(value)(_plain_value(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _plain_value(item) for key, item in value.items()}
+    return value
 
 
 @dataclass(frozen=True)
