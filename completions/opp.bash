@@ -29,7 +29,7 @@
 #   opp invoice show --format --out
 #   opp list --as-of --assignee --customer --format --from --limit --overdue --period --raw --search --sort --stage --status --to --unassigned
 #   opp note --format
-#   opp pipeline --as-of --assignee --board --currency --format
+#   opp pipeline --as-of --assignee --board --cards --currency --format
 #   opp rate list --currency --format
 #   opp rate remove --date --format
 #   opp rate set --date --format

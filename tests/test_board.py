@@ -142,3 +142,35 @@ def test_an_empty_board_lists_every_stage(cli):
         "(0)",
     ]
     assert lines[2].split() == ["=", "0.00", "USD"] * 4
+
+
+def test_cards_shows_the_first_n_of_each_stage_and_counts_the_rest(board):
+    result = board.json("pipeline", "--board", "--currency", "USD", "--cards", "1")
+    assert [(s["stage"], [c["id"] for c in s["cards"]], s["more"]) for s in result["stages"]] == [
+        ("lead", [1], 1),
+        ("qualification", [2], 0),
+        ("proposal", [4], 0),
+        ("negotiation", [5], 0),
+    ]
+    assert result["total"]["count"] == 5  # the figures still cover every deal
+    lines = board("pipeline", "--board", "--currency", "USD", "--cards", "1").stdout.splitlines()
+    assert lines[3].split() == ["…", "1", "more"]
+    assert lines[4].split()[:3] == ["=", "50,700.00", "USD"]
+
+
+def test_cards_as_of_a_day_ranks_the_deals_as_they_stood(board):
+    result = board.json("pipeline", "--board", "--currency", "USD", "--as-of", "2026-03-04", "--cards", "2")
+    assert [([c["id"] for c in s["cards"]], s["more"]) for s in result["stages"]] == [
+        ([2, 1], 1),
+        ([], 0),
+        ([4], 0),
+        ([5], 0),
+    ]
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "many"])
+def test_cards_must_be_a_positive_number(board, unchanged, value):
+    check = unchanged()
+    message = board.fails(2, "pipeline", "--board", "--cards", value)
+    assert "cards" in message
+    check()

@@ -124,13 +124,22 @@ def pipeline(
         bool,
         typer.Option("--board", help="The deals as cards (id, short title, value) in a column per stage."),
     ] = False,
+    per_stage: Annotated[
+        int | None,
+        typer.Option(
+            "--cards",
+            metavar="N",
+            help="With --board: the first N deals of each stage, soonest to close first (default 20).",
+        ),
+    ] = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """The open pipeline per stage: count, value and forecast (with a bar per stage as a table)."""
     from opp.core import forecast as service
 
     if cards:
-        _board(service.board(state.context(), assignee=assignee, currency=currency, as_of=as_of), fmt)
+        ctx = state.context()
+        _board(service.board(ctx, assignee=assignee, currency=currency, as_of=as_of, cards=per_stage), fmt)
         return
     board = service.pipeline_board(state.context(), assignee=assignee, currency=currency, as_of=as_of)
     if fmt is not Format.table:
@@ -165,6 +174,8 @@ def _board(board: Board, fmt: Format) -> None:
         }
         for i in range(depth)
     ]
+    if any(column.more for column in board.stages):
+        rows.append({column.stage: f"… {column.more} more" if column.more else "" for column in board.stages})
     rows.append({column.stage: f"= {format_money(column.value)} {board.currency}" for column in board.stages})
     emit(
         rows,

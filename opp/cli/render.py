@@ -231,9 +231,7 @@ def emit(
         single = False
         records = (_plain(item) for item in data)
         head = next(records, None)
-        rows: Iterator[Mapping[str, Any]] = (
-            iter(()) if head is None else itertools.chain([head], records)
-        )
+        rows: Iterator[Mapping[str, Any]] = iter(()) if head is None else itertools.chain([head], records)
     else:
         plain = _plain(data)
         single = isinstance(plain, Mapping)

@@ -90,6 +90,8 @@ class DealFilter:
     ids: Sequence[int] | None = None
     sort: Sequence[Any] = field(default_factory=lambda: [o.c.id])
     limit: int | None = None
+    #: At most this many deals of each stage (the first ones in the filter's order): the board's cards.
+    per_stage: int | None = None
     #: Answer from the deals as they stood before this instant (naive UTC; see opp.core.asof).
     as_of: datetime | None = None
 
@@ -172,7 +174,18 @@ def iter_deals(conn: Connection, where: DealFilter) -> Iterator[Opportunity]:
         query = query.where(o.c.status == "open", o.c.stage_changed_at < where.stage_changed_before)
     if where.ids is not None:
         query = query.where(o.c.id.in_(list(where.ids)))
-    query = query.order_by(*where.sort, o.c.id)
+    if where.per_stage is not None:
+        # Ranked on ids alone (a narrow sort), then the chosen deals read whole.
+        rank = func.row_number().over(partition_by=o.c.stage, order_by=[*where.sort, o.c.id])
+        ranked = query.with_only_columns(o.c.id.label("deal_id"), rank.label("stage_rank")).subquery("ranked")
+        query = (
+            _deal_select()
+            .join(ranked, ranked.c.deal_id == o.c.id)
+            .where(ranked.c.stage_rank <= where.per_stage)
+            .order_by(o.c.stage, ranked.c.stage_rank)
+        )
+    else:
+        query = query.order_by(*where.sort, o.c.id)
     if where.limit is not None:
         query = query.limit(where.limit)
     query = over(query, deal_source(conn, where.as_of))

@@ -11,6 +11,7 @@ opportunities table, and deals convert with "today" taken as that day.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -34,6 +35,8 @@ from opp.store.dialect import month_key, quarter_key
 
 o = schema.opportunities
 GROUPINGS = ("stage", "assignee", "customer", "month", "quarter")
+#: Cards per stage on the pipeline board unless asked otherwise.
+BOARD_CARDS = 20
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,8 @@ class BoardColumn(Record):
     value: Decimal
     forecast: Decimal
     cards: list[Card]
+    #: The stage's deals not shown as cards (beyond the board's cards per stage).
+    more: int
 
 
 @dataclass(frozen=True)
@@ -311,22 +316,37 @@ def _card(deal: Opportunity) -> Card:
 
 
 def board(
-    ctx: Context, *, assignee: str | None = None, currency: str | None = None, as_of: str | None = None
+    ctx: Context,
+    *,
+    assignee: str | None = None,
+    currency: str | None = None,
+    as_of: str | None = None,
+    cards: int | None = None,
 ) -> Board:
-    """The pipeline board with its cards: each open stage's figures and its deals, soonest to close
-    first (deals without an expected close last), as the guide's drag-and-drop pipeline view shows."""
+    """The pipeline board with its cards: each open stage's figures and its first ``cards`` deals,
+    soonest to close first (deals without an expected close last), as the guide's drag-and-drop
+    pipeline view shows (:data:`BOARD_CARDS` unless given); ``more`` counts the stage's other deals."""
     from opp.core.deals import build_filter, query_deals
 
+    cards = BOARD_CARDS if cards is None else cards
+    if cards < 1:
+        raise Invalid(f"--cards must be a positive number, not {cards}")
     figures = pipeline_board(ctx, assignee=assignee, currency=currency, as_of=as_of)
     with ctx.reading() as conn:
         where = build_filter(conn, ctx, status="open", assignee=assignee, sort="close", as_of=as_of)
-        deals = query_deals(conn, where)
-    cards: dict[str, list[Card]] = {}
+        deals = query_deals(conn, dataclasses.replace(where, per_stage=cards))
+    shown: dict[str, list[Card]] = {}
     for deal in deals:
-        cards.setdefault(deal.stage, []).append(_card(deal))
+        shown.setdefault(deal.stage, []).append(_card(deal))
     columns = [
         BoardColumn(
-            stage.stage, stage.name, stage.count, stage.value, stage.forecast, cards.get(stage.stage, [])
+            stage.stage,
+            stage.name,
+            stage.count,
+            stage.value,
+            stage.forecast,
+            shown.get(stage.stage, []),
+            stage.count - len(shown.get(stage.stage, [])),
         )
         for stage in figures.stages
     ]
