@@ -7,6 +7,7 @@ Money and rates are read with ``parse_float=str`` and compared as exact JSON tex
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 
@@ -277,3 +278,17 @@ def test_suggest_refuses_closed_and_unknown_deals(closed):
     assert "suggestions are for open deals" in closed.fails(4, "suggest", "1")
     assert "no opportunity 99" in closed.fails(3, "suggest", "99")
     closed.fails(2, "suggest", "x")
+
+
+def test_the_simulation_lands_near_the_exact_quantiles(ctx):
+    """Forty deals: the exact distribution is known; the seeded simulation's quantiles fall within a
+    few per cent of the total value of it."""
+    customers.add_customer(ctx, "organization", "Initech")
+    for n in range(1, 41):
+        deals.create_deal(ctx, f"D{n}", org="Initech", value=str(1000 + 37 * n), probability=str(5 + 2 * n))
+    exact = insight.forecast_range(ctx)
+    simulated = insight.forecast_range(ctx, exact_limit=10)
+    assert (exact.method, simulated.method) == ("exact", "simulation")
+    tolerance = exact.maximum * Decimal("0.02")
+    for name in ("p10", "p50", "p90"):
+        assert abs(getattr(simulated, name) - getattr(exact, name)) <= tolerance, name

@@ -13,7 +13,6 @@ can be trusted, and what history says a deal's probability should be.
 
 from __future__ import annotations
 
-import random
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -49,6 +48,8 @@ EXACT_LIMIT = 20_000
 #: Draws of the simulation, and its fixed seed: the same deals always give the same figures.
 TRIALS = 10_000
 SEED = 20260101
+#: Deals drawn together by the simulation (a block's draws take about 10 MB).
+SIMULATION_BLOCK = 128
 QUANTILES = (("p10", Fraction(1, 10)), ("p50", Fraction(1, 2)), ("p90", Fraction(9, 10)))
 
 
@@ -170,16 +171,25 @@ def _exact_quantiles(chances: Sequence[tuple[int, int]], limit: int) -> list[int
 
 def _simulated_quantiles(chances: Sequence[tuple[int, int]], trials: int, seed: int) -> list[int]:
     """The same quantiles of ``trials`` seeded draws: the smallest drawn total with at least the share
-    q of the draws at or below it."""
-    rng = random.Random(seed)
-    totals = [0] * trials
-    for value, chance in chances:
-        threshold = chance / 100
-        for trial in range(trials):
-            if rng.random() < threshold:
-                totals[trial] += value
+    q of the draws at or below it.
+
+    Drawn with numpy (imported here, only when a simulation is needed), a block of deals at a time:
+    each deal is won in a draw when a uniform number falls below its probability, and the totals are
+    the values of the won deals summed in integer minor units, so thousands of deals take a fraction
+    of a second and the same deals always give the same figures.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    totals = np.zeros(trials, dtype=np.int64)
+    for start in range(0, len(chances), SIMULATION_BLOCK):
+        block = chances[start : start + SIMULATION_BLOCK]
+        values = np.array([value for value, _ in block], dtype=np.int64)
+        odds = np.array([chance / 100 for _, chance in block], dtype=np.float32)
+        won = rng.random((len(block), trials), dtype=np.float32) < odds[:, None]
+        totals += values @ won.astype(np.int64)
     totals.sort()
-    return [totals[-(-q.numerator * trials // q.denominator) - 1] for _, q in QUANTILES]
+    return [int(totals[-(-q.numerator * trials // q.denominator) - 1]) for _, q in QUANTILES]
 
 
 # -- calibration ---------------------------------------------------------------------------------------
