@@ -129,3 +129,44 @@ def test_a_mistyped_command_gets_a_suggestion(run_opp):
     result = run_opp("lsit")
     assert result.returncode == 2
     assert "Did you mean 'list'?" in result.stderr
+
+
+def test_commands_with_plain_options_do_not_import_pydantic(run_opp, db):
+    """Text, whole-number, flag and choice options are coerced without Typer's pydantic adapters
+    (opp.cli.coercion): the ~50 ms they cost would be most of a command's start-up."""
+    script = (
+        "import sys\n"
+        "from opp.cli.main import run\n"
+        "for argv in (['opp', 'list', '--stage', 'lead', '--limit', '5', '-f', 'JSON'],\n"
+        "             ['opp', 'forecast', '--by', 'stage'], ['opp', 'pipeline', '--board', '--cards', '3'],\n"
+        "             ['opp', 'report', 'win-rate'], ['opp', '--help']):\n"
+        "    sys.argv = argv\n"
+        "    try:\n"
+        "        run()\n"
+        "    except SystemExit as exc:\n"
+        "        assert exc.code in (0, None), (argv, exc.code)\n"
+        "print('LOADED', sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic'), file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env={**os.environ, "OPP_DB": db}
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "LOADED []"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["list", "--limit", "x"], "Invalid value for '--limit': 'x' is not a whole number."),
+        (["list", "-f", "xml"], "'xml' is not one of 'table', 'json', 'jsonl', 'csv', 'ids'."),
+        (["pipeline", "--board", "--cards", "1.5"], "'1.5' is not a whole number."),
+    ],
+)
+def test_plain_options_refuse_bad_values_with_a_usage_error(opp, args, message):
+    assert message in opp.fails(2, *args)
+
+
+def test_plain_options_take_what_typer_took(opp):
+    opp("create", "A", "--org", "Initech")
+    assert opp("list", "--limit", " +1_0 ", "-f", "ids").stdout == "1\n"
+    assert opp("list", "--stage", "LEAD", "--stage", "proposal", "-f", "JsonL").stdout.count("\n") == 1

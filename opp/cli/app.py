@@ -15,7 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from opp import __version__
-from opp.cli import complete, errors, render, state
+from opp.cli import coercion, complete, errors, render, state
 from opp.cli.render import PipeClosed
 
 
@@ -140,6 +140,7 @@ SETTINGS: dict[str, Any] = {
     "context_settings": {"help_option_names": ["-h", "--help"]},
 }
 app = typer.Typer(cls=OppGroup, **SETTINGS)
+coercion.install()
 
 
 def _version(value: bool) -> None:

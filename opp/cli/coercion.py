@@ -1,0 +1,119 @@
+"""Plain coercion of the command line's text to ``str``, ``int`` and enums, without pydantic.
+
+Typer turns each option's text into its annotated type through a pydantic ``TypeAdapter``, built on
+first use; importing pydantic and building the adapters costs about 50 ms, more than a whole
+``opp --help``. Almost every opp option is text, a whole number, a flag or one of a few choices, which need no
+such machinery: :func:`install` gives those options a plain coercion with the same results (Python's
+``int`` accepts what pydantic's lax integers accept: surrounding spaces, a sign, ``_`` between digits)
+and leaves every other option (paths, lists, validated numbers) to Typer. It relies on one detail of
+Typer (``_TyperParameter.get_runtime_param``, which builds the coercion lazily); if that ever changes,
+nothing is replaced and options are coerced by Typer as before, only more slowly.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from enum import Enum
+from typing import Any
+
+import typer
+
+# Settings of an option that only Typer's own coercion honours.
+_TYPER_ONLY = ("parser", "click_type", "min", "max")
+_TRUE = ("1", "true", "t", "yes", "y", "on")
+_FALSE = ("0", "false", "f", "no", "n", "off")
+
+
+class PlainCoercion:
+    """What Typer's runtime parameter does for one option, for ``str``, ``int``, ``bool`` or an enum."""
+
+    def __init__(self, target: type) -> None:
+        self.target = target
+
+    def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
+        if value is None or type(value) is self.target or isinstance(value, Enum):
+            return value
+        text = str(value)
+        if self.target is bool:
+            if text.strip().lower() in _TRUE + _FALSE:
+                return text.strip().lower() in _TRUE
+            raise typer.BadParameter(f"{text!r} is not a boolean (true or false).", ctx=ctx, param=param)
+        if self.target is int:
+            try:
+                return int(text)
+            except ValueError:
+                raise typer.BadParameter(f"{text!r} is not a whole number.", ctx=ctx, param=param) from None
+        if issubclass(self.target, Enum):
+            return self._member(text, param, ctx)
+        return text
+
+    def _member(self, text: str, param: Any, ctx: Any) -> Enum:
+        members = list(self.target)  # type: ignore[call-overload]
+        any_case = not getattr(param.type_descriptor.parameter_info, "case_sensitive", True)
+        for member in members:
+            if member.value == text or (any_case and str(member.value).lower() == text.lower()):
+                return member  # type: ignore[no-any-return]
+        choices = ", ".join(repr(member.value) for member in members)
+        raise typer.BadParameter(f"{text!r} is not one of {choices}.", ctx=ctx, param=param)
+
+
+class RepeatedCoercion(PlainCoercion):
+    """A repeatable option: no value at all is ``()``, values are a list (as Typer gives them)."""
+
+    def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            raise typer.BadParameter("Value must be an iterable.", ctx=ctx, param=param)
+        return [PlainCoercion.coerce(self, item, param, ctx) for item in value]
+
+
+def _plain_target(annotation: Any) -> type | None:
+    """``str``, ``int``, ``bool`` or the enum an annotation stands for (also ``X | None``), else None."""
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        inner = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        if len(inner) != 1:
+            return None
+        annotation = inner[0]
+    if annotation in (str, int, bool) or (isinstance(annotation, type) and issubclass(annotation, Enum)):
+        return annotation  # type: ignore[no-any-return]
+    return None
+
+
+def plain_coercion(param: Any) -> PlainCoercion | None:
+    """Plain coercion for a Typer parameter that needs nothing more, else None."""
+    descriptor = getattr(param, "type_descriptor", None)
+    if descriptor is None or param.nargs != 1:
+        return None
+    if any(getattr(descriptor.parameter_info, name, None) is not None for name in _TYPER_ONLY):
+        return None
+    annotation = descriptor.annotation
+    if param.multiple:
+        # A repeatable option (``list[str]``): each value coerced, as a list.
+        if typing.get_origin(annotation) is not list:
+            return None
+        annotation = typing.get_args(annotation)[0]
+        target = _plain_target(annotation)
+        return None if target is None else RepeatedCoercion(target)
+    target = _plain_target(annotation)
+    return None if target is None else PlainCoercion(target)
+
+
+def install() -> None:
+    """Make every Typer parameter (the help options Typer adds on the fly included) take plain
+    coercion when it can, at the moment Typer would build its own."""
+    from typer import core
+
+    parameter = getattr(core, "_TyperParameter", None)
+    typer_own = getattr(parameter, "get_runtime_param", None)
+    if parameter is None or typer_own is None or getattr(typer_own, "opp_plain", False):
+        return
+
+    def get_runtime_param(self: Any) -> Any:
+        if getattr(self, "_runtime_param", None) is None:
+            self._runtime_param = plain_coercion(self)
+        return self._runtime_param if self._runtime_param is not None else typer_own(self)
+
+    get_runtime_param.opp_plain = True  # type: ignore[attr-defined]
+    parameter.get_runtime_param = get_runtime_param
