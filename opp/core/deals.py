@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Select, func, insert, or_, select, update
+from sqlalchemy import Connection, RowMapping, Select, insert, select, update
 
 from opp.core import settings
 from opp.core.billing import BillingSummary
@@ -136,6 +136,11 @@ def query_deals(conn: Connection, where: DealFilter) -> list[Opportunity]:
 
     With ``where.as_of`` the same query runs over the deals as they stood then, rebuilt from history.
     """
+    return [_opportunity(row) for row in conn.execute(deals_query(conn, where)).mappings()]
+
+
+def deals_query(conn: Connection, where: DealFilter) -> Select[Any]:
+    """The query behind :func:`query_deals`."""
     from opp.core.asof import deal_source, over
 
     query = _deal_select()
@@ -156,21 +161,16 @@ def query_deals(conn: Connection, where: DealFilter) -> list[Opportunity]:
     if where.overdue_on is not None:
         query = query.where(o.c.status == "open", o.c.expected_close < where.overdue_on)
     if where.search:
-        needle = where.search.lower()
-        query = query.where(
-            or_(
-                func.lower(o.c.title).contains(needle, autoescape=True),
-                func.lower(cu.c.name).contains(needle, autoescape=True),
-                func.lower(o.c.description).contains(needle, autoescape=True),
-            )
-        )
+        from opp.store.search import deals_containing
+
+        # The index knows today's text only; deals rebuilt from history are searched by a scan.
+        query = query.where(deals_containing(conn, where.search.lower(), indexed=where.as_of is None))
     if where.ids is not None:
         query = query.where(o.c.id.in_(list(where.ids)))
     query = query.order_by(*where.sort, o.c.id)
     if where.limit is not None:
         query = query.limit(where.limit)
-    query = over(query, deal_source(conn, where.as_of))
-    return [_opportunity(row) for row in conn.execute(query).mappings()]
+    return over(query, deal_source(conn, where.as_of))
 
 
 def fetch_deals(conn: Connection, ids: Sequence[int]) -> list[Opportunity]:
