@@ -142,12 +142,23 @@ NEEDLES = [
 ]  # fmt: skip
 
 
+@pytest.fixture(scope="session")
+def corpus_template(databases, seeded):
+    def build(db: str) -> None:
+        seeded(db).close()
+        cli = Cli(db)
+        for title, description, customer in CORPUS:
+            cli("customer", "add", "--org", customer)
+            cli("create", title, "--org", customer, "--description", description or "")
+
+    return databases.template(build)
+
+
 @pytest.fixture
-def corpus(opp):
-    for title, description, customer in CORPUS:
-        opp("customer", "add", "--org", customer)
-        opp("create", title, "--org", customer, "--description", description or "")
-    return opp
+def corpus(cli, restore, corpus_template):
+    """The CLI on a database with user dana and a deal for each of CORPUS."""
+    restore(corpus_template)
+    return cli
 
 
 def expected_ids(cli: Cli, needle: str) -> list[int]:
@@ -221,6 +232,13 @@ def test_short_needles_and_past_states_are_searched_by_a_scan(corpus):
     # On the day the deal was still called "Plain renewal", which the index no longer holds.
     assert listed(corpus, "plain renewal", "--as-of", "2026-03-10") == [deal]
     assert listed(corpus, "plain renewal") == []
+
+
+def test_a_needle_with_a_nul_character_is_searched_by_a_scan(corpus, core):
+    if BACKEND != "sqlite":
+        pytest.skip("PostgreSQL text cannot hold a NUL")
+    with core.reading() as conn:
+        assert found(conn, "ren\x00ovation", indexed=True) == []
 
 
 def test_opp_db_upgrade_builds_the_index_of_a_0004_database(tmp_path):

@@ -42,7 +42,7 @@ from sqlalchemy import (
     table,
     text,
 )
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from opp.store import schema
 
@@ -151,8 +151,6 @@ def installed(conn: Connection) -> bool:
 
 def _sqlite_has_trigram(conn: Connection) -> bool:
     """FTS5 with the trigram tokenizer (SQLite 3.34 and later, when built with FTS5)."""
-    from sqlalchemy.exc import OperationalError
-
     try:
         with conn.begin_nested():
             conn.exec_driver_sql("CREATE VIRTUAL TABLE temp.opp_probe USING fts5(x, tokenize = 'trigram')")
@@ -169,13 +167,14 @@ def deals_containing(conn: Connection, needle: str, *, indexed: bool = True) -> 
     the index does not cover)."""
     o, cu = schema.opportunities, schema.customers
     exact = or_(*(_contains(column_, needle) for column_ in (o.c.title, cu.c.name, o.c.description)))
+    # FTS5 reads its query only up to a NUL.
     if not indexed or len(needle) < MIN_INDEXED_LENGTH or "\x00" in needle:
         return exact
     if conn.dialect.name == "sqlite":
         if not installed(conn):
             return exact
         return and_(o.c.id.in_(_fts_candidates(needle)), exact)
-    return o.c.id.in_(_trigram_matches(needle))
+    return o.c.id.in_(_trigram_matches(needle))  # the same LIKEs, one table at a time: exact already
 
 
 def _contains(column_: Any, needle: str) -> ColumnElement[bool]:
@@ -190,7 +189,7 @@ def _fts_phrase(needle: str) -> str:
 
 def _fts_candidates(needle: str) -> CompoundSelect[Any]:
     """Ids of the deals whose lower-cased title or description, or customer's name, may contain
-    ``needle`` (a superset: the caller's LIKE decides)."""
+    ``needle`` (a superset: the LIKE of :func:`deals_containing` decides)."""
     phrase = _fts_phrase(needle)
     deals = schema.opportunities.alias("search_deals")
     by_customer = select(deals.c.id).where(deals.c.customer_id.in_(_fts_rowids("customers_fts", phrase)))
