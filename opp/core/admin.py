@@ -20,6 +20,8 @@ class DatabaseInfo(Record):
     latest_schema: str
     path: str | None
     size_bytes: int | None
+    #: Whether ``--search`` looks text up in an index (else it reads every deal; see opp.store.search).
+    search_index: bool
     counts: dict[str, int]
 
 
@@ -28,6 +30,7 @@ class Upgrade(Record):
     url: str
     schema_before: str | None
     schema: str
+    search_index: bool
 
 
 @dataclass(frozen=True)
@@ -49,9 +52,12 @@ def _sqlite_path(ctx: Context) -> Path | None:
 
 def database_info(ctx: Context) -> DatabaseInfo:
     """The database's location (password masked), schema revision and rows per table."""
+    from opp.store import search
+
     with ctx.reading() as conn:
         revision = schema_revision(conn)
         counts = admin.table_counts(conn)
+        indexed = search.installed(conn)
     path = _sqlite_path(ctx)
     return DatabaseInfo(
         url=mask_password(ctx.store.url),
@@ -60,12 +66,18 @@ def database_info(ctx: Context) -> DatabaseInfo:
         latest_schema=HEAD,
         path=str(path) if path else None,
         size_bytes=path.stat().st_size if path and path.exists() else None,
+        search_index=indexed,
         counts=counts,
     )
 
 
 def upgrade_database(db: str, *, lock_timeout: float) -> Upgrade:
-    """Bring the schema to this opp's latest (which opening does too) and say from where."""
+    """Bring the schema to this opp's latest (which opening does too) and say from where.
+
+    A search index that could not be made before (PostgreSQL without the pg_trgm extension, which an
+    administrator may have added since) is tried again.
+    """
+    from opp.store import search
     from opp.store.engine import ensure_current
 
     with opening(db):
@@ -73,9 +85,11 @@ def upgrade_database(db: str, *, lock_timeout: float) -> Upgrade:
         try:
             with translated_errors(store):
                 before = ensure_current(store)
+                with store.write() as conn:
+                    indexed = search.installed(conn) or search.install(conn)
         finally:
             store.close()
-    return Upgrade(url=mask_password(store.url), schema_before=before, schema=HEAD)
+    return Upgrade(url=mask_password(store.url), schema_before=before, schema=HEAD, search_index=indexed)
 
 
 def backup_database(ctx: Context, destination: str) -> Backup:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Select, func, insert, or_, select, update
+from sqlalchemy import Connection, RowMapping, Select, func, insert, select, update
 
 from opp.core import settings
 from opp.core.billing import BillingSummary
@@ -142,6 +142,18 @@ def iter_deals(conn: Connection, where: DealFilter) -> Iterator[Opportunity]:
 
     With ``where.as_of`` the same query runs over the deals as they stood then, rebuilt from history.
     """
+    # Fetched in batches, so that a listing of every deal is never held in memory at once.
+    for row in conn.execution_options(yield_per=STREAM_BATCH).execute(deals_query(conn, where)).mappings():
+        yield _opportunity(row)
+
+
+def query_deals(conn: Connection, where: DealFilter) -> list[Opportunity]:
+    """The deals a filter selects, in its order (a building block for services and reports)."""
+    return list(iter_deals(conn, where))
+
+
+def deals_query(conn: Connection, where: DealFilter) -> Select[Any]:
+    """The query behind :func:`iter_deals`."""
     from opp.core.asof import deal_source, over
 
     query = _deal_select()
@@ -162,14 +174,10 @@ def iter_deals(conn: Connection, where: DealFilter) -> Iterator[Opportunity]:
     if where.overdue_on is not None:
         query = query.where(o.c.status == "open", o.c.expected_close < where.overdue_on)
     if where.search:
-        needle = where.search.lower()
-        query = query.where(
-            or_(
-                func.lower(o.c.title).contains(needle, autoescape=True),
-                func.lower(cu.c.name).contains(needle, autoescape=True),
-                func.lower(o.c.description).contains(needle, autoescape=True),
-            )
-        )
+        from opp.store.search import deals_containing
+
+        # The index knows today's text only; deals rebuilt from history are searched by a scan.
+        query = query.where(deals_containing(conn, where.search.lower(), indexed=where.as_of is None))
     if where.stage_changed_before is not None:
         query = query.where(o.c.status == "open", o.c.stage_changed_at < where.stage_changed_before)
     if where.ids is not None:
@@ -188,15 +196,7 @@ def iter_deals(conn: Connection, where: DealFilter) -> Iterator[Opportunity]:
         query = query.order_by(*where.sort, o.c.id)
     if where.limit is not None:
         query = query.limit(where.limit)
-    query = over(query, deal_source(conn, where.as_of))
-    # Fetched in batches, so that a listing of every deal is never held in memory at once.
-    for row in conn.execution_options(yield_per=STREAM_BATCH).execute(query).mappings():
-        yield _opportunity(row)
-
-
-def query_deals(conn: Connection, where: DealFilter) -> list[Opportunity]:
-    """The deals a filter selects, in its order (a building block for services and reports)."""
-    return list(iter_deals(conn, where))
+    return over(query, deal_source(conn, where.as_of))
 
 
 def fetch_deals(conn: Connection, ids: Sequence[int]) -> list[Opportunity]:

@@ -1,4 +1,5 @@
-"""The SQL that differs between SQLite and PostgreSQL, in one place."""
+"""The SQL that differs between SQLite and PostgreSQL, in one place (but the text index behind
+``--search``, which has a module of its own: opp.store.search)."""
 
 from __future__ import annotations
 
