@@ -3,7 +3,8 @@
 
     python bench/baseline.py CASE DB [--today 2026-07-01] [--assignee H] [--search WORD] [--id N] [--json]
 
-CASE is one of: forecast-stage, forecast-period, pipeline, win-rate, list-filter, list-search, show.
+CASE is one of: forecast-stage, forecast-period, pipeline, win-rate, list-filter, list-search,
+list-search-rare, show.
 It prints its answer (to /dev/null in the runner); with ``--json`` in a normalized form that
 ``bench/run.py --check`` compares with opp's own JSON, so "the same query" is checked, not assumed.
 
@@ -11,8 +12,9 @@ Converting to USD is done as opp defines it (per deal, at the rate in force on t
 else expected close, else today, rounded half up once), but in SQL integer arithmetic over a small
 table of the USD rates built in Python: exact for the generator's data (direct rates to USD with at
 most 6 decimals, amounts far below 2^63 / 10^10). It does not look for inverse rates, as the generated
-databases need none. Searching uses ``LIKE``, which folds ASCII case only (opp folds every script):
-the same answer on the generator's ASCII text.
+databases need none. Searching asks the same trigram index opp does, then ``LIKE`` with SQLite's
+``lower()``, which folds ASCII case only (opp folds every script): the same answer on the generator's
+ASCII text.
 """
 
 from __future__ import annotations
@@ -164,16 +166,39 @@ def list_filter(db: Db, args: dict) -> object:
     return [row[0] for row in rows]
 
 
+#: A word no generated deal holds: the search must look at every candidate the index gives (none).
+RARE_WORD = "zyxwvut"
+
+
 def list_search(db: Db, args: dict) -> object:
-    needle = "%" + args["search"].lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    like = "ILIKE" if db.pg else "LIKE"
+    """The substring match as opp asks it: candidates from the trigram index (FTS5 on SQLite, pg_trgm
+    through lower() on PostgreSQL), then the LIKE; a scan on a database without the index."""
+    text = args["search"].lower()
+    needle = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    match = "LIKE ? ESCAPE '\\'"
+    like = f"(lower(o.title) {match} OR lower(c.name) {match} OR lower(o.description) {match})"
+    params: tuple = (needle, needle, needle)
+    if db.pg:  # one subquery per table, so that each can use its pg_trgm index
+        like = (
+            f"(o.id IN (SELECT id FROM opportunities WHERE lower(title) {match} OR lower(description) "
+            f"{match}) OR o.customer_id IN (SELECT id FROM customers WHERE lower(name) {match}))"
+        )
+    elif db.rows("SELECT count(*) FROM sqlite_master WHERE name = 'deals_fts'", ())[0][0]:
+        phrase = '"' + text.replace('"', '""') + '"'
+        like = (
+            "(o.id IN (SELECT rowid FROM deals_fts WHERE deals_fts MATCH ?) OR o.customer_id IN "
+            f"(SELECT rowid FROM customers_fts WHERE customers_fts MATCH ?)) AND {like}"
+        )
+        params = (phrase, phrase, *params)
     rows = db.rows(
-        f"SELECT {DEAL_COLUMNS} FROM {DEAL_FROM} WHERE o.status = 'open' AND "
-        f"(o.title {like} ? ESCAPE '\\' OR c.name {like} ? ESCAPE '\\' "
-        f"OR o.description {like} ? ESCAPE '\\') ORDER BY o.id LIMIT 50",
-        (needle, needle, needle),
+        f"SELECT {DEAL_COLUMNS} FROM {DEAL_FROM} WHERE o.status = 'open' AND {like} ORDER BY o.id LIMIT 50",
+        params,
     )
     return [row[0] for row in rows]
+
+
+def list_search_rare(db: Db, args: dict) -> object:
+    return list_search(db, {**args, "search": RARE_WORD})
 
 
 def show(db: Db, args: dict) -> object:
@@ -199,6 +224,7 @@ CASES = {
     "win-rate": win_rate,
     "list-filter": list_filter,
     "list-search": list_search,
+    "list-search-rare": list_search_rare,
     "show": show,
 }
 

@@ -33,6 +33,9 @@ from decimal import Decimal
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from baseline import RARE_WORD  # noqa: E402  (the baseline's script, beside this one)
+
 PYTHON = sys.executable
 OPP_NOW = "2026-07-01T00:00:00Z"  # bench/generate.py's REFERENCE_NOW
 HEAVY = ("sqlalchemy", "alembic", "tabulate", "dateutil")
@@ -158,6 +161,11 @@ def cases(params: dict[str, str], search: str, show_id: str) -> list[Case]:
         Case(
             f"list --search {search} --limit 50", ["list", "--search", search, "--limit", "50"], "list-search"
         ),
+        Case(
+            "list --search (a word no deal has) --limit 50",
+            ["list", "--search", RARE_WORD, "--limit", "50"],
+            "list-search-rare",
+        ),
         Case(f"show {show_id}", ["show", show_id], "show"),
     ]
 
@@ -197,7 +205,7 @@ def normalized_opp(case: str, answer: object) -> object:
     if case == "win-rate":
         rate = answer["win_rate"]
         return {"won": answer["won"], "lost": answer["lost"], "win_rate": None if rate is None else str(rate)}
-    if case in ("list-filter", "list-search"):
+    if case in ("list-filter", "list-search", "list-search-rare"):
         return [deal["id"] for deal in answer]
     if case == "show":
         billing = answer.get("billing") or {}
