@@ -291,7 +291,10 @@ def calibration(
                 case((o.c.status == "won", 1), else_=0).label("won"),
             )
             .join(o, o.c.id == leaves.c.deal)
-            .subquery("observations")
+            .cte("observations")
+            # Computed once per observation: inlined, its correlated look-ups would run again for
+            # every use of the probability in the band and the sums.
+            .prefix_with("MATERIALIZED")
         )
         band = _band_of(observations.c.probability).label("band")
         keys = [observations.c.stage] if by is not None else []
