@@ -142,8 +142,10 @@ def iter_deals(conn: Connection, where: DealFilter) -> Iterator[Opportunity]:
 
     With ``where.as_of`` the same query runs over the deals as they stood then, rebuilt from history.
     """
-    # Fetched in batches, so that a listing of every deal is never held in memory at once.
-    for row in conn.execution_options(yield_per=STREAM_BATCH).execute(deals_query(conn, where)).mappings():
+    query = deals_query(conn, where)
+    # Fetched in batches (on PostgreSQL through a server-side cursor), so that a listing of every deal
+    # is never held in memory at once; the option is this statement's, not the connection's.
+    for row in conn.execute(query, execution_options={"yield_per": STREAM_BATCH}).mappings():
         yield _opportunity(row)
 
 
