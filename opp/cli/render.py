@@ -18,6 +18,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, TextIO
 
+from opp.core.values import PLAIN_TYPES
+
 
 class Format(StrEnum):
     table = "table"
@@ -49,6 +51,8 @@ RAW_CSV = False
 
 def _plain(value: Any) -> Any:
     """Records and dataclasses as plain dicts and lists, leaving scalars alone."""
+    if type(value) in PLAIN_TYPES:
+        return value
     if hasattr(value, "as_dict"):
         return _plain(value.as_dict())
     if isinstance(value, Mapping):

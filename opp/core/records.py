@@ -12,6 +12,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from opp.core.values import PLAIN_TYPES
+
 
 class Record:
     """Mixin: a record as an ordered dict of its contract keys (nested records become dicts)."""
@@ -30,6 +32,8 @@ _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 def _plain_value(value: Any) -> Any:
     """A field's value with records turned into dicts, inside lists, tuples and dicts too."""
+    if type(value) in PLAIN_TYPES:
+        return value
     if isinstance(value, Record):
         return value.as_dict()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
