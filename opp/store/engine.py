@@ -82,6 +82,10 @@ class Store:
             if database and database != ":memory:":
                 _create_owner_only(Path(database))
             kwargs["connect_args"] = {"timeout": lock_timeout}
+        elif url.startswith("postgresql"):
+            # No JIT: opp's queries are short, and the forecast's currency CASE looks costly enough to
+            # the planner that compiling it (seconds) would cost far more than running it.
+            kwargs["connect_args"] = {"options": "-c jit=off"}
         self.engine: Engine = create_engine(url, **kwargs)
         if self.is_sqlite:
             self._set_up_sqlite(self.engine)
