@@ -99,6 +99,19 @@ def test_by_customer(opp):
     ]
 
 
+def test_by_customer_keeps_an_organization_and_a_person_of_one_name_apart(opp):
+    opp("customer", "add", "--org", "Pat Smith")
+    opp("customer", "add", "--person", "Pat Smith")
+    deal(opp, "--value", "100", org="Pat Smith")  # 15.00
+    opp("create", "Own deal", "--person", "Pat Smith", "--value", "200")  # 30.00
+    deal(opp, "--value", "80")  # Initech: 12.00
+    assert groups(forecast(opp, "--by", "customer")) == [
+        ("Initech", 1, "80.00", "12.00"),
+        ("Pat Smith (individual)", 1, "200.00", "30.00"),
+        ("Pat Smith (organization)", 1, "100.00", "15.00"),
+    ]
+
+
 @pytest.mark.parametrize(
     ("by", "june", "july"),
     [("month", "2026-06", "2026-07"), ("quarter", "2026Q2", "2026Q3")],

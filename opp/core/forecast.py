@@ -18,7 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, FromClause, Select, func, select
+from sqlalchemy import ColumnElement, Connection, FromClause, Select, func, literal, select
 
 from opp.core import settings
 from opp.core.asof import as_of_instant, deal_source
@@ -208,12 +208,29 @@ def _group_key(conn: Connection, by: str, src: FromClause) -> tuple[ColumnElemen
     if by == "assignee":
         return schema.users.c.handle, [(schema.users, schema.users.c.id == src.c.assignee_id)]
     if by == "customer":
-        return schema.customers.c.name, [(schema.customers, schema.customers.c.id == src.c.customer_id)]
+        # One group per customer (an organization and a person may share a name): the key names it,
+        # with its kind when another customer in the answer has the same name (see _named_apart).
+        customers = schema.customers
+        key = customers.c.kind + literal(KIND_SEPARATOR) + customers.c.name
+        return key, [(customers, customers.c.id == src.c.customer_id)]
     if by == "month":
         return month_key(dialect, src.c.expected_close), []
     if by == "quarter":
         return quarter_key(dialect, src.c.expected_close), []
     raise Invalid(f"cannot group a forecast by {by!r}", hint="use " + ", ".join(GROUPINGS))
+
+
+KIND_SEPARATOR = "\x1f"
+
+
+def _named_apart(kinds_and_names: Sequence[str]) -> list[str]:
+    """Customers' group keys: the name, followed by the kind, ``Pat Smith (individual)``, only where
+    two customers of the answer share the name."""
+    pairs = [text.split(KIND_SEPARATOR, 1) for text in kinds_and_names]
+    counts: dict[str, int] = {}
+    for _, name in pairs:
+        counts[name] = counts.get(name, 0) + 1
+    return [name if counts[name] == 1 else f"{name} ({kind})" for kind, name in pairs]
 
 
 def _figures(
@@ -258,9 +275,10 @@ def forecast(
             query = query.outerjoin(table, on)
         rows = conn.execute(query.group_by(key)).mappings().all()
         order = {stage.key: index for index, stage in enumerate(load_pipeline(conn).stages)}
+    keys = _named_apart([row["key"] for row in rows]) if by == "customer" else [row["key"] for row in rows]
     groups = [
-        Group(row["key"], *_figures(row["count"], row["value_minor"], row["forecast_minor"], code))
-        for row in rows
+        Group(key, *_figures(row["count"], row["value_minor"], row["forecast_minor"], code))
+        for key, row in zip(keys, rows, strict=True)
     ]
     if by == "stage":
         groups.sort(key=lambda group: order.get(group.key or "", len(order)))
