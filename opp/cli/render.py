@@ -54,7 +54,7 @@ def _plain(value: Any) -> Any:
     if type(value) in PLAIN_TYPES:
         return value
     if hasattr(value, "as_dict"):
-        return _plain(value.as_dict())
+        return value.as_dict()  # a record's dict holds plain values only (opp.core.records)
     if isinstance(value, Mapping):
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -92,6 +92,8 @@ def json_text(value: Any) -> str:
 
 
 def _lookup(record: Mapping[str, Any], key: str) -> Any:
+    if "." not in key:
+        return record.get(key)
     value: Any = record
     for part in key.split("."):
         value = value.get(part) if isinstance(value, Mapping) else None
@@ -99,15 +101,21 @@ def _lookup(record: Mapping[str, Any], key: str) -> Any:
 
 
 def _cell(value: Any, width: int | None) -> Any:
-    from opp.core.money import format_money
-
-    if value is None:
+    kind = type(value)
+    if kind is str:
+        text = value
+    elif value is None:
         return ""
-    if isinstance(value, Decimal):
-        return format_money(value)
-    if isinstance(value, bool | int):
+    elif kind is int or kind is bool:
         return value
-    text = _scalar_text(value).replace("\n", " ")
+    elif kind is Decimal:
+        from opp.core.money import format_money
+
+        return format_money(value)
+    else:
+        text = _scalar_text(value)
+    if "\n" in text:
+        text = text.replace("\n", " ")
     if width is not None and len(text) > width:
         text = text[: width - 1] + "…"
     return text

@@ -16,7 +16,10 @@ from opp.core.values import PLAIN_TYPES
 
 
 class Record:
-    """Mixin: a record as an ordered dict of its contract keys (nested records become dicts)."""
+    """Mixin: a record as an ordered dict of its contract keys (nested records become dicts).
+
+    ``as_dict`` returns plain values only (dicts, lists and scalars), also where a record overrides
+    it: the renderer writes the result as it is."""
 
     def as_dict(self) -> dict[str, Any]:
         # Not dataclasses.asdict, which deep-copies every value: the values are immutable already,
