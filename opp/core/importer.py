@@ -2,10 +2,12 @@
 
 A row whose ``external_ref`` belongs to a deal updates that deal (one ``import`` history event per
 changed field, the stage set directly since an import loads data rather than making a sales step); an
-identical row changes nothing; any other row creates a deal through :func:`opp.core.deals.insert_deal`,
-as ``opp create`` does. Missing customers and users are created. The file is read row by row and
-written in batches, so a million-row file is never held in memory; everything happens in one
-transaction, so one bad row leaves the database exactly as it was. After the first bad row the rest of
+identical row changes nothing; any other row creates a deal made by :func:`opp.core.deals.new_deal`,
+as ``opp create``'s are. Missing customers and users are created. The file is read row by row and
+written in batches: the new deals of a batch, and their ``created`` events, go in with one executemany
+each (:func:`opp.core.deals.insert_deals`), so a million-row file is never held in memory and costs a
+few statements per batch rather than per row. Everything happens in one transaction, so one bad row
+leaves the database exactly as it was. After the first bad row the rest of
 the file is still checked (without writing) so that up to :data:`MAX_PROBLEMS` bad lines are reported
 at once.
 
@@ -29,9 +31,19 @@ from sqlalchemy import Connection, RowMapping, func, insert, select
 
 from opp.core import settings
 from opp.core.context import Context, UnitOfWork
-from opp.core.customers import check_kind, insert_customer
+from opp.core.customers import check_kind, customer_row, insert_customer
 from opp.core.dates import ORDERS, format_date, parse_date, parse_instant
-from opp.core.deals import FieldChange, date_text, insert_deal, instant_text, money_text, write_deal
+from opp.core.deals import (
+    FieldChange,
+    NewDeal,
+    date_text,
+    insert_deals,
+    instant_text,
+    money_text,
+    new_deal,
+    ref_taken,
+    write_deal,
+)
 from opp.core.errors import Conflict, Invalid, OppError
 from opp.core.loader import (
     COLUMNS,
@@ -43,20 +55,22 @@ from opp.core.loader import (
     open_binary,
     text_stream,
 )
-from opp.core.money import from_minor, normalize_currency, parse_amount, parse_probability, to_minor
+from opp.core.money import from_minor, normalize_currency, parse_minor, parse_probability, to_minor
 from opp.core.records import Record, Stage
 from opp.core.refs import aware, clean_text, parse_handle
 from opp.core.stages import Pipeline, load_pipeline, plan_move
 from opp.store import schema
+from opp.store.dialect import insert_returning_ids
 
 o = schema.opportunities
 us = schema.users
 cu = schema.customers
 
 FIELDS = COLUMNS
-BATCH_SIZE = 500
+BATCH_SIZE = 2000
 MAX_PROBLEMS = 20
 _CACHE_LIMIT = 10_000  # customers and users remembered between rows; the cache restarts beyond this
+_LOOKUP_CHUNK = 1000  # names per IN (...) query
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _HANDLE_OTHER = re.compile(r"[^a-z0-9]+")
 
@@ -226,7 +240,7 @@ def _check_no_deals(conn: Connection) -> None:
         )
 
 
-@dataclass
+@dataclass(slots=True)
 class _Row:
     """A row read and checked, before it meets the database. ``None`` means not given."""
 
@@ -236,6 +250,7 @@ class _Row:
     customer: str | None
     customer_kind: str | None
     value: str | None
+    value_minor: int | None  # the value in the row's currency, else the default one (a new deal's)
     currency: str | None
     stage: Stage | None
     probability: int | None
@@ -246,6 +261,7 @@ class _Row:
     created_at: datetime | None
     closed_at: datetime | None
     lost_reason: str | None
+    closing_checked: bool = False  # _check_closing has passed with the stage a new deal would get
 
 
 class _Import:
@@ -267,9 +283,14 @@ class _Import:
         self.close_date_is_shared = "closed_at" in mapping and mapping.get("expected_close") == mapping.get(
             "closed_at"
         )
+        self.guarded = fmt == "csv" and options.strip_formula_guard
+        self.sources = [(name, mapping.get(name, name)) for name in FIELDS]
+        self.stages: dict[str, Stage] = {}  # stage text -> stage, as read so far
         self.customers: dict[tuple[str | None, str], int] = {}
         self.users: dict[str, tuple[int, str]] = {}
         self.refs_seen: dict[str, int] = {}  # create_only: each ref once per file (a small demo file)
+        self.pending: list[NewDeal] = []  # deals made by this batch's rows, written by _flush
+        self.pending_refs: set[str] = set()
         self.problems: list[str] = []
         self.first_hint: str | None = None
         self.more_problems = False
@@ -318,15 +339,15 @@ class _Import:
 
     def _cells(self, row: SourceRow) -> dict[str, str]:
         """The row's text by field (only the fields whose column is there)."""
-        guarded = self.fmt == "csv" and self.options.strip_formula_guard
-        found: dict[str, str] = {}
-        for name in FIELDS:
-            column = self.options.mapping.get(name, name)
-            if column in row.cells:
-                text = row.cells[column]
-                if guarded and text.startswith("'") and text[1:2].startswith(FORMULA_PREFIXES) and text[1:2]:
-                    text = text[1:]
-                found[name] = text
+        cells = row.cells
+        if self.options.mapping:
+            found = {name: cells[column] for name, column in self.sources if column in cells}
+        else:
+            found = dict(cells)  # the header check let only the fields' own columns through
+        if self.guarded:
+            for name, text in found.items():
+                if text[:1] == "'" and text[1:2] in FORMULA_PREFIXES:
+                    found[name] = text[1:]
         return found
 
     def read(self, row: SourceRow) -> _Row:
@@ -351,8 +372,7 @@ class _Import:
         currency_text = cell("currency")
         currency = normalize_currency(currency_text) if currency_text else None
         value = cell("value")
-        if value is not None:
-            parse_amount(value, currency or self.default_currency)
+        value_minor = parse_minor(value, currency or self.default_currency) if value is not None else None
         stage = self._stage(cell("stage"))
         probability_text = cell("probability")
         probability = parse_probability(probability_text) if probability_text else None
@@ -370,6 +390,7 @@ class _Import:
             customer=customer,
             customer_kind=check_kind(kind_text) if kind_text else None,
             value=value,
+            value_minor=value_minor,
             currency=currency,
             stage=stage,
             probability=probability,
@@ -383,6 +404,7 @@ class _Import:
         )
         if stage is not None or parsed.external_ref is None or self.options.create_only:
             self._check_closing(parsed, stage or self.pipeline.open_stages[0])
+            parsed.closing_checked = True
         if self.options.create_only and parsed.assignee is not None:
             parse_handle(parsed.assignee)  # the demo's assignees are handles
         return parsed
@@ -409,8 +431,11 @@ class _Import:
     def _stage(self, text: str | None) -> Stage | None:
         if text is None:
             return None
-        mapped = self.stage_map.get(text.lower())
-        return mapped if mapped is not None else self.pipeline.get(text)
+        known = self.stages.get(text)
+        if known is None:
+            mapped = self.stage_map.get(text.lower())
+            known = self.stages[text] = mapped if mapped is not None else self.pipeline.get(text)
+        return known
 
     def _date(self, text: str | None, column: str) -> date | None:
         if text is None:
@@ -444,18 +469,40 @@ class _Import:
     # -- writing -------------------------------------------------------------------------------------
 
     def batch(self, rows: list[SourceRow]) -> None:
-        """Check and write a batch's rows in order; after a bad row, later rows are only checked."""
-        existing = self._prefetch(rows)
+        """Check and write a batch's rows in order; after a bad row, later rows are only checked.
+
+        Every row is read first (reading needs no database), so that the batch's refs and customers
+        are looked up together; then the rows are applied in order.
+        """
+        parsed: list[_Row | OppError] = []
         for row in rows:
+            try:
+                parsed.append(self.read(row))
+            except OppError as exc:
+                parsed.append(exc)
+        existing = self._prefetch(rows)
+        if not self.problems:
+            self._find_customers([row for row in parsed if isinstance(row, _Row)])
+        for row, result in zip(rows, parsed, strict=True):
             if len(self.problems) >= MAX_PROBLEMS:
                 self.more_problems = True
                 return
             try:
-                parsed = self.read(row)
+                if isinstance(result, OppError):
+                    raise result
                 if not self.problems:
-                    self.apply(parsed, existing)
+                    self.apply(result, existing)
             except OppError as exc:
                 self._problem(row.line, exc)
+        if not self.problems:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Write the deals made so far, in the order of their rows."""
+        if self.pending:
+            insert_deals(self.uow, self.pending)
+            self.pending = []
+            self.pending_refs.clear()
 
     def _problem(self, line: int, exc: OppError) -> None:
         exc.message = f"line {line}: {exc.message}"
@@ -482,8 +529,6 @@ class _Import:
 
     def _prefetch(self, rows: list[SourceRow]) -> dict[str, RowMapping | None]:
         """The deals a batch's refs name, in one query; None marks a ref that is not there (yet)."""
-        if self.options.create_only:
-            return {}
         column = self.options.mapping.get("external_ref", "external_ref")
         refs = list({ref for row in rows if (ref := row.cells.get(column, "").strip())})
         if not refs:
@@ -495,18 +540,26 @@ class _Import:
 
     def apply(self, row: _Row, existing: dict[str, RowMapping | None]) -> None:
         ref = row.external_ref
-        deal: RowMapping | None = None
-        if ref is not None and not self.options.create_only:
-            if ref in existing:
-                deal = existing.pop(ref)  # used once: a later row with the ref sees this one's write
-            else:
-                deal = self.uow.conn.execute(select(o).where(o.c.external_ref == ref)).mappings().first()
+        if ref is None:
+            self._create(row)
+            return
+        if self.options.create_only:  # each ref once per file, so the batch's look-up holds
+            holder = existing.get(ref)
+            self._create(row, taken_by=holder["id"] if holder is not None else None)
+            return
+        if ref in existing:
+            deal = existing.pop(ref)  # used once: a later row with the ref sees this one's write
+        else:
+            if ref in self.pending_refs:
+                self._flush()
+            deal = self.uow.conn.execute(select(o).where(o.c.external_ref == ref)).mappings().first()
         if deal is None:
             self._create(row)
         else:
+            self._flush()  # the update's events come after the created events of the rows before it
             self._update(row, deal)
 
-    def _create(self, row: _Row) -> None:
+    def _create(self, row: _Row, *, taken_by: int | None = None) -> None:
         if row.external_ref is not None and self.options.create_only:
             if row.external_ref in self.refs_seen:
                 raise Invalid(
@@ -516,19 +569,23 @@ class _Import:
         if row.customer is None and self.default_customer is None:
             raise Invalid("customer is required", hint="fill it in, or give --default-customer NAME")
         stage = row.stage or self.pipeline.open_stages[0]
-        self._check_closing(row, stage)
+        if not row.closing_checked:
+            self._check_closing(row, stage)
         currency = row.currency or self.default_currency
-        value_minor = to_minor(parse_amount(row.value, currency), currency) if row.value else 0
         created_at = row.created_at
         if created_at is None and row.closed_at is not None:
             created_at = row.closed_at  # a deal cannot close before it was created
         assignee = self._user(row.assignee) if row.assignee else None
-        insert_deal(
-            self.uow,
+        customer_id = self._customer_id(row.customer_kind, row.customer or self.default_customer or "")
+        if taken_by is not None:
+            assert row.external_ref is not None
+            raise ref_taken(row.external_ref, taken_by)
+        deal = new_deal(
+            self.uow.at,
             title=row.title,
             description=row.description,
-            customer_id=self._customer_id(row.customer_kind, row.customer or self.default_customer or ""),
-            value_minor=value_minor,
+            customer_id=customer_id,
+            value_minor=row.value_minor or 0,
             currency=currency,
             stage=stage,
             probability=stage.probability if row.probability is None else row.probability,
@@ -540,6 +597,9 @@ class _Import:
             closed_at=row.closed_at,
             lost_reason=row.lost_reason,
         )
+        self.pending.append(deal)
+        if row.external_ref is not None:
+            self.pending_refs.add(row.external_ref)
         self.created += 1
 
     def _update(self, row: _Row, deal: RowMapping) -> None:
@@ -562,7 +622,7 @@ class _Import:
         code = row.currency or old_code
         old_money = money_text(deal["value_minor"], old_code)
         if "value" in present:
-            new_minor = to_minor(parse_amount(row.value, code), code) if row.value else 0
+            new_minor = parse_minor(row.value, code) if row.value else 0
         else:
             try:
                 new_minor = to_minor(from_minor(deal["value_minor"], old_code).normalize(), code)
@@ -642,6 +702,52 @@ class _Import:
             return None
         handle: str | None = self.uow.conn.execute(select(us.c.handle).where(us.c.id == user)).scalar()
         return handle
+
+    def _find_customers(self, rows: list[_Row]) -> None:
+        """Find (or create) the customers a batch's rows name, with one query and one insert.
+
+        The rules, and the order in which customers are created, are those of :meth:`_customer_id`
+        taking the rows one by one; the results go into its cache, from where the rows take them.
+        """
+        wanted = dict.fromkeys((row.customer_kind, row.customer) for row in rows if row.customer is not None)
+        keys = [key for key in wanted if key not in self.customers]
+        if not keys:
+            return
+        if len(self.customers) + len(keys) > _CACHE_LIMIT:  # keep only what this batch uses
+            self.customers = {key: self.customers[key] for key in wanted if key in self.customers}
+        conn = self.uow.conn
+        known: dict[str, list[list[Any]]] = {}  # name -> [id, kind] in id order; new ones get their id below
+        names = list({name for _, name in keys if name is not None})
+        for start in range(0, len(names), _LOOKUP_CHUNK):
+            chunk = names[start : start + _LOOKUP_CHUNK]
+            query = select(cu.c.id, cu.c.kind, cu.c.name).where(cu.c.name.in_(chunk)).order_by(cu.c.id)
+            for found in conn.execute(query):
+                known.setdefault(found.name, []).append([found.id, found.kind])
+        made: list[list[Any]] = []
+        chosen: dict[tuple[str | None, str], list[Any]] = {}
+        for kind, name in keys:
+            assert name is not None
+            matches = known.setdefault(name, [])
+            if kind is not None:
+                match = next((entry for entry in matches if entry[1] == kind), None)
+            elif len(matches[:2]) == 1:
+                match = matches[0]
+            else:  # none, or an organization and an individual: the kind imports create wins
+                match = next((entry for entry in matches[:2] if entry[1] == self.kind_created), None)
+            if match is None:
+                match = [None, kind or self.kind_created, name]
+                matches.append(match)
+                made.append(match)
+            chosen[(kind, name)] = match
+        ids = insert_returning_ids(
+            conn,
+            cu,
+            [customer_row(kind, name, email=None, phone=None, at=self.uow.at) for _, kind, name in made],
+        )
+        for entry, new_id in zip(made, ids, strict=True):
+            entry[0] = new_id
+        self.customers_created += len(made)
+        self.customers.update((key, entry[0]) for key, entry in chosen.items())
 
     def _customer_id(self, kind: str | None, name: str) -> int:
         """The customer of this name (and kind, if the row says), created when there is none."""
