@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from opp.cli.transfer import ProgressBar
-from opp.core import loader
+from opp.core import importer, loader
 from opp.core.clock import Clock
 from opp.core.context import open_context
 from opp.core.errors import Invalid
@@ -306,22 +306,45 @@ def test_a_files_events_follow_its_rows_and_customers_are_found_by_name_and_kind
     ]
 
 
-def test_batches_write_exactly_what_importing_one_row_at_a_time_writes(databases, opp_template, tmp_path):
+# With --default-customer Walk-in: a new deal without a customer gets the default (a new customer,
+# made before Umbrella), a later row names it, and an update without a customer leaves the deal's.
+DEFAULTED = [
+    row(40, customer="", customer_kind="") + ",,,",
+    row(41, customer="Umbrella") + ",,,",
+    row(42, customer="Walk-in", customer_kind="") + ",,,",
+    row(41, customer="", customer_kind="", value="99") + ",,,",
+]
+
+
+@pytest.mark.parametrize(
+    ("default_customer", "extra", "created", "customers_created"),
+    [
+        (None, [], 29, 4),
+        ("Walk-in", DEFAULTED, 32, 6),
+        ("Walk-in", [DEFAULTED[1], DEFAULTED[3]], 30, 5),  # only an update lacks a customer: no Walk-in
+    ],
+)
+def test_batches_write_exactly_what_importing_one_row_at_a_time_writes(
+    databases, opp_template, tmp_path, monkeypatch, default_customer, extra, created, customers_created
+):
+    monkeypatch.setattr(importer, "_CUSTOMER_CACHE", 2)  # customers are forgotten and looked up again
+    monkeypatch.setattr(importer, "_LOOKUP_CHUNK", 2)
     more = [row(n, value=f"{n}.5", assignee=f"agent {n % 3}") + ",,," for n in range(8, 30)]
-    path = write(tmp_path, *MIXED, *more, header=MIXED_HEADER)
+    path = write(tmp_path, *MIXED, *extra, *more, header=MIXED_HEADER)
     written = []
     for size in (1, 3, BATCH_SIZE):
         db = databases.new("batches")
         databases.restore(opp_template, db)
         context = open_context(db, actor="dana", clock=Clock.from_env_value(NOW))
         try:
-            summary = import_deals(context, path, ImportOptions(batch_size=size))
+            options = ImportOptions(batch_size=size, default_customer=default_customer)
+            summary = import_deals(context, path, options)
         finally:
             context.close()
         written.append((summary, databases.snapshot(db)))
         databases.drop(db)
     assert written[0] == written[1] == written[2]
-    assert written[0][0].created == 29
+    assert (written[0][0].created, written[0][0].customers_created) == (created, customers_created)
 
 
 def test_a_dry_run_reports_what_would_change_and_changes_nothing(opp, tmp_path, unchanged):

@@ -27,7 +27,7 @@ from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Connection, RowMapping, func, insert, select
+from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select
 
 from opp.core import settings
 from opp.core.context import Context, UnitOfWork
@@ -69,8 +69,17 @@ cu = schema.customers
 FIELDS = COLUMNS
 BATCH_SIZE = 2000
 MAX_PROBLEMS = 20
-_CACHE_LIMIT = 10_000  # customers and users remembered between rows; the cache restarts beyond this
-_LOOKUP_CHUNK = 1000  # names per IN (...) query
+_CACHE_LIMIT = 10_000  # users and dates remembered between rows; the cache restarts beyond this
+# Customers remembered between batches, the least recently used forgotten first (some 12 MB).
+_CUSTOMER_CACHE = 30_000
+_LOOKUP_CHUNK = 900  # values per IN (...): SQLite before 3.32 takes at most 999 parameters
+# The look-ups a batch makes, with the list of values as one parameter (cheaper than a literal list).
+_DEALS_BY_REF = select(o).where(o.c.external_ref.in_(bindparam("refs", expanding=True)))
+_CUSTOMERS_BY_NAME = (
+    select(cu.c.id, cu.c.kind, cu.c.name)
+    .where(cu.c.name.in_(bindparam("names", expanding=True)))
+    .order_by(cu.c.id)
+)
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _HANDLE_OTHER = re.compile(r"[^a-z0-9]+")
 
@@ -286,6 +295,7 @@ class _Import:
         self.guarded = fmt == "csv" and options.strip_formula_guard
         self.sources = [(name, mapping.get(name, name)) for name in FIELDS]
         self.stages: dict[str, Stage] = {}  # stage text -> stage, as read so far
+        self.dates: dict[str, date] = {}  # date text -> date (files repeat their dates a lot)
         self.customers: dict[tuple[str | None, str], int] = {}
         self.users: dict[str, tuple[int, str]] = {}
         self.refs_seen: dict[str, int] = {}  # create_only: each ref once per file (a small demo file)
@@ -344,7 +354,7 @@ class _Import:
             found = {name: cells[column] for name, column in self.sources if column in cells}
         else:
             found = dict(cells)  # the header check let only the fields' own columns through
-        if self.guarded:
+        if self.guarded and "'" in "".join(found.values()):  # one scan finds the rare row to look at
             for name, text in found.items():
                 if text[:1] == "'" and text[1:2] in FORMULA_PREFIXES:
                     found[name] = text[1:]
@@ -440,13 +450,20 @@ class _Import:
     def _date(self, text: str | None, column: str) -> date | None:
         if text is None:
             return None
+        known = self.dates.get(text)
+        if known is not None:
+            return known
         try:
-            return parse_date(text, self.today, self.options.date_order)
+            day = parse_date(text, self.today, self.options.date_order)
         except Invalid as exc:
             exc.message = f"{column}: {exc.message}"
             if exc.message.startswith(f"{column}: ambiguous date"):
                 exc.hint = "say how to read it with --date-order mdy|dmy|ymd, or write YYYY-MM-DD"
             raise
+        if len(self.dates) >= _CACHE_LIMIT:
+            self.dates.clear()
+        self.dates[text] = day
+        return day
 
     def _instant(self, text: str | None, column: str, *, past: bool = True) -> datetime | None:
         """A past date or instant from the file, as stored: naive UTC (a date is its midnight)."""
@@ -480,9 +497,10 @@ class _Import:
                 parsed.append(self.read(row))
             except OppError as exc:
                 parsed.append(exc)
-        existing = self._prefetch(rows)
+        good = [row for row in parsed if isinstance(row, _Row)]
+        existing = self._prefetch(good)
         if not self.problems:
-            self._find_customers([row for row in parsed if isinstance(row, _Row)])
+            self._find_customers(good, existing)
         for row, result in zip(rows, parsed, strict=True):
             if len(self.problems) >= MAX_PROBLEMS:
                 self.more_problems = True
@@ -527,15 +545,16 @@ class _Import:
             new_users=self.new_users,
         )
 
-    def _prefetch(self, rows: list[SourceRow]) -> dict[str, RowMapping | None]:
+    def _prefetch(self, rows: list[_Row]) -> dict[str, RowMapping | None]:
         """The deals a batch's refs name, in one query; None marks a ref that is not there (yet)."""
-        column = self.options.mapping.get("external_ref", "external_ref")
-        refs = list({ref for row in rows if (ref := row.cells.get(column, "").strip())})
+        refs = list({row.external_ref for row in rows if row.external_ref is not None})
         if not refs:
             return {}
         found: dict[str, RowMapping | None] = dict.fromkeys(refs)
-        for deal in self.uow.conn.execute(select(o).where(o.c.external_ref.in_(refs))).mappings():
-            found[deal["external_ref"]] = deal
+        for start in range(0, len(refs), _LOOKUP_CHUNK):
+            chunk = refs[start : start + _LOOKUP_CHUNK]
+            for deal in self.uow.conn.execute(_DEALS_BY_REF, {"refs": chunk}).mappings():
+                found[deal["external_ref"]] = deal
         return found
 
     def apply(self, row: _Row, existing: dict[str, RowMapping | None]) -> None:
@@ -703,30 +722,53 @@ class _Import:
         handle: str | None = self.uow.conn.execute(select(us.c.handle).where(us.c.id == user)).scalar()
         return handle
 
-    def _find_customers(self, rows: list[_Row]) -> None:
-        """Find (or create) the customers a batch's rows name, with one query and one insert.
+    def _find_customers(self, rows: list[_Row], existing: dict[str, RowMapping | None]) -> None:
+        """Find (or create) the customers a batch's rows will use, with a query per 900 names and one
+        insert, into the cache :meth:`_customer_id` takes them from.
 
         The rules, and the order in which customers are created, are those of :meth:`_customer_id`
-        taking the rows one by one; the results go into its cache, from where the rows take them.
+        taking the rows one by one: a row names its customer, or a new deal gets the default one.
         """
-        wanted = dict.fromkeys((row.customer_kind, row.customer) for row in rows if row.customer is not None)
-        keys = [key for key in wanted if key not in self.customers]
-        if not keys:
-            return
-        if len(self.customers) + len(keys) > _CACHE_LIMIT:  # keep only what this batch uses
-            self.customers = {key: self.customers[key] for key in wanted if key in self.customers}
+        wanted: dict[tuple[str | None, str], None] = {}
+        refs_made: set[str] = set()
+        for row in rows:
+            name = row.customer
+            if name is None and self.default_customer is not None:
+                ref = row.external_ref
+                creates = (
+                    ref is None
+                    or self.options.create_only
+                    or (existing.get(ref) is None and ref not in refs_made)
+                )
+                name = self.default_customer if creates else None
+            if row.external_ref is not None:
+                refs_made.add(row.external_ref)
+            if name is not None:
+                wanted[(row.customer_kind, name)] = None
+        cache = self.customers
+        keys = []
+        for key in wanted:
+            known_id = cache.pop(key, None)
+            if known_id is None:
+                keys.append(key)
+            else:
+                cache[key] = known_id  # now the most recently used
+        if keys:
+            self._resolve_customers(keys)
+        for key in list(islice(cache, max(0, len(cache) - _CUSTOMER_CACHE))):
+            del cache[key]
+
+    def _resolve_customers(self, keys: list[tuple[str | None, str]]) -> None:
         conn = self.uow.conn
         known: dict[str, list[list[Any]]] = {}  # name -> [id, kind] in id order; new ones get their id below
-        names = list({name for _, name in keys if name is not None})
+        names = list({name for _, name in keys})
         for start in range(0, len(names), _LOOKUP_CHUNK):
             chunk = names[start : start + _LOOKUP_CHUNK]
-            query = select(cu.c.id, cu.c.kind, cu.c.name).where(cu.c.name.in_(chunk)).order_by(cu.c.id)
-            for found in conn.execute(query):
+            for found in conn.execute(_CUSTOMERS_BY_NAME, {"names": chunk}):
                 known.setdefault(found.name, []).append([found.id, found.kind])
         made: list[list[Any]] = []
-        chosen: dict[tuple[str | None, str], list[Any]] = {}
+        chosen: list[list[Any]] = []
         for kind, name in keys:
-            assert name is not None
             matches = known.setdefault(name, [])
             if kind is not None:
                 match = next((entry for entry in matches if entry[1] == kind), None)
@@ -738,7 +780,7 @@ class _Import:
                 match = [None, kind or self.kind_created, name]
                 matches.append(match)
                 made.append(match)
-            chosen[(kind, name)] = match
+            chosen.append(match)
         ids = insert_returning_ids(
             conn,
             cu,
@@ -747,7 +789,7 @@ class _Import:
         for entry, new_id in zip(made, ids, strict=True):
             entry[0] = new_id
         self.customers_created += len(made)
-        self.customers.update((key, entry[0]) for key, entry in chosen.items())
+        self.customers.update((key, entry[0]) for key, entry in zip(keys, chosen, strict=True))
 
     def _customer_id(self, kind: str | None, name: str) -> int:
         """The customer of this name (and kind, if the row says), created when there is none."""
@@ -771,9 +813,7 @@ class _Import:
                 conn, kind or self.kind_created, name, email=None, phone=None, at=self.uow.at
             )
             self.customers_created += 1
-        if len(self.customers) >= _CACHE_LIMIT:
-            self.customers.clear()
-        self.customers[key] = found
+        self.customers[key] = found  # _find_customers keeps the cache within its limit
         return found
 
     def _user(self, text: str) -> tuple[int, str]:
