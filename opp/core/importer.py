@@ -386,7 +386,7 @@ class _Import:
         stage = self._stage(cell("stage"))
         probability_text = cell("probability")
         probability = parse_probability(probability_text) if probability_text else None
-        if stage is not None:
+        if stage is not None and probability is not None:
             plan_move(self.pipeline, stage, stage, probability=probability)  # a closed stage's is fixed
         expected_close = self._date(cell("expected_close"), "expected_close")
         created_at = self._instant(cell("created_at"), "created_at")
@@ -730,66 +730,75 @@ class _Import:
         taking the rows one by one: a row names its customer, or a new deal gets the default one.
         """
         wanted: dict[tuple[str | None, str], None] = {}
-        refs_made: set[str] = set()
-        for row in rows:
-            name = row.customer
-            if name is None and self.default_customer is not None:
-                ref = row.external_ref
-                creates = (
-                    ref is None
-                    or self.options.create_only
-                    or (existing.get(ref) is None and ref not in refs_made)
-                )
-                name = self.default_customer if creates else None
-            if row.external_ref is not None:
-                refs_made.add(row.external_ref)
-            if name is not None:
-                wanted[(row.customer_kind, name)] = None
+        if self.default_customer is None:
+            for row in rows:
+                if row.customer is not None:
+                    wanted[(row.customer_kind, row.customer)] = None
+        else:
+            refs_made: set[str] = set()
+            for row in rows:
+                ref, name = row.external_ref, row.customer
+                if name is None:
+                    creates = (
+                        ref is None
+                        or self.options.create_only
+                        or (existing.get(ref) is None and ref not in refs_made)
+                    )
+                    name = self.default_customer if creates else None
+                if ref is not None:
+                    refs_made.add(ref)
+                if name is not None:
+                    wanted[(row.customer_kind, name)] = None
         cache = self.customers
-        keys = []
+        missing = []
         for key in wanted:
             known_id = cache.pop(key, None)
             if known_id is None:
-                keys.append(key)
+                missing.append(key)
             else:
                 cache[key] = known_id  # now the most recently used
-        if keys:
-            self._resolve_customers(keys)
+        if missing:
+            self._resolve_customers(missing)
         for key in list(islice(cache, max(0, len(cache) - _CUSTOMER_CACHE))):
             del cache[key]
 
     def _resolve_customers(self, keys: list[tuple[str | None, str]]) -> None:
+        """The ids of these (kind, name) keys, into the cache: found by name, or created, in order."""
         conn = self.uow.conn
-        known: dict[str, list[list[Any]]] = {}  # name -> [id, kind] in id order; new ones get their id below
+        known: dict[str, list[tuple[int, str]]] = {}  # name -> (id, kind) in id order
         names = list({name for _, name in keys})
         for start in range(0, len(names), _LOOKUP_CHUNK):
             chunk = names[start : start + _LOOKUP_CHUNK]
-            for found in conn.execute(_CUSTOMERS_BY_NAME, {"names": chunk}):
-                known.setdefault(found.name, []).append([found.id, found.kind])
-        made: list[list[Any]] = []
-        chosen: list[list[Any]] = []
+            for customer in conn.execute(_CUSTOMERS_BY_NAME, {"names": chunk}):
+                known.setdefault(customer.name, []).append((customer.id, customer.kind))
+        made: list[tuple[str, str]] = []  # (kind, name) of each customer to create
+        chosen: list[int] = []  # per key: its id, or -n for the n-th customer made
         for kind, name in keys:
-            matches = known.setdefault(name, [])
-            if kind is not None:
-                match = next((entry for entry in matches if entry[1] == kind), None)
-            elif len(matches[:2]) == 1:
-                match = matches[0]
-            else:  # none, or an organization and an individual: the kind imports create wins
-                match = next((entry for entry in matches[:2] if entry[1] == self.kind_created), None)
+            matches = known.get(name)
+            match = None
+            if matches is not None:
+                if kind is None and len(matches) == 1:
+                    match = matches[0]
+                else:  # the kind the row says; else of two or more, the kind imports create
+                    wanted_kind = kind or self.kind_created
+                    for entry in matches if kind is not None else matches[:2]:
+                        if entry[1] == wanted_kind:
+                            match = entry
+                            break
             if match is None:
-                match = [None, kind or self.kind_created, name]
-                matches.append(match)
-                made.append(match)
-            chosen.append(match)
+                match = (-len(made) - 1, kind or self.kind_created)
+                made.append((match[1], name))
+                known.setdefault(name, []).append(match)
+            chosen.append(match[0])
         ids = insert_returning_ids(
             conn,
             cu,
-            [customer_row(kind, name, email=None, phone=None, at=self.uow.at) for _, kind, name in made],
+            [customer_row(kind, name, email=None, phone=None, at=self.uow.at) for kind, name in made],
         )
-        for entry, new_id in zip(made, ids, strict=True):
-            entry[0] = new_id
         self.customers_created += len(made)
-        self.customers.update((key, entry[0]) for key, entry in zip(keys, chosen, strict=True))
+        cache = self.customers
+        for key, found in zip(keys, chosen, strict=True):
+            cache[key] = found if found > 0 else ids[-found - 1]
 
     def _customer_id(self, kind: str | None, name: str) -> int:
         """The customer of this name (and kind, if the row says), created when there is none."""

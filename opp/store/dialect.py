@@ -182,25 +182,42 @@ def ratio_round(
     return cast(func.div(2 * wide * numerator + denominator, 2 * cast(denominator, Numeric)), BigInteger)
 
 
-def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert ``rows`` (mappings with the same keys) into ``table`` with one executemany.
+def insert_rows(
+    conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], *, ids: Sequence[int] | None = None
+) -> None:
+    """Insert ``rows`` (mappings with the same keys; ``ids``, if given, their ids) with one executemany.
 
-    On SQLite the INSERT is compiled once and every row goes straight to the driver, each value through
-    its column type's own bind processor, column by column: for a bulk import SQLAlchemy's per-row
-    parameter handling would cost more than SQLite's insert itself. Errors are SQLAlchemy's as usual.
-    PostgreSQL takes the ordinary path (SQLAlchemy batches it into multi-row INSERTs).
+    On SQLite the INSERT is compiled once and the rows go straight to the driver, each value through
+    its column type's own bind processor, column by column, a repeated value (the command's instant, a
+    common date) processed once: for a bulk import SQLAlchemy's per-row parameter handling would cost
+    more than SQLite's insert itself. Errors are SQLAlchemy's as usual. PostgreSQL takes the ordinary
+    path (SQLAlchemy batches it into multi-row INSERTs).
     """
     if not rows:
         return
     if conn.dialect.name != "sqlite":
-        conn.execute(insert(table), list(rows))
+        given = list(rows) if ids is None else [{**row, "id": i} for row, i in zip(rows, ids, strict=True)]
+        conn.execute(insert(table), given)
         return
-    statement, order, processors = _compiled_insert(conn, table, tuple(rows[0]))
+    keys = tuple(rows[0]) if ids is None else (*rows[0], "id")
+    statement, order, processors = _compiled_insert(conn, table, keys)
     columns = []
     for key, process in zip(order, processors, strict=True):
-        values = [row[key] for row in rows]
-        columns.append(values if process is None else [process(value) for value in values])
+        values = list(ids) if ids is not None and key == "id" else [row[key] for row in rows]
+        columns.append(values if process is None else _processed(values, process))
     conn.exec_driver_sql(statement, list(zip(*columns, strict=True)))
+
+
+def _processed(values: list[Any], process: Any) -> list[Any]:
+    """``process`` applied to each value, once per distinct value when at least half of them repeat."""
+    try:
+        distinct = set(values)
+    except TypeError:  # an unhashable value (a JSON document)
+        distinct = None
+    if distinct is None or len(distinct) * 2 > len(values):
+        return [process(value) for value in values]
+    done = {value: process(value) for value in distinct}
+    return [done[value] for value in values]
 
 
 _COMPILED: dict[tuple[Any, ...], tuple[str, tuple[str, ...], list[Any]]] = {}
@@ -239,5 +256,5 @@ def insert_returning_ids(conn: Connection, table: Table, rows: Sequence[Mapping[
         return list(conn.execute(statement, list(rows)).scalars())
     last = conn.execute(select(func.max(id_column))).scalar() or 0
     ids = list(range(last + 1, last + 1 + len(rows)))
-    insert_rows(conn, table, [{**row, "id": new_id} for row, new_id in zip(rows, ids, strict=True)])
+    insert_rows(conn, table, rows, ids=ids)
     return ids
