@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import islice
@@ -254,7 +254,7 @@ class _Row:
     """A row read and checked, before it meets the database. ``None`` means not given."""
 
     line: int
-    present: frozenset[str]  # the fields whose column the row has (empty cells included)
+    present: Collection[str]  # the fields whose column the row has (empty cells included)
     title: str
     customer: str | None
     customer_kind: str | None
@@ -347,17 +347,16 @@ class _Import:
 
         return check
 
-    def _cells(self, row: SourceRow) -> dict[str, str]:
+    def _cells(self, row: SourceRow) -> Mapping[str, str]:
         """The row's text by field (only the fields whose column is there)."""
-        cells = row.cells
+        found = row.cells  # without a mapping the header check lets only the fields' own columns in
         if self.options.mapping:
-            found = {name: cells[column] for name, column in self.sources if column in cells}
-        else:
-            found = dict(cells)  # the header check let only the fields' own columns through
+            found = {name: found[column] for name, column in self.sources if column in found}
         if self.guarded and "'" in "".join(found.values()):  # one scan finds the rare row to look at
-            for name, text in found.items():
-                if text[:1] == "'" and text[1:2] in FORMULA_PREFIXES:
-                    found[name] = text[1:]
+            found = {
+                name: text[1:] if text[:1] == "'" and text[1:2] in FORMULA_PREFIXES else text
+                for name, text in found.items()
+            }
         return found
 
     def read(self, row: SourceRow) -> _Row:
@@ -395,7 +394,7 @@ class _Import:
         lost_reason = clean_text(cells.get("lost_reason"), what="lost reason", max_length=2000)
         parsed = _Row(
             line=row.line,
-            present=frozenset(cells),
+            present=cells.keys(),
             title=title,
             customer=customer,
             customer_kind=check_kind(kind_text) if kind_text else None,
