@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 from pathlib import Path
@@ -528,3 +529,12 @@ def test_the_core_import_reads_a_stream_in_batches(ctx, tmp_path):
     )
     assert summary.created == 11
     assert seen == [5, 10, 11]
+
+
+def test_an_import_leaves_the_garbage_collector_as_it_found_it(ctx, tmp_path):
+    before = (gc.get_threshold(), gc.get_freeze_count())
+    assert import_deals(ctx, write(tmp_path, row(1)), ImportOptions()).created == 1
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
+    with pytest.raises(Invalid):
+        import_deals(ctx, write(tmp_path, row(2, value="-1")), ImportOptions())
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before

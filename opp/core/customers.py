@@ -53,7 +53,7 @@ def check_kind(kind: str) -> str:
     lowered = aliases.get(lowered, lowered)
     if lowered not in KINDS:
         raise Invalid(f"unknown customer kind {kind!r}", hint="use organization or individual")
-    return lowered
+    return KINDS[KINDS.index(lowered)]  # the one string, not a copy per call (imports keep many)
 
 
 def add_customer(
