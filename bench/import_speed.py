@@ -1,7 +1,7 @@
 """Time ``opp import`` of N deals beside a plain ``executemany`` of the same rows, and ``opp export``.
 
     python bench/import_speed.py --rows 100000 [--runs 1] [--check] [--dir /tmp/oppimport]
-    python bench/import_speed.py --rows 1000000 --export /tmp/oppbench/1m.db --out import-1m.json
+    python bench/import_speed.py --rows 1000000 --runs 2 --check --export /tmp/oppimport/opp.db
 
 1. Writes (once, kept in ``--dir``) a deterministic CSV of N deals in opp's own columns
    (:data:`opp.core.loader.COLUMNS`), drawn with ``bench/generate.py``'s customers, users, products,
@@ -10,8 +10,8 @@
    expected close; 25 % won and 15 % lost with closed_at (and a lost reason on most lost ones); a
    description on 30 %, an explicit probability on 10 % of open deals.
 2. Makes an empty, migrated opp database (``open_store``) once, and copies it for every run.
-3. In each round runs, each as its own process reaped with ``os.wait4`` (wall time and its own peak
-   RSS), in alternating order so that load hits both alike:
+3. In each round runs, each as its own process (wall time, and its own peak RSS from GNU time), in
+   alternating order so that load hits both alike:
    (a) ``opp --db COPY import FILE``, with ``OPP_NOW`` fixed and ``OPP_USER=bench``;
    (b) ``bench/import_baseline.py FILE COPY``: plain ``sqlite3`` ``executemany`` of the same rows into
        the same tables (see that file for exactly what it writes).
@@ -19,7 +19,7 @@
    history), row by row, after the first round: the baseline is checked to write what opp writes.
 5. ``--export DB`` then runs ``opp --db DB export -f csv`` and ``-f jsonl`` into /dev/null, once each:
    time and peak RSS. The database is only read (its schema revision is checked read-only first, so
-   that opp never migrates a shared file).
+   that opp never migrates a shared file); ``--dir``'s ``opp.db``, what the last import wrote, will do.
 
 Prints rows/s of each, the ratio opp / baseline, and the goals of the performance issue as ok / FAIL.
 """
@@ -201,7 +201,8 @@ def measure_export(db: str, opp: str) -> dict[str, dict[str, float]]:
 
     revision = schema_revision(db)
     if revision != HEAD:
-        sys.exit(f"{db} is at schema {revision}, not {HEAD}: opp would migrate it; copy it first")
+        message = f"{db} is at schema {revision}, not {HEAD}: opp would migrate it or refuse it"
+        sys.exit(message + "; give a database at this opp's schema, such as --dir's opp.db")
     deals = sqlite3.connect(f"file:{db}?mode=ro", uri=True).execute("SELECT count(*) FROM opportunities")
     count = deals.fetchone()[0]
     results = {}
