@@ -219,7 +219,7 @@ def test_loader_reuses_existing_customers_and_users(tmp_path, db):
         assert second == LoadSummary(created=1, customers_created=0, users_created=0)
         with pytest.raises(Conflict):
             load_deals_csv(ctx, write_csv(tmp_path, good_row(5)), only_into_empty=True)
-        with pytest.raises(Conflict):  # REF-2 is already taken
+        with pytest.raises(Conflict, match="line 2: external ref 'REF-2' already belongs to opportunity 1"):
             load_deals_csv(ctx, write_csv(tmp_path, good_row(2)))
         with pytest.raises(Invalid, match="line 2: title"):
             load_deals_csv(ctx, write_csv(tmp_path, good_row(6).replace("Acme Corp - Item 6", " ")))

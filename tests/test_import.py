@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 from pathlib import Path
@@ -9,9 +10,19 @@ from pathlib import Path
 import pytest
 
 from opp.cli.transfer import ProgressBar
-from opp.core import loader
+from opp.core import importer, loader
+from opp.core.clock import Clock
+from opp.core.context import open_context
 from opp.core.errors import Invalid
-from opp.core.importer import ImportOptions, derive_handle, import_deals, parse_mapping, parse_stage_map
+from opp.core.importer import (
+    BATCH_SIZE,
+    ImportOptions,
+    derive_handle,
+    import_deals,
+    parse_mapping,
+    parse_stage_map,
+)
+from tests.conftest import NOW
 
 HEADER = "title,customer,customer_kind,value,currency,stage,probability,expected_close,external_ref,assignee"
 SUMMARY_KEYS = ["created", "updated", "unchanged", "customers_created", "users_created"]
@@ -220,12 +231,121 @@ def test_a_bad_row_in_the_middle_of_a_large_file_leaves_the_database_exactly_as_
     opp, tmp_path, unchanged
 ):
     opp("import", write(tmp_path, row(1), row(2)))  # existing deals that the large file would update
-    rows = [row(n, value=str(n)) for n in range(1, 2501)]
-    rows[1300] = row(1301, stage="won-ish")  # line 1302: after two batches were already written
+    rows = [row(n, value=str(n)) for n in range(1, 2 * BATCH_SIZE + 500)]
+    bad = 2 * BATCH_SIZE + 300  # after two batches were already written
+    rows[bad - 2] = row(bad, stage="won-ish")
     check = unchanged()
     error = opp.fails(2, "import", write(tmp_path, *rows))
-    assert "line 1302: unknown stage 'won-ish'" in error
+    assert f"line {bad}: unknown stage 'won-ish'" in error
     check()
+
+
+MIXED_HEADER = HEADER + ",created_at,closed_at,lost_reason"
+MIXED = [
+    row(1) + ",2026-01-05,,",
+    row(2, customer="Globex", customer_kind="") + ",,,",  # a new customer, of the kind imports create
+    row(3, customer="Globex", customer_kind="individual", assignee="Moses Frase") + ",,,",
+    row(4, customer="Globex", customer_kind="") + ",,,",  # two customers called Globex: the organization
+    row(1, value="2500", stage="proposal") + ",,,",  # updates the deal line 2 made
+    row(5, external_ref="", stage="lost") + ",2026-01-02,2026-02-01,Budget cut",
+    row(2, customer="Globex", customer_kind="", stage="won") + ",,,",  # closes the deal line 3 made
+    row(6, customer="Initech", customer_kind="") + ",,,",  # a customer already there
+    row(7, customer="Hooli", assignee="moses frase") + ",,,",
+    row(1, value="2500", stage="lead") + ",,,",  # back a stage: set directly
+]
+
+
+def test_a_files_events_follow_its_rows_and_customers_are_found_by_name_and_kind(opp, tmp_path):
+    summary = opp("import", write(tmp_path, *MIXED, header=MIXED_HEADER), "-o", "json").json()
+    assert {key: summary[key] for key in SUMMARY_KEYS} == {
+        "created": 7,
+        "updated": 3,
+        "unchanged": 0,
+        "customers_created": 4,  # Acme Corp, Globex twice, Hooli
+        "users_created": 1,
+    }
+    events = [(e["opportunity_id"], e["action"], e["field"]) for e in opp.json("history")]
+    one, two, three, four, five, six, seven = (deal["id"] for deal in opp.json("list", "--status", "all"))
+    assert events == [
+        (one, "created", None),
+        (two, "created", None),
+        (three, "created", None),
+        (four, "created", None),
+        (one, "import", "value"),
+        (one, "import", "stage"),
+        (one, "import", "probability"),
+        (five, "created", None),
+        (two, "import", "stage"),
+        (two, "import", "probability"),
+        (two, "import", "status"),
+        (two, "import", "closed_at"),
+        (six, "created", None),
+        (seven, "created", None),
+        (one, "import", "stage"),
+        (one, "import", "probability"),
+    ]
+    customers = {(c["kind"], c["name"]): c["id"] for c in opp.json("customer", "list")}
+    deals = opp.json("list", "--status", "all")
+    assert [(d["customer"]["kind"], d["customer"]["name"]) for d in deals] == [
+        ("organization", "Acme Corp"),
+        ("organization", "Globex"),
+        ("individual", "Globex"),
+        ("organization", "Globex"),
+        ("organization", "Acme Corp"),
+        ("organization", "Initech"),
+        ("organization", "Hooli"),
+    ]
+    assert sorted(customers.values()) == list(range(1, 6))
+    assert [d["assignee"] for d in deals] == [
+        "dana",
+        "dana",
+        "moses-frase",
+        "dana",
+        "dana",
+        "dana",
+        "moses-frase",
+    ]
+
+
+# With --default-customer Walk-in: a new deal without a customer gets the default (a new customer,
+# made before Umbrella), a later row names it, and an update without a customer leaves the deal's.
+DEFAULTED = [
+    row(40, customer="", customer_kind="") + ",,,",
+    row(41, customer="Umbrella") + ",,,",
+    row(42, customer="Walk-in", customer_kind="") + ",,,",
+    row(41, customer="", customer_kind="", value="99") + ",,,",
+]
+
+
+@pytest.mark.parametrize(
+    ("default_customer", "extra", "created", "customers_created"),
+    [
+        (None, [], 29, 4),
+        ("Walk-in", DEFAULTED, 32, 6),
+        ("Walk-in", [DEFAULTED[1], DEFAULTED[3]], 30, 5),  # only an update lacks a customer: no Walk-in
+    ],
+)
+def test_batches_write_exactly_what_importing_one_row_at_a_time_writes(
+    databases, opp_template, tmp_path, monkeypatch, default_customer, extra, created, customers_created
+):
+    monkeypatch.setattr(importer, "_CUSTOMER_CACHE", 2)  # customers are forgotten and looked up again
+    monkeypatch.setattr(importer, "_LOOKUP_CHUNK", 2)
+    more = [row(n, value=f"{n}.5", assignee=f"agent {n % 3}") + ",,," for n in range(8, 30)]
+    path = write(tmp_path, *MIXED, *extra, *more, header=MIXED_HEADER)
+    written = []
+    for size in (1, 3, BATCH_SIZE):
+        db = databases.new("batches")
+        databases.restore(opp_template, db)
+        context = open_context(db, actor="dana", clock=Clock.from_env_value(NOW))
+        try:
+            options = ImportOptions(batch_size=size, default_customer=default_customer)
+            summary = import_deals(context, path, options)
+        finally:
+            context.close()
+        written.append((summary, databases.snapshot(db)))
+        databases.drop(db)
+    assert written[0] == written[1] == written[2]
+    assert (written[0][0].created, written[0][0].customers_created) == (created, customers_created)
 
 
 def test_a_dry_run_reports_what_would_change_and_changes_nothing(opp, tmp_path, unchanged):
@@ -409,3 +529,12 @@ def test_the_core_import_reads_a_stream_in_batches(ctx, tmp_path):
     )
     assert summary.created == 11
     assert seen == [5, 10, 11]
+
+
+def test_an_import_leaves_the_garbage_collector_as_it_found_it(ctx, tmp_path):
+    before = (gc.get_threshold(), gc.get_freeze_count())
+    assert import_deals(ctx, write(tmp_path, row(1)), ImportOptions()).created == 1
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
+    with pytest.raises(Invalid):
+        import_deals(ctx, write(tmp_path, row(2, value="-1")), ImportOptions())
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before

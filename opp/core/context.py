@@ -7,7 +7,7 @@ Database failures are translated here, once, into :class:`~opp.core.errors.Unava
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +19,7 @@ from sqlalchemy.exc import DatabaseError, DBAPIError, IntegrityError, Operationa
 from opp.core.clock import Clock
 from opp.core.errors import Conflict, Invalid, Unavailable
 from opp.store import schema
+from opp.store.dialect import insert_rows
 from opp.store.engine import (
     DEFAULT_LOCK_TIMEOUT_SECONDS,
     BadDatabaseURL,
@@ -53,6 +54,33 @@ class UnitOfWork:
         assert self._command_id is not None
         return self._command_id
 
+    def event(
+        self,
+        opportunity_id: int,
+        action: str,
+        *,
+        field: str | None = None,
+        old: str | None = None,
+        new: str | None = None,
+        note: str | None = None,
+        at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """The history row of one event of this command, not yet written (see :meth:`record`).
+
+        ``at`` defaults to the command's instant; imports pass the time the event happened elsewhere.
+        """
+        return {
+            "opportunity_id": opportunity_id,
+            "command_id": self.command_id(),
+            "at": at or self.at,
+            "actor": self.actor,
+            "action": action,
+            "field": field,
+            "old": old,
+            "new": new,
+            "note": note,
+        }
+
     def record(
         self,
         opportunity_id: int,
@@ -64,25 +92,14 @@ class UnitOfWork:
         note: str | None = None,
         at: datetime | None = None,
     ) -> int:
-        """Append one history event to this command's transaction; returns the event id.
-
-        ``at`` defaults to the command's instant; imports pass the time the event happened elsewhere.
-        """
-        result = self.conn.execute(
-            insert(schema.history).values(
-                opportunity_id=opportunity_id,
-                command_id=self.command_id(),
-                at=at or self.at,
-                actor=self.actor,
-                action=action,
-                field=field,
-                old=old,
-                new=new,
-                note=note,
-            )
-        )
-        event_id: int = result.inserted_primary_key[0]  # type: ignore[index]
+        """Append one history event to this command's transaction; returns the event id."""
+        row = self.event(opportunity_id, action, field=field, old=old, new=new, note=note, at=at)
+        event_id: int = self.conn.execute(insert(schema.history), row).inserted_primary_key[0]  # type: ignore[index]
         return event_id
+
+    def record_many(self, events: Sequence[dict[str, Any]]) -> None:
+        """Append events made by :meth:`event` in one executemany (bulk writes such as imports)."""
+        insert_rows(self.conn, schema.history, events)
 
 
 class Context:

@@ -53,7 +53,7 @@ def check_kind(kind: str) -> str:
     lowered = aliases.get(lowered, lowered)
     if lowered not in KINDS:
         raise Invalid(f"unknown customer kind {kind!r}", hint="use organization or individual")
-    return lowered
+    return KINDS[KINDS.index(lowered)]  # the one string, not a copy per call (imports keep many)
 
 
 def add_customer(
@@ -79,9 +79,14 @@ def insert_customer(
             f"{kind} {name!r} already exists as customer {existing}",
             hint=f"refer to it by name or as id {existing}",
         )
-    result = conn.execute(insert(c).values(kind=kind, name=name, email=email, phone=phone, created_at=at))
+    result = conn.execute(insert(c), customer_row(kind, name, email=email, phone=phone, at=at))
     new_id: int = result.inserted_primary_key[0]  # type: ignore[index]
     return new_id
+
+
+def customer_row(kind: str, name: str, *, email: str | None, phone: str | None, at: Any) -> dict[str, Any]:
+    """A new customer's row, for a caller that has checked that no customer has this kind and name."""
+    return {"kind": kind, "name": name, "email": email, "phone": phone, "created_at": at}
 
 
 def list_customers(ctx: Context, *, kind: str | None = None, search: str | None = None) -> list[Customer]:

@@ -10,9 +10,9 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, RowMapping, Select, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, Select, func, select, update
 
 from opp.core import settings
 from opp.core.billing import BillingSummary
@@ -27,6 +27,7 @@ from opp.core.refs import aware, clean_text, parse_id, parse_ids
 from opp.core.stages import Move, load_pipeline, plan_move
 from opp.core.users import user_id
 from opp.store import schema
+from opp.store.dialect import insert_returning_ids
 
 o = schema.opportunities
 cu = schema.customers
@@ -35,6 +36,7 @@ us = schema.users
 STATUSES = ("open", "won", "lost", "all")
 #: Deals fetched from the database at a time by a listing.
 STREAM_BATCH = 1000
+_SNAPSHOT = json.JSONEncoder(sort_keys=True)  # json.dumps(..., sort_keys=True) without a new encoder a call
 SORT_FIELDS: dict[str, Any] = {
     "id": o.c.id,
     "title": o.c.title,
@@ -345,7 +347,11 @@ def _check_ref_free(conn: Connection, ref: str | None, deal_id: int | None = Non
         return
     holder = conn.execute(select(o.c.id).where(o.c.external_ref == ref)).scalar()
     if holder is not None and holder != deal_id:
-        raise Conflict(f"external ref {ref!r} already belongs to opportunity {holder}")
+        raise ref_taken(ref, holder)
+
+
+def ref_taken(ref: str, holder: int) -> Conflict:
+    return Conflict(f"external ref {ref!r} already belongs to opportunity {holder}")
 
 
 def _status_values(move_target_kind: str, at: datetime) -> dict[str, Any]:
@@ -406,8 +412,16 @@ def create_deal(
         return fetch_deals(conn, [new_id])[0]
 
 
-def insert_deal(
-    uow: UnitOfWork,
+class NewDeal(NamedTuple):
+    """A deal not yet written: its row, and the JSON snapshot of its ``created`` event (:func:`new_deal`)."""
+
+    values: dict[str, Any]
+    snapshot: str
+    created_at: datetime
+
+
+def new_deal(
+    at: datetime,
     *,
     title: str,
     description: str | None,
@@ -423,16 +437,16 @@ def insert_deal(
     created_at: datetime | None = None,
     closed_at: datetime | None = None,
     lost_reason: str | None = None,
-) -> int:
-    """Insert a validated deal and its ``created`` event inside the caller's unit of work.
+) -> NewDeal:
+    """What a validated new deal is: its row, and the initial state its ``created`` event holds.
 
-    ``created_at`` and ``closed_at`` (naive UTC) bring over the dates of a deal made elsewhere; a closed
-    stage without ``closed_at`` closes now. The ``created`` event's snapshot holds the initial state, so
-    that history alone can rebuild the deal at any instant.
+    ``at`` is the command's instant. ``created_at`` and ``closed_at`` (naive UTC) bring over the dates
+    of a deal made elsewhere; a closed stage without ``closed_at`` closes at ``at``. The snapshot holds
+    the initial state, so that history alone can rebuild the deal at any instant.
     """
-    _check_ref_free(uow.conn, external_ref)
-    created = created_at or uow.at
-    closed = None if stage.is_open else closed_at or uow.at
+    created = created_at or at
+    closed = None if stage.is_open else closed_at or at
+    reason = lost_reason if stage.kind == "lost" else None
     values = {
         "title": title,
         "description": description,
@@ -445,14 +459,13 @@ def insert_deal(
         "expected_close": expected_close,
         "external_ref": external_ref,
         "assignee_id": assignee_id,
-        "lost_reason": lost_reason if stage.kind == "lost" else None,
+        "lost_reason": reason,
         "created_at": created,
-        "updated_at": uow.at,
+        "updated_at": at,
         "closed_at": closed,
         "stage_changed_at": closed or created,
         "version": 1,
     }
-    new_id: int = uow.conn.execute(insert(o), values).inserted_primary_key[0]  # type: ignore[index]
     snapshot = {
         "title": title,
         "customer_id": customer_id,
@@ -465,10 +478,60 @@ def insert_deal(
         "external_ref": external_ref,
         "assignee": assignee,
         "closed_at": instant_text(aware(closed)),
-        "lost_reason": values["lost_reason"],
+        "lost_reason": reason,
     }
-    uow.record(new_id, "created", new=json.dumps(snapshot, sort_keys=True), at=created)
-    return new_id
+    return NewDeal(values, _SNAPSHOT.encode(snapshot), created)
+
+
+def insert_deals(uow: UnitOfWork, deals: Sequence[NewDeal]) -> list[int]:
+    """Write new deals and their ``created`` events in the caller's unit of work: one executemany for
+    the deals and one for the events, however many there are. Returns the new ids, in order.
+
+    The caller has checked the deals (:func:`new_deal` takes validated values) and that their external
+    refs are free.
+    """
+    ids = insert_returning_ids(uow.conn, o, [deal.values for deal in deals])
+    uow.record_many(
+        [
+            uow.event(new_id, "created", new=deal.snapshot, at=deal.created_at)
+            for new_id, deal in zip(ids, deals, strict=True)
+        ]
+    )
+    return ids
+
+
+def insert_deal(
+    uow: UnitOfWork,
+    *,
+    title: str,
+    description: str | None,
+    customer_id: int,
+    value_minor: int,
+    currency: str,
+    stage: Stage,
+    probability: int,
+    expected_close: date | None,
+    external_ref: str | None,
+    assignee_id: int | None,
+    assignee: str | None,
+) -> int:
+    """Insert one validated deal and its ``created`` event inside the caller's unit of work."""
+    _check_ref_free(uow.conn, external_ref)
+    deal = new_deal(
+        uow.at,
+        title=title,
+        description=description,
+        customer_id=customer_id,
+        value_minor=value_minor,
+        currency=currency,
+        stage=stage,
+        probability=probability,
+        expected_close=expected_close,
+        external_ref=external_ref,
+        assignee_id=assignee_id,
+        assignee=assignee,
+    )
+    return insert_deals(uow, [deal])[0]
 
 
 def lock_deal(conn: Connection, deal_id: int) -> RowMapping:

@@ -2,10 +2,12 @@
 
 A row whose ``external_ref`` belongs to a deal updates that deal (one ``import`` history event per
 changed field, the stage set directly since an import loads data rather than making a sales step); an
-identical row changes nothing; any other row creates a deal through :func:`opp.core.deals.insert_deal`,
-as ``opp create`` does. Missing customers and users are created. The file is read row by row and
-written in batches, so a million-row file is never held in memory; everything happens in one
-transaction, so one bad row leaves the database exactly as it was. After the first bad row the rest of
+identical row changes nothing; any other row creates a deal made by :func:`opp.core.deals.new_deal`,
+as ``opp create``'s are. Missing customers and users are created. The file is read row by row and
+written in batches: the new deals of a batch, and their ``created`` events, go in with one executemany
+each (:func:`opp.core.deals.insert_deals`), so a million-row file is never held in memory and costs a
+few statements per batch rather than per row. Everything happens in one transaction, so one bad row
+leaves the database exactly as it was. After the first bad row the rest of
 the file is still checked (without writing) so that up to :data:`MAX_PROBLEMS` bad lines are reported
 at once.
 
@@ -16,22 +18,34 @@ and customer, the kind of the customers created, and assignees given as display 
 
 from __future__ import annotations
 
+import gc
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Connection, RowMapping, func, insert, select
+from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select
 
 from opp.core import settings
 from opp.core.context import Context, UnitOfWork
-from opp.core.customers import check_kind, insert_customer
+from opp.core.customers import check_kind, customer_row, insert_customer
 from opp.core.dates import ORDERS, format_date, parse_date, parse_instant
-from opp.core.deals import FieldChange, date_text, insert_deal, instant_text, money_text, write_deal
+from opp.core.deals import (
+    FieldChange,
+    NewDeal,
+    date_text,
+    insert_deals,
+    instant_text,
+    money_text,
+    new_deal,
+    ref_taken,
+    write_deal,
+)
 from opp.core.errors import Conflict, Invalid, OppError
 from opp.core.loader import (
     COLUMNS,
@@ -43,20 +57,31 @@ from opp.core.loader import (
     open_binary,
     text_stream,
 )
-from opp.core.money import from_minor, normalize_currency, parse_amount, parse_probability, to_minor
+from opp.core.money import from_minor, normalize_currency, parse_minor, parse_probability, to_minor
 from opp.core.records import Record, Stage
 from opp.core.refs import aware, clean_text, parse_handle
 from opp.core.stages import Pipeline, load_pipeline, plan_move
 from opp.store import schema
+from opp.store.dialect import insert_returning_ids
 
 o = schema.opportunities
 us = schema.users
 cu = schema.customers
 
 FIELDS = COLUMNS
-BATCH_SIZE = 500
+BATCH_SIZE = 2000
 MAX_PROBLEMS = 20
-_CACHE_LIMIT = 10_000  # customers and users remembered between rows; the cache restarts beyond this
+_CACHE_LIMIT = 10_000  # users and dates remembered between rows; the cache restarts beyond this
+# Customers remembered between batches, the least recently used forgotten first (some 12 MB).
+_CUSTOMER_CACHE = 60_000
+_LOOKUP_CHUNK = 900  # values per IN (...): SQLite before 3.32 takes at most 999 parameters
+# The look-ups a batch makes, with the list of values as one parameter (cheaper than a literal list).
+_DEALS_BY_REF = select(o).where(o.c.external_ref.in_(bindparam("refs", expanding=True)))
+_CUSTOMERS_BY_NAME = (
+    select(cu.c.id, cu.c.kind, cu.c.name)
+    .where(cu.c.name.in_(bindparam("names", expanding=True)))
+    .order_by(cu.c.id)
+)
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _HANDLE_OTHER = re.compile(r"[^a-z0-9]+")
 
@@ -170,7 +195,7 @@ def import_deals(
     counter = CountingReader(binary)
     stream = text_stream(counter)
     try:
-        with ctx.unit_of_work(options.command) as uow:
+        with _collecting_less(), ctx.unit_of_work(options.command) as uow:
             if options.only_into_empty:
                 _check_no_deals(uow.conn)
             run = _Import(uow, options, fmt, today=ctx.clock.today())
@@ -191,6 +216,27 @@ def import_deals(
     finally:
         if isinstance(source, Path):
             stream.close()
+
+
+@contextmanager
+def _collecting_less() -> Iterator[None]:
+    """Run Python's cycle collector every 50,000 new objects instead of 700, and leave out of its
+    scans what exists already (modules, the engine), for the length of an import.
+
+    An import keeps a batch's rows (a few objects each) alive until the batch is written, so at the
+    default rate the collector scans every row several times over: some 5 % of a million-row import.
+    """
+    thresholds = gc.get_threshold()
+    freeze = gc.get_freeze_count() == 0  # leave a caller's own frozen objects as they are
+    if freeze:
+        gc.freeze()
+    gc.set_threshold(50_000, *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        if freeze:
+            gc.unfreeze()
 
 
 def _size_of(source: Path | IO[bytes]) -> int | None:
@@ -226,16 +272,17 @@ def _check_no_deals(conn: Connection) -> None:
         )
 
 
-@dataclass
+@dataclass(slots=True)
 class _Row:
     """A row read and checked, before it meets the database. ``None`` means not given."""
 
     line: int
-    present: frozenset[str]  # the fields whose column the row has (empty cells included)
+    present: Collection[str]  # the fields whose column the row has (empty cells included)
     title: str
     customer: str | None
     customer_kind: str | None
     value: str | None
+    value_minor: int | None  # the value in the row's currency, else the default one (a new deal's)
     currency: str | None
     stage: Stage | None
     probability: int | None
@@ -246,6 +293,7 @@ class _Row:
     created_at: datetime | None
     closed_at: datetime | None
     lost_reason: str | None
+    closing_checked: bool = False  # _check_closing has passed with the stage a new deal would get
 
 
 class _Import:
@@ -267,9 +315,15 @@ class _Import:
         self.close_date_is_shared = "closed_at" in mapping and mapping.get("expected_close") == mapping.get(
             "closed_at"
         )
+        self.guarded = fmt == "csv" and options.strip_formula_guard
+        self.sources = [(name, mapping.get(name, name)) for name in FIELDS]
+        self.stages: dict[str, Stage] = {}  # stage text -> stage, as read so far
+        self.dates: dict[str, date] = {}  # date text -> date (files repeat their dates a lot)
         self.customers: dict[tuple[str | None, str], int] = {}
         self.users: dict[str, tuple[int, str]] = {}
         self.refs_seen: dict[str, int] = {}  # create_only: each ref once per file (a small demo file)
+        self.pending: list[NewDeal] = []  # deals made by this batch's rows, written by _flush
+        self.pending_refs: set[str] = set()
         self.problems: list[str] = []
         self.first_hint: str | None = None
         self.more_problems = False
@@ -316,17 +370,16 @@ class _Import:
 
         return check
 
-    def _cells(self, row: SourceRow) -> dict[str, str]:
+    def _cells(self, row: SourceRow) -> Mapping[str, str]:
         """The row's text by field (only the fields whose column is there)."""
-        guarded = self.fmt == "csv" and self.options.strip_formula_guard
-        found: dict[str, str] = {}
-        for name in FIELDS:
-            column = self.options.mapping.get(name, name)
-            if column in row.cells:
-                text = row.cells[column]
-                if guarded and text.startswith("'") and text[1:2].startswith(FORMULA_PREFIXES) and text[1:2]:
-                    text = text[1:]
-                found[name] = text
+        found = row.cells  # without a mapping the header check lets only the fields' own columns in
+        if self.options.mapping:
+            found = {name: found[column] for name, column in self.sources if column in found}
+        if self.guarded and "'" in "".join(found.values()):  # one scan finds the rare row to look at
+            found = {
+                name: text[1:] if text[:1] == "'" and text[1:2] in FORMULA_PREFIXES else text
+                for name, text in found.items()
+            }
         return found
 
     def read(self, row: SourceRow) -> _Row:
@@ -351,12 +404,11 @@ class _Import:
         currency_text = cell("currency")
         currency = normalize_currency(currency_text) if currency_text else None
         value = cell("value")
-        if value is not None:
-            parse_amount(value, currency or self.default_currency)
+        value_minor = parse_minor(value, currency or self.default_currency) if value is not None else None
         stage = self._stage(cell("stage"))
         probability_text = cell("probability")
         probability = parse_probability(probability_text) if probability_text else None
-        if stage is not None:
+        if stage is not None and probability is not None:
             plan_move(self.pipeline, stage, stage, probability=probability)  # a closed stage's is fixed
         expected_close = self._date(cell("expected_close"), "expected_close")
         created_at = self._instant(cell("created_at"), "created_at")
@@ -365,11 +417,12 @@ class _Import:
         lost_reason = clean_text(cells.get("lost_reason"), what="lost reason", max_length=2000)
         parsed = _Row(
             line=row.line,
-            present=frozenset(cells),
+            present=cells.keys(),
             title=title,
             customer=customer,
             customer_kind=check_kind(kind_text) if kind_text else None,
             value=value,
+            value_minor=value_minor,
             currency=currency,
             stage=stage,
             probability=probability,
@@ -383,6 +436,7 @@ class _Import:
         )
         if stage is not None or parsed.external_ref is None or self.options.create_only:
             self._check_closing(parsed, stage or self.pipeline.open_stages[0])
+            parsed.closing_checked = True
         if self.options.create_only and parsed.assignee is not None:
             parse_handle(parsed.assignee)  # the demo's assignees are handles
         return parsed
@@ -409,19 +463,29 @@ class _Import:
     def _stage(self, text: str | None) -> Stage | None:
         if text is None:
             return None
-        mapped = self.stage_map.get(text.lower())
-        return mapped if mapped is not None else self.pipeline.get(text)
+        known = self.stages.get(text)
+        if known is None:
+            mapped = self.stage_map.get(text.lower())
+            known = self.stages[text] = mapped if mapped is not None else self.pipeline.get(text)
+        return known
 
     def _date(self, text: str | None, column: str) -> date | None:
         if text is None:
             return None
+        known = self.dates.get(text)
+        if known is not None:
+            return known
         try:
-            return parse_date(text, self.today, self.options.date_order)
+            day = parse_date(text, self.today, self.options.date_order)
         except Invalid as exc:
             exc.message = f"{column}: {exc.message}"
             if exc.message.startswith(f"{column}: ambiguous date"):
                 exc.hint = "say how to read it with --date-order mdy|dmy|ymd, or write YYYY-MM-DD"
             raise
+        if len(self.dates) >= _CACHE_LIMIT:
+            self.dates.clear()
+        self.dates[text] = day
+        return day
 
     def _instant(self, text: str | None, column: str, *, past: bool = True) -> datetime | None:
         """A past date or instant from the file, as stored: naive UTC (a date is its midnight)."""
@@ -444,18 +508,41 @@ class _Import:
     # -- writing -------------------------------------------------------------------------------------
 
     def batch(self, rows: list[SourceRow]) -> None:
-        """Check and write a batch's rows in order; after a bad row, later rows are only checked."""
-        existing = self._prefetch(rows)
+        """Check and write a batch's rows in order; after a bad row, later rows are only checked.
+
+        Every row is read first (reading needs no database), so that the batch's refs and customers
+        are looked up together; then the rows are applied in order.
+        """
+        parsed: list[_Row | OppError] = []
         for row in rows:
+            try:
+                parsed.append(self.read(row))
+            except OppError as exc:
+                parsed.append(exc)
+        good = [row for row in parsed if isinstance(row, _Row)]
+        existing = self._prefetch(good)
+        if not self.problems:
+            self._find_customers(good, existing)
+        for row, result in zip(rows, parsed, strict=True):
             if len(self.problems) >= MAX_PROBLEMS:
                 self.more_problems = True
                 return
             try:
-                parsed = self.read(row)
+                if isinstance(result, OppError):
+                    raise result
                 if not self.problems:
-                    self.apply(parsed, existing)
+                    self.apply(result, existing)
             except OppError as exc:
                 self._problem(row.line, exc)
+        if not self.problems:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Write the deals made so far, in the order of their rows."""
+        if self.pending:
+            insert_deals(self.uow, self.pending)
+            self.pending = []
+            self.pending_refs.clear()
 
     def _problem(self, line: int, exc: OppError) -> None:
         exc.message = f"line {line}: {exc.message}"
@@ -480,33 +567,40 @@ class _Import:
             new_users=self.new_users,
         )
 
-    def _prefetch(self, rows: list[SourceRow]) -> dict[str, RowMapping | None]:
+    def _prefetch(self, rows: list[_Row]) -> dict[str, RowMapping | None]:
         """The deals a batch's refs name, in one query; None marks a ref that is not there (yet)."""
-        if self.options.create_only:
-            return {}
-        column = self.options.mapping.get("external_ref", "external_ref")
-        refs = list({ref for row in rows if (ref := row.cells.get(column, "").strip())})
+        refs = list({row.external_ref for row in rows if row.external_ref is not None})
         if not refs:
             return {}
         found: dict[str, RowMapping | None] = dict.fromkeys(refs)
-        for deal in self.uow.conn.execute(select(o).where(o.c.external_ref.in_(refs))).mappings():
-            found[deal["external_ref"]] = deal
+        for start in range(0, len(refs), _LOOKUP_CHUNK):
+            chunk = refs[start : start + _LOOKUP_CHUNK]
+            for deal in self.uow.conn.execute(_DEALS_BY_REF, {"refs": chunk}).mappings():
+                found[deal["external_ref"]] = deal
         return found
 
     def apply(self, row: _Row, existing: dict[str, RowMapping | None]) -> None:
         ref = row.external_ref
-        deal: RowMapping | None = None
-        if ref is not None and not self.options.create_only:
-            if ref in existing:
-                deal = existing.pop(ref)  # used once: a later row with the ref sees this one's write
-            else:
-                deal = self.uow.conn.execute(select(o).where(o.c.external_ref == ref)).mappings().first()
+        if ref is None:
+            self._create(row)
+            return
+        if self.options.create_only:  # each ref once per file, so the batch's look-up holds
+            holder = existing.get(ref)
+            self._create(row, taken_by=holder["id"] if holder is not None else None)
+            return
+        if ref in existing:
+            deal = existing.pop(ref)  # used once: a later row with the ref sees this one's write
+        else:
+            if ref in self.pending_refs:
+                self._flush()
+            deal = self.uow.conn.execute(select(o).where(o.c.external_ref == ref)).mappings().first()
         if deal is None:
             self._create(row)
         else:
+            self._flush()  # the update's events come after the created events of the rows before it
             self._update(row, deal)
 
-    def _create(self, row: _Row) -> None:
+    def _create(self, row: _Row, *, taken_by: int | None = None) -> None:
         if row.external_ref is not None and self.options.create_only:
             if row.external_ref in self.refs_seen:
                 raise Invalid(
@@ -516,19 +610,23 @@ class _Import:
         if row.customer is None and self.default_customer is None:
             raise Invalid("customer is required", hint="fill it in, or give --default-customer NAME")
         stage = row.stage or self.pipeline.open_stages[0]
-        self._check_closing(row, stage)
+        if not row.closing_checked:
+            self._check_closing(row, stage)
         currency = row.currency or self.default_currency
-        value_minor = to_minor(parse_amount(row.value, currency), currency) if row.value else 0
         created_at = row.created_at
         if created_at is None and row.closed_at is not None:
             created_at = row.closed_at  # a deal cannot close before it was created
         assignee = self._user(row.assignee) if row.assignee else None
-        insert_deal(
-            self.uow,
+        customer_id = self._customer_id(row.customer_kind, row.customer or self.default_customer or "")
+        if taken_by is not None:
+            assert row.external_ref is not None
+            raise ref_taken(row.external_ref, taken_by)
+        deal = new_deal(
+            self.uow.at,
             title=row.title,
             description=row.description,
-            customer_id=self._customer_id(row.customer_kind, row.customer or self.default_customer or ""),
-            value_minor=value_minor,
+            customer_id=customer_id,
+            value_minor=row.value_minor or 0,
             currency=currency,
             stage=stage,
             probability=stage.probability if row.probability is None else row.probability,
@@ -540,6 +638,9 @@ class _Import:
             closed_at=row.closed_at,
             lost_reason=row.lost_reason,
         )
+        self.pending.append(deal)
+        if row.external_ref is not None:
+            self.pending_refs.add(row.external_ref)
         self.created += 1
 
     def _update(self, row: _Row, deal: RowMapping) -> None:
@@ -562,7 +663,7 @@ class _Import:
         code = row.currency or old_code
         old_money = money_text(deal["value_minor"], old_code)
         if "value" in present:
-            new_minor = to_minor(parse_amount(row.value, code), code) if row.value else 0
+            new_minor = parse_minor(row.value, code) if row.value else 0
         else:
             try:
                 new_minor = to_minor(from_minor(deal["value_minor"], old_code).normalize(), code)
@@ -643,6 +744,84 @@ class _Import:
         handle: str | None = self.uow.conn.execute(select(us.c.handle).where(us.c.id == user)).scalar()
         return handle
 
+    def _find_customers(self, rows: list[_Row], existing: dict[str, RowMapping | None]) -> None:
+        """Find (or create) the customers a batch's rows will use, with a query per 900 names and one
+        insert, into the cache :meth:`_customer_id` takes them from.
+
+        The rules, and the order in which customers are created, are those of :meth:`_customer_id`
+        taking the rows one by one: a row names its customer, or a new deal gets the default one.
+        """
+        wanted: dict[tuple[str | None, str], None] = {}
+        if self.default_customer is None:
+            for row in rows:
+                if row.customer is not None:
+                    wanted[(row.customer_kind, row.customer)] = None
+        else:
+            refs_made: set[str] = set()
+            for row in rows:
+                ref, name = row.external_ref, row.customer
+                if name is None:
+                    creates = (
+                        ref is None
+                        or self.options.create_only
+                        or (existing.get(ref) is None and ref not in refs_made)
+                    )
+                    name = self.default_customer if creates else None
+                if ref is not None:
+                    refs_made.add(ref)
+                if name is not None:
+                    wanted[(row.customer_kind, name)] = None
+        cache = self.customers
+        missing = []
+        for key in wanted:
+            known_id = cache.pop(key, None)
+            if known_id is None:
+                missing.append(key)
+            else:
+                cache[key] = known_id  # now the most recently used
+        if missing:
+            self._resolve_customers(missing)
+        for key in list(islice(cache, max(0, len(cache) - _CUSTOMER_CACHE))):
+            del cache[key]
+
+    def _resolve_customers(self, keys: list[tuple[str | None, str]]) -> None:
+        """The ids of these (kind, name) keys, into the cache: found by name, or created, in order."""
+        conn = self.uow.conn
+        known: dict[str, list[tuple[int, str]]] = {}  # name -> (id, kind) in id order
+        names = list({name for _, name in keys})
+        for start in range(0, len(names), _LOOKUP_CHUNK):
+            chunk = names[start : start + _LOOKUP_CHUNK]
+            for customer in conn.execute(_CUSTOMERS_BY_NAME, {"names": chunk}):
+                known.setdefault(customer.name, []).append((customer.id, customer.kind))
+        made: list[tuple[str, str]] = []  # (kind, name) of each customer to create
+        chosen: list[int] = []  # per key: its id, or -n for the n-th customer made
+        for kind, name in keys:
+            matches = known.get(name)
+            match = None
+            if matches is not None:
+                if kind is None and len(matches) == 1:
+                    match = matches[0]
+                else:  # the kind the row says; else of two or more, the kind imports create
+                    wanted_kind = kind or self.kind_created
+                    for entry in matches if kind is not None else matches[:2]:
+                        if entry[1] == wanted_kind:
+                            match = entry
+                            break
+            if match is None:
+                match = (-len(made) - 1, kind or self.kind_created)
+                made.append((match[1], name))
+                known.setdefault(name, []).append(match)
+            chosen.append(match[0])
+        ids = insert_returning_ids(
+            conn,
+            cu,
+            [customer_row(kind, name, email=None, phone=None, at=self.uow.at) for kind, name in made],
+        )
+        self.customers_created += len(made)
+        cache = self.customers
+        for key, found in zip(keys, chosen, strict=True):
+            cache[key] = found if found > 0 else ids[-found - 1]
+
     def _customer_id(self, kind: str | None, name: str) -> int:
         """The customer of this name (and kind, if the row says), created when there is none."""
         key = (kind, name)
@@ -665,9 +844,7 @@ class _Import:
                 conn, kind or self.kind_created, name, email=None, phone=None, at=self.uow.at
             )
             self.customers_created += 1
-        if len(self.customers) >= _CACHE_LIMIT:
-            self.customers.clear()
-        self.customers[key] = found
+        self.customers[key] = found  # _find_customers keeps the cache within its limit
         return found
 
     def _user(self, text: str) -> tuple[int, str]:

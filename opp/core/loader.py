@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from opp.core.context import Context
 from opp.core.errors import Invalid, OppError
@@ -58,9 +58,11 @@ class LoadSummary(Record):
     users_created: int
 
 
-@dataclass(frozen=True)
-class SourceRow:
-    """One record of a file: its cells by (lower-case) column name, or why it could not be read."""
+class SourceRow(NamedTuple):
+    """One record of a file: its cells by (lower-case) column name, or why it could not be read.
+
+    A named tuple: a million-row import makes a million of them.
+    """
 
     line: int
     cells: Mapping[str, str]
@@ -153,7 +155,7 @@ def _csv_rows(stream: IO[str], source: str, check_header: HeaderCheck) -> Iterat
         start = reader.line_num + 1
         for cells in reader:
             line, start = start, reader.line_num + 1
-            if not any(cell.strip() for cell in cells):
+            if not "".join(cells).strip():  # a blank line, or only blank cells
                 continue
             if len(cells) != len(columns):
                 message = f"{len(cells)} fields, but the header names {len(columns)} columns"

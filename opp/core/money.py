@@ -24,6 +24,7 @@ __all__ = [
     "minor_unit",
     "normalize_currency",
     "parse_amount",
+    "parse_minor",
     "parse_probability",
     "round_to_minor",
     "to_minor",
@@ -108,6 +109,12 @@ def parse_amount(text: str, currency: str) -> Decimal:
     round-trips through storage unchanged.
     """
     code = normalize_currency(currency)
+    return from_minor(parse_minor(text, code), code)
+
+
+def parse_minor(text: str, currency: str) -> int:
+    """:func:`parse_amount` as the count of minor units storage holds (bulk imports skip the Decimal)."""
+    code = normalize_currency(currency)
     places = MINOR_UNITS[code]
     typed = text.strip()
     if not typed:
@@ -138,7 +145,7 @@ def parse_amount(text: str, currency: str) -> Decimal:
         raise Invalid(f"value {typed!r} has more decimals than {code} allows", hint=_decimals_hint(code))
     if minor > MAX_MINOR:
         raise Invalid(f"value too large: {typed!r}", hint=_largest(code))
-    return from_minor(minor, code)
+    return minor
 
 
 def to_minor(amount: Decimal, currency: str) -> int:

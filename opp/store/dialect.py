@@ -4,11 +4,27 @@
 from __future__ import annotations
 
 import decimal
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Date, Integer, Numeric, String, case, cast, func, literal
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Date,
+    Integer,
+    Numeric,
+    String,
+    Table,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    select,
+)
 
 # Exact enough for any amount opp stores (at most 16 digits) times any rate (at most 20 digits).
 _CONTEXT = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_UP)
@@ -165,3 +181,81 @@ def ratio_round(
         return func.opp_ratio_round(minor, numerator, denominator)
     wide = cast(minor, Numeric)
     return cast(func.div(2 * wide * numerator + denominator, 2 * cast(denominator, Numeric)), BigInteger)
+
+
+def insert_rows(
+    conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], *, ids: Sequence[int] | None = None
+) -> None:
+    """Insert ``rows`` (mappings with the same keys; ``ids``, if given, their ids) with one executemany.
+
+    On SQLite the INSERT is compiled once and the rows go straight to the driver, each value through
+    its column type's own bind processor, column by column, a repeated value (the command's instant, a
+    common date) processed once: for a bulk import SQLAlchemy's per-row parameter handling would cost
+    more than SQLite's insert itself. Errors are SQLAlchemy's as usual. PostgreSQL takes the ordinary
+    path (SQLAlchemy batches it into multi-row INSERTs).
+    """
+    if not rows:
+        return
+    if conn.dialect.name != "sqlite":
+        given = list(rows) if ids is None else [{**row, "id": i} for row, i in zip(rows, ids, strict=True)]
+        conn.execute(insert(table), given)
+        return
+    keys = tuple(rows[0]) if ids is None else (*rows[0], "id")
+    statement, order, processors = _compiled_insert(conn, table, keys)
+    columns = []
+    for key, process in zip(order, processors, strict=True):
+        values = list(ids) if ids is not None and key == "id" else [row[key] for row in rows]
+        columns.append(values if process is None else _processed(values, process))
+    conn.exec_driver_sql(statement, list(zip(*columns, strict=True)))
+
+
+def _processed(values: list[Any], process: Any) -> list[Any]:
+    """``process`` applied to each value, once per distinct value when at least half of them repeat."""
+    try:
+        distinct = set(values)
+    except TypeError:  # an unhashable value (a JSON document)
+        distinct = None
+    if distinct is None or len(distinct) * 2 > len(values):
+        return [process(value) for value in values]
+    done = {value: process(value) for value in distinct}
+    return [done[value] for value in values]
+
+
+_COMPILED: dict[tuple[Any, ...], tuple[str, tuple[str, ...], list[Any]]] = {}
+
+
+def _compiled_insert(
+    conn: Connection, table: Table, keys: tuple[str, ...]
+) -> tuple[str, tuple[str, ...], list[Any]]:
+    """The INSERT of these columns as the driver takes it, its parameters' order and their processors."""
+    dialect = conn.dialect
+    found = _COMPILED.get((dialect, table, keys))
+    if found is None:
+        compiled = insert(table).compile(dialect=dialect, column_keys=list(keys))
+        order = tuple(compiled.positiontup or ())
+        if sorted(order) != sorted(keys):
+            raise ValueError(f"cannot bind {keys} to the INSERT of {table.name}")
+        processors = [table.c[key].type.dialect_impl(dialect).bind_processor(dialect) for key in order]
+        found = _COMPILED[(dialect, table, keys)] = (compiled.string, order, processors)
+    return found
+
+
+def insert_returning_ids(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Insert ``rows`` into ``table`` with one executemany and return their new ids, in the rows' order.
+
+    PostgreSQL's RETURNING, batched by SQLAlchemy's "insertmanyvalues", hands the ids back in the order
+    of the rows (``sort_by_parameter_order``). SQLite cannot tie RETURNING rows to parameter sets, and
+    SQLAlchemy would fall back to one INSERT a row; so there the ids are given here, as SQLite would
+    give them (one more than the largest so far). That is safe only inside opp's write transaction
+    (``BEGIN IMMEDIATE`` holds the write lock from its first statement), the only place opp writes.
+    """
+    if not rows:
+        return []
+    id_column = table.c.id
+    if conn.dialect.name != "sqlite":
+        statement = insert(table).returning(id_column, sort_by_parameter_order=True)
+        return list(conn.execute(statement, list(rows)).scalars())
+    last = conn.execute(select(func.max(id_column))).scalar() or 0
+    ids = list(range(last + 1, last + 1 + len(rows)))
+    insert_rows(conn, table, rows, ids=ids)
+    return ids
