@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
     BigInteger,
@@ -221,7 +222,9 @@ def _processed(values: list[Any], process: Any) -> list[Any]:
     return [done[value] for value in values]
 
 
-_COMPILED: dict[tuple[Any, ...], tuple[str, tuple[str, ...], list[Any]]] = {}
+# Per dialect (an engine's, forgotten with it): (table, columns) -> what _compiled_insert returns.
+_COMPILED: WeakKeyDictionary[Any, dict[tuple[Any, ...], tuple[str, tuple[str, ...], list[Any]]]]
+_COMPILED = WeakKeyDictionary()
 
 
 def _compiled_insert(
@@ -229,14 +232,15 @@ def _compiled_insert(
 ) -> tuple[str, tuple[str, ...], list[Any]]:
     """The INSERT of these columns as the driver takes it, its parameters' order and their processors."""
     dialect = conn.dialect
-    found = _COMPILED.get((dialect, table, keys))
+    known = _COMPILED.setdefault(dialect, {})
+    found = known.get((table, keys))
     if found is None:
         compiled = insert(table).compile(dialect=dialect, column_keys=list(keys))
         order = tuple(compiled.positiontup or ())
         if sorted(order) != sorted(keys):
             raise ValueError(f"cannot bind {keys} to the INSERT of {table.name}")
         processors = [table.c[key].type.dialect_impl(dialect).bind_processor(dialect) for key in order]
-        found = _COMPILED[(dialect, table, keys)] = (compiled.string, order, processors)
+        found = known[(table, keys)] = (compiled.string, order, processors)
     return found
 
 
