@@ -18,7 +18,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, TextIO
 
-from opp.core.values import PLAIN_TYPES
+from opp.core.values import plain
 
 
 class Format(StrEnum):
@@ -47,19 +47,6 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 TABLE_CHUNK = 2000
 # Set by the global --raw flag: CSV cells are written as they are, without the formula guard.
 RAW_CSV = False
-
-
-def _plain(value: Any) -> Any:
-    """Records and dataclasses as plain dicts and lists, leaving scalars alone."""
-    if type(value) in PLAIN_TYPES:
-        return value
-    if hasattr(value, "as_dict"):
-        return value.as_dict()  # a record's dict holds plain values only (opp.core.records)
-    if isinstance(value, Mapping):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    return value
 
 
 def _scalar_text(value: Any) -> str:
@@ -239,15 +226,15 @@ def emit(
     fmt = Format(fmt)
     streamed = isinstance(data, Iterator)
     if streamed:
-        plain: Any = None
+        whole: Any = None
         single = False
-        records = (_plain(item) for item in data)
+        records = (plain(item) for item in data)
         head = next(records, None)
         rows: Iterator[Mapping[str, Any]] = iter(()) if head is None else itertools.chain([head], records)
     else:
-        plain = _plain(data)
-        single = isinstance(plain, Mapping)
-        rows = iter([plain] if single else plain)
+        whole = plain(data)
+        single = isinstance(whole, Mapping)
+        rows = iter([whole] if single else whole)
     count = 0
 
     def counted() -> Iterator[Mapping[str, Any]]:
@@ -259,7 +246,7 @@ def emit(
     out = sys.stdout
     try:
         if fmt is Format.json and single:
-            out.write(json_text(plain) + "\n")
+            out.write(json_text(whole) + "\n")
             count = 1
         elif fmt is Format.json:
             out.write("[")
@@ -276,7 +263,7 @@ def emit(
                 out.write(f"{_id_of(row)}\n")
         else:
             if single and columns is None:
-                out.write(_vertical(plain) + "\n")
+                out.write(_vertical(whole) + "\n")
                 count = 1
             else:
                 peeked = next(counted(), None)
@@ -287,7 +274,7 @@ def emit(
                     message(empty)
             for title, extra_rows, extra_columns in extra_tables:
                 out.write(f"\n{title}\n")
-                out.write(_table([_plain(r) for r in extra_rows], extra_columns) + "\n")
+                out.write(_table([plain(r) for r in extra_rows], extra_columns) + "\n")
         out.flush()
     except BrokenPipeError as exc:
         raise PipeClosed from exc

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from opp.core.values import PLAIN_TYPES
+from opp.core.values import plain
 
 
 class Record:
@@ -27,25 +27,10 @@ class Record:
         names = _FIELD_NAMES.get(type(self))
         if names is None:
             names = _FIELD_NAMES[type(self)] = tuple(f.name for f in dataclasses.fields(self))  # type: ignore[arg-type]
-        return {name: _plain_value(getattr(self, name)) for name in names}
+        return {name: plain(getattr(self, name)) for name in names}
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
-
-
-def _plain_value(value: Any) -> Any:
-    """A field's value with records turned into dicts, inside lists, tuples and dicts too."""
-    if type(value) in PLAIN_TYPES:
-        return value
-    if isinstance(value, Record):
-        return value.as_dict()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _plain_value(dataclasses.asdict(value))
-    if isinstance(value, list | tuple):
-        return type(value)(_plain_value(item) for item in value)
-    if isinstance(value, dict):
-        return {key: _plain_value(item) for key, item in value.items()}
-    return value
 
 
 @dataclass(frozen=True)
