@@ -11,7 +11,7 @@ import io
 import itertools
 import json
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -151,6 +151,24 @@ def _csv_cell(value: Any, raw: bool) -> str:
     return text
 
 
+def _csv_writer(out: TextIO) -> Callable[[Iterable[Any]], None]:
+    """A function writing one CSV row of cells to ``out``, ended by "\\n".
+
+    Rows are formatted with "\\r\\n" because only then does csv quote a cell holding a carriage
+    return (Python 3.11); each row's terminator is then turned back into "\\n".
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+
+    def write(cells: Iterable[Any]) -> None:
+        writer.writerow(cells)
+        out.write(buffer.getvalue()[:-2] + "\n")
+        buffer.seek(0)
+        buffer.truncate()
+
+    return write
+
+
 def _csv(rows: Iterator[Mapping[str, Any]], out: TextIO, raw: bool, *, streamed: bool) -> None:
     """The header is every key of every row, or for a stream (records of one kind) the first row's."""
     flat: Iterator[dict[str, Any]] = (flatten(row) for row in rows)
@@ -165,17 +183,7 @@ def _csv(rows: Iterator[Mapping[str, Any]], out: TextIO, raw: bool, *, streamed:
         for row in held:
             headers.update(dict.fromkeys(row))
         flat = iter(held)
-    # Written with "\r\n" because only then does csv quote a cell holding a carriage return (Python 3.11);
-    # each row's terminator is then turned back into "\n".
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-
-    def write(cells: Iterable[Any]) -> None:
-        writer.writerow(cells)
-        out.write(buffer.getvalue()[:-2] + "\n")
-        buffer.seek(0)
-        buffer.truncate()
-
+    write = _csv_writer(out)
     write(headers)
     for row in flat:
         write([_csv_cell(row.get(key), raw) for key in headers])
@@ -301,25 +309,16 @@ def stream_records(
     fmt = Format(fmt)
     out = sys.stdout
     guard_off = RAW_CSV if raw is None else raw
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-
-    def csv_line(cells: Iterable[Any]) -> str:
-        writer.writerow(cells)
-        line = buffer.getvalue()[:-2] + "\n"  # see _csv: "\r\n" makes csv quote a lone carriage return
-        buffer.seek(0)
-        buffer.truncate()
-        return line
-
+    write_csv = _csv_writer(out)
     count = 0
     try:
         if fmt is Format.csv:
-            out.write(csv_line(columns))
+            write_csv(columns)
         elif fmt is Format.json:
             out.write("[")
         for record in records:
             if fmt is Format.csv:
-                out.write(csv_line(_csv_cell(record.get(key), guard_off) for key in columns))
+                write_csv(_csv_cell(record.get(key), guard_off) for key in columns)
             elif fmt is Format.json:
                 out.write(("\n" if count == 0 else ",\n") + json_text({k: record.get(k) for k in columns}))
             else:
