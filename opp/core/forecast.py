@@ -117,6 +117,11 @@ class Scope:
     deals: Select[Any]
     today: date
 
+    def measures(self, conn: Connection, ctx: Context, currency: str | None) -> Conversion:
+        """These deals' measures in the reporting currency (see :func:`reporting_measures`), converted
+        as on the scope's day."""
+        return reporting_measures(conn, ctx, self.deals, currency, source=self.source, today=self.today)
+
 
 def reporting_currency(conn: Connection, asked: str | None, deals: Sequence[Select[Any]]) -> str:
     """The currency figures are given in: ``--currency``, else the reporting currency, else the deals'
@@ -266,9 +271,7 @@ def forecast(
             as_of=as_of,
         )
         key, joins = _group_key(conn, by, chosen.source)
-        measures = reporting_measures(
-            conn, ctx, chosen.deals, currency, source=chosen.source, today=chosen.today
-        )
+        measures = chosen.measures(conn, ctx, currency)
         code = measures.currency
         query = chosen.deals.with_only_columns(key.label("key"), *_figure_columns(measures))
         for table, on in joins:
@@ -304,7 +307,7 @@ def pipeline_board(
     with ctx.reading() as conn:
         chosen = scope(conn, ctx, statuses=("open",), assignee=assignee, as_of=as_of)
         src = chosen.source
-        measures = reporting_measures(conn, ctx, chosen.deals, currency, source=src, today=chosen.today)
+        measures = chosen.measures(conn, ctx, currency)
         code = measures.currency
         query = chosen.deals.with_only_columns(src.c.stage, *_figure_columns(measures)).group_by(src.c.stage)
         rows = {row["stage"]: row for row in conn.execute(query).mappings()}

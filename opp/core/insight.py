@@ -27,7 +27,7 @@ from opp.core.context import Context
 from opp.core.dates import day_end_exclusive, parse_period, start_of_day_utc
 from opp.core.deals import fetch_deals
 from opp.core.errors import Conflict, Invalid
-from opp.core.forecast import reporting_measures, scope
+from opp.core.forecast import scope
 from opp.core.money import from_minor, minor_unit
 from opp.core.records import Record
 from opp.core.refs import parse_id
@@ -104,9 +104,7 @@ def forecast_range(
             close_to=close_to,
             as_of=as_of,
         )
-        measures = reporting_measures(
-            conn, ctx, chosen.deals, currency, source=chosen.source, today=chosen.today
-        )
+        measures = chosen.measures(conn, ctx, currency)
         value = measures.value.label("value")
         query = chosen.deals.with_only_columns(
             value,
