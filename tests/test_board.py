@@ -174,3 +174,9 @@ def test_cards_must_be_a_positive_number(board, unchanged, value):
     message = board.fails(2, "pipeline", "--board", "--cards", value)
     assert "cards" in message
     check()
+
+
+def test_cards_without_board_is_refused(board, unchanged):
+    check = unchanged()
+    assert "--board" in board.fails(2, "pipeline", "--cards", "3")
+    check()

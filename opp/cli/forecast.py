@@ -120,11 +120,11 @@ def pipeline(
     assignee: AssigneeOpt = None,
     currency: CurrencyOpt = None,
     as_of: AsOfOpt = None,
-    cards: Annotated[
+    as_board: Annotated[
         bool,
         typer.Option("--board", help="The deals as cards (id, short title, value) in a column per stage."),
     ] = False,
-    per_stage: Annotated[
+    cards: Annotated[
         int | None,
         typer.Option(
             "--cards",
@@ -137,9 +137,11 @@ def pipeline(
     """The open pipeline per stage: count, value and forecast (with a bar per stage as a table)."""
     from opp.core import forecast as service
 
-    if cards:
+    if cards is not None and not as_board:
+        raise typer.BadParameter("applies only with --board", param_hint="'--cards'")
+    if as_board:
         ctx = state.context()
-        _board(service.board(ctx, assignee=assignee, currency=currency, as_of=as_of, cards=per_stage), fmt)
+        _board(service.board(ctx, assignee=assignee, currency=currency, as_of=as_of, cards=cards), fmt)
         return
     board = service.pipeline_board(state.context(), assignee=assignee, currency=currency, as_of=as_of)
     if fmt is not Format.table:
