@@ -7,7 +7,6 @@ every key and never change shape when piped. Money is written from ``Decimal`` e
 from __future__ import annotations
 
 import csv
-import io
 import itertools
 import json
 import sys
@@ -16,8 +15,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any, TextIO
 
+from opp.core.dates import format_date, format_instant
 from opp.core.values import plain
 
 
@@ -50,8 +51,6 @@ RAW_CSV = False
 
 
 def _scalar_text(value: Any) -> str:
-    from opp.core.dates import format_date, format_instant
-
     if isinstance(value, datetime):
         return format_instant(value)
     if isinstance(value, date):
@@ -61,21 +60,68 @@ def _scalar_text(value: Any) -> str:
 
 def json_text(value: Any) -> str:
     """Compact JSON with Decimal written as an exact number and dates in the contract's forms."""
-    if value is None or isinstance(value, bool):
-        return json.dumps(value)
+    # Looked up by exact type first: a listing writes millions of values, nearly all of these types.
+    write = _JSON_OF_TYPE.get(type(value))
+    if write is not None:
+        return write(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, int | float):
         return json.dumps(value)
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return encode_basestring(value)
     if isinstance(value, date):
-        return json.dumps(_scalar_text(value))
+        return '"' + _scalar_text(value) + '"'
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{json.dumps(str(k))}: {json_text(v)}" for k, v in value.items()) + "}"
+        return _json_object(value)
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(json_text(item) for item in value) + "]"
+        return _json_array(value)
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def _json_object(value: Mapping[Any, Any]) -> str:
+    of_type = _JSON_OF_TYPE.get
+    return (
+        "{"
+        + ", ".join(
+            [
+                encode_basestring(str(key)) + ": " + (of_type(type(item)) or json_text)(item)
+                for key, item in value.items()
+            ]
+        )
+        + "}"
+    )
+
+
+def _json_array(value: Sequence[Any]) -> str:
+    of_type = _JSON_OF_TYPE.get
+    return "[" + ", ".join([(of_type(type(item)) or json_text)(item) for item in value]) + "]"
+
+
+def _json_date(value: date) -> str:
+    return '"' + format_date(value) + '"'
+
+
+def _json_instant(value: datetime) -> str:
+    return '"' + format_instant(value) + '"'
+
+
+# ``encode_basestring`` is the C encoder json.dumps(..., ensure_ascii=False) uses for a string.
+_JSON_OF_TYPE: dict[type, Callable[[Any], str]] = {
+    str: encode_basestring,
+    int: int.__repr__,
+    bool: lambda value: "true" if value else "false",
+    type(None): lambda _: "null",
+    float: json.dumps,
+    Decimal: lambda value: format(value, "f"),
+    date: _json_date,
+    datetime: _json_instant,
+    dict: _json_object,
+    list: _json_array,
+    tuple: _json_array,
+}
 
 
 def _lookup(record: Mapping[str, Any], key: str) -> Any:
@@ -141,14 +187,32 @@ def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _csv_cell(value: Any, raw: bool) -> str:
-    if value is None:
+    kind = type(value)
+    if kind is str:
+        text: str = value
+    elif value is None:
         return ""
-    if isinstance(value, Decimal):
+    elif kind is int:
+        return int.__repr__(value)
+    elif isinstance(value, Decimal):
         return format(value, "f")
-    text = _scalar_text(value)
-    if not raw and isinstance(value, str) and text.startswith(FORMULA_PREFIXES):
+    elif isinstance(value, str):
+        text = str(value)
+    else:
+        return _scalar_text(value)
+    if not raw and text.startswith(FORMULA_PREFIXES):
         return "'" + text
     return text
+
+
+class _RowEnds:
+    """The file csv writes to: each row it writes (one ``write`` a row) goes on, ended by "\\n"."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def write(self, line: str) -> int:
+        return self.out.write(line[:-2] + "\n")
 
 
 def _csv_writer(out: TextIO) -> Callable[[Iterable[Any]], None]:
@@ -157,16 +221,8 @@ def _csv_writer(out: TextIO) -> Callable[[Iterable[Any]], None]:
     Rows are formatted with "\\r\\n" because only then does csv quote a cell holding a carriage
     return (Python 3.11); each row's terminator is then turned back into "\\n".
     """
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-
-    def write(cells: Iterable[Any]) -> None:
-        writer.writerow(cells)
-        out.write(buffer.getvalue()[:-2] + "\n")
-        buffer.seek(0)
-        buffer.truncate()
-
-    return write
+    writer = csv.writer(_RowEnds(out), lineterminator="\r\n")
+    return writer.writerow
 
 
 def _csv(rows: Iterator[Mapping[str, Any]], out: TextIO, raw: bool, *, streamed: bool) -> None:
@@ -199,13 +255,20 @@ def _write_table(rows: Iterator[Mapping[str, Any]], columns: Sequence[Column], o
     if len(first) < TABLE_CHUNK:
         return
     widths = [len(dashes) for dashes in text.split("\n", 2)[1].split("  ")]
+    # Each cell is cut to the narrower of its column's own width and the laid-out one.
+    laid_out = [
+        (col.key, min(width, col.width) if col.width is not None else width, width)
+        for col, width in zip(columns, widths, strict=True)
+    ]
     for row in rows:
-        cells = (str(_cell(_lookup(row, col.key), col.width)) for col in columns)
-        line = "  ".join(
-            cell.ljust(width) if len(cell) <= width else cell[: width - 1] + "…"
-            for cell, width in zip(cells, widths, strict=True)
-        )
-        out.write(line.rstrip() + "\n")
+        cells = []
+        for key, cut, width in laid_out:
+            value = row.get(key) if "." not in key else _lookup(row, key)
+            cell = str(_cell(value, None))
+            if len(cell) > cut:
+                cell = cell[: cut - 1] + "…"
+            cells.append(cell.ljust(width))
+        out.write("  ".join(cells).rstrip() + "\n")
 
 
 def _id_of(record: Mapping[str, Any]) -> Any:

@@ -91,16 +91,16 @@ def _field_events(instant: datetime, *, before: bool) -> Subquery:
     # The side read is the smaller part of history (see deal_source): grouping by ``deal_id + 0`` keeps
     # SQLite from walking the whole index on opportunity_id for its order instead of the range on ``at``.
     deal_id = sql_cast(h.c.opportunity_id + 0, Integer).label("deal_id")
-    chosen = (
-        select(
-            deal_id,
-            h.c.field.label("field"),
-            (func.max(h.c.id) if before else func.min(h.c.id)).label("event_id"),
-        )
-        .where(side, h.c.field.in_(FIELDS))
-        .group_by(deal_id, h.c.field)
-        .subquery("chosen")
-    )
+    chosen_query = select(
+        deal_id,
+        h.c.field.label("field"),
+        (func.max(h.c.id) if before else func.min(h.c.id)).label("event_id"),
+    ).where(side, h.c.field.in_(FIELDS))
+    if not before:
+        # Events after the instant include the whole life of every deal created since, which the
+        # state at the instant does not hold: each event's deal is looked up by its key to leave them.
+        chosen_query = chosen_query.join(o, o.c.id == deal_id).where(o.c.created_at < instant)
+    chosen = chosen_query.group_by(deal_id, h.c.field).subquery("chosen")
     event = h.alias("event")
     text = event.c.new if before else event.c.old
     pivot: list[ColumnElement[Any]] = []

@@ -381,13 +381,15 @@ def parse_instant(text: str) -> datetime:
 
 def format_date(d: date) -> str:
     """``YYYY-MM-DD``, the one spelling opp writes, zero-padded even for early years."""
-    return f"{d.year:04d}-{d.month:02d}-{d.day:02d}"
+    # date.isoformat pads the year to four digits; called as date's, it writes a datetime's day too.
+    return date.isoformat(d)
 
 
 def format_instant(dt: datetime) -> str:
     """``YYYY-MM-DDTHH:MM:SSZ`` in UTC; naive datetimes are taken as already UTC."""
-    utc = dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-    return f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}Z"
+    # Instants are read as aware UTC already: only others are converted (isoformat pads the year).
+    utc = dt if dt.tzinfo is None or dt.tzinfo is UTC else dt.astimezone(UTC)
+    return utc.isoformat(timespec="seconds")[:19] + "Z"
 
 
 def close_window(
