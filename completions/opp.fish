@@ -33,7 +33,7 @@
 #   opp rate list --currency --format
 #   opp rate remove --date --format
 #   opp rate set --date --format
-#   opp report --assignee --by --currency --days --fail-if-any --format --period
+#   opp report --assignee --by --currency --days --fail-if-any --format --limit --period
 #   opp service add --currency --format --name --price --tax --unit
 #   opp service edit --currency --format --name --price --tax --unit
 #   opp service list --all --format

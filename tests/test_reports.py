@@ -330,6 +330,19 @@ def test_stuck_counts_days_since_the_last_stage_change(pipeline):
     assert ids(pipeline, "stuck", "--days", "0", "--assignee", "sam") == [8]
 
 
+def test_limit_keeps_the_first_of_the_list(pipeline):
+    assert ids(pipeline, "stuck", "--days", "9", "--limit", "2") == [7, 8]  # the two longest stuck
+    assert ids(pipeline, "stuck", "--days", "9", "--limit", "5") == [7, 8, 10]
+    assert ids(pipeline, "overdue", "--limit", "1") == [7]
+    assert (
+        pipeline(
+            "report", "stuck", "--days", "9", "--limit", "1", "--fail-if-any", "-f", "ids", code=6
+        ).stdout
+        == "7\n"
+    )
+    assert "--limit must be a positive number" in pipeline.fails(2, "report", "stuck", "--limit", "0")
+
+
 def test_stuck_prints_the_records_of_opp_list(pipeline):
     listed = pipeline("list", "--stage", "proposal", "-f", "json").stdout
     assert pipeline("report", "stuck", "-f", "json").stdout == listed
@@ -391,6 +404,9 @@ def test_tables(pipeline):
         ("cycle", "--fail-if-any"),
         ("win-rate", "--currency", "EUR"),
         ("win-rate", "--format", "ids"),
+        ("stuck", "--limit", "0"),
+        ("overdue", "--limit", "x"),
+        ("win-rate", "--limit", "3"),
         ("deal-size", "--currency", "XYZ"),
     ],
 )

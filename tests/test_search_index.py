@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import insert, select, text
+from sqlalchemy import func, insert, select, text
 
 from opp.core.clock import Clock
 from opp.core.context import open_context
@@ -179,6 +179,21 @@ def test_search_matches_the_contract_for_any_text(corpus, core, needle):
         assert listed(corpus, needle) == expected_ids(corpus, needle)
 
 
+@pytest.mark.parametrize("needle", NEEDLES)
+def test_customer_search_matches_the_scan_and_the_contract(corpus, core, needle):
+    names = [c["name"] for c in corpus.json("customer", "list", "--search", needle)]
+    with core.reading() as conn:
+        scanned = conn.execute(
+            select(cu.c.name)
+            .where(func.lower(cu.c.name).contains(needle.lower(), autoescape=True))
+            .order_by(cu.c.id)
+        ).scalars()
+        assert names == list(scanned)
+    if BACKEND == "sqlite":
+        everyone = [c["name"] for c in corpus.json("customer", "list")]
+        assert names == [name for name in everyone if matches(needle, name)]
+
+
 def test_search_follows_edits_imports_undo_and_deletion(corpus, tmp_path):
     [deal] = listed(corpus, "plain renewal")
     corpus("edit", deal, "--title", "Fancy RENOVATION", "--description", "Nachfrage ÜBER alles")
@@ -298,13 +313,16 @@ def test_a_search_looks_its_text_up_in_the_index(corpus, core):
             conn.execute(text("SET LOCAL enable_seqscan = off"))
         found = plan(conn, deals_query(conn, DealFilter(search="renovation", limit=50)))
         short = plan(conn, deals_query(conn, DealFilter(search="re", limit=50)))
+        customers = plan(conn, select(cu.c.id).where(search.customers_containing(conn, "renovation")))
     if BACKEND == "sqlite":
+        assert "customers_fts VIRTUAL TABLE" in customers, customers
         assert "deals_fts VIRTUAL TABLE" in found and "customers_fts VIRTUAL TABLE" in found, found
         assert "SCAN o" not in found and "SCAN opportunities" not in found, found
         assert "fts" not in short
     else:
         for name, _table, _column in search.TRIGRAM_INDEXES:
             assert name in found, found
+        assert "ix_customers_name_trgm" in customers, customers
         assert "trgm" not in short
 
 

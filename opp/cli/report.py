@@ -17,8 +17,8 @@ ACCEPTS = {
     "cycle": ("--by", "--period", "--assignee"),
     "conversion": ("--period", "--assignee"),
     "lost-reasons": ("--by", "--period", "--assignee"),
-    "stuck": ("--days", "--assignee", "--fail-if-any"),
-    "overdue": ("--assignee", "--fail-if-any"),
+    "stuck": ("--days", "--assignee", "--limit", "--fail-if-any"),
+    "overdue": ("--assignee", "--limit", "--fail-if-any"),
     "accuracy": ("--period", "--assignee", "--currency"),
     "calibration": ("--by", "--period", "--assignee"),
     "services": ("--period",),
@@ -137,6 +137,12 @@ def report(
             "counted from the last stage change, or creation if never moved).",
         ),
     ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit", metavar="N", help="stuck, overdue: only the first N (the longest stuck, most overdue)."
+        ),
+    ] = None,
     fail_if_any: Annotated[
         bool,
         typer.Option(
@@ -174,8 +180,8 @@ def report(
     services      quantity and revenue (before tax) per service and currency of the
                   invoiced lines; --period keeps the invoices issued in it (issue date)
 
-    stuck and overdue print the same records as opp list; with --fail-if-any they
-    exit 6 after printing a non-empty list, 0 for an empty one.
+    stuck and overdue print the same records as opp list (--limit N: the first N);
+    with --fail-if-any they exit 6 after printing a non-empty list, 0 for an empty one.
     """
     from opp.core import reports
     from opp.core.errors import Invalid
@@ -189,6 +195,7 @@ def report(
             "--assignee": assignee is not None,
             "--currency": currency is not None,
             "--days": days is not None,
+            "--limit": limit is not None,
             "--fail-if-any": fail_if_any,
         },
     )
@@ -198,9 +205,14 @@ def report(
 
     if wanted in LISTS:
         found = (
-            reports.stuck(ctx, days=reports.DEFAULT_STUCK_DAYS if days is None else days, assignee=assignee)
+            reports.stuck(
+                ctx,
+                days=reports.DEFAULT_STUCK_DAYS if days is None else days,
+                assignee=assignee,
+                limit=limit,
+            )
             if wanted == "stuck"
-            else reports.overdue(ctx, assignee=assignee)
+            else reports.overdue(ctx, assignee=assignee, limit=limit)
         )
         from opp.cli.deals import DEAL_COLUMNS
 

@@ -93,9 +93,11 @@ def list_customers(ctx: Context, *, kind: str | None = None, search: str | None 
     query = select(c).order_by(c.c.id)
     if kind is not None:
         query = query.where(c.c.kind == check_kind(kind))
-    if search:
-        query = query.where(func.lower(c.c.name).contains(search.lower(), autoescape=True))
     with ctx.reading() as conn:
+        if search:
+            from opp.store.search import customers_containing
+
+            query = query.where(customers_containing(conn, search.lower()))
         return [_customer(row) for row in conn.execute(query).mappings()]
 
 

@@ -178,7 +178,10 @@ def from_minor(minor: int, currency: str) -> Decimal:
 
     Built from the integer's text, so it is exact at any size (no context precision applies).
     """
-    places = minor_unit(currency)
+    # Stored codes are canonical already: looked up directly, as a listing does this for every deal.
+    places = MINOR_UNITS.get(currency)
+    if places is None:
+        places = minor_unit(currency)
     return Decimal(f"{int(minor)}E-{places}")
 
 

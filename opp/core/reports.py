@@ -508,10 +508,11 @@ def conversion(
 
 
 def stuck(
-    ctx: Context, *, days: int = DEFAULT_STUCK_DAYS, assignee: str | None = None
+    ctx: Context, *, days: int = DEFAULT_STUCK_DAYS, assignee: str | None = None, limit: int | None = None
 ) -> Iterator[Opportunity]:
     """Open deals whose stage last changed more than ``days`` × 24 hours ago (exactly that is not stuck),
-    longest stuck first. A deal never moved counts from its creation; edits and notes do not count.
+    longest stuck first (``limit``: only the first that many). A deal never moved counts from its
+    creation; edits and notes do not count.
 
     A generator, as :func:`opp.core.deals.stream_deals`: the deals as they are read.
     """
@@ -522,16 +523,16 @@ def stuck(
     except OverflowError:
         raise Invalid(f"--days {days} reaches back before the year 1") from None
     with ctx.reading() as conn:
-        where = build_filter(conn, ctx, status="open", assignee=assignee)
+        where = build_filter(conn, ctx, status="open", assignee=assignee, limit=limit)
         yield from iter_deals(
             conn, dataclasses.replace(where, stage_changed_before=since, sort=[o.c.stage_changed_at])
         )
 
 
-def overdue(ctx: Context, *, assignee: str | None = None) -> Iterator[Opportunity]:
-    """Open deals whose expected close is before today (as ``opp list --overdue``), most overdue first;
-    a generator, as :func:`opp.core.deals.stream_deals`."""
-    return stream_deals(ctx, assignee=assignee, overdue=True, sort="close")
+def overdue(ctx: Context, *, assignee: str | None = None, limit: int | None = None) -> Iterator[Opportunity]:
+    """Open deals whose expected close is before today (as ``opp list --overdue``), most overdue first
+    (``limit``: only the first that many); a generator, as :func:`opp.core.deals.stream_deals`."""
+    return stream_deals(ctx, assignee=assignee, overdue=True, sort="close", limit=limit)
 
 
 # -- services ------------------------------------------------------------------------------------------

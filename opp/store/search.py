@@ -1,6 +1,8 @@
 """The text index behind ``--search``: a case-insensitive substring match over a deal's title, its
 customer's name and its description, found through an index instead of reading every deal.
 
+``opp customer list --search`` finds customers by name through the same index.
+
 The answer is always exactly the substring match, ``lower(column) LIKE '%needle%'`` with opp's Unicode
 ``lower()`` (see opp.store.dialect); the index only narrows down which deals that test runs on.
 
@@ -175,6 +177,17 @@ def deals_containing(conn: Connection, needle: str, *, indexed: bool = True) -> 
             return exact
         return and_(o.c.id.in_(_fts_candidates(needle)), exact)
     return o.c.id.in_(_trigram_matches(needle))  # the same LIKEs, one table at a time: exact already
+
+
+def customers_containing(conn: Connection, needle: str) -> ColumnElement[bool]:
+    """A condition on a query over the customers table: the name contains ``needle``, already
+    lower-cased by the caller (``opp customer list --search``)."""
+    exact = _contains(schema.customers.c.name, needle)
+    if conn.dialect.name != "sqlite" or len(needle) < MIN_INDEXED_LENGTH or "\x00" in needle:
+        return exact  # PostgreSQL's trigram index on lower(name) serves this LIKE itself
+    if not installed(conn):
+        return exact
+    return and_(schema.customers.c.id.in_(_fts_rowids("customers_fts", _fts_phrase(needle))), exact)
 
 
 def _contains(column_: Any, needle: str) -> ColumnElement[bool]:
