@@ -8,6 +8,8 @@ converted exactly and rounded half up once, to the target currency's minor unit.
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
@@ -309,3 +311,64 @@ def test_the_reporting_currency_applies_to_deals_of_one_other_currency(opp):
     opp("config", "set", "reporting_currency", "EUR")
     deal(opp, "--value", "100", "--stage", "won")
     assert total(opp) == ("EUR", "80.00", "80.00")  # 100 / 1.25
+
+
+def test_any_window_converts_each_deal_at_the_rate_of_its_day(opp):
+    """Two years of monthly rates (and an inverse one before them), deals spread over them: whatever
+    window a forecast asks for, each deal converts at the rate in force on its own day, rounded once.
+    (Only the rate periods the window's deals fall in go into the query: this checks none is missed.)"""
+    opp("rate", "set", "USD", "EUR", "0.8", "--date", "2024-07-01")  # USD→EUR: EUR→USD 1.25 until 2025
+    direct = {}
+    for month in range(24):
+        start = date(2025 + month // 12, month % 12 + 1, 1)
+        direct[start] = Decimal("1.05") + Decimal(month) / 100
+        opp("rate", "set", "EUR", "USD", str(direct[start]), "--date", start.isoformat())
+
+    def rate_on(day):
+        started = [start for start in direct if start <= day]
+        return direct[max(started)] if started else Decimal(1) / Decimal("0.8")
+
+    deals = []
+    for i in range(30):
+        day = date(2024, 8, 1) + timedelta(days=29 * i)
+        value = Decimal(1000 + 37 * i) + Decimal(i) / 100
+        if i % 3 == 0:  # won late on that day: closed_at and expected close on the same day
+            args = ("--stage", "won", "--close", day.isoformat())
+            deal(opp, "--value", str(value), "--currency", "EUR", *args, OPP_NOW=f"{day}T23:30:00Z")
+            deals.append((day, value, 100))
+        else:
+            deal(opp, "--value", str(value), "--currency", "EUR", "--stage", "proposal", "--close", str(day))
+            deals.append((day, value, 50))
+
+    def cents(amount):
+        return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+    windows = [
+        ((), date.min, date.max),
+        (("--period", "2025Q2"), date(2025, 4, 1), date(2025, 6, 30)),
+        (("--period", "2026-03"), date(2026, 3, 1), date(2026, 3, 31)),
+        (("--from", "2024-09-15", "--to", "2025-01-31"), date(2024, 9, 15), date(2025, 1, 31)),
+        (("--from", "2026-06-01"), date(2026, 6, 1), date.max),
+    ]
+    for args, first, last in windows:
+        chosen = [(day, value, p) for day, value, p in deals if first <= day <= last]
+        value = sum((cents(v * rate_on(day)) for day, v, _p in chosen), Decimal(0))
+        forecast = sum((cents(v * p / 100 * rate_on(day)) for day, v, p in chosen), Decimal(0))
+        assert total(opp, "--currency", "USD", *args) == ("USD", str(cents(value)), str(cents(forecast))), (
+            args
+        )
+    # A deal from before any rate is refused where a window holds it, and only there.
+    deal(opp, "--value", "10", "--currency", "EUR", "--stage", "proposal", "--close", "2024-06-20")
+    assert "from EUR to USD in force on 2024-06-20" in opp.fails(4, "forecast", "--currency", "USD")
+    assert "in force on 2024-06-20" in opp.fails(4, "forecast", "--currency", "USD", "--to", "2024-06-30")
+    assert total(opp, "--currency", "USD", "--period", "2025Q2")[0] == "USD"
+
+
+def test_a_currency_without_any_rate_is_refused(opp):
+    opp("rate", "set", "EUR", "USD", "1.1", "--date", "2026-01-01")
+    deal(opp, "--value", "100", "--currency", "EUR", "--close", "2026-06-30")
+    deal(opp, "--value", "100", "--currency", "GBP", "--close", "2026-05-31")
+    assert "no exchange rate from GBP to USD in force on 2026-05-31" in opp.fails(
+        4, "forecast", "--currency", "USD"
+    )
+    assert total(opp, "--currency", "USD", "--period", "2026-06") == ("USD", "110.00", "16.50")

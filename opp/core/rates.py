@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import (
     BigInteger,
@@ -207,19 +207,25 @@ def conversion(
     """
     value = source.c.value_minor
     forecast = forecast_minor_expr(source.c.value_minor, source.c.probability)
-    largest = dict(
-        conn.execute(
-            deals.with_only_columns(source.c.currency, func.max(source.c.value_minor)).group_by(
-                source.c.currency
-            )
-        ).all()
-    )
+    dialect = conn.dialect.name
+    on = func.coalesce(date_of(dialect, source.c.closed_at), source.c.expected_close, literal(today))
+    # Per currency: the largest value (for the overflow check) and the first and last day converted.
+    present = conn.execute(
+        deals.with_only_columns(
+            source.c.currency, func.max(source.c.value_minor), func.min(on), func.max(on)
+        ).group_by(source.c.currency)
+    ).all()
+    largest = {currency: biggest for currency, biggest, _first, _last in present}
     foreign = sorted(code for code in largest if code != target)
     if not foreign:
         return Conversion(target, value, forecast)
-    dialect = conn.dialect.name
-    on = func.coalesce(date_of(dialect, source.c.closed_at), source.c.expected_close, literal(today))
-    periods = _periods(conn, foreign, target)
+    days = {currency: (_day(first), _day(last)) for currency, _biggest, first, last in present}
+    # Only the periods some deal falls in: a quarter's forecast matches a few, not years of rates.
+    periods = [
+        p
+        for p in _periods(conn, foreign, target)
+        if p.start <= days[p.currency][1] and (p.stop is None or p.stop > days[p.currency][0])
+    ]
     if len(periods) > MAX_CASE_PERIODS:
         return _conversion_by_lookup(conn, deals, target, foreign, on, source)
 
@@ -245,9 +251,14 @@ def conversion(
         return case(by_currency, value=source.c.currency, else_=null())
 
     numerator, denominator = factor("numerator"), factor("denominator")
-    _refuse_missing_rates(
-        conn, deals.where(source.c.currency != target, numerator.is_(None)), source.c.currency, on, target
-    )
+    # A currency's periods run on without a gap from its first one: a deal has no rate exactly when its
+    # currency has none, or its day comes before the first. The first day of each currency's deals is
+    # known already, so the earliest deal without a rate is found without reading the deals again.
+    first_start = {p.currency: p.start for p in reversed(periods)}
+    missing = [(days[code][0], code) for code in foreign if days[code][0] < first_start.get(code, date.max)]
+    if missing:
+        day, code = min(missing)
+        _no_rate(code, target, day)
     # value × probability × numerator, doubled, must stay an exact SQLite integer.
     worst = max(2 * 100 * largest[p.currency] * p.numerator + 200 * p.denominator for p in periods)
     fits = worst <= SQLITE_INTEGER_LIMIT
@@ -261,6 +272,11 @@ def conversion(
     )
 
 
+def _day(value: Any) -> date:
+    """A day the database computed (SQLite may hand back its text)."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
 def _refuse_missing_rates(
     conn: Connection, unconvertible: Select[Any], currency: Any, on: Any, target: str
 ) -> None:
@@ -268,12 +284,14 @@ def _refuse_missing_rates(
     missing = conn.execute(
         unconvertible.with_only_columns(currency.label("currency"), on.label("on")).order_by(on).limit(1)
     ).first()
-    if missing is None:
-        return
-    day = missing.on if isinstance(missing.on, date) else date.fromisoformat(str(missing.on))
+    if missing is not None:
+        _no_rate(missing.currency, target, _day(missing.on))
+
+
+def _no_rate(currency: str, target: str, day: date) -> NoReturn:
     raise Conflict(
-        f"no exchange rate from {missing.currency} to {target} in force on {format_date(day)}",
-        hint=f"add one with opp rate set {missing.currency} {target} RATE --date {format_date(day)}",
+        f"no exchange rate from {currency} to {target} in force on {format_date(day)}",
+        hint=f"add one with opp rate set {currency} {target} RATE --date {format_date(day)}",
     )
 
 
