@@ -109,6 +109,8 @@ opportunities = Table(
     Index("ix_opportunities_assignee_id_status", "assignee_id", "status"),
     Index("ix_opportunities_customer_id", "customer_id"),
     Index("ix_opportunities_expected_close", "expected_close"),
+    # report stuck: the open deals longest stuck first, read in order.
+    Index("ix_opportunities_status_stage_changed_at", "status", "stage_changed_at"),
 )
 
 history = Table(
