@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from tests.conftest import Cli
+from tests.conftest import BACKEND, Cli
 
 REPORT_NOW = "2026-05-10T12:00:00Z"
 
@@ -341,6 +341,32 @@ def test_limit_keeps_the_first_of_the_list(pipeline):
         == "7\n"
     )
     assert "--limit must be a positive number" in pipeline.fails(2, "report", "stuck", "--limit", "0")
+
+
+def test_stuck_reads_the_open_deals_in_order_from_their_index(pipeline, db):
+    """report stuck never sorts every open deal: the partial index on open deals' last stage change
+    gives them longest stuck first, so --limit 20 reads twenty (see migration 0006)."""
+    from sqlalchemy import text
+
+    from opp.core.clock import Clock
+    from opp.core.context import open_context
+    from opp.core.deals import deals_query
+    from opp.core.reports import stuck_filter
+
+    ctx = open_context(db, actor="dana", clock=Clock.from_env_value(REPORT_NOW))
+    try:
+        with ctx.store.write() as conn:
+            if BACKEND == "postgresql":
+                conn.execute(text("SET LOCAL enable_seqscan = off"))  # plan as for a big table
+            query = deals_query(conn, stuck_filter(conn, ctx, days=30, limit=20))
+            sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
+            prefix = "EXPLAIN QUERY PLAN " if BACKEND == "sqlite" else "EXPLAIN "
+            plan = "\n".join(str(row[-1]) for row in conn.execute(text(prefix + sql)))
+    finally:
+        ctx.close()
+    assert "ix_opportunities_open_stage_changed_at" in plan, plan
+    if BACKEND == "sqlite":
+        assert "TEMP B-TREE" not in plan, plan
 
 
 def test_stuck_prints_the_records_of_opp_list(pipeline):

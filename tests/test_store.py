@@ -217,3 +217,52 @@ def test_postgresql_sessions_run_without_jit(db):
             assert conn.execute(text("SHOW jit")).scalar_one() == "off"
     finally:
         store.engine.dispose()
+
+
+def test_sqlite_statistics_are_kept_after_a_command_that_writes(tmp_path):
+    """Without statistics SQLite's planner guesses from the indexes alone; opp lets PRAGMA optimize
+    refresh them when a connection that changed data closes."""
+    from tests.conftest import Cli
+
+    path = tmp_path / "stats.db"
+    cli = Cli(str(path))
+    cli("user", "add", "dana")
+    cli("customer", "add", "--org", "Initech")
+    for n in range(3):
+        cli("create", f"Deal {n}", "--org", "Initech", "--value", "100")
+
+    def analyzed() -> set[str]:
+        engine = create_engine(f"sqlite:///{path}")
+        with engine.connect() as conn:
+            if not conn.execute(
+                text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")
+            ).scalar():
+                return set()
+            tables = set(conn.execute(text("SELECT tbl FROM sqlite_stat1")).scalars())
+        engine.dispose()
+        return tables
+
+    cli("stage", "qualification", "2")
+    assert "opportunities" in analyzed()
+
+
+def test_keeping_statistics_never_waits_for_the_write_lock(tmp_path):
+    """A command that has committed does not wait at its exit for another writer to finish."""
+    import sqlite3
+    import threading
+
+    path = tmp_path / "busy.db"
+    open_context(str(path), actor="dana").close()
+    store = store_engine.open_store(str(path), lock_timeout=600)
+    with store.write() as conn:
+        conn.execute(text("SELECT count(*) FROM opportunities WHERE status = 'open'"))
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    try:
+        closing = threading.Thread(target=store.close)
+        closing.start()
+        closing.join(timeout=60)
+        assert not closing.is_alive(), "close() waited for the lock"
+    finally:
+        other.execute("ROLLBACK")
+        other.close()

@@ -38,7 +38,7 @@ from sqlalchemy import (
 
 from opp.core.context import Context
 from opp.core.dates import day_end_exclusive, parse_period, start_of_day_utc
-from opp.core.deals import build_filter, iter_deals, stream_deals
+from opp.core.deals import DealFilter, build_filter, iter_deals, stream_deals
 from opp.core.errors import Invalid
 from opp.core.forecast import reporting_measures
 from opp.core.money import ROUNDING, from_minor, minor_unit, round_to_minor
@@ -516,17 +516,23 @@ def stuck(
 
     A generator, as :func:`opp.core.deals.stream_deals`: the deals as they are read.
     """
+    with ctx.reading() as conn:
+        yield from iter_deals(conn, stuck_filter(conn, ctx, days=days, assignee=assignee, limit=limit))
+
+
+def stuck_filter(
+    conn: Connection, ctx: Context, *, days: int, assignee: str | None = None, limit: int | None = None
+) -> DealFilter:
+    """The deals :func:`stuck` lists, as a filter (read in order from the index on open deals' last
+    stage change)."""
     if days < 0:
         raise Invalid(f"--days must be 0 or more, not {days}")
     try:
         since = _naive(ctx.clock.now() - timedelta(days=days))
     except OverflowError:
         raise Invalid(f"--days {days} reaches back before the year 1") from None
-    with ctx.reading() as conn:
-        where = build_filter(conn, ctx, status="open", assignee=assignee, limit=limit)
-        yield from iter_deals(
-            conn, dataclasses.replace(where, stage_changed_before=since, sort=[o.c.stage_changed_at])
-        )
+    where = build_filter(conn, ctx, status="open", assignee=assignee, limit=limit)
+    return dataclasses.replace(where, stage_changed_before=since, sort=[o.c.stage_changed_at])
 
 
 def overdue(ctx: Context, *, assignee: str | None = None, limit: int | None = None) -> Iterator[Opportunity]:
