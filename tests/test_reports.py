@@ -369,6 +369,24 @@ def test_stuck_reads_the_open_deals_in_order_from_their_index(pipeline, db):
         assert "TEMP B-TREE" not in plan, plan
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("list",),
+        ("list", "--status", "all", "--sort", "-value"),
+        ("list", "--status", "all", "--search", "a", "--limit", "3"),
+        ("list", "--status", "all", "--as-of", "2026-04-01"),
+        ("list", "--overdue"),
+        ("report", "stuck", "--days", "9"),
+        ("report", "stuck", "--days", "0", "--limit", "2"),
+        ("report", "overdue"),
+    ],
+)
+def test_format_ids_prints_the_ids_of_the_records(pipeline, args):
+    """-f ids reads the ids alone, without building records: the same deals in the same order."""
+    assert pipeline(*args, "-f", "ids").stdout == "".join(f"{d['id']}\n" for d in pipeline.json(*args))
+
+
 def test_stuck_prints_the_records_of_opp_list(pipeline):
     listed = pipeline("list", "--stage", "proposal", "-f", "json").stdout
     assert pipeline("report", "stuck", "-f", "json").stdout == listed

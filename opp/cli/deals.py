@@ -170,7 +170,9 @@ def list_(
     """List opportunities (open ones unless filtered otherwise)."""
     from opp.core import deals
 
-    found = deals.stream_deals(
+    # --format ids reads only the ids: no record is built for a deal whose id alone is printed.
+    read = deals.stream_deal_ids if fmt is Format.ids else deals.stream_deals
+    found = read(
         state.context(),
         stages=stage or (),
         status=status,

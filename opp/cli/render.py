@@ -330,8 +330,8 @@ def emit(
         elif fmt is Format.csv:
             _csv(counted(), out, RAW_CSV if raw is None else raw, streamed=streamed)
         elif fmt is Format.ids:
-            for row in counted():
-                out.write(f"{_id_of(row)}\n")
+            for row in counted():  # records, or the ids alone (opp.core.deals.iter_deal_ids)
+                out.write(f"{row if type(row) is int else _id_of(row)}\n")
         else:
             if single and columns is None:
                 out.write(_vertical(whole) + "\n")

@@ -204,16 +204,18 @@ def report(
     ctx = state.context()
 
     if wanted in LISTS:
-        found = (
-            reports.stuck(
-                ctx,
-                days=reports.DEFAULT_STUCK_DAYS if days is None else days,
-                assignee=assignee,
-                limit=limit,
+        # --format ids reads only the ids: no record is built for a deal whose id alone is printed.
+        ids_only = fmt is Format.ids
+        found: Any
+        if wanted == "stuck":
+            stuck = reports.stuck_ids if ids_only else reports.stuck
+            found = stuck(
+                ctx, days=reports.DEFAULT_STUCK_DAYS if days is None else days, assignee=assignee, limit=limit
             )
-            if wanted == "stuck"
-            else reports.overdue(ctx, assignee=assignee, limit=limit)
-        )
+        else:
+            found = (reports.overdue_ids if ids_only else reports.overdue)(
+                ctx, assignee=assignee, limit=limit
+            )
         from opp.cli.deals import DEAL_COLUMNS
 
         listed = emit(found, fmt, columns=DEAL_COLUMNS, empty=f"no {wanted} opportunities")

@@ -38,7 +38,7 @@ from sqlalchemy import (
 
 from opp.core.context import Context
 from opp.core.dates import day_end_exclusive, parse_period, start_of_day_utc
-from opp.core.deals import DealFilter, build_filter, iter_deals, stream_deals
+from opp.core.deals import DealFilter, build_filter, iter_deal_ids, iter_deals, stream_deal_ids, stream_deals
 from opp.core.errors import Invalid
 from opp.core.forecast import reporting_measures
 from opp.core.money import ROUNDING, from_minor, minor_unit, round_to_minor
@@ -520,6 +520,14 @@ def stuck(
         yield from iter_deals(conn, stuck_filter(conn, ctx, days=days, assignee=assignee, limit=limit))
 
 
+def stuck_ids(
+    ctx: Context, *, days: int = DEFAULT_STUCK_DAYS, assignee: str | None = None, limit: int | None = None
+) -> Iterator[int]:
+    """:func:`stuck`, only the ids (``--format ids``), read without building the deals' records."""
+    with ctx.reading() as conn:
+        yield from iter_deal_ids(conn, stuck_filter(conn, ctx, days=days, assignee=assignee, limit=limit))
+
+
 def stuck_filter(
     conn: Connection, ctx: Context, *, days: int, assignee: str | None = None, limit: int | None = None
 ) -> DealFilter:
@@ -539,6 +547,11 @@ def overdue(ctx: Context, *, assignee: str | None = None, limit: int | None = No
     """Open deals whose expected close is before today (as ``opp list --overdue``), most overdue first
     (``limit``: only the first that many); a generator, as :func:`opp.core.deals.stream_deals`."""
     return stream_deals(ctx, assignee=assignee, overdue=True, sort="close", limit=limit)
+
+
+def overdue_ids(ctx: Context, *, assignee: str | None = None, limit: int | None = None) -> Iterator[int]:
+    """:func:`overdue`, only the ids (``--format ids``)."""
+    return stream_deal_ids(ctx, assignee=assignee, overdue=True, sort="close", limit=limit)
 
 
 # -- services ------------------------------------------------------------------------------------------
