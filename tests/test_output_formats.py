@@ -239,6 +239,42 @@ def test_a_streamed_listing_prints_exactly_what_the_same_list_prints(capsys, mon
     assert capsys.readouterr().out == whole
 
 
+def test_a_streamed_table_writes_every_kind_of_cell_as_the_laid_out_rows(capsys, monkeypatch):
+    """Past the first chunk, cells are written by the type of their value: each as tabulate shows it."""
+    from datetime import UTC, date, datetime
+    from decimal import Decimal
+
+    from opp.cli import render
+
+    rows = [
+        {
+            "id": n,
+            "title": "two\nlines" if n % 3 else None,
+            "customer": {"name": f"Cust {n:02d}"},
+            "value": Decimal("12345.50") if n % 2 else Decimal("7.00"),
+            "close": date(2026, 1, n) if n % 4 else None,
+            "at": datetime(2026, 1, n, 9, 30, tzinfo=UTC),
+            "flag": n % 2 == 0,
+        }
+        for n in range(1, 12)
+    ]
+    columns = [
+        render.Column("id", "id"),
+        render.Column("title", "title"),
+        render.Column("customer", "customer.name"),
+        render.Column("value", "value"),
+        render.Column("close", "close"),
+        render.Column("at", "at"),
+        render.Column("flag", "flag"),
+    ]
+    render.emit(list(rows), "table", columns=columns)
+    whole = capsys.readouterr().out
+    assert "12,345.50" in whole and "two lines" in whole and "2026-01-02T09:30:00Z" in whole
+    monkeypatch.setattr(render, "TABLE_CHUNK", 4)
+    render.emit(iter(rows), "table", columns=columns)
+    assert capsys.readouterr().out == whole
+
+
 def test_a_streamed_table_cuts_a_later_cell_wider_than_its_column(capsys, monkeypatch):
     from opp.cli import render
 

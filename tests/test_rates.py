@@ -372,3 +372,26 @@ def test_a_currency_without_any_rate_is_refused(opp):
         4, "forecast", "--currency", "USD"
     )
     assert total(opp, "--currency", "USD", "--period", "2026-06") == ("USD", "110.00", "16.50")
+
+
+@pytest.mark.parametrize(
+    ("value", "rate"),
+    [
+        ("1234567.89", "1.0834"),  # the products fit in 64 bits: the database's integer arithmetic
+        ("9999999999999.99", "1.123456789012"),  # they do not: exact arithmetic beyond 64 bits
+        ("9999999999999.99", "0.000000000001"),
+    ],
+)
+def test_conversion_is_exact_on_both_sides_of_64_bits(opp, value, rate):
+    from fractions import Fraction
+
+    opp("rate", "set", "EUR", "USD", rate, "--date", "2026-01-01")
+    deal(opp, "--value", value, "--currency", "EUR", "--stage", "proposal", "--close", "2026-06-30")
+
+    def cents(exact):
+        whole, rest = divmod(exact.numerator * 100, exact.denominator)
+        return Decimal(whole + (1 if 2 * rest >= exact.denominator else 0)) / 100  # half up
+
+    converted = Fraction(value) * Fraction(rate)
+    expected = (f"{cents(converted):.2f}", f"{cents(converted / 2):.2f}")  # proposal: 50 %
+    assert total(opp, "--currency", "USD")[1:] == expected

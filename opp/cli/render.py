@@ -257,18 +257,46 @@ def _write_table(rows: Iterator[Mapping[str, Any]], columns: Sequence[Column], o
     widths = [len(dashes) for dashes in text.split("\n", 2)[1].split("  ")]
     # Each cell is cut to the narrower of its column's own width and the laid-out one.
     laid_out = [
-        (col.key, min(width, col.width) if col.width is not None else width, width)
+        (_reader(col.key), min(width, col.width) if col.width is not None else width, width)
         for col, width in zip(columns, widths, strict=True)
     ]
+    text_of = _cell_texts().get
     for row in rows:
         cells = []
-        for key, cut, width in laid_out:
-            value = row.get(key) if "." not in key else _lookup(row, key)
-            cell = str(_cell(value, None))
+        for read, cut, width in laid_out:
+            value = read(row)
+            as_text = text_of(type(value))
+            cell = as_text(value) if as_text is not None else str(_cell(value, None))
             if len(cell) > cut:
                 cell = cell[: cut - 1] + "…"
             cells.append(cell.ljust(width))
         out.write("  ".join(cells).rstrip() + "\n")
+
+
+def _reader(key: str) -> Callable[[Mapping[str, Any]], Any]:
+    """A function reading ``key`` (``a.b`` reaches into nested dicts) from a row."""
+    if "." in key:
+        return lambda row: _lookup(row, key)
+    return lambda row: row.get(key)
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\n", " ") if "\n" in text else text
+
+
+def _cell_texts() -> dict[type, Callable[[Any], str]]:
+    """A table cell's text by the exact type of its value, as :func:`_cell` writes it (the types
+    nearly every cell has; any other goes through ``_cell``)."""
+    from opp.core.money import format_money
+
+    return {
+        str: _one_line,
+        int: int.__repr__,
+        type(None): lambda _: "",
+        Decimal: format_money,
+        date: format_date,
+        datetime: format_instant,
+    }
 
 
 def _id_of(record: Mapping[str, Any]) -> Any:

@@ -42,7 +42,7 @@ from opp.core.figures import forecast_minor_expr
 from opp.core.money import normalize_currency
 from opp.core.records import Record
 from opp.store import schema
-from opp.store.dialect import SQLITE_INTEGER_LIMIT, convert_minor, date_of, exponent_case, ratio_round
+from opp.store.dialect import INTEGER_LIMIT, convert_minor, date_of, exponent_case, ratio_round
 
 r = schema.rates
 o = schema.opportunities
@@ -259,15 +259,15 @@ def conversion(
     if missing:
         day, code = min(missing)
         _no_rate(code, target, day)
-    # value × probability × numerator, doubled, must stay an exact SQLite integer.
+    # value × probability × numerator, doubled, must stay a 64-bit integer (SQLite's, bigint).
     worst = max(2 * 100 * largest[p.currency] * p.numerator + 200 * p.denominator for p in periods)
-    fits = worst <= SQLITE_INTEGER_LIMIT
+    fits = worst <= INTEGER_LIMIT
     return Conversion(
         target,
-        ratio_round(dialect, value, numerator, denominator, fits_in_sqlite_integers=fits),
+        ratio_round(dialect, value, numerator, denominator, fits_in_64_bits=fits),
         # value × probability is in hundredths of a minor unit: a hundred times the denominator.
         ratio_round(
-            dialect, value * source.c.probability, numerator, denominator * 100, fits_in_sqlite_integers=fits
+            dialect, value * source.c.probability, numerator, denominator * 100, fits_in_64_bits=fits
         ),
     )
 

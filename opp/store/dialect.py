@@ -152,8 +152,9 @@ def instant_from_text(dialect_name: str, text: Any) -> ColumnElement[Any]:
     return cast(func.replace(text, "Z", ""), DateTime)
 
 
-# SQLite keeps exact integers only below 2**63; above that it silently turns to floating point.
-SQLITE_INTEGER_LIMIT = 2**63 - 1
+# SQLite keeps exact integers only below 2**63 (above that it silently turns to floating point), and
+# PostgreSQL's bigint stops there too (above that it raises).
+INTEGER_LIMIT = 2**63 - 1
 
 
 def _ratio_round_value(minor: int | None, numerator: int | None, denominator: int | None) -> int | None:
@@ -168,17 +169,18 @@ def register_ratio_function(dbapi_connection: Any) -> None:
 
 
 def ratio_round(
-    dialect_name: str, minor: Any, numerator: Any, denominator: Any, *, fits_in_sqlite_integers: bool
+    dialect_name: str, minor: Any, numerator: Any, denominator: Any, *, fits_in_64_bits: bool
 ) -> ColumnElement[int]:
     """``minor`` × numerator / denominator rounded half up (non-negative integers), exactly.
 
-    SQLite does it in its own integer arithmetic when the products are known to fit, else through a
-    Python function; PostgreSQL in ``numeric``, whose integer division is exact at any size.
+    When the products are known to fit in 64 bits both databases do it in their own integer
+    arithmetic (integer division of non-negative numbers is the floor). Otherwise SQLite calls a Python
+    function and PostgreSQL works in ``numeric``, whose integer division is exact at any size.
     """
+    if fits_in_64_bits:
+        exact: ColumnElement[int] = (2 * minor * numerator + denominator) // (2 * denominator)
+        return exact
     if dialect_name == "sqlite":
-        if fits_in_sqlite_integers:
-            exact: ColumnElement[int] = (2 * minor * numerator + denominator) // (2 * denominator)
-            return exact
         return func.opp_ratio_round(minor, numerator, denominator)
     wide = cast(minor, Numeric)
     return cast(func.div(2 * wide * numerator + denominator, 2 * cast(denominator, Numeric)), BigInteger)
