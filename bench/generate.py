@@ -5,7 +5,7 @@
 
 The schema is opp's own, created and migrated by ``opp.store.engine.open_store``; the rows are written
 straight through SQLAlchemy Core ``insert()`` executemany in batches (no services, no per-deal
-transaction), in the shapes opp's services write them: a deal row as ``insert_deal`` makes it, its
+transaction), in the shapes opp's services write them: a deal row as ``new_deal`` makes it, its
 ``created`` event with the same JSON snapshot, one ``stage`` event per field a move changes
 (stage/probability, plus status/closed_at/lost_reason on closing), ``assign`` and ``note`` events,
 and billable lines with their ``billable`` events. Each batch of deals is one ``commands`` row.

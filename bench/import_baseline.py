@@ -11,7 +11,7 @@ every customer with its kind) and writes, in one ``BEGIN IMMEDIATE`` transaction
   (email and phone NULL, created_at the command's instant);
 - ``users``: one per assignee handle not seen before (name and email NULL, created_at the instant);
 - ``commands``: one row (the instant, the actor, ``import``);
-- ``opportunities``: one per row, every column as ``insert_deal`` fills it;
+- ``opportunities``: one per row, every column as ``new_deal`` fills it;
 - ``history``: one ``created`` event per deal, with the same JSON snapshot (``json.dumps``,
   ``sort_keys``) and the deal's created_at as its instant.
 

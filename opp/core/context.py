@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import Connection, insert
 from sqlalchemy.exc import DatabaseError, DBAPIError, IntegrityError, OperationalError
@@ -35,6 +35,16 @@ def _naive_utc(instant: datetime) -> datetime:
     return instant.replace(tzinfo=None)
 
 
+class EventDetails(TypedDict, total=False):
+    """What a history event may carry besides its deal and action (each absent is null)."""
+
+    field: str | None
+    old: str | None
+    new: str | None
+    note: str | None
+    at: datetime | None
+
+
 @dataclass
 class UnitOfWork:
     """One command's write: a connection inside a write transaction, and its history."""
@@ -54,17 +64,7 @@ class UnitOfWork:
         assert self._command_id is not None
         return self._command_id
 
-    def event(
-        self,
-        opportunity_id: int,
-        action: str,
-        *,
-        field: str | None = None,
-        old: str | None = None,
-        new: str | None = None,
-        note: str | None = None,
-        at: datetime | None = None,
-    ) -> dict[str, Any]:
+    def event(self, opportunity_id: int, action: str, **details: Unpack[EventDetails]) -> dict[str, Any]:
         """The history row of one event of this command, not yet written (see :meth:`record`).
 
         ``at`` defaults to the command's instant; imports pass the time the event happened elsewhere.
@@ -72,28 +72,18 @@ class UnitOfWork:
         return {
             "opportunity_id": opportunity_id,
             "command_id": self.command_id(),
-            "at": at or self.at,
+            "at": details.get("at") or self.at,
             "actor": self.actor,
             "action": action,
-            "field": field,
-            "old": old,
-            "new": new,
-            "note": note,
+            "field": details.get("field"),
+            "old": details.get("old"),
+            "new": details.get("new"),
+            "note": details.get("note"),
         }
 
-    def record(
-        self,
-        opportunity_id: int,
-        action: str,
-        *,
-        field: str | None = None,
-        old: str | None = None,
-        new: str | None = None,
-        note: str | None = None,
-        at: datetime | None = None,
-    ) -> int:
+    def record(self, opportunity_id: int, action: str, **details: Unpack[EventDetails]) -> int:
         """Append one history event to this command's transaction; returns the event id."""
-        row = self.event(opportunity_id, action, field=field, old=old, new=new, note=note, at=at)
+        row = self.event(opportunity_id, action, **details)
         event_id: int = self.conn.execute(insert(schema.history), row).inserted_primary_key[0]  # type: ignore[index]
         return event_id
 

@@ -410,8 +410,9 @@ def create_deal(
         assert move is None
         chance = target.probability if chance is None else chance
         assignee_id = user_id(conn, assign) if assign is not None else None
-        new_id = insert_deal(
-            uow,
+        _check_ref_free(conn, clean_ref)
+        deal = new_deal(
+            uow.at,
             title=clean_title,
             description=clean_description,
             customer_id=customer.id,
@@ -424,6 +425,7 @@ def create_deal(
             assignee_id=assignee_id,
             assignee=assign.strip() if assign else None,
         )
+        new_id = insert_deals(uow, [deal])[0]
         return fetch_deals(conn, [new_id])[0]
 
 
@@ -513,40 +515,6 @@ def insert_deals(uow: UnitOfWork, deals: Sequence[NewDeal]) -> list[int]:
         ]
     )
     return ids
-
-
-def insert_deal(
-    uow: UnitOfWork,
-    *,
-    title: str,
-    description: str | None,
-    customer_id: int,
-    value_minor: int,
-    currency: str,
-    stage: Stage,
-    probability: int,
-    expected_close: date | None,
-    external_ref: str | None,
-    assignee_id: int | None,
-    assignee: str | None,
-) -> int:
-    """Insert one validated deal and its ``created`` event inside the caller's unit of work."""
-    _check_ref_free(uow.conn, external_ref)
-    deal = new_deal(
-        uow.at,
-        title=title,
-        description=description,
-        customer_id=customer_id,
-        value_minor=value_minor,
-        currency=currency,
-        stage=stage,
-        probability=probability,
-        expected_close=expected_close,
-        external_ref=external_ref,
-        assignee_id=assignee_id,
-        assignee=assignee,
-    )
-    return insert_deals(uow, [deal])[0]
 
 
 def lock_deal(conn: Connection, deal_id: int) -> RowMapping:
