@@ -237,7 +237,7 @@ SERVICES = [
 
 
 def minor_text(minor: int, places: int) -> str:
-    """The value text opp's snapshot holds (``str`` of opp.core.money.from_minor)."""
+    """The value text opp's snapshot holds (``str`` of opp.core.money.amounts.from_minor)."""
     return str(Decimal(f"{minor}E-{places}"))
 
 

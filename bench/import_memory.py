@@ -19,7 +19,7 @@ from pathlib import Path
 
 from opp.core.clock import Clock
 from opp.core.context import open_context
-from opp.core.importer import ImportOptions, import_deals
+from opp.core.transfer.importer import ImportOptions, import_deals
 
 STAGES = ("lead", "qualification", "proposal", "negotiation", "won", "lost")
 

@@ -4,7 +4,7 @@
     python bench/import_speed.py --rows 1000000 --runs 2 --check --export /tmp/oppimport/opp.db
 
 1. Writes (once, kept in ``--dir``) a deterministic CSV of N deals in opp's own columns
-   (:data:`opp.core.loader.COLUMNS`), drawn with ``bench/generate.py``'s customers, users, products,
+   (:data:`opp.core.transfer.readers.COLUMNS`), drawn with ``bench/generate.py``'s customers, users, products,
    currencies and stage mix: Zipf-popular customers (N/5 of them, with their kind), 50 assignees by
    handle (10 % of deals unassigned), every deal with an external ref, a created_at instant, an
    expected close; 25 % won and 15 % lost with closed_at (and a lost reason on most lost ones); a
@@ -72,7 +72,7 @@ def write_csv(path: Path, rows: int, seed: int) -> None:
         Generator,
     )
 
-    from opp.core.loader import COLUMNS
+    from opp.core.transfer.readers import COLUMNS
 
     gen = Generator(rows, seed)
     rng = gen.rng

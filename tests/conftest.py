@@ -224,7 +224,7 @@ def cli(db: str) -> Cli:
 
 def seed(db: str | Path) -> Context:
     """A new database at ``db`` with user dana (Dana Scully) and the organization Initech."""
-    from opp.core import customers, users
+    from opp.core.pipeline import customers, users
 
     ctx = open_context(str(db), actor="dana", clock=Clock.from_env_value(NOW))
     users.add_user(ctx, "dana", name="Dana Scully")

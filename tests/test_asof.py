@@ -484,9 +484,9 @@ def test_forward_and_backward_rebuilds_give_the_same_deals_at_every_instant(shop
 
     from sqlalchemy import select
 
-    from opp.core.asof import deals_as_of, deals_as_of_backward
     from opp.core.clock import Clock
     from opp.core.context import open_context
+    from opp.core.pipeline.asof import deals_as_of, deals_as_of_backward
     from opp.store import schema
 
     shop("edit", 1, "--description", "first words", OPP_NOW=day(10))

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from opp.core import customers, deals, history, users
+from opp.core.pipeline import customers, deals, history, users
 
 USERS = ["ann", "ben", "cat", "dan", "eve", "fay"]
 LATER = "2026-03-12T10:00:00Z"

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from opp.core import customers, deals, users
+from opp.core.pipeline import customers, deals, users
 from tests.conftest import seed
 
 OPPORTUNITY_KEYS = [

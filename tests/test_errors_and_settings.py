@@ -71,7 +71,7 @@ def test_an_unknown_command_is_a_usage_error(opp):
 @pytest.fixture
 def broken(monkeypatch):
     """A core function that fails as a bug would."""
-    from opp.core import users
+    from opp.core.pipeline import users
 
     def boom(*_args, **_kwargs):
         raise RuntimeError("kaboom")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from opp.core.exporter import EXPORT_COLUMNS, export_deals
+from opp.core.transfer.exporter import EXPORT_COLUMNS, export_deals
 from tests.conftest import Cli
 
 DEMO_NOW = "2026-11-26T09:00:00Z"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from opp.core import customers, deals, users
 from opp.core.clock import Clock
 from opp.core.context import Context, open_context
+from opp.core.pipeline import customers, deals, users
 
 EVENT_KEYS = ["id", "opportunity_id", "at", "actor", "action", "field", "old", "new", "note"]
 DAY1, DAY2, DAY3 = "2026-03-10T08:30:00Z", "2026-03-11T23:59:59Z", "2026-03-12T00:00:00Z"

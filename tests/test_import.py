@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from opp.cli.transfer import ProgressBar
-from opp.core import importer, loader
 from opp.core.clock import Clock
 from opp.core.context import open_context
 from opp.core.errors import Invalid
-from opp.core.importer import (
+from opp.core.transfer import importer
+from opp.core.transfer import readers as loader
+from opp.core.transfer.importer import (
     BATCH_SIZE,
     ImportOptions,
     derive_handle,

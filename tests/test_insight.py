@@ -11,7 +11,8 @@ from decimal import Decimal
 
 import pytest
 
-from opp.core import customers, deals, insight
+from opp.core.analytics import insight
+from opp.core.pipeline import customers, deals
 
 
 def day(n: int) -> str:

@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from opp.core import invoices
+from opp.core.billing import invoices
 from opp.core.errors import Conflict
 from tests.conftest import NOW, OPP_BIN
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from opp.core import customers, deals
 from opp.core.clock import Clock
 from opp.core.context import open_context
+from opp.core.pipeline import customers, deals
 
 from .conftest import NOW, OPP_BIN
 

@@ -348,10 +348,10 @@ def test_stuck_reads_the_open_deals_in_order_from_their_index(pipeline, db):
     gives them longest stuck first, so --limit 20 reads twenty (see migration 0006)."""
     from sqlalchemy import text
 
+    from opp.core.analytics.reports import stuck_filter
     from opp.core.clock import Clock
     from opp.core.context import open_context
-    from opp.core.deals import deals_query
-    from opp.core.reports import stuck_filter
+    from opp.core.pipeline.deals import deals_query
 
     ctx = open_context(db, actor="dana", clock=Clock.from_env_value(REPORT_NOW))
     try:

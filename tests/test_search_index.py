@@ -305,7 +305,7 @@ def plan(conn, query) -> str:
 
 
 def test_a_search_looks_its_text_up_in_the_index(corpus, core):
-    from opp.core.deals import DealFilter, deals_query
+    from opp.core.pipeline.deals import DealFilter, deals_query
 
     with core.store.write() as conn:
         # A handful of rows is read fastest whole: ask for the plan a big table would get.

@@ -165,7 +165,7 @@ def test_opening_an_up_to_date_database_does_not_import_alembic(tmp_path):
         "import sys\n"
         "from opp.core.context import open_context\n"
         f"ctx = open_context({str(path)!r}, actor='dana')\n"
-        "from opp.core import users\n"
+        "from opp.core.pipeline import users\n"
         "users.list_users(ctx)\n"
         "ctx.close()\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))\n"

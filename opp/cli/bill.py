@@ -41,8 +41,8 @@ TaxOpt = Annotated[
 
 def billing_text(billing: object, value: Decimal) -> str:
     """One line for ``opp show``'s table: billed and unbilled amounts, and whether they make the value."""
-    from opp.core.billing import BillingSummary
-    from opp.core.money import format_money
+    from opp.core.billing.billables import BillingSummary
+    from opp.core.money.amounts import format_money
 
     assert isinstance(billing, BillingSummary)
     if billing.matches_value is None:
@@ -57,7 +57,7 @@ def billing_text(billing: object, value: Decimal) -> str:
 
 
 def _emit_billables(billables: object, fmt: Format) -> None:
-    from opp.core.billing import Billables
+    from opp.core.billing.billables import Billables
 
     assert isinstance(billables, Billables)
     if fmt is not Format.table:
@@ -96,9 +96,9 @@ def bill_add(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Add a billable line to a deal, from the catalog or as a custom item."""
-    from opp.core import billing
+    from opp.core.billing import billables
 
-    result = billing.add_billable(
+    result = billables.add_billable(
         state.context(), deal_id, service=service, item=item, price=price, quantity=qty, tax=tax
     )
     _emit_billables(result, fmt)
@@ -107,9 +107,9 @@ def bill_add(
 @app.command("list")
 def bill_list(deal_id: IdArg, fmt: FormatOpt = Format.table) -> None:
     """List a deal's billable lines with subtotal, tax and total (invoiced lines included)."""
-    from opp.core import billing
+    from opp.core.billing import billables
 
-    _emit_billables(billing.list_billables(state.context(), deal_id), fmt)
+    _emit_billables(billables.list_billables(state.context(), deal_id), fmt)
 
 
 @app.command("remove")
@@ -119,9 +119,9 @@ def bill_remove(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Remove a billable line that is not invoiced."""
-    from opp.core import billing
+    from opp.core.billing import billables
 
-    _emit_billables(billing.remove_billable(state.context(), deal_id, line), fmt)
+    _emit_billables(billables.remove_billable(state.context(), deal_id, line), fmt)
 
 
 @app.command("invoice")
@@ -137,7 +137,7 @@ def bill_invoice(
 ) -> None:
     """Invoice a won deal's uninvoiced lines under the next invoice number; those lines are frozen."""
     from opp.cli.invoice import emit_invoice
-    from opp.core import invoices
+    from opp.core.billing import invoices
 
     emit_invoice(invoices.invoice_deal(state.context(), deal_id, due=due), fmt)
 
@@ -161,10 +161,10 @@ def service_add(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Add a service to the catalog."""
-    from opp.core import billing
+    from opp.core.billing import catalog
 
     emit(
-        billing.add_service(
+        catalog.add_service(
             state.context(), code, name=name, price=price, currency=currency, unit=unit, tax=tax
         ),
         fmt,
@@ -177,10 +177,10 @@ def service_list(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """List the catalog."""
-    from opp.core import billing
+    from opp.core.billing import catalog
 
     emit(
-        billing.list_services(state.context(), include_retired=all_),
+        catalog.list_services(state.context(), include_retired=all_),
         fmt,
         columns=SERVICE_COLUMNS,
         empty="no services",
@@ -190,9 +190,9 @@ def service_list(
 @service_app.command("show")
 def service_show(code: CodeArg, fmt: FormatOpt = Format.table) -> None:
     """Show one service."""
-    from opp.core import billing
+    from opp.core.billing import catalog
 
-    emit(billing.get_service(state.context(), code), fmt)
+    emit(catalog.get_service(state.context(), code), fmt)
 
 
 @service_app.command("edit")
@@ -210,10 +210,10 @@ def service_edit(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Change a service for lines added from now on; lines already on deals keep their figures."""
-    from opp.core import billing
+    from opp.core.billing import catalog
 
     emit(
-        billing.edit_service(
+        catalog.edit_service(
             state.context(), code, name=name, price=price, currency=currency, unit=unit, tax=tax
         ),
         fmt,
@@ -223,6 +223,6 @@ def service_edit(
 @service_app.command("retire")
 def service_retire(code: CodeArg, fmt: FormatOpt = Format.table) -> None:
     """Retire a service: no new lines may use it; existing lines keep it."""
-    from opp.core import billing
+    from opp.core.billing import catalog
 
-    emit(billing.retire_service(state.context(), code), fmt)
+    emit(catalog.retire_service(state.context(), code), fmt)

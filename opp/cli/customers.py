@@ -40,8 +40,8 @@ def add(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Add a customer: exactly one of --org or --person."""
-    from opp.core import customers
     from opp.core.errors import Invalid
+    from opp.core.pipeline import customers
 
     if (org is None) == (person is None):
         raise Invalid("give exactly one of --org or --person", hint="for example --org 'Acme Corp'")
@@ -58,7 +58,7 @@ def list_(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """List customers."""
-    from opp.core import customers
+    from opp.core.pipeline import customers
 
     found = customers.list_customers(state.context(), kind=kind, search=search)
     emit(found, fmt, columns=CUSTOMER_COLUMNS, empty="no customers match")
@@ -75,7 +75,7 @@ def show(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Show a customer with all its opportunities and their totals."""
-    from opp.core import customers
+    from opp.core.pipeline import customers
 
     detail = customers.show_customer(state.context(), ref)
     emit(

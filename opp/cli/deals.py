@@ -106,7 +106,7 @@ def create(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Create an opportunity for an existing customer and print it."""
-    from opp.core import deals
+    from opp.core.pipeline import deals
 
     deal = deals.create_deal(
         state.context(),
@@ -127,7 +127,7 @@ def create(
 
 def show(deal_id: IdArg, fmt: FormatOpt = Format.table) -> None:
     """Show one opportunity with its billing (billed, unbilled, whether they make the value) and history."""
-    from opp.core import deals
+    from opp.core.pipeline import deals
 
     detail = deals.show_deal(state.context(), deal_id)
     record = detail.as_dict()
@@ -168,7 +168,7 @@ def list_(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """List opportunities (open ones unless filtered otherwise)."""
-    from opp.core import deals
+    from opp.core.pipeline import deals
 
     # --format ids reads only the ids: no record is built for a deal whose id alone is printed.
     read = deals.stream_deal_ids if fmt is Format.ids else deals.stream_deals
@@ -218,7 +218,7 @@ def edit(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Change fields of an opportunity ('' clears an optional one); each change is recorded."""
-    from opp.core import deals
+    from opp.core.pipeline import deals
 
     deal = deals.edit_deal(
         state.context(),
@@ -253,7 +253,7 @@ def stage(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Move opportunities to a stage: all of them, or none if any move is refused."""
-    from opp.core import deals
+    from opp.core.pipeline import deals
 
     moved = deals.move_deals(
         state.context(),
@@ -275,21 +275,21 @@ def assign(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Assign opportunities to a user."""
-    from opp.core import deals
+    from opp.core.pipeline import deals
 
     emit(deals.assign_deals(state.context(), handle, read_ids(ids)), fmt, columns=DEAL_COLUMNS)
 
 
 def unassign(ids: IdsArg, fmt: FormatOpt = Format.table) -> None:
     """Remove the assignee of opportunities."""
-    from opp.core import deals
+    from opp.core.pipeline import deals
 
     emit(deals.unassign_deals(state.context(), read_ids(ids)), fmt, columns=DEAL_COLUMNS)
 
 
 def claim(ids: IdsArg, fmt: FormatOpt = Format.table) -> None:
     """Assign opportunities to yourself (--as); deals someone else holds are refused."""
-    from opp.core import deals
+    from opp.core.pipeline import deals
 
     emit(deals.claim_deals(state.context(), read_ids(ids)), fmt, columns=DEAL_COLUMNS)
 
@@ -302,7 +302,7 @@ def note(
     """Add a note to an opportunity's history."""
     import sys
 
-    from opp.core import deals
+    from opp.core.pipeline import deals
 
     body = sys.stdin.read() if text == "-" else text
     emit(deals.add_note(state.context(), deal_id, body), fmt)
@@ -323,7 +323,7 @@ def history(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Show history events, oldest first."""
-    from opp.core import history as history_service
+    from opp.core.pipeline import history as history_service
 
     events = history_service.list_events(
         state.context(), deal_id, action=action, since=since, actor=actor, limit=limit

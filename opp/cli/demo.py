@@ -33,9 +33,11 @@ def demo(
     is set, so that forecasts can add the example's several currencies.
     """
     from opp.cli.deals import DEAL_COLUMNS
-    from opp.core import deals, loader, settings, stages
+    from opp.core import settings
     from opp.core.errors import Invalid
+    from opp.core.pipeline import deals, stages
     from opp.core.records import Opportunity
+    from opp.core.transfer import readers as loader
 
     path = file if file is not None else EXAMPLE_DEALS
     if file is None and not path.is_file():

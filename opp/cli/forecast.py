@@ -19,7 +19,7 @@ from opp.cli.options import (
 from opp.cli.render import Column, Format, emit
 
 if TYPE_CHECKING:
-    from opp.core.forecast import Board, Card
+    from opp.core.analytics.forecast import Board, Card
 
 BAR_WIDTH = 30
 
@@ -63,7 +63,7 @@ def forecast(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Forecast revenue of open and won deals: value × probability, per deal rounded, then summed."""
-    from opp.core import forecast as service
+    from opp.core.analytics import forecast as service
 
     if spread:
         _forecast_range(
@@ -103,7 +103,7 @@ def forecast(
 
 
 def _forecast_range(*, by_given: bool, fmt: Format, **options: Any) -> None:
-    from opp.core import insight
+    from opp.core.analytics import insight
     from opp.core.errors import Invalid
 
     if by_given:
@@ -135,7 +135,7 @@ def pipeline(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """The open pipeline per stage: count, value and forecast (with a bar per stage as a table)."""
-    from opp.core import forecast as service
+    from opp.core.analytics import forecast as service
 
     if cards is not None and not as_board:
         raise typer.BadParameter("applies only with --board", param_hint="'--cards'")
@@ -154,7 +154,7 @@ def pipeline(
 
 
 def _card_text(card: Card) -> str:
-    from opp.core.money import format_money
+    from opp.core.money.amounts import format_money
 
     title = card.title if len(card.title) <= CARD_TITLE else card.title[: CARD_TITLE - 1] + "…"
     return f"#{card.id} {title} {format_money(card.value)} {card.currency}"
@@ -163,7 +163,7 @@ def _card_text(card: Card) -> str:
 def _board(board: Board, fmt: Format) -> None:
     """As a table, a column per stage headed by its name and count, a card per row, the stage's value
     (in the reporting currency) last; other formats print the board with its cards."""
-    from opp.core.money import format_money
+    from opp.core.money.amounts import format_money
 
     if fmt is not Format.table:
         emit(board, fmt)

@@ -26,7 +26,7 @@ def suggest(deal_id: IdArg, fmt: FormatOpt = Format.table) -> None:
     each group smoothed with 5 pseudo-deals so that small groups barely count).
     Apply it yourself with: opp edit ID --probability N
     """
-    from opp.core import insight
+    from opp.core.analytics import insight
 
     found = insight.suggest(state.context(), deal_id)
     if fmt is not Format.table:

@@ -44,7 +44,7 @@ DOCUMENTS = (InvoiceFormat.md, InvoiceFormat.html)
 
 def emit_invoice(invoice: object, fmt: Format) -> None:
     """One invoice: its fields, then (as a table) its lines."""
-    from opp.core.invoices import Invoice
+    from opp.core.billing.invoices import Invoice
 
     assert isinstance(invoice, Invoice)
     emit(invoice, fmt, extra_tables=[("lines", invoice.lines, LINE_COLUMNS)])
@@ -63,7 +63,7 @@ def invoice_list(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """List invoices in the order they were issued."""
-    from opp.core import invoices
+    from opp.core.billing import invoices
 
     found = invoices.list_invoices(state.context(), deal_id=deal, customer=customer, period=period)
     emit(found, fmt, columns=INVOICE_COLUMNS, empty="no invoices")
@@ -88,7 +88,7 @@ def invoice_show(
     ] = None,
 ) -> None:
     """Show one invoice; --format md or html renders it for printing (HTML: self-contained)."""
-    from opp.core import invoices
+    from opp.core.billing import invoices
     from opp.core.errors import Invalid
 
     if out is not None and fmt not in DOCUMENTS:

@@ -15,10 +15,10 @@ from decimal import Decimal
 from pathlib import Path
 
 from opp.cli.render import PipeClosed, message
-from opp.core.billing import Line
+from opp.core.billing.billables import Line
+from opp.core.billing.invoices import Invoice
 from opp.core.dates import format_date
-from opp.core.invoices import Invoice
-from opp.core.money import format_money
+from opp.core.money.amounts import format_money
 
 _MD_SPECIAL = str.maketrans({char: "\\" + char for char in "\\`*_[]<>|#"})
 

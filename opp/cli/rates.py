@@ -33,7 +33,7 @@ def set_(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Set the rate of a pair from a day on (the inverse pair is derived when needed)."""
-    from opp.core import rates
+    from opp.core.money import rates
 
     emit(rates.set_rate(state.context(), from_currency, to_currency, rate, on=on), fmt)
 
@@ -46,7 +46,7 @@ def list_(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """List the rates, by pair and date."""
-    from opp.core import rates
+    from opp.core.money import rates
 
     emit(rates.list_rates(state.context(), currency=currency), fmt, columns=RATE_COLUMNS, empty="no rates")
 
@@ -59,6 +59,6 @@ def remove(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Remove the rate of a pair that starts on a day."""
-    from opp.core import rates
+    from opp.core.money import rates
 
     emit(rates.remove_rate(state.context(), from_currency, to_currency, on=on), fmt)

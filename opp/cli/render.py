@@ -142,7 +142,7 @@ def _cell(value: Any, width: int | None) -> Any:
     elif kind is int or kind is bool:
         return value
     elif kind is Decimal:
-        from opp.core.money import format_money
+        from opp.core.money.amounts import format_money
 
         return format_money(value)
     else:
@@ -287,7 +287,7 @@ def _one_line(text: str) -> str:
 def _cell_texts() -> dict[type, Callable[[Any], str]]:
     """A table cell's text by the exact type of its value, as :func:`_cell` writes it (the types
     nearly every cell has; any other goes through ``_cell``)."""
-    from opp.core.money import format_money
+    from opp.core.money.amounts import format_money
 
     return {
         str: _one_line,
@@ -358,7 +358,7 @@ def emit(
         elif fmt is Format.csv:
             _csv(counted(), out, RAW_CSV if raw is None else raw, streamed=streamed)
         elif fmt is Format.ids:
-            for row in counted():  # records, or the ids alone (opp.core.deals.iter_deal_ids)
+            for row in counted():  # records, or the ids alone (opp.core.pipeline.deals.iter_deal_ids)
                 out.write(f"{row if type(row) is int else _id_of(row)}\n")
         else:
             if single and columns is None:

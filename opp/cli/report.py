@@ -183,7 +183,7 @@ def report(
     stuck and overdue print the same records as opp list (--limit N: the first N);
     with --fail-if-any they exit 6 after printing a non-empty list, 0 for an empty one.
     """
-    from opp.core import reports
+    from opp.core.analytics import reports
     from opp.core.errors import Invalid
 
     wanted = reports.parse_report_name(name)
@@ -226,7 +226,7 @@ def report(
         _accuracy(ctx, period, assignee, currency, fmt)
         return
     if wanted == "calibration":
-        from opp.core import insight
+        from opp.core.analytics import insight
 
         bands = insight.calibration(ctx, by=by, period=period, assignee=assignee)
         split = [Column(by.strip().lower(), "key")] if by is not None else []
@@ -262,7 +262,7 @@ def report(
 
 
 def _accuracy(ctx: Any, period: str | None, assignee: str | None, currency: str | None, fmt: Format) -> None:
-    from opp.core import reports
+    from opp.core.analytics import reports
     from opp.core.errors import Invalid
 
     if period is None:

@@ -32,7 +32,7 @@ NameOpt = Annotated[str | None, typer.Option("--name", metavar="T", help="Displa
 @app.command("list")
 def list_(fmt: FormatOpt = Format.table) -> None:
     """List the stages in pipeline order."""
-    from opp.core import stages
+    from opp.core.pipeline import stages
 
     emit(stages.list_stages(state.context()), fmt, columns=STAGE_COLUMNS)
 
@@ -49,7 +49,7 @@ def add(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Add an open stage after (or before) another open stage."""
-    from opp.core import stages
+    from opp.core.pipeline import stages
 
     emit(
         stages.add_stage(
@@ -69,7 +69,7 @@ def edit(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Rename, re-weight or move an open stage (deals keep the probability they carry)."""
-    from opp.core import stages
+    from opp.core.pipeline import stages
 
     emit(
         stages.edit_stage(
@@ -82,6 +82,6 @@ def edit(
 @app.command()
 def remove(key: KeyArg, fmt: FormatOpt = Format.table) -> None:
     """Remove an open stage that holds no deals."""
-    from opp.core import stages
+    from opp.core.pipeline import stages
 
     emit(stages.remove_stage(state.context(), key), fmt)

@@ -152,7 +152,7 @@ def import_(
     line and up to 20 bad lines. The summary (created, updated, unchanged, customers_created,
     users_created) goes to stdout.
     """
-    from opp.core import importer
+    from opp.core.transfer import importer
 
     options = importer.ImportOptions(
         fmt=input_format.value if input_format else None,
@@ -210,7 +210,7 @@ def export(
     Takes the filters of opp list. The output streams: a large export is never held in memory.
     """
     from opp.cli.render import RAW_CSV, stream_records
-    from opp.core.exporter import EXPORT_COLUMNS, export_deals
+    from opp.core.transfer.exporter import EXPORT_COLUMNS, export_deals
 
     bar = ProgressBar("exporting")
     try:

@@ -17,7 +17,7 @@ def undo(fmt: FormatOpt = Format.table) -> None:
     deals since, and for invoices.
     """
     from opp.core.dates import format_instant
-    from opp.core.undo import undo_last
+    from opp.core.pipeline.undo import undo_last
 
     result = undo_last(state.context())
     emit(result, fmt)

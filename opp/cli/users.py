@@ -23,7 +23,7 @@ def add(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Add a user."""
-    from opp.core import users
+    from opp.core.pipeline import users
 
     emit(users.add_user(state.context(), handle, name=name, email=email), fmt)
 
@@ -31,6 +31,6 @@ def add(
 @app.command("list")
 def list_(fmt: FormatOpt = Format.table) -> None:
     """List users."""
-    from opp.core import users
+    from opp.core.pipeline import users
 
     emit(users.list_users(state.context()), fmt, columns=USER_COLUMNS, empty="no users yet")

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from opp.core.context import Context
 from opp.core.errors import Invalid
-from opp.core.money import normalize_currency
+from opp.core.money.amounts import normalize_currency
 from opp.core.records import Setting
 from opp.store import schema
 
@@ -24,21 +24,21 @@ class SettingSpec:
     normalize: Callable[[str], str]
 
 
-# The invoice settings are checked by opp.core.invoices, which reads them (imported when one is set).
+# The invoice settings are checked by opp.core.billing.invoices, which reads them (imported when one is set).
 def _invoice_pattern(text: str) -> str:
-    from opp.core.invoices import check_pattern
+    from opp.core.billing.invoices import check_pattern
 
     return check_pattern(text)
 
 
 def _invoice_term(text: str) -> str:
-    from opp.core.invoices import check_term
+    from opp.core.billing.invoices import check_term
 
     return check_term(text)
 
 
 def _invoice_issuer(text: str) -> str:
-    from opp.core.invoices import check_issuer
+    from opp.core.billing.invoices import check_issuer
 
     return check_issuer(text)
 

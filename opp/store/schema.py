@@ -133,7 +133,8 @@ history = Table(
     Column("new", Text),
     Column("note", Text),
     Index("ix_history_opportunity_id_id", "opportunity_id", "id"),
-    # Covers the time-travel aggregates (opp.core.asof): the events after an instant, read from the index.
+    # Covers the time-travel aggregates (opp.core.pipeline.asof): the events after an instant, read from
+    # the index.
     Index("ix_history_at_field_opportunity_id", "at", "field", "opportunity_id", postgresql_include=["id"]),
     Index("ix_history_command_id", "command_id"),
 )

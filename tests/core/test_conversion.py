@@ -15,9 +15,9 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 from sqlalchemy import BigInteger, Integer, create_engine, event, literal, select
 
-from opp.core.figures import forecast_minor_expr
-from opp.core.money import MAX_MINOR, forecast_minor
-from opp.core.rates import parse_rate
+from opp.core.money.amounts import MAX_MINOR, forecast_minor
+from opp.core.money.figures import forecast_minor_expr
+from opp.core.money.rates import parse_rate
 from opp.store.dialect import convert_minor, convert_minor_value, register_sqlite_functions
 
 # What a deal's value (or value × probability, for a forecast) can reach, in minor units.

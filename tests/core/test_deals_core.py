@@ -1,4 +1,5 @@
-"""The deal services through the core API (``opp.core.deals``), and the stage rules as a pure function."""
+"""The deal services through the core API (``opp.core.pipeline.deals``), and the stage rules as a pure
+function."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from opp.core import customers, deals, history, settings, users
+from opp.core import settings
 from opp.core.clock import Clock
 from opp.core.context import Context
 from opp.core.errors import Conflict, Invalid, NotFound, StageRuleViolation
+from opp.core.pipeline import customers, deals, history, users
+from opp.core.pipeline.stages import Pipeline, plan_move
 from opp.core.records import Opportunity, Stage
-from opp.core.stages import Pipeline, plan_move
 
 T0 = datetime(2026, 3, 10, 8, 30, tzinfo=UTC)
 LATER = datetime(2026, 3, 12, 10, 0, tzinfo=UTC)

@@ -1,4 +1,5 @@
-"""Behaviour of opp.core.money: what amounts and probabilities are accepted, and how money is stored."""
+"""Behaviour of opp.core.money.amounts: what amounts and probabilities are accepted, and how money is
+stored."""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from opp.core.currencies import MINOR_UNITS
 from opp.core.errors import Invalid
-from opp.core.money import (
+from opp.core.money.amounts import (
     MAX_MINOR,
     ROUNDING,
     forecast_minor,
@@ -23,6 +23,7 @@ from opp.core.money import (
     round_to_minor,
     to_minor,
 )
+from opp.core.money.currencies import MINOR_UNITS
 
 CURRENCIES = sorted(MINOR_UNITS)
 

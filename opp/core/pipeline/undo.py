@@ -21,9 +21,9 @@ from sqlalchemy import Connection, RowMapping, delete, or_, select, update
 
 from opp.core.context import Context, UnitOfWork
 from opp.core.dates import format_instant, parse_instant
-from opp.core.deals import FieldChange, lock_deal, write_deal
 from opp.core.errors import Conflict
-from opp.core.money import to_minor
+from opp.core.money.amounts import to_minor
+from opp.core.pipeline.deals import FieldChange, lock_deal, write_deal
 from opp.core.records import Record
 from opp.core.refs import aware
 from opp.store import schema

@@ -1,12 +1,12 @@
 """Forecasts and the pipeline board: value × probability, summed in SQL per group.
 
 Each deal's forecast is rounded to its currency's minor unit before summing (see
-:func:`opp.core.money.forecast_minor`). Sums never mix currencies: a figure is given in one currency,
+:func:`opp.core.money.amounts.forecast_minor`). Sums never mix currencies: a figure is given in one currency,
 the one asked for, the team's reporting currency, or the deals' own when they share one.
 
 With ``as_of`` (a date) every figure is computed from the deals as they stood at the end of that day
-(UTC), rebuilt from history (:mod:`opp.core.asof`): the same queries run over that state instead of the
-opportunities table, and deals convert with "today" taken as that day.
+(UTC), rebuilt from history (:mod:`opp.core.pipeline.asof`): the same queries run over that state
+instead of the opportunities table, and deals convert with "today" taken as that day.
 """
 
 from __future__ import annotations
@@ -21,15 +21,15 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, FromClause, Select, func, literal, select
 
 from opp.core import settings
-from opp.core.asof import as_of_instant, deal_source
 from opp.core.context import Context
 from opp.core.dates import close_window, parse_date
 from opp.core.errors import Conflict, Invalid
-from opp.core.money import from_minor, normalize_currency
-from opp.core.rates import Conversion, conversion
+from opp.core.money.amounts import from_minor, normalize_currency
+from opp.core.money.rates import Conversion, conversion
+from opp.core.pipeline.asof import as_of_instant, deal_source
+from opp.core.pipeline.stages import load_pipeline
+from opp.core.pipeline.users import user_id
 from opp.core.records import Opportunity, Record
-from opp.core.stages import load_pipeline
-from opp.core.users import user_id
 from opp.store import schema
 from opp.store.dialect import month_key, quarter_key
 
@@ -347,7 +347,7 @@ def board(
     """The pipeline board with its cards: each open stage's figures and its first ``cards`` deals,
     soonest to close first (deals without an expected close last), as the guide's drag-and-drop
     pipeline view shows (:data:`BOARD_CARDS` unless given); ``more`` counts the stage's other deals."""
-    from opp.core.deals import build_filter, query_deals
+    from opp.core.pipeline.deals import build_filter, query_deals
 
     cards = BOARD_CARDS if cards is None else cards
     if cards < 1:

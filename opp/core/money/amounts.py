@@ -2,7 +2,7 @@
 
 Amounts are ``Decimal`` in Python and an integer count of minor units (cents, yen, fils) in storage, so
 no figure ever passes through a float and every stored number is exact. Each currency's scale comes
-from the ISO 4217 table in ``opp.core.currencies``; an amount finer than its currency allows is refused
+from the ISO 4217 table in ``opp.core.money.currencies``; an amount finer than its currency allows is refused
 rather than silently rounded, because a typo such as ``12.345`` should be seen, not absorbed.
 """
 
@@ -12,8 +12,8 @@ import decimal
 import re
 from decimal import Decimal
 
-from opp.core.currencies import MINOR_UNITS
 from opp.core.errors import Invalid
+from opp.core.money.currencies import MINOR_UNITS
 
 __all__ = [
     "MAX_MINOR",

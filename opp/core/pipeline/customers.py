@@ -10,8 +10,8 @@ from sqlalchemy import Connection, RowMapping, case, func, insert, select
 
 from opp.core.context import Context
 from opp.core.errors import Conflict, Invalid, NotFound
-from opp.core.figures import forecast_minor_expr
-from opp.core.money import from_minor
+from opp.core.money.amounts import from_minor
+from opp.core.money.figures import forecast_minor_expr
 from opp.core.records import Customer, Opportunity, Record
 from opp.core.refs import clean_email, clean_text
 from opp.store import schema
@@ -135,9 +135,9 @@ def resolve_customer(conn: Connection, ref: str, *, kind: str | None = None) -> 
 
 def show_customer(ctx: Context, ref: str) -> CustomerDetail:
     """The customer, its deals, and per currency their totals with ``billed`` and ``unbilled`` amounts
-    (billable lines before tax, on an invoice or not yet; see opp.core.billing)."""
-    from opp.core.billing import customer_billing
-    from opp.core.deals import DealFilter, query_deals
+    (billable lines before tax, on an invoice or not yet; see opp.core.billing.billables)."""
+    from opp.core.billing.billables import customer_billing
+    from opp.core.pipeline.deals import DealFilter, query_deals
 
     o = schema.opportunities
     with ctx.reading() as conn:

@@ -81,7 +81,7 @@ def list_events(
         raise Invalid(f"--limit must be a positive number, not {limit}")
     with ctx.reading() as conn:
         if deal_id is not None:
-            from opp.core.deals import fetch_deals
+            from opp.core.pipeline.deals import fetch_deals
 
             where.opportunity_id = parse_id(deal_id)
             fetch_deals(conn, [where.opportunity_id])  # an unknown deal is "not found", not "no events"

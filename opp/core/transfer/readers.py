@@ -7,7 +7,7 @@ list every bad line; a file that cannot be read at all (not UTF-8, malformed quo
 :class:`~opp.core.errors.Invalid` naming the line.
 
 The demo's loader (:func:`load_deals_csv`) and ``opp import`` share these readers and the importer's
-row rules (:mod:`opp.core.importer`), so the demo data and an imported file mean the same thing.
+row rules (:mod:`opp.core.transfer.importer`), so the demo data and an imported file mean the same thing.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import IO, Any, NamedTuple
 
 from opp.core.context import Context
 from opp.core.errors import Invalid, OppError
-from opp.core.rates import Rate
+from opp.core.money.rates import Rate
 from opp.core.records import Record
 
 COLUMNS = (
@@ -328,7 +328,7 @@ def load_deals_csv(ctx: Context, path: str | Path, *, only_into_empty: bool = Fa
     one repeated in the file is refused. ``only_into_empty`` refuses (Conflict) a database that already
     holds deals, so sample data never mixes with real data and loading it twice is refused.
     """
-    from opp.core.importer import ImportOptions, import_deals
+    from opp.core.transfer.importer import ImportOptions, import_deals
 
     summary = import_deals(
         ctx,
@@ -344,7 +344,7 @@ def load_deals_csv(ctx: Context, path: str | Path, *, only_into_empty: bool = Fa
 
 def load_rates_csv(ctx: Context, path: str | Path) -> list[Rate]:
     """Set every exchange rate of a CSV file with the columns ``from,to,rate,date``."""
-    from opp.core.rates import set_rate
+    from opp.core.money.rates import set_rate
 
     added = []
     for row in _read_rows(Path(path), RATE_COLUMNS, RATE_COLUMNS[:3]):

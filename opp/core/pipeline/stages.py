@@ -13,7 +13,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 
 from opp.core.context import Context
 from opp.core.errors import Conflict, Invalid, StageRuleViolation
-from opp.core.money import parse_probability
+from opp.core.money.amounts import parse_probability
 from opp.core.records import Stage
 from opp.core.refs import clean_text
 from opp.store import schema

@@ -1,8 +1,8 @@
 """``opp export``: deals in the import's columns, read in chunks so that no full list is held.
 
-The deals are selected with the filters of ``opp list`` (:func:`opp.core.deals.build_filter`), every
+The deals are selected with the filters of ``opp list`` (:func:`opp.core.pipeline.deals.build_filter`), every
 status unless filtered, in id order. They are read a chunk of ids at a time (keyset pagination on the
-id, portable to every database) and each chunk goes through :func:`opp.core.deals.query_deals`, so an
+id, portable to every database) and each chunk goes through :func:`opp.core.pipeline.deals.query_deals`, so an
 exported deal is exactly the deal ``opp list`` shows. The columns are those ``opp import`` reads, so an
 export imports back into an empty database without losing anything.
 """
@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from opp.core.context import Context
-from opp.core.deals import build_filter, query_deals
 from opp.core.errors import Invalid
-from opp.core.loader import COLUMNS
+from opp.core.pipeline.deals import build_filter, query_deals
 from opp.core.records import Opportunity
+from opp.core.transfer.readers import COLUMNS
 from opp.store import schema
 
 o = schema.opportunities

@@ -36,15 +36,22 @@ from sqlalchemy import (
     union_all,
 )
 
+from opp.core.analytics.forecast import reporting_measures
 from opp.core.context import Context
 from opp.core.dates import day_end_exclusive, parse_period, start_of_day_utc
-from opp.core.deals import DealFilter, build_filter, iter_deal_ids, iter_deals, stream_deal_ids, stream_deals
 from opp.core.errors import Invalid
-from opp.core.forecast import reporting_measures
-from opp.core.money import ROUNDING, from_minor, minor_unit, round_to_minor
+from opp.core.money.amounts import ROUNDING, from_minor, minor_unit, round_to_minor
+from opp.core.pipeline.deals import (
+    DealFilter,
+    build_filter,
+    iter_deal_ids,
+    iter_deals,
+    stream_deal_ids,
+    stream_deals,
+)
+from opp.core.pipeline.stages import load_pipeline
+from opp.core.pipeline.users import user_id
 from opp.core.records import Opportunity, Record
-from opp.core.stages import load_pipeline
-from opp.core.users import user_id
 from opp.store import schema
 from opp.store.dialect import date_of, month_key, quarter_key, seconds_between
 
@@ -514,7 +521,7 @@ def stuck(
     longest stuck first (``limit``: only the first that many). A deal never moved counts from its
     creation; edits and notes do not count.
 
-    A generator, as :func:`opp.core.deals.stream_deals`: the deals as they are read.
+    A generator, as :func:`opp.core.pipeline.deals.stream_deals`: the deals as they are read.
     """
     with ctx.reading() as conn:
         yield from iter_deals(conn, stuck_filter(conn, ctx, days=days, assignee=assignee, limit=limit))
@@ -545,7 +552,7 @@ def stuck_filter(
 
 def overdue(ctx: Context, *, assignee: str | None = None, limit: int | None = None) -> Iterator[Opportunity]:
     """Open deals whose expected close is before today (as ``opp list --overdue``), most overdue first
-    (``limit``: only the first that many); a generator, as :func:`opp.core.deals.stream_deals`."""
+    (``limit``: only the first that many); a generator, as :func:`opp.core.pipeline.deals.stream_deals`."""
     return stream_deals(ctx, assignee=assignee, overdue=True, sort="close", limit=limit)
 
 
@@ -574,7 +581,7 @@ def services(ctx: Context, *, period: str | None = None) -> list[ServiceSales]:
     issued in it. Revenue never mixes currencies (a service sold in two has a row for each); custom
     items, which have no service, come last as one row per currency with ``service`` null.
     """
-    from opp.core.billing import quantity_of
+    from opp.core.billing.billables import quantity_of
 
     bl, iv, sv = schema.billables, schema.invoices, schema.services
     query = (
@@ -666,7 +673,7 @@ def accuracy(
     ctx: Context, *, period: str, assignee: str | None = None, currency: str | None = None
 ) -> Accuracy:
     """The forecast as it stood at the start of ``period`` against what was actually won in it, per
-    assignee and in total, both sides rebuilt from history (:mod:`opp.core.asof`).
+    assignee and in total, both sides rebuilt from history (:mod:`opp.core.pipeline.asof`).
 
     The forecast side is the deals open at the start of the period's first day (UTC) whose expected
     close then fell in the period, with the value, probability and assignee they had then, converted
@@ -675,9 +682,9 @@ def accuracy(
     the rate on their close date. ``assignee`` keeps that user's row. Each deal is rounded once, before
     summing, as in ``opp forecast``.
     """
-    from opp.core.asof import deal_source
-    from opp.core.forecast import reporting_currency
-    from opp.core.rates import conversion as converted
+    from opp.core.analytics.forecast import reporting_currency
+    from opp.core.money.rates import conversion as converted
+    from opp.core.pipeline.asof import deal_source
 
     chosen = parse_period(period, ctx.clock.today())
     start = _naive(start_of_day_utc(chosen.start))

@@ -35,11 +35,11 @@ from sqlalchemy import (
 )
 
 from opp.core.context import Context
-from opp.core.currencies import MINOR_UNITS
 from opp.core.dates import format_date, parse_date
 from opp.core.errors import Conflict, Invalid, NotFound
-from opp.core.figures import forecast_minor_expr
-from opp.core.money import normalize_currency
+from opp.core.money.amounts import normalize_currency
+from opp.core.money.currencies import MINOR_UNITS
+from opp.core.money.figures import forecast_minor_expr
 from opp.core.records import Record
 from opp.store import schema
 from opp.store.dialect import INTEGER_LIMIT, convert_minor, date_of, exponent_case, ratio_round
@@ -197,10 +197,11 @@ def conversion(
     """Each deal's value and forecast in ``target``, converted and rounded once, half up, per deal.
 
     The forecast converts value × probability exactly and rounds only then, so it never differs from
-    the unconverted rule (:func:`opp.core.money.forecast_minor`) by a double rounding. ``deals``
+    the unconverted rule (:func:`opp.core.money.amounts.forecast_minor`) by a double rounding. ``deals``
     selects the deals concerned, from ``source`` (the opportunities table, or the deals as they stood
-    at an instant: see :mod:`opp.core.asof`); a deal in another currency with no rate in force (direct
-    or inverse) is refused, naming the pair and the day, so a figure never silently adds two currencies.
+    at an instant: see :mod:`opp.core.pipeline.asof`); a deal in another currency with no rate in
+    force (direct or inverse) is refused, naming the pair and the day, so a figure never silently adds
+    two currencies.
 
     The rates in play are few, so they are folded into the query as a CASE over their periods and
     each deal is converted in exact integer arithmetic inside the database, in one pass.

@@ -15,17 +15,17 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, RowMapping, Select, func, select, update
 
 from opp.core import settings
-from opp.core.billing import BillingSummary
+from opp.core.billing.billables import BillingSummary
 from opp.core.context import Context, UnitOfWork
-from opp.core.customers import resolve_customer
 from opp.core.dates import close_window, format_date, format_instant, parse_date
 from opp.core.errors import Conflict, Invalid, NotFound
-from opp.core.figures import forecast_minor_expr
-from opp.core.money import from_minor, normalize_currency, parse_amount, parse_probability, to_minor
+from opp.core.money.amounts import from_minor, normalize_currency, parse_amount, parse_probability, to_minor
+from opp.core.money.figures import forecast_minor_expr
+from opp.core.pipeline.customers import resolve_customer
+from opp.core.pipeline.stages import Move, load_pipeline, plan_move
+from opp.core.pipeline.users import user_id
 from opp.core.records import CustomerRef, Event, Opportunity, Record, Stage
 from opp.core.refs import aware, clean_text, parse_id, parse_ids
-from opp.core.stages import Move, load_pipeline, plan_move
-from opp.core.users import user_id
 from opp.store import schema
 from opp.store.dialect import insert_returning_ids
 
@@ -60,7 +60,7 @@ SORT_FIELDS: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class DealDetail(Record):
-    """A deal with its whole history (``opp show``) and its billing (see opp.core.billing)."""
+    """A deal with its whole history (``opp show``) and its billing (see opp.core.billing.billables)."""
 
     opportunity: Opportunity
     history: list[Event]
@@ -94,7 +94,7 @@ class DealFilter:
     limit: int | None = None
     #: At most this many deals of each stage (the first ones in the filter's order): the board's cards.
     per_stage: int | None = None
-    #: Answer from the deals as they stood before this instant (naive UTC; see opp.core.asof).
+    #: Answer from the deals as they stood before this instant (naive UTC; see opp.core.pipeline.asof).
     as_of: datetime | None = None
 
 
@@ -167,7 +167,7 @@ def query_deals(conn: Connection, where: DealFilter) -> list[Opportunity]:
 
 def deals_query(conn: Connection, where: DealFilter) -> Select[Any]:
     """The query behind :func:`iter_deals`."""
-    from opp.core.asof import deal_source, over
+    from opp.core.pipeline.asof import deal_source, over
 
     query = _deal_select()
     if where.status != "all":
@@ -231,8 +231,8 @@ def get_deal(ctx: Context, deal_id: int | str) -> Opportunity:
 
 
 def show_deal(ctx: Context, deal_id: int | str) -> DealDetail:
-    from opp.core.billing import billing_summary
-    from opp.core.history import EventFilter, query_events
+    from opp.core.billing.billables import billing_summary
+    from opp.core.pipeline.history import EventFilter, query_events
 
     wanted = parse_id(deal_id)
     with ctx.reading() as conn:
@@ -298,7 +298,7 @@ def build_filter(
         raise Invalid(f"--limit must be a positive number, not {limit}")
     instant = None
     if as_of is not None:
-        from opp.core.asof import as_of_instant
+        from opp.core.pipeline.asof import as_of_instant
 
         instant = as_of_instant(as_of, today)
         today = parse_date(as_of, today)
@@ -601,7 +601,7 @@ def edit_deal(
     ``value_from_billables`` sets the value to the deal's billable lines' subtotal (before tax). A deal
     with billable lines keeps its currency, the lines' currency.
     """
-    from opp.core import billing
+    from opp.core.billing import billables
 
     wanted = parse_id(deal_id)
     if value_from_billables and (value is not None or currency is not None):
@@ -630,14 +630,14 @@ def edit_deal(
             change("external_ref", "external_ref", new_ref, row["external_ref"], new_ref)
         old_code = row["currency"]
         code = normalize_currency(currency) if currency is not None else old_code
-        if code != old_code and billing.has_lines(uow.conn, wanted):
+        if code != old_code and billables.has_lines(uow.conn, wanted):
             raise Conflict(
                 f"opportunity {wanted} has billable lines in {old_code}, so its currency cannot change",
                 hint=f"remove its uninvoiced lines first (see opp bill list {wanted})",
             )
         old_money = money_text(row["value_minor"], old_code)
         if value_from_billables:
-            new_minor = billing.value_from_billables(uow.conn, wanted)
+            new_minor = billables.value_from_billables(uow.conn, wanted)
         elif value is not None:
             new_minor = to_minor(parse_amount(value, code), code)
         else:
@@ -801,7 +801,7 @@ def claim_deals(ctx: Context, deal_ids: Iterable[int | str]) -> list[Opportunity
 
 def add_note(ctx: Context, deal_id: int | str, text: str) -> Event:
     """Append a note to a deal's history (the deal's own fields do not change)."""
-    from opp.core.history import EventFilter, query_events
+    from opp.core.pipeline.history import EventFilter, query_events
 
     wanted = parse_id(deal_id)
     note = clean_text(text, what="note", max_length=100_000, required=True)

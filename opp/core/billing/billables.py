@@ -1,4 +1,4 @@
-"""The service catalog and a deal's billable lines.
+"""A deal's billable lines: what was sold on it, line by line, with amounts fixed when added.
 
 Rounding rule (tested): a line's amount is quantity × unit price rounded half up to the currency's minor
 unit; its tax is that amount × the line's tax rate, rounded half up, per line. Subtotal, tax and total
@@ -6,7 +6,7 @@ are sums of the rounded lines, so an invoice always adds up line by line. Lines 
 currency; amounts are fixed when a line is added.
 
 A catalog price in another currency is converted at the rate in force on the day the line is added
-(:mod:`opp.core.rates` looks it up: the direct pair, else the inverse), the unit price rounded half up
+(:mod:`opp.core.money.rates` looks it up: the direct pair, else the inverse), the unit price rounded half up
 once to the deal currency's minor unit, and then the rule above applies; the line keeps the price it
 came from and the rate used. A removed line is kept (marked removed) so that its number is never given
 to another line, and history's line numbers always mean one line.
@@ -14,40 +14,32 @@ to another line, and history's line numbers always mean one line.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, Select, case, func, insert, literal, select, update
 
+from opp.core.billing.catalog import decimal_of, parse_tax, service_row, trimmed
 from opp.core.context import Context
-from opp.core.currencies import MINOR_UNITS
 from opp.core.dates import format_date
 from opp.core.errors import Conflict, Invalid, NotFound
-from opp.core.money import MAX_MINOR, format_money, from_minor, normalize_currency, parse_amount, to_minor
+from opp.core.money.amounts import (
+    MAX_MINOR,
+    format_money,
+    from_minor,
+    parse_amount,
+    to_minor,
+)
+from opp.core.money.currencies import MINOR_UNITS
 from opp.core.records import Record
 from opp.core.refs import clean_text, parse_id
 from opp.store import schema
 
-sv = schema.services
 bl = schema.billables
 o = schema.opportunities
-_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
-_DECIMAL = re.compile(r"^\d+(\.\d+)?$")
 MAX_QUANTITY = 10**9
-
-
-@dataclass(frozen=True)
-class Service(Record):
-    code: str
-    name: str
-    price: Decimal
-    currency: str
-    unit: str | None
-    tax_rate: Decimal
-    retired: bool
 
 
 @dataclass(frozen=True)
@@ -99,36 +91,15 @@ class Billables(Record):
     total: Decimal
 
 
-def _decimal(text: str, *, what: str, places: int, hint: str) -> Decimal:
-    cleaned = text.strip().rstrip("%").strip() if what == "tax" else text.strip()
-    if not _DECIMAL.match(cleaned):
-        raise Invalid(f"{what} must be a non-negative number, not {text!r}", hint=hint)
-    try:
-        number = Decimal(cleaned)
-    except InvalidOperation as exc:  # pragma: no cover - the pattern admits only valid decimals
-        raise Invalid(f"{what} must be a number, not {text!r}", hint=hint) from exc
-    if len(cleaned.partition(".")[2].rstrip("0")) > places:
-        raise Invalid(f"{what} {text!r} has more than {places} decimals", hint=hint)
-    return number
-
-
 def parse_quantity(text: str) -> int:
     """A positive quantity with up to three decimals (hours: 1.5), in thousandths."""
     hint = "a positive number such as 2 or 1.5"
-    quantity = _decimal(text, what="quantity", places=3, hint=hint)
+    quantity = decimal_of(text, what="quantity", places=3, hint=hint)
     if quantity <= 0:
         raise Invalid(f"quantity must be more than 0, not {text!r}", hint=hint)
     if quantity > MAX_QUANTITY:
         raise Invalid(f"quantity must be at most {MAX_QUANTITY:,}, not {text!r}", hint=hint)
     return int(quantity * 1000)
-
-
-def parse_tax(text: str) -> int:
-    """A tax rate in percent (0-100, up to two decimals, optional %), in hundredths of a percent."""
-    rate = _decimal(text, what="tax", places=2, hint="a percentage such as 25 or 12.5")
-    if rate > 100:
-        raise Invalid(f"tax must be from 0 to 100 percent, not {text!r}")
-    return int(rate * 100)
 
 
 def line_amounts(quantity_milli: int, unit_price_minor: int, tax_bp: int) -> tuple[int, int]:
@@ -138,142 +109,9 @@ def line_amounts(quantity_milli: int, unit_price_minor: int, tax_bp: int) -> tup
     return int(amount), int(tax)
 
 
-def _service(row: RowMapping) -> Service:
-    return Service(
-        code=row["code"],
-        name=row["name"],
-        price=from_minor(row["price_minor"], row["currency"]),
-        currency=row["currency"],
-        unit=row["unit"],
-        tax_rate=_trimmed(Decimal(row["tax_bp"]) / 100),
-        retired=row["retired_at"] is not None,
-    )
-
-
-def _service_row(conn: Connection, code: str) -> RowMapping:
-    row = conn.execute(select(sv).where(func.lower(sv.c.code) == code.strip().lower())).mappings().first()
-    if row is None:
-        raise NotFound(f"no service {code!r}", hint="see opp service list")
-    return row
-
-
-def add_service(
-    ctx: Context,
-    code: str,
-    *,
-    name: str,
-    price: str,
-    currency: str,
-    unit: str | None = None,
-    tax: str | None = None,
-) -> Service:
-    clean_code = code.strip()
-    if not _CODE.match(clean_code):
-        raise Invalid(
-            f"invalid service code {code!r}", hint="letters, digits, '.', '_' or '-', such as CONSULT-H"
-        )
-    clean_name = clean_text(name, what="service name", max_length=200, required=True)
-    cur = normalize_currency(currency)
-    price_minor = to_minor(parse_amount(price, cur), cur)
-    tax_bp = parse_tax(tax) if tax is not None else 0
-    with ctx.unit_of_work("service add") as uow:
-        exists = uow.conn.execute(
-            select(sv.c.code, sv.c.retired_at).where(func.lower(sv.c.code) == clean_code.lower())
-        ).first()
-        if exists is not None:
-            retired = " (retired: a retired code is not used again)" if exists.retired_at else ""
-            raise Conflict(f"service {exists.code!r} already exists{retired}")
-        uow.conn.execute(
-            insert(sv).values(
-                code=clean_code,
-                name=clean_name,
-                price_minor=price_minor,
-                currency=cur,
-                unit=clean_text(unit, what="unit", max_length=40),
-                tax_bp=tax_bp,
-                created_at=uow.at,
-            )
-        )
-        return _service(_service_row(uow.conn, clean_code))
-
-
-def edit_service(
-    ctx: Context,
-    code: str,
-    *,
-    name: str | None = None,
-    price: str | None = None,
-    currency: str | None = None,
-    unit: str | None = None,
-    tax: str | None = None,
-) -> Service:
-    """Change a service for the lines added from now on; lines already added keep their figures.
-
-    ``unit=""`` clears the unit. A new currency without a new price keeps the price if the currency can
-    hold it (10.50 USD cannot become JPY). A retired service is not edited.
-    """
-    new_name = (
-        clean_text(name, what="service name", max_length=200, required=True) if name is not None else None
-    )
-    new_tax = parse_tax(tax) if tax is not None else None
-    with ctx.unit_of_work("service edit") as uow:
-        row = _service_row(uow.conn, code)
-        if row["retired_at"] is not None:
-            raise Conflict(f"service {row['code']} is retired and cannot change")
-        values: dict[str, object] = {}
-        if new_name is not None:
-            values["name"] = new_name
-        if unit is not None:
-            values["unit"] = clean_text(unit, what="unit", max_length=40)
-        if new_tax is not None:
-            values["tax_bp"] = new_tax
-        cur = normalize_currency(currency) if currency is not None else row["currency"]
-        if price is not None:
-            values["price_minor"] = to_minor(parse_amount(price, cur), cur)
-        elif cur != row["currency"]:
-            old_price = from_minor(row["price_minor"], row["currency"])
-            try:
-                values["price_minor"] = to_minor(old_price.normalize(), cur)
-            except Invalid as exc:
-                raise Invalid(
-                    f"the price {old_price} cannot be expressed in {cur}", hint="give --price as well"
-                ) from exc
-        values["currency"] = cur
-        uow.conn.execute(update(sv).where(sv.c.id == row["id"]).values(**values))
-        return _service(_service_row(uow.conn, code))
-
-
-def list_services(ctx: Context, *, include_retired: bool = False) -> list[Service]:
-    query = select(sv).order_by(sv.c.code)
-    if not include_retired:
-        query = query.where(sv.c.retired_at.is_(None))
-    with ctx.reading() as conn:
-        return [_service(row) for row in conn.execute(query).mappings()]
-
-
-def get_service(ctx: Context, code: str) -> Service:
-    with ctx.reading() as conn:
-        return _service(_service_row(conn, code))
-
-
-def retire_service(ctx: Context, code: str) -> Service:
-    """Retire a service: it can't be added to deals any more; lines that used it keep it."""
-    with ctx.unit_of_work("service retire") as uow:
-        row = _service_row(uow.conn, code)
-        if row["retired_at"] is None:
-            uow.conn.execute(update(sv).where(sv.c.id == row["id"]).values(retired_at=uow.at))
-        return _service(_service_row(uow.conn, code))
-
-
-def _trimmed(number: Decimal) -> Decimal:
-    """Without trailing zeros and never in exponent form (10, not 1E+1)."""
-    normal = number.normalize()
-    return normal.quantize(Decimal(1)) if normal.as_tuple().exponent > 0 else normal  # type: ignore[operator]
-
-
 def quantity_of(quantity_milli: int) -> Decimal:
     """A stored quantity (thousandths) as the number shown: 1.5, 3, 0.125."""
-    return _trimmed(Decimal(quantity_milli) / 1000)
+    return trimmed(Decimal(quantity_milli) / 1000)
 
 
 def line_of(row: RowMapping) -> Line:
@@ -293,7 +131,7 @@ def line_of(row: RowMapping) -> Line:
         service=row["service_code"],
         quantity=quantity_of(row["quantity_milli"]),
         unit_price=from_minor(row["unit_price_minor"], currency),
-        tax_rate=_trimmed(Decimal(row["tax_bp"]) / 100),
+        tax_rate=trimmed(Decimal(row["tax_bp"]) / 100),
         amount=from_minor(row["amount_minor"], currency),
         tax=from_minor(row["tax_minor"], currency),
         invoice=row["invoice_number"],
@@ -421,10 +259,10 @@ class _Priced:
 def _priced(conn: Connection, service: RowMapping, currency: str, today: date) -> _Priced:
     """The service's price in ``currency``: as is, or converted at the rate in force ``today``.
 
-    The rate is the one :mod:`opp.core.rates` looks up for deals (the direct pair, else the inverse),
+    The rate is the one :mod:`opp.core.money.rates` looks up for deals (the direct pair, else the inverse),
     and the conversion its exact, half-up SQL (opp.store.dialect), so a line and a forecast agree.
     """
-    from opp.core.rates import rate_in_force
+    from opp.core.money.rates import rate_in_force
     from opp.store.dialect import convert_minor
 
     source = service["currency"]
@@ -483,7 +321,7 @@ def add_billable(
         if deal["status"] == "lost":
             raise Conflict(f"opportunity {wanted} is closed-lost", hint="reopen it to bill it")
         if service is not None:
-            row = _service_row(uow.conn, service)
+            row = service_row(uow.conn, service)
             if row["retired_at"] is not None:
                 raise Conflict(f"service {row['code']} is retired")
             priced = _priced(uow.conn, row, currency, uow.at.date())

@@ -2,10 +2,10 @@
 
 A row whose ``external_ref`` belongs to a deal updates that deal (one ``import`` history event per
 changed field, the stage set directly since an import loads data rather than making a sales step); an
-identical row changes nothing; any other row creates a deal made by :func:`opp.core.deals.new_deal`,
+identical row changes nothing; any other row creates a deal made by :func:`opp.core.pipeline.deals.new_deal`,
 as ``opp create``'s are. Missing customers and users are created. The file is read row by row and
 written in batches: the new deals of a batch, and their ``created`` events, go in with one executemany
-each (:func:`opp.core.deals.insert_deals`), so a million-row file is never held in memory and costs a
+each (:func:`opp.core.pipeline.deals.insert_deals`), so a million-row file is never held in memory and costs a
 few statements per batch rather than per row. Everything happens in one transaction, so one bad row
 leaves the database exactly as it was. After the first bad row the rest of
 the file is still checked (without writing) so that up to :data:`MAX_PROBLEMS` bad lines are reported
@@ -33,9 +33,11 @@ from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select
 
 from opp.core import settings
 from opp.core.context import Context, UnitOfWork
-from opp.core.customers import check_kind, customer_row, insert_customer
 from opp.core.dates import ORDERS, format_date, parse_date, parse_instant
-from opp.core.deals import (
+from opp.core.errors import Conflict, Invalid, OppError
+from opp.core.money.amounts import from_minor, normalize_currency, parse_minor, parse_probability, to_minor
+from opp.core.pipeline.customers import check_kind, customer_row, insert_customer
+from opp.core.pipeline.deals import (
     FieldChange,
     NewDeal,
     date_text,
@@ -46,8 +48,10 @@ from opp.core.deals import (
     ref_taken,
     write_deal,
 )
-from opp.core.errors import Conflict, Invalid, OppError
-from opp.core.loader import (
+from opp.core.pipeline.stages import Pipeline, load_pipeline, plan_move
+from opp.core.records import Record, Stage
+from opp.core.refs import aware, clean_text, parse_handle
+from opp.core.transfer.readers import (
     COLUMNS,
     CountingReader,
     HeaderCheck,
@@ -57,10 +61,6 @@ from opp.core.loader import (
     open_binary,
     text_stream,
 )
-from opp.core.money import from_minor, normalize_currency, parse_minor, parse_probability, to_minor
-from opp.core.records import Record, Stage
-from opp.core.refs import aware, clean_text, parse_handle
-from opp.core.stages import Pipeline, load_pipeline, plan_move
 from opp.store import schema
 from opp.store.dialect import insert_returning_ids
 

@@ -23,16 +23,16 @@ from typing import Any
 from sqlalchemy import ColumnElement, Integer, and_, case, func, select
 from sqlalchemy import cast as sql_cast
 
+from opp.core.analytics.forecast import scope
 from opp.core.context import Context
 from opp.core.dates import day_end_exclusive, parse_period, start_of_day_utc
-from opp.core.deals import fetch_deals
 from opp.core.errors import Conflict, Invalid
-from opp.core.forecast import scope
-from opp.core.money import from_minor, minor_unit
+from opp.core.money.amounts import from_minor, minor_unit
+from opp.core.pipeline.deals import fetch_deals
+from opp.core.pipeline.stages import load_pipeline
+from opp.core.pipeline.users import user_id
 from opp.core.records import Record
 from opp.core.refs import parse_id
-from opp.core.stages import load_pipeline
-from opp.core.users import user_id
 from opp.store import schema
 from opp.store.dialect import json_text_field
 
@@ -401,7 +401,7 @@ def suggest(ctx: Context, deal_id: int | str) -> Suggestion:
     by its ratio to the base odds (naive Bayes: the factors are taken as independent). Small groups
     barely move the estimate. None when no deal has closed yet.
     """
-    from opp.core.reports import stages_reached
+    from opp.core.analytics.reports import stages_reached
 
     wanted = parse_id(deal_id)
     with ctx.reading() as conn:

@@ -24,12 +24,12 @@ from sqlalchemy import Connection, RowMapping, Select, func, insert, select, upd
 from sqlalchemy.exc import IntegrityError
 
 from opp.core import settings
-from opp.core.billing import LIVE, Line, line_of
+from opp.core.billing.billables import LIVE, Line, line_of
 from opp.core.context import Context
-from opp.core.customers import resolve_customer
 from opp.core.dates import format_date, parse_date, parse_period
 from opp.core.errors import Conflict, Invalid, NotFound
-from opp.core.money import format_money, from_minor
+from opp.core.money.amounts import format_money, from_minor
+from opp.core.pipeline.customers import resolve_customer
 from opp.core.records import Customer, Record
 from opp.core.refs import aware, parse_id
 from opp.store import schema
@@ -169,7 +169,7 @@ def _due_date(conn: Connection, due: str | None, today: date) -> date:
 
 def invoice_deal(ctx: Context, deal_id: int | str, *, due: str | None = None) -> Invoice:
     """Invoice every uninvoiced line of a won deal; the lines are frozen on the invoice from then on."""
-    from opp.core.deals import lock_deal
+    from opp.core.pipeline.deals import lock_deal
 
     wanted = parse_id(deal_id)
     today = ctx.clock.today()
