@@ -12,7 +12,7 @@ import pytest
 from opp.core.clock import Clock
 from opp.core.context import open_context
 from opp.core.errors import Conflict, Invalid
-from opp.core.transfer.readers import LoadSummary, load_deals_csv
+from opp.core.transfer.demo import LoadSummary, load_deals_csv
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "deals.csv"
 DEMO_NOW = "2026-11-26T09:00:00Z"

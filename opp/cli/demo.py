@@ -37,7 +37,7 @@ def demo(
     from opp.core.errors import Invalid
     from opp.core.pipeline import deals, stages
     from opp.core.records import Opportunity
-    from opp.core.transfer import readers as loader
+    from opp.core.transfer import demo
 
     path = file if file is not None else EXAMPLE_DEALS
     if file is None and not path.is_file():
@@ -46,10 +46,10 @@ def demo(
             hint="run opp demo from a source checkout of opp, or give the CSV with --file PATH",
         )
     ctx = state.context()
-    summary = loader.load_deals_csv(ctx, path, only_into_empty=True)
+    summary = demo.load_deals_csv(ctx, path, only_into_empty=True)
     rates_path = path.with_name("rates.csv")
     if rates_path.is_file():
-        loader.load_rates_csv(ctx, rates_path)
+        demo.load_rates_csv(ctx, rates_path)
         if settings.get_setting(ctx, "reporting_currency").value is None:
             settings.set_setting(ctx, "reporting_currency", DEMO_REPORTING_CURRENCY)
     open_stages = [stage for stage in stages.list_stages(ctx) if stage.is_open]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from opp.core.billing.numbering import check_issuer, check_pattern, check_term
 from opp.core.context import Context
 from opp.core.errors import Invalid
 from opp.core.money.amounts import normalize_currency
@@ -22,25 +23,6 @@ class SettingSpec:
     description: str
     default: str | None
     normalize: Callable[[str], str]
-
-
-# The invoice settings are checked by opp.core.billing.invoices, which reads them (imported when one is set).
-def _invoice_pattern(text: str) -> str:
-    from opp.core.billing.invoices import check_pattern
-
-    return check_pattern(text)
-
-
-def _invoice_term(text: str) -> str:
-    from opp.core.billing.invoices import check_term
-
-    return check_term(text)
-
-
-def _invoice_issuer(text: str) -> str:
-    from opp.core.billing.invoices import check_issuer
-
-    return check_issuer(text)
 
 
 SPECS: dict[str, SettingSpec] = {
@@ -59,19 +41,19 @@ SPECS: dict[str, SettingSpec] = {
             "invoice_pattern",
             "invoice numbers: {year}, {month} and {seq} (once; restarts each year when {year} is in it)",
             "INV-{year}-{seq:04d}",
-            _invoice_pattern,
+            check_pattern,
         ),
         SettingSpec(
             "invoice_due",
             "payment term of new invoices when --due is not given: +30d, +2w, +1m",
             "+30d",
-            _invoice_term,
+            check_term,
         ),
         SettingSpec(
             "invoice_issuer",
             "who issues invoices (name, address, tax id), printed at the top of each invoice",
             None,
-            _invoice_issuer,
+            check_issuer,
         ),
     )
 }

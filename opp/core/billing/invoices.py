@@ -13,8 +13,6 @@ locks it until commit, so a second invoicer waits for the first and then reads t
 
 from __future__ import annotations
 
-import re
-import string
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -25,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from opp.core import settings
 from opp.core.billing.billables import LIVE, Line, line_of
+from opp.core.billing.numbering import placeholders, render_number
 from opp.core.context import Context
 from opp.core.dates import format_date, parse_date, parse_period
 from opp.core.errors import Conflict, Invalid, NotFound
@@ -39,10 +38,6 @@ bl = schema.billables
 counters = schema.invoice_counters
 o = schema.opportunities
 cu = schema.customers
-
-PLACEHOLDERS = ("year", "month", "seq")
-MAX_NUMBER_LENGTH = 40
-_TERM = re.compile(r"^\+\d{1,4}[dwmy]$")
 
 
 @dataclass(frozen=True)
@@ -61,67 +56,6 @@ class Invoice(Record):
     due_date: date
     issued_by: str
     issuer: str | None
-
-
-# -- settings ------------------------------------------------------------------------------------------
-
-
-def _render(pattern: str, issued: date, seq: int) -> str:
-    return pattern.format(year=issued.year, month=issued.month, seq=seq)
-
-
-def _fields(pattern: str) -> list[tuple[str, str | None, str | None]]:
-    """The placeholders of a pattern: (name, format spec, conversion) of each, in order."""
-    return [
-        (name, spec, conversion)
-        for _text, name, spec, conversion in string.Formatter().parse(pattern)
-        if name is not None
-    ]
-
-
-def check_pattern(text: str) -> str:
-    """A usable ``invoice_pattern``: known placeholders only, ``{seq}`` exactly once, short enough."""
-    pattern = text.strip()
-    hint = "for example INV-{year}-{seq:04d}; placeholders are {year}, {month} and {seq}"
-    try:
-        fields = _fields(pattern)
-    except ValueError as exc:
-        raise Invalid(f"invoice_pattern {text!r} is not a pattern: {exc}", hint=hint) from exc
-    for name, spec, conversion in fields:
-        if name not in PLACEHOLDERS or conversion is not None or "{" in (spec or ""):
-            raise Invalid(f"invoice_pattern {text!r}: unknown placeholder {{{name}}}", hint=hint)
-    if [name for name, _spec, _conversion in fields].count("seq") != 1:
-        raise Invalid(f"invoice_pattern {text!r} must contain {{seq}} exactly once", hint=hint)
-    try:
-        longest = max(len(_render(pattern, date(9999, 12, 31), seq)) for seq in (1, 999_999))
-    except (ValueError, TypeError) as exc:
-        raise Invalid(f"invoice_pattern {text!r}: {exc}", hint=hint) from exc
-    if longest > MAX_NUMBER_LENGTH:
-        raise Invalid(
-            f"invoice_pattern {text!r} makes numbers longer than {MAX_NUMBER_LENGTH} characters", hint=hint
-        )
-    if any(not char.isprintable() for char in pattern):
-        raise Invalid(f"invoice_pattern {text!r} contains control characters", hint=hint)
-    return pattern
-
-
-def check_term(text: str) -> str:
-    """A payment term relative to the issue date: ``+30d``, ``+2w``, ``+1m``."""
-    term = text.strip().lower()
-    if not _TERM.match(term):
-        raise Invalid(
-            f"invoice_due must be a term such as +30d, +2w or +1m, not {text!r}",
-            hint="a date after the issue date: +N days (d), weeks (w), months (m) or years (y)",
-        )
-    return term
-
-
-def check_issuer(text: str) -> str:
-    """The issuer block: up to 1000 characters; ``\\n`` (typed as two characters) starts a new line."""
-    issuer = text.strip().replace("\\n", "\n")
-    if len(issuer) > 1000:
-        raise Invalid(f"invoice_issuer is {len(issuer)} characters long; at most 1000 are allowed")
-    return issuer
 
 
 # -- numbering -----------------------------------------------------------------------------------------
@@ -145,8 +79,8 @@ def allocate_number(conn: Connection, issued: date) -> str:
     """The next invoice number for an invoice issued on ``issued``, inside the writing transaction."""
     pattern = settings.value_of(conn, "invoice_pattern")
     assert pattern is not None  # the setting has a default
-    series = str(issued.year) if any(name == "year" for name, _, _ in _fields(pattern)) else "all"
-    number = _render(pattern, issued, _next_seq(conn, series))
+    series = str(issued.year) if any(name == "year" for name, _, _ in placeholders(pattern)) else "all"
+    number = render_number(pattern, issued, _next_seq(conn, series))
     if conn.execute(select(iv.c.id).where(iv.c.number == number)).first() is not None:
         raise Conflict(
             f"invoice number {number} is taken: the invoice_pattern repeats an earlier number",
