@@ -26,6 +26,7 @@ __all__ = [
     "parse_amount",
     "parse_minor",
     "parse_probability",
+    "round_minor",
     "round_to_minor",
     "to_minor",
 ]
@@ -190,9 +191,20 @@ def round_to_minor(amount: Decimal, currency: str) -> Decimal:
     places = minor_unit(currency)
     if not amount.is_finite():
         raise Invalid(f"amount {str(amount)!r} is not a finite number", hint=_AMOUNT_HINT)
+    sign, digits, exponent = amount.as_tuple()
+    assert isinstance(exponent, int)  # finite
+    # The same digits counted in minor units (exact, unlike scaleb, which rounds to the context).
+    return from_minor(round_minor(Decimal((sign, digits, exponent + places))), currency)
+
+
+def round_minor(exact_minor: Decimal) -> int:
+    """Round a derived count of minor units (a line's quantity x unit price, its tax) to a whole one
+    under ROUNDING (half away from zero), for figures kept in minor units rather than in a currency."""
+    if not exact_minor.is_finite():
+        raise Invalid(f"amount {str(exact_minor)!r} is not a finite number", hint=_AMOUNT_HINT)
     # Enough precision that quantize never fails for lack of digits, whatever the amount's size.
-    context = decimal.Context(prec=max(28, amount.adjusted() + places + 2), rounding=ROUNDING)
-    return amount.quantize(Decimal(f"1E-{places}"), context=context)
+    context = decimal.Context(prec=max(28, exact_minor.adjusted() + 2), rounding=ROUNDING)
+    return int(exact_minor.quantize(Decimal(1), context=context))
 
 
 def forecast_minor(value_minor: int, probability: int) -> int:
