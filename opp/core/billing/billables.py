@@ -1,7 +1,8 @@
 """A deal's billable lines: what was sold on it, line by line, with amounts fixed when added.
 
 Rounding rule (tested): a line's amount is quantity × unit price rounded half up to the currency's minor
-unit; its tax is that amount × the line's tax rate, rounded half up, per line. Subtotal, tax and total
+unit; its tax is that amount × the line's tax rate, rounded half up, per line (both by money's one rule,
+:func:`opp.core.money.amounts.round_minor`). Subtotal, tax and total
 are sums of the rounded lines, so an invoice always adds up line by line. Lines are in the deal's
 currency; amounts are fixed when a line is added.
 

@@ -2,8 +2,11 @@
 
 Amounts are ``Decimal`` in Python and an integer count of minor units (cents, yen, fils) in storage, so
 no figure ever passes through a float and every stored number is exact. Each currency's scale comes
-from the ISO 4217 table in ``opp.core.money.currencies``; an amount finer than its currency allows is refused
-rather than silently rounded, because a typo such as ``12.345`` should be seen, not absorbed.
+from the ISO 4217 table in :mod:`opp.core.money.currencies`; an amount finer than its currency allows is
+refused rather than silently rounded, because a typo such as ``12.345`` should be seen, not absorbed.
+Figures opp derives in Python (forecasts, averages, a billable line's amount and tax) are rounded here,
+under :data:`ROUNDING`; the SQL that computes them in the database (:mod:`opp.core.money.figures`, the
+store's conversions) follows the same rule, and tests check that the two agree.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ mirrors it) always fits a signed 64-bit integer: 10**15 * 100 * 2 = 2 * 10**17 <
 """
 
 ROUNDING = decimal.ROUND_HALF_UP
-"""The one rounding rule for money opp derives (forecasts, conversions, averages).
+"""The one rounding rule for money opp derives (forecasts, conversions, averages, billable lines).
 
 Every derived money figure is rounded once, to its currency's minor unit, half away from zero
 (commercial rounding, as a spreadsheet's ROUND does), per deal before any sum, so a total always
