@@ -424,23 +424,6 @@ def test_list_json_is_an_array_of_opportunities(board):
     assert board.json("list", "--search", "zzz") == []
 
 
-def test_list_jsonl_is_one_object_per_line(board):
-    lines = board("list", "-f", "jsonl").stdout.splitlines()
-    assert [json.loads(line)["id"] for line in lines] == [1, 2, 5]
-
-
-def test_list_csv_has_flattened_headers(board):
-    out = board("list", "-f", "csv").stdout
-    rows = list(csv.DictReader(io.StringIO(out)))
-    header = out.splitlines()[0].split(",")
-    expected_header = [k for k in OPPORTUNITY_KEYS if k != "customer"]
-    expected_header[3:3] = ["customer_id", "customer_kind", "customer"]
-    assert header == expected_header
-    assert [row["id"] for row in rows] == ["1", "2", "5"]
-    assert rows[2]["customer"] == "Pat Doe" and rows[2]["customer_kind"] == "individual"
-    assert rows[2]["customer_id"] == "2" and rows[0]["value"] == "500.00" and rows[0]["description"] == ""
-
-
 def test_csv_guards_against_formula_injection(opp):
     for title in ("=SUM(A1)", "+1", "-2", "@cmd"):
         opp("create", "--org", "Initech", "--", title)
@@ -460,10 +443,6 @@ def test_list_table_and_empty_message(board):
     assert out.splitlines()[0].split()[:3] == ["id", "title", "customer"]
     outcome = board("list", "--search", "zzz")
     assert outcome.stdout == "" and "no opportunities match" in outcome.stderr
-
-
-def test_list_format_from_environment(board):
-    assert board("list", OPP_FORMAT="ids").stdout == "1\n2\n5\n"
 
 
 # -- edit ----------------------------------------------------------------------------------------------
