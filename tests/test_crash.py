@@ -10,7 +10,11 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import BACKEND, NOW, OPP_BIN
+
+pytestmark = pytest.mark.slow  # a real opp process, killed part-way
 
 ROWS = 300_000  # many seconds of import, even at full speed: it is killed after 3
 

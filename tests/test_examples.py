@@ -12,6 +12,8 @@ import pytest
 
 from tests.conftest import Cli
 
+pytestmark = pytest.mark.slow  # shell scripts running the installed opp
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 DEMO_NOW = "2026-11-26T09:00:00Z"
 SCRIPTS = sorted(path.name for path in EXAMPLES.glob("*.sh"))

@@ -127,6 +127,7 @@ def test_the_core_export_reads_in_chunks(demo, ctx):
     assert [r["stage"] for r in won] == ["closed-won"] * 7
 
 
+@pytest.mark.slow
 def test_export_into_a_closed_pipe_is_quiet(demo, run_opp, db_path):
     import subprocess
 

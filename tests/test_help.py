@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-import typer.main
 
 from opp.cli.app import app
+from opp.cli.compat import click_command
 
 
 def walk(command, path=()):
@@ -14,7 +14,7 @@ def walk(command, path=()):
         yield from walk(sub, (*path, name))
 
 
-COMMANDS = list(walk(typer.main.get_command(app)))
+COMMANDS = list(walk(click_command(app)))
 PATHS = [path for path, _ in COMMANDS]
 
 

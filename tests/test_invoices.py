@@ -275,6 +275,7 @@ def test_bad_terms_are_refused(cli, term):
     assert "invoice_due must be a term" in cli.fails(2, "config", "set", "--", "invoice_due", term)
 
 
+@pytest.mark.slow
 def test_several_processes_invoicing_at_once_get_gapless_unique_numbers(opp, db):
     """Six real opp processes against one database, each invoicing a different won deal."""
     deals = [won_deal(opp, ["--item", f"Work {n}", "--price", "100"]) for n in range(6)]
@@ -300,6 +301,7 @@ def test_several_processes_invoicing_at_once_get_gapless_unique_numbers(opp, db)
     assert {inv["number"]: inv["opportunity_id"] for inv in listed} == {n: d for d, n in numbers.items()}
 
 
+@pytest.mark.slow
 def test_two_processes_invoicing_the_same_deal_make_one_invoice(opp, db):
     deal = won_deal(opp, ["--item", "X", "--price", "100"])
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPP_")}

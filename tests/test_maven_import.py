@@ -23,7 +23,10 @@ DATASET = Path(os.environ.get("MAVEN_CRM", "/work/shared/datasets/maven-crm")) /
 SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "maven-crm-import.sh"
 STAGES = {"Prospecting": "lead", "Engaging": "qualification", "Won": "closed-won", "Lost": "closed-lost"}
 
-pytestmark = pytest.mark.skipif(not DATASET.is_file(), reason=f"the Maven CRM dataset is not at {DATASET}")
+pytestmark = [
+    pytest.mark.skipif(not DATASET.is_file(), reason=f"the Maven CRM dataset is not at {DATASET}"),
+    pytest.mark.slow,  # runs the example script, real opp processes
+]
 
 
 def rows() -> list[dict[str, str]]:

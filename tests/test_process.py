@@ -47,6 +47,7 @@ def test_exit_codes_reach_the_shell(run_opp):
         assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_a_closed_pipe_is_not_an_error(proc_db: str, db_path: Path, tmp_path: Path):
     conn = sqlite3.connect(db_path)
     columns = (
@@ -84,6 +85,7 @@ def test_ids_on_stdin(run_opp, proc_db: str):
     ]
 
 
+@pytest.mark.slow
 def test_python_m_opp_version():
     from opp import __version__
 
@@ -91,6 +93,7 @@ def test_python_m_opp_version():
     assert (result.returncode, result.stdout, result.stderr) == (0, f"opp {__version__}\n", "")
 
 
+@pytest.mark.slow
 def test_help_and_version_do_not_import_heavy_libraries():
     script = (
         "import sys\n"

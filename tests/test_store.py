@@ -56,6 +56,7 @@ def test_an_existing_file_keeps_its_mode(tmp_path):
     assert mode_of(path) == 0o640
 
 
+@pytest.mark.slow
 def test_the_default_database_lives_in_the_user_data_dir(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPP_", "XDG_"))}
     env.update(HOME=str(tmp_path / "home"), XDG_DATA_HOME=str(tmp_path / "xdg"), OPP_USER="dana")
@@ -86,10 +87,15 @@ def reflect(url: str) -> dict[str, dict[str, object]]:
         return {
             name: describe(table, inspector.get_unique_constraints(name))
             for name, table in metadata.tables.items()
-            if name != "alembic_version" and not search.is_index_table(name)
+            if name != "alembic_version" and not is_index_table(name)
         }
     finally:
         engine.dispose()
+
+
+def is_index_table(name):
+    """Whether a SQLite table belongs to the search index (a virtual table or one of its shadow tables)."""
+    return any(name == fts or name.startswith(fts + "_") for fts in search.FTS_TABLES)
 
 
 def describe(table, unique_constraints=None):
@@ -158,6 +164,7 @@ def test_revisions_match_the_alembic_scripts():
     assert tuple(oldest_first) == store_engine.REVISIONS
 
 
+@pytest.mark.slow
 def test_opening_an_up_to_date_database_does_not_import_alembic(tmp_path):
     path = tmp_path / "ready.db"
     open_context(str(path), actor="dana").close()

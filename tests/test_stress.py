@@ -14,7 +14,11 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import NOW, OPP_BIN
+
+pytestmark = pytest.mark.slow  # eight real opp processes at once
 
 WORKERS = 8
 OPERATIONS_PER_WORKER = 5

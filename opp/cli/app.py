@@ -12,10 +12,10 @@ from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
 
 from opp import __version__
-from opp.cli import coercion, complete, errors, render, state
+from opp.cli import coercion, compat, complete, errors, render, state
+from opp.cli.compat import TyperGroup
 from opp.cli.render import PipeClosed
 
 
@@ -50,7 +50,7 @@ class OppGroup(TyperGroup):
         except typer.TyperException as exc:  # Click's usage errors: unknown option, bad choice, ...
             context = getattr(exc, "ctx", None)
             command = getattr(context, "command_path", "opp")
-            if type(exc).__name__ == "NoArgsIsHelpError" and context is not None:
+            if compat.is_no_args_is_help(exc) and context is not None:
                 # A bare group (`opp`, `opp customer`): show what it offers, as a usage error.
                 sys.stdout.write(context.get_help() + "\n")
                 code = 2
@@ -121,10 +121,8 @@ class LazyOppGroup(OppGroup):
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         """The command list from the registrations' help texts, without building the commands."""
-        from typer._click.utils import make_default_short_help
-
         limit = formatter.width - 6 - max(len(name) for name in self.builders)
-        rows = [(name, make_default_short_help(self.summaries[name], limit)) for name in self.builders]
+        rows = [(name, compat.short_help(self.summaries[name], limit)) for name in self.builders]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
@@ -226,42 +224,13 @@ _register()
 
 def lazy_root() -> Any:
     """The root command with the global options of ``app`` and its commands built on first use."""
-    import inspect
-    from functools import partial
-
-    from typer.main import (
-        get_command,
-        get_command_from_info,
-        get_command_name,
-        get_group_from_info,
-        solve_typer_info_help,
-    )
-
     shell = typer.Typer(cls=LazyOppGroup, **SETTINGS)
     assert app.registered_callback is not None
     shell.registered_callback = app.registered_callback
-    root = get_command(shell)
+    root = compat.click_command(shell)
     assert isinstance(root, LazyOppGroup)
     root.builders, root.summaries = {}, {}
-    for info in app.registered_commands:
-        assert info.callback is not None
-        name = info.name or get_command_name(info.callback.__name__)
-        root.builders[name] = partial(
-            get_command_from_info, info, pretty_exceptions_short=True, rich_markup_mode=None
-        )
-        root.summaries[name] = (
-            inspect.cleandoc(info.help)
-            if isinstance(info.help, str)
-            else (inspect.getdoc(info.callback) or "")
-        )
-    for group in app.registered_groups:
-        assert isinstance(group.name, str)
-        root.builders[group.name] = partial(
-            get_group_from_info,
-            group,
-            pretty_exceptions_short=True,
-            rich_markup_mode=None,
-            suggest_commands=True,
-        )
-        root.summaries[group.name] = solve_typer_info_help(group)
+    for name, (build, summary) in compat.command_builders(app).items():
+        root.builders[name] = build
+        root.summaries[name] = summary
     return root

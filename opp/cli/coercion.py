@@ -6,8 +6,9 @@ first use; importing pydantic and building the adapters costs about 50 ms, more 
 such machinery: :func:`install` gives those options a plain coercion with the same results (Python's
 ``int`` accepts what pydantic's lax integers accept: surrounding spaces, a sign, ``_`` between digits)
 and leaves every other option (paths, lists, validated numbers) to Typer. It relies on one detail of
-Typer (``_TyperParameter.get_runtime_param``, which builds the coercion lazily); if that ever changes,
-nothing is replaced and options are coerced by Typer as before, only more slowly.
+Typer (``_TyperParameter.get_runtime_param``, which builds the coercion lazily, reached through
+:mod:`opp.cli.compat`); if that ever changes, nothing is replaced and options are coerced by Typer as
+before, only more slowly.
 """
 
 from __future__ import annotations
@@ -103,12 +104,12 @@ def plain_coercion(param: Any) -> PlainCoercion | None:
 def install() -> None:
     """Make every Typer parameter (the help options Typer adds on the fly included) take plain
     coercion when it can, at the moment Typer would build its own."""
-    from typer import core
+    from opp.cli.compat import runtime_parameter_class
 
-    parameter = getattr(core, "_TyperParameter", None)
-    typer_own = getattr(parameter, "get_runtime_param", None)
-    if parameter is None or typer_own is None or getattr(typer_own, "opp_plain", False):
+    parameter = runtime_parameter_class()
+    if parameter is None or getattr(parameter.get_runtime_param, "opp_plain", False):
         return
+    typer_own = parameter.get_runtime_param
 
     def get_runtime_param(self: Any) -> Any:
         if getattr(self, "_runtime_param", None) is None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring
 from typing import Any, TextIO
 
 from opp.core.dates import format_date, format_instant
@@ -359,7 +359,7 @@ def emit(
             _csv(counted(), out, RAW_CSV if raw is None else raw, streamed=streamed)
         elif fmt is Format.ids:
             for row in counted():  # records, or the ids alone (opp.core.pipeline.deals.iter_deal_ids)
-                out.write(f"{row if type(row) is int else _id_of(row)}\n")
+                out.write(f"{row if isinstance(row, int) else _id_of(row)}\n")
         else:
             if single and columns is None:
                 out.write(_vertical(whole) + "\n")

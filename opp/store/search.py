@@ -97,11 +97,6 @@ _SQLITE_DDL = (
 _SQLITE_TRIGGERS = tuple(f"{name}_{event}" for name in FTS_TABLES for event in ("insert", "update", "delete"))
 
 
-def is_index_table(name: str) -> bool:
-    """Whether a SQLite table belongs to the search index (a virtual table or one of its shadow tables)."""
-    return any(name == fts or name.startswith(fts + "_") for fts in FTS_TABLES)
-
-
 def install(conn: Connection) -> bool:
     """Create (or make anew) the search index and fill it from the data there, in the caller's
     transaction on opp's own connection (whose lower() the SQLite index is written with); False when

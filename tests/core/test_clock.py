@@ -97,6 +97,7 @@ def test_clocks_compare_by_pinned_instant() -> None:
     assert "2026-03-10" in repr(a)
 
 
+@pytest.mark.slow
 def test_clock_import_does_not_load_dateutil() -> None:
     code = (
         "import sys\n"

@@ -318,6 +318,7 @@ def test_tomorrow_after_last_representable_day_is_refused() -> None:
     assert_invalid(exc, "tomorrow")
 
 
+@pytest.mark.slow
 def test_parse_date_does_not_import_dateutil_until_needed() -> None:
     code = (
         "import sys\n"

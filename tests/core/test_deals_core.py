@@ -106,14 +106,14 @@ def test_forecast_is_rounded_half_up_to_the_minor_unit(core, value, currency, pr
     assert str(deal.forecast) == expected
 
 
-def test_show_and_get(core):
+def test_show_gives_the_deal_as_created_and_its_history(core):
     deal = deals.create_deal(core, "Deal", org="Initech")
     detail = deals.show_deal(core, str(deal.id))
-    assert detail.opportunity == deals.get_deal(core, deal.id)
+    assert detail.opportunity == deal
     assert [e.action for e in detail.history] == ["created"]
     assert detail.as_dict()["history"][0]["action"] == "created"
     with pytest.raises(NotFound):
-        deals.get_deal(core, 99)
+        deals.show_deal(core, 99)
     for bad in ("abc", "0", "-1", 0):
         with pytest.raises(Invalid):
             deals.show_deal(core, bad)
@@ -181,7 +181,7 @@ def test_edit_currency_that_cannot_hold_the_value(core):
     deal = deals.create_deal(core, "Deal", org="Initech", value="10.50", currency="EUR")
     with pytest.raises(Invalid, match="cannot be expressed in JPY"):
         deals.edit_deal(core, deal.id, currency="JPY")
-    assert deals.get_deal(core, deal.id).currency == "EUR"
+    assert deals.show_deal(core, deal.id).opportunity.currency == "EUR"
 
 
 def test_edit_probability_of_a_closed_deal(core):
@@ -215,10 +215,10 @@ def test_move_refusals(core):
         deals.move_deals(core, "proposal", [a.id])
     with pytest.raises(StageRuleViolation):
         deals.move_deals(core, "negotiation", [b.id, a.id])
-    assert deals.get_deal(core, b.id).stage == "proposal"  # all or nothing
+    assert deals.show_deal(core, b.id).opportunity.stage == "proposal"  # all or nothing
     with pytest.raises(NotFound):
         deals.move_deals(core, "qualification", [a.id, 99])
-    assert deals.get_deal(core, a.id).stage == "lead"
+    assert deals.show_deal(core, a.id).opportunity.stage == "lead"
     with pytest.raises(Invalid):
         deals.move_deals(core, "qualification", [a.id], reason="why")
     with pytest.raises(Invalid):

@@ -20,6 +20,7 @@ from opp.core.money.amounts import (
     normalize_currency,
     parse_amount,
     parse_probability,
+    round_minor,
     round_to_minor,
     to_minor,
 )
@@ -362,6 +363,17 @@ def test_rounding_is_half_away_from_zero() -> None:
     assert round_to_minor(Decimal("2.5"), "JPY") == Decimal("3")
     assert round_to_minor(Decimal("1.0005"), "KWD") == Decimal("1.001")
     assert round_to_minor(Decimal("7"), "USD").as_tuple().exponent == -2
+
+
+def test_minor_units_round_half_away_from_zero_to_a_whole_unit() -> None:
+    assert [round_minor(Decimal(x)) for x in ("2.5", "2.4999", "-2.5", "0.5", "7")] == [3, 2, -3, 1, 7]
+    refused(round_minor, Decimal("Infinity"))
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False, places=4, min_value=-(10**12), max_value=10**12))
+def test_rounding_in_minor_units_and_in_a_currency_agree(amount: Decimal) -> None:
+    """Billing rounds counts of minor units, forecasts round amounts: one rule for both."""
+    assert from_minor(round_minor(amount * 100), "USD") == round_to_minor(amount, "USD")
 
 
 def test_rounding_a_very_long_amount_does_not_fail() -> None:

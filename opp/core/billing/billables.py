@@ -1,7 +1,8 @@
 """A deal's billable lines: what was sold on it, line by line, with amounts fixed when added.
 
 Rounding rule (tested): a line's amount is quantity × unit price rounded half up to the currency's minor
-unit; its tax is that amount × the line's tax rate, rounded half up, per line. Subtotal, tax and total
+unit; its tax is that amount × the line's tax rate, rounded half up, per line (both by money's one rule,
+:func:`opp.core.money.amounts.round_minor`). Subtotal, tax and total
 are sums of the rounded lines, so an invoice always adds up line by line. Lines are in the deal's
 currency; amounts are fixed when a line is added.
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, Select, case, func, insert, literal, select, update
@@ -30,6 +31,7 @@ from opp.core.money.amounts import (
     format_money,
     from_minor,
     parse_amount,
+    round_minor,
     to_minor,
 )
 from opp.core.money.currencies import MINOR_UNITS
@@ -104,9 +106,8 @@ def parse_quantity(text: str) -> int:
 
 def line_amounts(quantity_milli: int, unit_price_minor: int, tax_bp: int) -> tuple[int, int]:
     """(amount, tax) of a line in minor units, each rounded half up (the module's rounding rule)."""
-    amount = (Decimal(quantity_milli) * unit_price_minor / 1000).quantize(Decimal(1), ROUND_HALF_UP)
-    tax = (amount * tax_bp / 10000).quantize(Decimal(1), ROUND_HALF_UP)
-    return int(amount), int(tax)
+    amount = round_minor(Decimal(quantity_milli) * unit_price_minor / 1000)
+    return amount, round_minor(Decimal(amount) * tax_bp / 10000)
 
 
 def quantity_of(quantity_milli: int) -> Decimal:

@@ -2,8 +2,11 @@
 
 Amounts are ``Decimal`` in Python and an integer count of minor units (cents, yen, fils) in storage, so
 no figure ever passes through a float and every stored number is exact. Each currency's scale comes
-from the ISO 4217 table in ``opp.core.money.currencies``; an amount finer than its currency allows is refused
-rather than silently rounded, because a typo such as ``12.345`` should be seen, not absorbed.
+from the ISO 4217 table in :mod:`opp.core.money.currencies`; an amount finer than its currency allows is
+refused rather than silently rounded, because a typo such as ``12.345`` should be seen, not absorbed.
+Figures opp derives in Python (forecasts, averages, a billable line's amount and tax) are rounded here,
+under :data:`ROUNDING`; the SQL that computes them in the database (:mod:`opp.core.money.figures`, the
+store's conversions) follows the same rule, and tests check that the two agree.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ __all__ = [
     "parse_amount",
     "parse_minor",
     "parse_probability",
+    "round_minor",
     "round_to_minor",
     "to_minor",
 ]
@@ -38,7 +42,7 @@ mirrors it) always fits a signed 64-bit integer: 10**15 * 100 * 2 = 2 * 10**17 <
 """
 
 ROUNDING = decimal.ROUND_HALF_UP
-"""The one rounding rule for money opp derives (forecasts, conversions, averages).
+"""The one rounding rule for money opp derives (forecasts, conversions, averages, billable lines).
 
 Every derived money figure is rounded once, to its currency's minor unit, half away from zero
 (commercial rounding, as a spreadsheet's ROUND does), per deal before any sum, so a total always
@@ -190,9 +194,20 @@ def round_to_minor(amount: Decimal, currency: str) -> Decimal:
     places = minor_unit(currency)
     if not amount.is_finite():
         raise Invalid(f"amount {str(amount)!r} is not a finite number", hint=_AMOUNT_HINT)
+    sign, digits, exponent = amount.as_tuple()
+    assert isinstance(exponent, int)  # finite
+    # The same digits counted in minor units (exact, unlike scaleb, which rounds to the context).
+    return from_minor(round_minor(Decimal((sign, digits, exponent + places))), currency)
+
+
+def round_minor(exact_minor: Decimal) -> int:
+    """Round a derived count of minor units (a line's quantity x unit price, its tax) to a whole one
+    under ROUNDING (half away from zero), for figures kept in minor units rather than in a currency."""
+    if not exact_minor.is_finite():
+        raise Invalid(f"amount {str(exact_minor)!r} is not a finite number", hint=_AMOUNT_HINT)
     # Enough precision that quantize never fails for lack of digits, whatever the amount's size.
-    context = decimal.Context(prec=max(28, amount.adjusted() + places + 2), rounding=ROUNDING)
-    return amount.quantize(Decimal(f"1E-{places}"), context=context)
+    context = decimal.Context(prec=max(28, exact_minor.adjusted() + 2), rounding=ROUNDING)
+    return int(exact_minor.quantize(Decimal(1), context=context))
 
 
 def forecast_minor(value_minor: int, probability: int) -> int:

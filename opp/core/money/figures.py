@@ -1,7 +1,7 @@
 """Money rules as SQL expressions, so that sums are computed where the data lives.
 
-Each expression here mirrors exactly one rule of :mod:`opp.core.money.amounts` (a test checks they agree on
-many inputs): SQLAlchemy 2 turns ``/`` into true division, so every division here is ``//`` on
+Each expression here mirrors exactly one rule of :mod:`opp.core.money.amounts` (a test checks they agree
+on many inputs): SQLAlchemy 2 turns ``/`` into true division, so every division here is ``//`` on
 non-negative integers, which SQLite and PostgreSQL both evaluate exactly.
 """
 

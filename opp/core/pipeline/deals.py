@@ -225,11 +225,6 @@ def _no_such_deal(deal_id: int) -> NotFound:
     return NotFound(f"no opportunity {deal_id}", hint="see opp list --status all")
 
 
-def get_deal(ctx: Context, deal_id: int | str) -> Opportunity:
-    with ctx.reading() as conn:
-        return fetch_deals(conn, [parse_id(deal_id)])[0]
-
-
 def show_deal(ctx: Context, deal_id: int | str) -> DealDetail:
     from opp.core.billing.billables import billing_summary
     from opp.core.pipeline.history import EventFilter, query_events

@@ -222,8 +222,3 @@ def remove_stage(ctx: Context, key: str) -> Stage:
         uow.conn.execute(delete(s).where(s.c.key == stage.key))
         _renumber(uow.conn, [st.key for st in pipeline.open_stages if st != stage])
     return stage
-
-
-def get_stage(ctx: Context, key: str) -> Stage:
-    with ctx.reading() as conn:
-        return load_pipeline(conn).get(key)

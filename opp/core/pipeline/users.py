@@ -34,18 +34,6 @@ def list_users(ctx: Context) -> list[User]:
         return [_user(row) for row in rows]
 
 
-def get_user(ctx: Context, handle: str) -> User:
-    with ctx.reading() as conn:
-        row = (
-            conn.execute(select(schema.users).where(schema.users.c.handle == handle.strip()))
-            .mappings()
-            .first()
-        )
-    if row is None:
-        raise _no_such_user(handle)
-    return _user(row)
-
-
 def user_id(conn: Connection, handle: str, *, required: bool = True) -> int | None:
     """The id of the user with this handle; NotFound (or None when not required) if there is none."""
     found = conn.execute(select(schema.users.c.id).where(schema.users.c.handle == handle.strip())).scalar()

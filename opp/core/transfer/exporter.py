@@ -1,10 +1,11 @@
 """``opp export``: deals in the import's columns, read in chunks so that no full list is held.
 
-The deals are selected with the filters of ``opp list`` (:func:`opp.core.pipeline.deals.build_filter`), every
-status unless filtered, in id order. They are read a chunk of ids at a time (keyset pagination on the
-id, portable to every database) and each chunk goes through :func:`opp.core.pipeline.deals.query_deals`, so an
-exported deal is exactly the deal ``opp list`` shows. The columns are those ``opp import`` reads, so an
-export imports back into an empty database without losing anything.
+The deals are selected with the filters of ``opp list`` (:func:`opp.core.pipeline.deals.build_filter`),
+every status unless filtered, in id order. They are read a chunk of ids at a time (keyset pagination on
+the id, portable to every database) and each chunk goes through
+:func:`opp.core.pipeline.deals.query_deals`, so an exported deal is exactly the deal ``opp list`` shows.
+The columns are those ``opp import`` reads, so an export imports back into an empty database without
+losing anything.
 """
 
 from __future__ import annotations

@@ -1,0 +1,110 @@
+"""The parts of Typer (and the copy of Click it carries) that opp uses beyond Typer's public API.
+
+Typer's public API is what ``import typer`` exports; everything here reaches past it, into modules Typer
+may rearrange in any minor release. It is all in this one module so that a new Typer breaks one file,
+and ``make test-latest`` runs the fast tests against the newest Typer to show such a break before a
+user does. pyproject.toml pins Typer below its next minor for the same reason. Each item says why opp
+needs it; the rest of opp imports Typer's internals only from here.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import typer
+
+# The root command's class. Typer's ``Typer(cls=...)`` takes a subclass of the group class Typer builds,
+# which ``typer`` does not export: opp's root overrides ``main`` to turn every failure into the contract's
+# exit code, and the console script's root builds each command only when it is used.
+from typer.core import TyperGroup as TyperGroup
+
+__all__ = [
+    "TyperGroup",
+    "click_command",
+    "command_builders",
+    "completion_script",
+    "is_no_args_is_help",
+    "runtime_parameter_class",
+    "short_help",
+]
+
+
+def click_command(app: typer.Typer) -> Any:
+    """The Click command tree of ``app``, every command built (Typer's documented way to reach Click, but
+    under ``typer.main``): completion scripts list the commands, tests walk the tree."""
+    from typer.main import get_command
+
+    return get_command(app)
+
+
+def command_builders(app: typer.Typer) -> dict[str, tuple[Callable[[], Any], str]]:
+    """For each command and group registered on ``app``: a function that builds it, and its one-line help.
+
+    The console script builds only the command it runs (building all of them costs more than a whole
+    ``opp --help``), so it needs Typer's builders of one command from its registration, which are
+    internal to ``typer.main``. The arguments passed are those Typer passes when it builds the tree.
+    """
+    from typer.main import (
+        get_command_from_info,
+        get_command_name,
+        get_group_from_info,
+        solve_typer_info_help,
+    )
+
+    found: dict[str, tuple[Callable[[], Any], str]] = {}
+    for info in app.registered_commands:
+        assert info.callback is not None
+        name = info.name or get_command_name(info.callback.__name__)
+        summary = (
+            inspect.cleandoc(info.help)
+            if isinstance(info.help, str)
+            else (inspect.getdoc(info.callback) or "")
+        )
+        build = partial(get_command_from_info, info, pretty_exceptions_short=True, rich_markup_mode=None)
+        found[name] = (build, summary)
+    for group in app.registered_groups:
+        assert isinstance(group.name, str)
+        build_group = partial(
+            get_group_from_info,
+            group,
+            pretty_exceptions_short=True,
+            rich_markup_mode=None,
+            suggest_commands=True,
+        )
+        found[group.name] = (build_group, solve_typer_info_help(group))
+    return found
+
+
+def short_help(text: str, limit: int) -> str:
+    """A command's help cut to its first sentence within ``limit`` characters, as Click shortens it in a
+    command list: the lazily built root lists commands without building them, and must read the same."""
+    from typer._click.utils import make_default_short_help
+
+    return make_default_short_help(text, limit)
+
+
+def completion_script(prog_name: str, complete_var: str, shell: str) -> str:
+    """The completion script Typer's ``--install-completion`` would write for ``shell``: opp ships the
+    scripts pre-generated in ``completions/`` (``make completions``), which needs Typer's generator."""
+    from typer._completion_shared import get_completion_script
+
+    return get_completion_script(prog_name=prog_name, complete_var=complete_var, shell=shell)
+
+
+def is_no_args_is_help(error: Exception) -> bool:
+    """Whether ``error`` is Click's "a group was called without a command" (it shows the group's help):
+    opp prints that help as a usage error (exit 2). The class is not exported, so it is known by name."""
+    return type(error).__name__ == "NoArgsIsHelpError"
+
+
+def runtime_parameter_class() -> Any:
+    """Typer's parameter class whose ``get_runtime_param`` builds an option's coercion on first use, or
+    None when this Typer has no such hook: :mod:`opp.cli.coercion` replaces it with a plain coercion that
+    spares importing pydantic. Without the hook, options are coerced by Typer as before, only slower."""
+    from typer import core
+
+    parameter = getattr(core, "_TyperParameter", None)
+    return parameter if getattr(parameter, "get_runtime_param", None) is not None else None
