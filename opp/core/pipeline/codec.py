@@ -32,7 +32,85 @@ from opp.store.dialect import date_from_text, instant_from_text
 
 us = schema.users
 
-TEXT, MONEY, INTEGER, DATE, INSTANT, HANDLE = "text", "money", "integer", "date", "instant", "handle"
+
+class Kind:
+    """How values of one kind are written as text and read back, in Python and in SQL, side by side.
+
+    This base is plain text, written and read as it is; a null is a null in every kind.
+    """
+
+    def text(self, value: Any, currency: str | None) -> str:
+        return str(value)
+
+    def value(self, conn: Connection, text: str, currency: str | None) -> Any:
+        return text
+
+    def sql(self, dialect_name: str, text: ColumnElement[Any]) -> ColumnElement[Any]:
+        return text
+
+
+class _Money(Kind):
+    """Minor units, written with exactly the currency's decimals: the digits without the point."""
+
+    def text(self, value: Any, currency: str | None) -> str:
+        return money_text(value, _needed(currency))
+
+    def value(self, conn: Connection, text: str, currency: str | None) -> Any:
+        return to_minor(Decimal(text), _needed(currency))
+
+    def sql(self, dialect_name: str, text: ColumnElement[Any]) -> ColumnElement[Any]:
+        return cast(func.replace(text, ".", ""), BigInteger)
+
+
+class _Integer(Kind):
+    def value(self, conn: Connection, text: str, currency: str | None) -> Any:
+        return int(text)
+
+    def sql(self, dialect_name: str, text: ColumnElement[Any]) -> ColumnElement[Any]:
+        return cast(text, Integer)
+
+
+class _Date(Kind):
+    def text(self, value: Any, currency: str | None) -> str:
+        return format_date(value)
+
+    def value(self, conn: Connection, text: str, currency: str | None) -> Any:
+        return date.fromisoformat(text)
+
+    def sql(self, dialect_name: str, text: ColumnElement[Any]) -> ColumnElement[Any]:
+        return date_from_text(dialect_name, text)
+
+
+class _Instant(Kind):
+    """A stored instant (naive UTC), written in UTC to the second."""
+
+    def text(self, value: Any, currency: str | None) -> str:
+        return format_instant(value)
+
+    def value(self, conn: Connection, text: str, currency: str | None) -> Any:
+        return parse_instant(text).replace(tzinfo=None)
+
+    def sql(self, dialect_name: str, text: ColumnElement[Any]) -> ColumnElement[Any]:
+        return instant_from_text(dialect_name, text)
+
+
+class _Handle(Kind):
+    """A user: the column holds the id, history the handle (written as given, read back as the id)."""
+
+    def value(self, conn: Connection, text: str, currency: str | None) -> Any:
+        return conn.execute(select(us.c.id).where(us.c.handle == text)).scalar()
+
+    def sql(self, dialect_name: str, text: ColumnElement[Any]) -> ColumnElement[Any]:
+        return select(us.c.id).where(us.c.handle == text).scalar_subquery()
+
+
+def _needed(currency: str | None) -> str:
+    if currency is None:
+        raise ValueError("an amount's text is read and written in its currency")
+    return currency
+
+
+TEXT, MONEY, INTEGER, DATE, INSTANT, HANDLE = Kind(), _Money(), _Integer(), _Date(), _Instant(), _Handle()
 
 
 @dataclass(frozen=True)
@@ -41,7 +119,7 @@ class HistoryField:
 
     name: str
     column: str
-    kind: str
+    kind: Kind
 
 
 FIELDS: dict[str, HistoryField] = {
@@ -90,20 +168,7 @@ def instant_text(instant: datetime | None) -> str | None:
 def field_text(name: str, value: Any, currency: str | None = None) -> str | None:
     """The text history holds for ``value`` of the field ``name``: the column's value (for ``value``
     minor units in ``currency``), except for ``assignee``, whose text is the handle itself."""
-    if value is None:
-        return None
-    kind = FIELDS[name].kind
-    if kind == MONEY:
-        if currency is None:
-            raise ValueError("a money field's text needs its currency")
-        return money_text(value, currency)
-    if kind == INTEGER:
-        return str(value)
-    if kind == DATE:
-        return date_text(value)
-    if kind == INSTANT:
-        return instant_text(value)
-    return str(value)
+    return None if value is None else FIELDS[name].kind.text(value, currency)
 
 
 def snapshot_text(values: dict[str, Any], *, assignee: str | None) -> str:
@@ -146,37 +211,10 @@ def assignee_text(conn: Connection, user_id: int | None) -> str | None:
 def column_value(conn: Connection, name: str, text: str | None, currency: str | None = None) -> Any:
     """The value of the opportunities column behind ``name`` that history's ``text`` stands for
     (for ``value``, read in ``currency``; for ``assignee``, the id of the user with that handle)."""
-    kind = FIELDS[name].kind
-    if text is None:
-        return None
-    if kind == MONEY:
-        if currency is None:
-            raise ValueError("a money field's value needs its currency")
-        return to_minor(Decimal(text), currency)
-    if kind == INTEGER:
-        return int(text)
-    if kind == DATE:
-        return date.fromisoformat(text)
-    if kind == INSTANT:
-        return parse_instant(text).replace(tzinfo=None)
-    if kind == HANDLE:
-        return conn.execute(select(us.c.id).where(us.c.handle == text)).scalar()
-    return text
+    return None if text is None else FIELDS[name].kind.value(conn, text, currency)
 
 
 def column_sql(dialect_name: str, name: str, text: ColumnElement[Any]) -> ColumnElement[Any]:
     """:func:`column_value` in SQL: history's ``text`` (a column or expression) in the type of the
     opportunities column behind ``name``; a JSON number of the snapshot is read as its text."""
-    kind = FIELDS[name].kind
-    if kind == MONEY:
-        # Exactly the currency's decimals: the digits without the point are the minor units.
-        return cast(func.replace(text, ".", ""), BigInteger)
-    if kind == INTEGER:
-        return cast(text, Integer)
-    if kind == DATE:
-        return date_from_text(dialect_name, text)
-    if kind == INSTANT:
-        return instant_from_text(dialect_name, text)
-    if kind == HANDLE:
-        return select(us.c.id).where(us.c.handle == text).scalar_subquery()
-    return text
+    return FIELDS[name].kind.sql(dialect_name, text)
