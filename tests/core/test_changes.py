@@ -200,6 +200,10 @@ def test_assigning_writes_handles(core):
     change(core, deal.id, lambda c: c.assign(mo, "mo"), action="assign")
     change(core, deal.id, lambda c: c.assign(None, None), action="assign")
     assert events(core, deal.id) == [("assignee", "dana", "mo"), ("assignee", "mo", None)]
+    made = change(core, deal.id, lambda c: (c.assign(mo, "mo"), c.assign(None, None)), action="assign")
+    assert (made.values, made.changes) == ({}, [])
+    with pytest.raises(ValueError, match="assign"):
+        change(core, deal.id, lambda c: c.set("assignee", mo))
 
 
 def test_a_change_and_its_events_are_one_transaction(core):

@@ -4,7 +4,8 @@ History is the source of truth for time travel: a deal existed at an instant if 
 is earlier, and each field then held the ``new`` side of the latest event for that field before the
 instant, else the value in the ``created`` event's JSON snapshot of the initial state. The rebuilt
 state is a subquery with the columns of the opportunities table, so the listing, forecast and pipeline
-queries run over it unchanged (:func:`over`) instead of being written twice.
+queries run over it unchanged (:func:`over`) instead of being written twice. Each field's text is read
+in its column's type by opp.core.pipeline.codec, the module that writes it.
 
 The state is rebuilt from whichever end of history is nearer the instant, as both give the same rows:
 

@@ -115,9 +115,11 @@ class DealChange:
 
         ``assignee`` is set with :meth:`assign`, which knows the handle history writes.
         """
+        if name == "assignee":
+            raise ValueError("an assignee is set with assign(), which knows the handle")
         column = column_of(name)
         old = self.row[column]
-        self.changes = [change for change in self.changes if change.field != name]  # set twice: once
+        self._forget(name)
         if new == old:
             self.values.pop(column, None)
             return
@@ -127,8 +129,14 @@ class DealChange:
             FieldChange(name, field_text(name, old, old_currency), field_text(name, new, currency))
         )
 
+    def _forget(self, name: str) -> None:
+        """Drop an earlier change of the field ``name``: a field set twice is changed once."""
+        self.changes = [change for change in self.changes if change.field != name]
+
     def assign(self, user_id: int | None, handle: str | None) -> None:
         """Give the deal to the user with this id and handle (None: to no one)."""
+        self._forget("assignee")
+        self.values.pop("assignee_id", None)
         if user_id != self.row["assignee_id"]:
             self.values["assignee_id"] = user_id
             old = assignee_text(self.uow.conn, self.row["assignee_id"])
