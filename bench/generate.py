@@ -25,7 +25,6 @@ What is in it, for N deals (the same for the same --seed and N):
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import random
 import sys
@@ -38,6 +37,7 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select, text
 
+from opp.core.pipeline.codec import instant_text, money_text, snapshot_text
 from opp.store import schema
 from opp.store.engine import open_store
 
@@ -236,15 +236,6 @@ SERVICES = [
 ]
 
 
-def minor_text(minor: int, places: int) -> str:
-    """The value text opp's snapshot holds (``str`` of opp.core.money.amounts.from_minor)."""
-    return str(Decimal(f"{minor}E-{places}"))
-
-
-def instant_text(at: datetime | None) -> str | None:
-    return None if at is None else at.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def half_up_div(numerator: int, denominator: int) -> int:
     return (2 * numerator + denominator) // (2 * denominator)
 
@@ -419,22 +410,21 @@ class Generator:
                     "field": None,
                     "old": None,
                     "note": None,
-                    "new": json.dumps(
+                    "new": snapshot_text(
                         {
                             "title": title,
                             "customer_id": customer_id,
-                            "value": minor_text(value_minor, places),
+                            "value_minor": value_minor,
                             "currency": code,
                             "probability": snapshot_prob,
                             "stage": snapshot_stage,
                             "status": "open",
-                            "expected_close": expected_close.isoformat(),
+                            "expected_close": expected_close,
                             "external_ref": external_ref,
-                            "assignee": handles[first_owner] if first_owner is not None else None,
                             "closed_at": None,
                             "lost_reason": None,
                         },
-                        sort_keys=True,
+                        assignee=handles[first_owner] if first_owner is not None else None,
                     ),
                 }
             )
@@ -580,8 +570,8 @@ class Generator:
             quantity = Decimal(quantity_milli).scaleb(-3).normalize()
             event = self._event(deal_id, command_id, at, actor, "billable", "line", None, str(line))
             event["note"] = (
-                f"added {name}: {quantity} × {minor_text(unit_price, places)} = "
-                f"{minor_text(amount, places)} {code}"
+                f"added {name}: {quantity} × {money_text(unit_price, code)} = "
+                f"{money_text(amount, code)} {code}"
             )
             events.append(event)
         return rows

@@ -136,6 +136,18 @@ def test_closing_by_import_sets_status_and_closed_at_and_reopening_clears_them(o
     )
 
 
+def test_an_update_keeps_the_currency_of_a_deal_with_billable_lines(opp, tmp_path, unchanged):
+    opp("import", write(tmp_path, row(1)))
+    deal_id = deals_by_ref(opp)["REF-1"]["id"]
+    opp("bill", "add", deal_id, "--item", "Work", "--price", "100")
+    check = unchanged()
+    line = opp.fails(2, "import", write(tmp_path, row(1, currency="EUR")))  # a bad row rejects the file
+    assert f"line 2: opportunity {deal_id} has billable lines in USD, so its currency cannot change" in line
+    check()
+    summary = opp("import", write(tmp_path, row(1, value="1200")), "-o", "json").json()
+    assert summary["updated"] == 1 and opp.json("show", deal_id)["currency"] == "USD"
+
+
 def test_a_later_row_with_the_same_ref_updates_the_deal_an_earlier_row_made(opp, tmp_path):
     summary = opp("import", write(tmp_path, row(1), row(1, value="5")), "-o", "json").json()
     assert (summary["created"], summary["updated"]) == (1, 1)

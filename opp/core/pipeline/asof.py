@@ -4,7 +4,8 @@ History is the source of truth for time travel: a deal existed at an instant if 
 is earlier, and each field then held the ``new`` side of the latest event for that field before the
 instant, else the value in the ``created`` event's JSON snapshot of the initial state. The rebuilt
 state is a subquery with the columns of the opportunities table, so the listing, forecast and pipeline
-queries run over it unchanged (:func:`over`) instead of being written twice.
+queries run over it unchanged (:func:`over`) instead of being written twice. Each field's text is read
+in its column's type by opp.core.pipeline.codec, the module that writes it.
 
 The state is rebuilt from whichever end of history is nearer the instant, as both give the same rows:
 
@@ -25,7 +26,6 @@ from datetime import date, datetime
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
-    BigInteger,
     Column,
     ColumnElement,
     Connection,
@@ -46,12 +46,12 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.sql import visitors
 
 from opp.core.dates import day_end_exclusive, parse_date
+from opp.core.pipeline.codec import column_of, column_sql
 from opp.store import schema
-from opp.store.dialect import date_from_text, instant_from_text, json_text_field
+from opp.store.dialect import json_text_field
 
 o = schema.opportunities
 h = schema.history
-us = schema.users
 
 #: The history fields that rebuild a deal, each also a key of the ``created`` snapshot (but description).
 FIELDS = (
@@ -120,26 +120,6 @@ def _field_events(instant: datetime, *, before: bool) -> Subquery:
     )
 
 
-def _typed(dialect_name: str, name: str, text: ColumnElement[Any]) -> ColumnElement[Any]:
-    """A field's value as history writes it (text) in the type of its opportunities column."""
-    if name == "value":
-        # History writes values with exactly the currency's decimals: without the point, minor units.
-        return sql_cast(func.replace(text, ".", ""), BigInteger)
-    if name == "probability":
-        return sql_cast(text, Integer)
-    if name == "expected_close":
-        return date_from_text(dialect_name, text)
-    if name == "closed_at":
-        return instant_from_text(dialect_name, text)
-    if name == "assignee":
-        return select(us.c.id).where(us.c.handle == text).scalar_subquery()
-    return text
-
-
-#: The opportunities column each history field rebuilds.
-COLUMN_OF = {"value": "value_minor", "assignee": "assignee_id"}
-
-
 def deals_as_of(dialect_name: str, instant: datetime) -> Subquery:
     """One row per deal that existed before ``instant`` (naive UTC), with the opportunities table's
     columns holding the values they had then, rebuilt forward from each deal's ``created`` event."""
@@ -167,7 +147,7 @@ def deals_as_of(dialect_name: str, instant: datetime) -> Subquery:
     edited = exists().where(edits.c.opportunity_id == o.c.id, edits.c.field == "description")
     initial_description = case((edited, first_edit), else_=o.c.description)
     values = {
-        COLUMN_OF.get(name, name): _typed(
+        column_of(name): column_sql(
             dialect_name, name, field(name, initial_description if name == "description" else None)
         )
         for name in FIELDS
@@ -177,7 +157,7 @@ def deals_as_of(dialect_name: str, instant: datetime) -> Subquery:
         updated_at=func.coalesce(changes.c.changed_at, created.c.at),
         stage_changed_at=case(
             (changes.c.stage_set == 1, changes.c.stage_at),
-            else_=func.coalesce(instant_from_text(dialect_name, snapshot("closed_at")), created.c.at),
+            else_=func.coalesce(column_sql(dialect_name, "closed_at", snapshot("closed_at")), created.c.at),
         ),
         source=o.join(
             created,
@@ -202,9 +182,9 @@ def changed_as_of(dialect_name: str, instant: datetime) -> Subquery:
     """The deals that existed before ``instant`` and were changed after it, as they stood then."""
     changes = _field_events(instant, before=False)
     values: dict[str, ColumnElement[Any]] = {
-        COLUMN_OF.get(name, name): case(
-            (changes.c[f"{name}_set"] == 1, _typed(dialect_name, name, changes.c[f"{name}_text"])),
-            else_=o.c[COLUMN_OF.get(name, name)],
+        column_of(name): case(
+            (changes.c[f"{name}_set"] == 1, column_sql(dialect_name, name, changes.c[f"{name}_text"])),
+            else_=o.c[column_of(name)],
         )
         for name in FIELDS
     }

@@ -6,7 +6,6 @@ bulk operations touch every deal in one transaction, so one refusal leaves all o
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -17,10 +16,19 @@ from sqlalchemy import Connection, RowMapping, Select, func, select, update
 from opp.core import settings
 from opp.core.billing.billables import BillingSummary
 from opp.core.context import Context, UnitOfWork
-from opp.core.dates import close_window, format_date, format_instant, parse_date
+from opp.core.dates import close_window, format_instant, parse_date
 from opp.core.errors import Conflict, Invalid, NotFound
 from opp.core.money.amounts import from_minor, normalize_currency, parse_amount, parse_probability, to_minor
 from opp.core.money.figures import forecast_minor_expr
+from opp.core.pipeline.changes import (
+    DealChange,
+    check_ref_free,
+    clean_description,
+    clean_reason,
+    clean_ref,
+    clean_title,
+)
+from opp.core.pipeline.codec import assignee_text, snapshot_text
 from opp.core.pipeline.customers import resolve_customer
 from opp.core.pipeline.stages import Move, load_pipeline, plan_move
 from opp.core.pipeline.users import user_id
@@ -36,7 +44,6 @@ us = schema.users
 STATUSES = ("open", "won", "lost", "all")
 #: Deals fetched from the database at a time by a listing.
 STREAM_BATCH = 1000
-_SNAPSHOT = json.JSONEncoder(sort_keys=True)  # json.dumps(..., sort_keys=True) without a new encoder a call
 SORT_FIELDS: dict[str, Any] = {
     "id": o.c.id,
     "title": o.c.title,
@@ -334,38 +341,10 @@ def stream_deal_ids(ctx: Context, **options: Any) -> Iterator[int]:
 # -- writing -------------------------------------------------------------------------------------------
 
 
-def money_text(minor: int, currency: str) -> str:
-    return str(from_minor(minor, currency))
-
-
-def date_text(day: date | None) -> str | None:
-    return None if day is None else format_date(day)
-
-
-def instant_text(instant: datetime | None) -> str | None:
-    return None if instant is None else format_instant(instant)
-
-
 def _parse_close(text: str | None, ctx: Context) -> date | None:
     if text is None or text.strip().lower() in ("", "none"):
         return None
     return parse_date(text, ctx.clock.today())
-
-
-def _check_ref_free(conn: Connection, ref: str | None, deal_id: int | None = None) -> None:
-    if ref is None:
-        return
-    holder = conn.execute(select(o.c.id).where(o.c.external_ref == ref)).scalar()
-    if holder is not None and holder != deal_id:
-        raise ref_taken(ref, holder)
-
-
-def ref_taken(ref: str, holder: int) -> Conflict:
-    return Conflict(f"external ref {ref!r} already belongs to opportunity {holder}")
-
-
-def _status_values(move_target_kind: str, at: datetime) -> dict[str, Any]:
-    return {"status": move_target_kind, "closed_at": None if move_target_kind == "open" else at}
 
 
 def create_deal(
@@ -386,10 +365,9 @@ def create_deal(
     """Create a deal for an existing customer; the currency defaults to the team's, the value to 0."""
     if (org is None) == (person is None):
         raise Invalid("give exactly one of --org or --person", hint="for example --org 'Acme Corp'")
-    clean_title = clean_text(title, what="title", max_length=500, required=True)
-    assert clean_title is not None  # required=True
-    clean_description = clean_text(description, what="description", max_length=100_000)
-    clean_ref = clean_text(ref, what="external ref", max_length=200)
+    new_title = clean_title(title)
+    new_description = clean_description(description)
+    new_ref = clean_ref(ref)
     chance = parse_probability(probability) if probability is not None else None
     expected_close = _parse_close(close, ctx)
     with ctx.unit_of_work("create") as uow:
@@ -405,18 +383,18 @@ def create_deal(
         assert move is None
         chance = target.probability if chance is None else chance
         assignee_id = user_id(conn, assign) if assign is not None else None
-        _check_ref_free(conn, clean_ref)
+        check_ref_free(conn, new_ref)
         deal = new_deal(
             uow.at,
-            title=clean_title,
-            description=clean_description,
+            title=new_title,
+            description=new_description,
             customer_id=customer.id,
             value_minor=value_minor,
             currency=code,
             stage=target,
             probability=chance,
             expected_close=expected_close,
-            external_ref=clean_ref,
+            external_ref=new_ref,
             assignee_id=assignee_id,
             assignee=assign.strip() if assign else None,
         )
@@ -478,21 +456,7 @@ def new_deal(
         "stage_changed_at": closed or created,
         "version": 1,
     }
-    snapshot = {
-        "title": title,
-        "customer_id": customer_id,
-        "value": money_text(value_minor, currency),
-        "currency": currency,
-        "probability": probability,
-        "stage": stage.key,
-        "status": stage.kind,
-        "expected_close": date_text(expected_close),
-        "external_ref": external_ref,
-        "assignee": assignee,
-        "closed_at": instant_text(aware(closed)),
-        "lost_reason": reason,
-    }
-    return NewDeal(values, _SNAPSHOT.encode(snapshot), created)
+    return NewDeal(values, snapshot_text(values, assignee=assignee), created)
 
 
 def insert_deals(uow: UnitOfWork, deals: Sequence[NewDeal]) -> list[int]:
@@ -519,13 +483,6 @@ def lock_deal(conn: Connection, deal_id: int) -> RowMapping:
     return row
 
 
-@dataclass(frozen=True)
-class FieldChange:
-    field: str
-    old: str | None
-    new: str | None
-
-
 def _changed_since(conn: Connection, deal_id: int, seen: int, now: int) -> Conflict:
     last = conn.execute(
         select(schema.history.c.actor, schema.history.c.at)
@@ -538,40 +495,6 @@ def _changed_since(conn: Connection, deal_id: int, seen: int, now: int) -> Confl
         f"opportunity {deal_id} is at version {now}, not {seen}: it was changed since by {who}",
         hint=f"look at opp show {deal_id} and try again",
     )
-
-
-def write_deal(
-    uow: UnitOfWork,
-    row: RowMapping,
-    values: dict[str, Any],
-    changes: Iterable[FieldChange],
-    *,
-    action: str,
-    note: str | None = None,
-) -> None:
-    """Apply ``values`` to the deal read as ``row`` and record one event per changed field.
-
-    The UPDATE is guarded by the version read, so a change based on stale data can never overwrite
-    another operator's; it is refused naming who changed the deal since.
-    """
-    result = uow.conn.execute(
-        update(o)
-        .where(o.c.id == row["id"], o.c.version == row["version"])
-        .values(**values, updated_at=uow.at, version=row["version"] + 1)
-    )
-    if result.rowcount != 1:
-        last = uow.conn.execute(
-            select(schema.history.c.actor)
-            .where(schema.history.c.opportunity_id == row["id"])
-            .order_by(schema.history.c.id.desc())
-            .limit(1)
-        ).scalar()
-        raise Conflict(
-            f"opportunity {row['id']} was changed by {last or 'someone else'} while this command ran",
-            hint=f"look at opp show {row['id']} and try again",
-        )
-    for change in changes:
-        uow.record(row["id"], action, field=change.field, old=change.old, new=change.new, note=note)
 
 
 def edit_deal(
@@ -605,65 +528,32 @@ def edit_deal(
         row = lock_deal(uow.conn, wanted)
         if if_version is not None and row["version"] != if_version:
             raise _changed_since(uow.conn, wanted, if_version, row["version"])
-        values: dict[str, Any] = {}
-        changes: list[FieldChange] = []
-
-        def change(name: str, column: str, new: Any, old_text: str | None, new_text: str | None) -> None:
-            if new != row[column]:
-                values[column] = new
-                changes.append(FieldChange(name, old_text, new_text))
-
+        change = DealChange(uow, row)
         if title is not None:
-            new_title = clean_text(title, what="title", max_length=500, required=True)
-            change("title", "title", new_title, row["title"], new_title)
+            change.set("title", clean_title(title))
         if description is not None:
-            new_description = clean_text(description, what="description", max_length=100_000)
-            change("description", "description", new_description, row["description"], new_description)
+            change.set("description", clean_description(description))
         if ref is not None:
-            new_ref = clean_text(ref, what="external ref", max_length=200)
-            _check_ref_free(uow.conn, new_ref, wanted)
-            change("external_ref", "external_ref", new_ref, row["external_ref"], new_ref)
-        old_code = row["currency"]
-        code = normalize_currency(currency) if currency is not None else old_code
-        if code != old_code and billables.has_lines(uow.conn, wanted):
-            raise Conflict(
-                f"opportunity {wanted} has billable lines in {old_code}, so its currency cannot change",
-                hint=f"remove its uninvoiced lines first (see opp bill list {wanted})",
-            )
-        old_money = money_text(row["value_minor"], old_code)
+            new_ref = clean_ref(ref)
+            check_ref_free(uow.conn, new_ref, wanted)
+            change.set("external_ref", new_ref)
+        code = normalize_currency(currency) if currency is not None else row["currency"]
+        change.currency(code)
         if value_from_billables:
-            new_minor = billables.value_from_billables(uow.conn, wanted)
+            change.value(billables.value_from_billables(uow.conn, wanted))
         elif value is not None:
-            new_minor = to_minor(parse_amount(value, code), code)
+            change.value(to_minor(parse_amount(value, code), code))
         else:
             try:
-                new_minor = to_minor(from_minor(row["value_minor"], old_code).normalize(), code)
+                change.value()  # the value it has, in the new currency
             except Invalid as exc:
-                raise Invalid(
-                    f"the value {old_money} cannot be expressed in {code}", hint="give --value as well"
-                ) from exc
-        change("currency", "currency", code, old_code, code)
-        change("value", "value_minor", new_minor, old_money, money_text(new_minor, code))
+                exc.hint = "give --value as well"
+                raise
         if probability is not None:
-            chance = parse_probability(probability)
-            if row["status"] != "open" and chance != row["probability"]:
-                raise Invalid(
-                    f"a {row['stage']} deal has probability {row['probability']}, not {chance}",
-                    hint="reopen it with opp stage STAGE ID --reopen to change its probability",
-                )
-            change("probability", "probability", chance, str(row["probability"]), str(chance))
+            change.probability(parse_probability(probability))
         if close is not None:
-            new_close = _parse_close(close, ctx)
-            change(
-                "expected_close",
-                "expected_close",
-                new_close,
-                date_text(row["expected_close"]),
-                date_text(new_close),
-            )
-        if values:
-            note = "value from billables" if value_from_billables else None
-            write_deal(uow, row, values, changes, action="updated", note=note)
+            change.set("expected_close", _parse_close(close, ctx))
+        change.write(action="updated", note="value from billables" if value_from_billables else None)
         return fetch_deals(uow.conn, [wanted])[0]
 
 
@@ -680,7 +570,7 @@ def move_deals(
     """Move deals to a stage under the pipeline rules: all of them, or (on any refusal) none."""
     ids = parse_ids(deal_ids)
     chance = parse_probability(probability) if probability is not None else None
-    lost_reason = clean_text(reason, what="reason", max_length=2000)
+    lost_reason = clean_reason(reason, what="reason")
     with ctx.unit_of_work("stage") as uow:
         pipeline = load_pipeline(uow.conn)
         target = pipeline.get(stage)
@@ -706,30 +596,9 @@ def move_deals(
 
 
 def _apply_move(uow: UnitOfWork, row: RowMapping, move: Move, lost_reason: str | None) -> None:
-    target = move.target
-    status = _status_values(target.kind, uow.at)
-    new_reason = lost_reason if target.kind == "lost" else None
-    values = {
-        "stage": target.key,
-        "probability": move.probability,
-        "stage_changed_at": uow.at,
-        "lost_reason": new_reason,
-        **status,
-    }
-    changes = [FieldChange("stage", row["stage"], target.key)]
-    if move.probability != row["probability"]:
-        changes.append(FieldChange("probability", str(row["probability"]), str(move.probability)))
-    if status["status"] != row["status"]:
-        changes.append(FieldChange("status", row["status"], status["status"]))
-    if status["closed_at"] != row["closed_at"]:
-        changes.append(
-            FieldChange(
-                "closed_at", instant_text(aware(row["closed_at"])), instant_text(aware(status["closed_at"]))
-            )
-        )
-    if new_reason != row["lost_reason"]:
-        changes.append(FieldChange("lost_reason", row["lost_reason"], new_reason))
-    write_deal(uow, row, values, changes, action="stage", note=move.note)
+    change = DealChange(uow, row)
+    change.stage(move.target, probability=move.probability, lost_reason=lost_reason)
+    change.write(action="stage", note=move.note)
 
 
 def _reassign(
@@ -743,21 +612,10 @@ def _reassign(
             if claim:
                 _claim_one(uow, deal_id, new_id, handle or "")
                 continue
-            row = lock_deal(uow.conn, deal_id)
-            if row["assignee_id"] != new_id:
-                old = _handle_of(uow.conn, row["assignee_id"])
-                write_deal(
-                    uow,
-                    row,
-                    {"assignee_id": new_id},
-                    [FieldChange("assignee", old, handle)],
-                    action="assign",
-                )
+            change = DealChange(uow, lock_deal(uow.conn, deal_id))
+            change.assign(new_id, handle)
+            change.write(action="assign")
         return fetch_deals(uow.conn, ids)
-
-
-def _handle_of(conn: Connection, user: int | None) -> str | None:
-    return None if user is None else conn.execute(select(us.c.handle).where(us.c.id == user)).scalar()
 
 
 def _claim_one(uow: UnitOfWork, deal_id: int, me: int | None, handle: str) -> None:
@@ -774,7 +632,7 @@ def _claim_one(uow: UnitOfWork, deal_id: int, me: int | None, handle: str) -> No
     if row is None:
         raise _no_such_deal(deal_id)
     if row.assignee_id != me:
-        holder = _handle_of(uow.conn, row.assignee_id)
+        holder = assignee_text(uow.conn, row.assignee_id)
         raise Conflict(
             f"opportunity {deal_id} is held by {holder}",
             hint=f"ask {holder} to unassign it, or reassign it with opp assign {handle} {deal_id}",

@@ -61,6 +61,17 @@ def load_pipeline(conn: Connection) -> Pipeline:
     return Pipeline(tuple(Stage(**row) for row in rows))
 
 
+#: The probability of a deal in a closed stage, by the stage's kind: fixed.
+CLOSED_PROBABILITY = {"won": 100, "lost": 0}
+
+
+def check_probability(stage: Stage, probability: int | None) -> None:
+    """Refuse a probability a deal in ``stage`` cannot have: closed-won is 100, closed-lost 0."""
+    fixed = CLOSED_PROBABILITY.get(stage.kind)
+    if fixed is not None and probability is not None and probability != fixed:
+        raise Invalid(f"a {stage.key} deal has probability {fixed}, not {probability}")
+
+
 def plan_move(
     pipeline: Pipeline,
     current: Stage,
@@ -76,10 +87,7 @@ def plan_move(
     free; closed-lost is reachable from any open stage, closed-won only from the last open one unless
     forced; a closed deal moves only with ``reopen``, and only to an open stage.
     """
-    if target.kind == "won" and probability not in (None, 100):
-        raise Invalid(f"a closed-won deal has probability 100, not {probability}")
-    if target.kind == "lost" and probability not in (None, 0):
-        raise Invalid(f"a closed-lost deal has probability 0, not {probability}")
+    check_probability(target, probability)
     if target == current:
         return None
     new_probability = target.probability if probability is None else probability

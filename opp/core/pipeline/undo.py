@@ -13,17 +13,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, delete, or_, select, update
 
 from opp.core.context import Context, UnitOfWork
-from opp.core.dates import format_instant, parse_instant
+from opp.core.dates import format_instant
 from opp.core.errors import Conflict
-from opp.core.money.amounts import to_minor
-from opp.core.pipeline.deals import FieldChange, lock_deal, write_deal
+from opp.core.pipeline.changes import FieldChange, write_deal
+from opp.core.pipeline.codec import FIELDS, column_of, column_value
+from opp.core.pipeline.deals import lock_deal
 from opp.core.records import Record
 from opp.core.refs import aware
 from opp.store import schema
@@ -32,7 +32,6 @@ h = schema.history
 cm = schema.commands
 o = schema.opportunities
 bl = schema.billables
-us = schema.users
 
 # Actions whose events carry a field change that undo reverses.
 FIELD_ACTIONS = ("updated", "stage", "assign", "import")
@@ -190,8 +189,9 @@ def _restore(uow: UnitOfWork, deal_id: int, events: list[RowMapping], *, note: s
     for name, old in before.items():
         if old == now[name]:
             continue
-        column, value = _column_value(uow.conn, name, old, currency)
-        values[column] = value
+        if name not in FIELDS:
+            raise Conflict(f"undo does not know how to restore the field {name!r}")
+        values[column_of(name)] = column_value(uow.conn, name, old, currency)
         changes.append(FieldChange(name, now[name], old))
     if "currency" in values and _has_live_lines(uow.conn, deal_id):
         raise Conflict(
@@ -235,26 +235,6 @@ def _bring_back_line(uow: UnitOfWork, deal_id: int, line: int, note: str) -> Non
         return
     uow.conn.execute(update(bl).where(bl.c.id == found["id"]).values(removed_at=None))
     uow.record(deal_id, "undo", field="line", new=str(line), note=f"{note}: restored {found['description']}")
-
-
-def _column_value(conn: Connection, name: str, text: str | None, currency: str) -> tuple[str, Any]:
-    """The column a history field lives in, and the stored value its text stands for."""
-    if name in ("title", "description", "external_ref", "lost_reason", "stage", "status", "currency"):
-        return name, text
-    if name == "probability":
-        return name, int(text) if text is not None else 0
-    if name == "value":
-        return "value_minor", to_minor(Decimal(text or "0"), currency)
-    if name == "expected_close":
-        return name, date.fromisoformat(text) if text else None
-    if name == "closed_at":
-        return name, parse_instant(text).replace(tzinfo=None) if text else None
-    if name == "customer_id":
-        return name, int(text) if text else None
-    if name == "assignee":
-        found = conn.execute(select(us.c.id).where(us.c.handle == text)).scalar() if text else None
-        return "assignee_id", found
-    raise Conflict(f"undo does not know how to restore the field {name!r}")
 
 
 def _stage_changed_at(

@@ -1,7 +1,8 @@
 """``opp import``: deals from a CSV, JSON or JSONL file, streamed, in batches, in one transaction.
 
-A row whose ``external_ref`` belongs to a deal updates that deal (one ``import`` history event per
-changed field, the stage set directly since an import loads data rather than making a sales step); an
+A row whose ``external_ref`` belongs to a deal updates that deal through the change path ``opp edit``
+takes (:class:`opp.core.pipeline.changes.DealChange`: one ``import`` history event per changed field,
+the stage set directly since an import loads data rather than making a sales step); an
 identical row changes nothing; any other row creates a deal made by :func:`opp.core.pipeline.deals.new_deal`,
 as ``opp create``'s are. Missing customers and users are created. The file is read row by row and
 written in batches: the new deals of a batch, and their ``created`` events, go in with one executemany
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import islice
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select
 
@@ -35,22 +36,21 @@ from opp.core import settings
 from opp.core.context import Context, UnitOfWork
 from opp.core.dates import ORDERS, format_date, parse_date, parse_instant
 from opp.core.errors import Conflict, Invalid, OppError
-from opp.core.money.amounts import from_minor, normalize_currency, parse_minor, parse_probability, to_minor
-from opp.core.pipeline.customers import check_kind, customer_row, insert_customer
-from opp.core.pipeline.deals import (
-    FieldChange,
-    NewDeal,
-    date_text,
-    insert_deals,
-    instant_text,
-    money_text,
-    new_deal,
+from opp.core.money.amounts import normalize_currency, parse_minor, parse_probability
+from opp.core.pipeline.changes import (
+    KEEP,
+    DealChange,
+    clean_description,
+    clean_reason,
+    clean_ref,
+    clean_title,
     ref_taken,
-    write_deal,
 )
+from opp.core.pipeline.customers import check_kind, customer_row, insert_customer
+from opp.core.pipeline.deals import NewDeal, insert_deals, new_deal
 from opp.core.pipeline.stages import Pipeline, load_pipeline, plan_move
 from opp.core.records import Record, Stage
-from opp.core.refs import aware, clean_text, parse_handle
+from opp.core.refs import clean_text, parse_handle
 from opp.core.transfer.readers import (
     COLUMNS,
     CountingReader,
@@ -391,8 +391,7 @@ class _Import:
         def cell(name: str) -> str | None:
             return cells.get(name, "").strip() or None
 
-        title = clean_text(cells.get("title"), what="title", max_length=500, required=True)
-        assert title is not None
+        title = clean_title(cells.get("title"))
         customer = clean_text(cells.get("customer"), what="customer name", max_length=300)
         if (
             customer is None
@@ -414,7 +413,7 @@ class _Import:
         created_at = self._instant(cell("created_at"), "created_at")
         # A shared close date may be an open deal's (future) expected close: checked in _check_closing.
         closed_at = self._instant(cell("closed_at"), "closed_at", past=not self.close_date_is_shared)
-        lost_reason = clean_text(cells.get("lost_reason"), what="lost reason", max_length=2000)
+        lost_reason = clean_reason(cells.get("lost_reason"))
         parsed = _Row(
             line=row.line,
             present=cells.keys(),
@@ -427,9 +426,9 @@ class _Import:
             stage=stage,
             probability=probability,
             expected_close=expected_close,
-            external_ref=clean_text(cells.get("external_ref"), what="external ref", max_length=200),
+            external_ref=clean_ref(cells.get("external_ref")),
             assignee=cell("assignee"),
-            description=clean_text(cells.get("description"), what="description", max_length=100_000),
+            description=clean_description(cells.get("description")),
             created_at=created_at,
             closed_at=closed_at,
             lost_reason=lost_reason,
@@ -645,104 +644,37 @@ class _Import:
 
     def _update(self, row: _Row, deal: RowMapping) -> None:
         """Make the deal match the row, field by field, for the columns the file has."""
-        values: dict[str, Any] = {}
-        changes: list[FieldChange] = []
-
-        def change(name: str, column: str, new: Any, old_text: str | None, new_text: str | None) -> None:
-            if new != deal[column]:
-                values[column] = new
-                changes.append(FieldChange(name, old_text, new_text))
-
+        change = DealChange(self.uow, deal)
         present = row.present
         if "title" in present:
-            change("title", "title", row.title, deal["title"], row.title)
+            change.set("title", row.title)
         if row.customer is not None:
-            customer = self._customer_id(row.customer_kind, row.customer)
-            change("customer_id", "customer_id", customer, str(deal["customer_id"]), str(customer))
-        old_code = deal["currency"]
-        code = row.currency or old_code
-        old_money = money_text(deal["value_minor"], old_code)
+            change.set("customer_id", self._customer_id(row.customer_kind, row.customer))
+        code = row.currency or deal["currency"]
+        change.currency(code)
         if "value" in present:
-            new_minor = parse_minor(row.value, code) if row.value else 0
+            change.value(parse_minor(row.value, code) if row.value else 0)
         else:
-            try:
-                new_minor = to_minor(from_minor(deal["value_minor"], old_code).normalize(), code)
-            except Invalid as exc:
-                raise Invalid(f"the value {old_money} cannot be expressed in {code}") from exc
-        change("currency", "currency", code, old_code, code)
-        change("value", "value_minor", new_minor, old_money, money_text(new_minor, code))
-
-        current = self.pipeline.get(deal["stage"])
-        stage = row.stage or current
+            change.value()  # the value it has, in the row's currency
+        stage = row.stage or self.pipeline.get(deal["stage"])
         self._check_closing(row, stage)
-        if stage != current:
-            chance = stage.probability if row.probability is None else row.probability
-        else:
-            chance = deal["probability"] if row.probability is None else row.probability
-            plan_move(self.pipeline, stage, stage, probability=chance)
-        closed_at = self._closed_at(row, deal, stage, current)
-        change("stage", "stage", stage.key, deal["stage"], stage.key)
-        change("probability", "probability", chance, str(deal["probability"]), str(chance))
-        change("status", "status", stage.kind, deal["status"], stage.kind)
-        change(
-            "closed_at",
-            "closed_at",
-            closed_at,
-            instant_text(aware(deal["closed_at"])),
-            instant_text(aware(closed_at)),
+        change.stage(
+            stage,
+            probability=row.probability,
+            closed_at=row.closed_at,
+            lost_reason=row.lost_reason if "lost_reason" in present else KEEP,
         )
-        if stage != current:
-            values["stage_changed_at"] = closed_at or self.uow.at
-        reason = (
-            (row.lost_reason if "lost_reason" in present else deal["lost_reason"])
-            if stage.kind == "lost"
-            else None
-        )
-        change("lost_reason", "lost_reason", reason, deal["lost_reason"], reason)
         if "expected_close" in present:
-            change(
-                "expected_close",
-                "expected_close",
-                row.expected_close,
-                date_text(deal["expected_close"]),
-                date_text(row.expected_close),
-            )
+            change.set("expected_close", row.expected_close)
         if "description" in present:
-            change("description", "description", row.description, deal["description"], row.description)
+            change.set("description", row.description)
         if "assignee" in present:
             assignee = self._user(row.assignee) if row.assignee else None
-            old_handle = self._handle_of(deal["assignee_id"])
-            change(
-                "assignee",
-                "assignee_id",
-                assignee[0] if assignee else None,
-                old_handle,
-                assignee[1] if assignee else None,
-            )
-        if not values:
+            change.assign(*(assignee or (None, None)))
+        if change.write(action="import"):
+            self.updated += 1
+        else:
             self.unchanged += 1
-            return
-        write_deal(self.uow, deal, values, changes, action="import")
-        self.updated += 1
-
-    def _closed_at(self, row: _Row, deal: RowMapping, stage: Stage, current: Stage) -> datetime | None:
-        if stage.is_open:
-            return None
-        closed_at: datetime | None = row.closed_at
-        if closed_at is None:
-            closed_at = deal["closed_at"] if not current.is_open else self.uow.at
-        if closed_at is not None and closed_at < deal["created_at"]:
-            raise Invalid(
-                f"closed_at {format_date(closed_at.date())} is before the deal's creation "
-                f"{format_date(deal['created_at'].date())}"
-            )
-        return closed_at
-
-    def _handle_of(self, user: int | None) -> str | None:
-        if user is None:
-            return None
-        handle: str | None = self.uow.conn.execute(select(us.c.handle).where(us.c.id == user)).scalar()
-        return handle
 
     def _find_customers(self, rows: list[_Row], existing: dict[str, RowMapping | None]) -> None:
         """Find (or create) the customers a batch's rows will use, with a query per 900 names and one

@@ -1,0 +1,220 @@
+"""How a deal's field is written into a history event and read back: the one codec of history values.
+
+A history event holds a field's ``old`` and ``new`` values as text, and a deal's ``created`` event holds
+its initial state as a JSON object of the same texts. Every writer of deal history (create, edit, stage,
+assign, import, undo) writes through :func:`field_text`; ``opp undo`` reads a value back in Python
+(:func:`column_value`) and ``--as-of`` in SQL (:func:`column_sql`, see opp.core.pipeline.asof). Both
+readings live here beside the writing, so that they cannot drift apart:
+
+- text fields (title, description, external_ref, lost_reason, stage, status, currency) as they are;
+- value: the amount with exactly its currency's decimals (``1234.50``; JPY ``1234``), so that its minor
+  units are its digits without the point;
+- probability and customer_id: the integer in decimal (a JSON number in the snapshot);
+- expected_close: ``YYYY-MM-DD``; closed_at: ``YYYY-MM-DDTHH:MM:SSZ`` (UTC, whole seconds);
+- assignee: the user's handle (the opportunities column holds the user's id);
+- a null as a null.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, ColumnElement, Connection, Integer, cast, func, select
+
+from opp.core.dates import format_date, format_instant, parse_instant
+from opp.core.money.amounts import from_minor, to_minor
+from opp.store import schema
+from opp.store.dialect import date_from_text, instant_from_text
+
+us = schema.users
+
+
+class Kind:
+    """How values of one kind are written as text and read back, in Python and in SQL, side by side.
+
+    This base is plain text, written and read as it is; a null is a null in every kind.
+    """
+
+    def text(self, value: Any, currency: str | None) -> str:
+        return str(value)
+
+    def value(self, conn: Connection, text: str, currency: str | None) -> Any:
+        return text
+
+    def sql(self, dialect_name: str, text: ColumnElement[Any]) -> ColumnElement[Any]:
+        return text
+
+
+class _Money(Kind):
+    """Minor units, written with exactly the currency's decimals: the digits without the point."""
+
+    def text(self, value: Any, currency: str | None) -> str:
+        return money_text(value, _needed(currency))
+
+    def value(self, conn: Connection, text: str, currency: str | None) -> Any:
+        return to_minor(Decimal(text), _needed(currency))
+
+    def sql(self, dialect_name: str, text: ColumnElement[Any]) -> ColumnElement[Any]:
+        return cast(func.replace(text, ".", ""), BigInteger)
+
+
+class _Integer(Kind):
+    def value(self, conn: Connection, text: str, currency: str | None) -> Any:
+        return int(text)
+
+    def sql(self, dialect_name: str, text: ColumnElement[Any]) -> ColumnElement[Any]:
+        return cast(text, Integer)
+
+
+class _Date(Kind):
+    def text(self, value: Any, currency: str | None) -> str:
+        return format_date(value)
+
+    def value(self, conn: Connection, text: str, currency: str | None) -> Any:
+        return date.fromisoformat(text)
+
+    def sql(self, dialect_name: str, text: ColumnElement[Any]) -> ColumnElement[Any]:
+        return date_from_text(dialect_name, text)
+
+
+class _Instant(Kind):
+    """A stored instant (naive UTC), written in UTC to the second."""
+
+    def text(self, value: Any, currency: str | None) -> str:
+        return format_instant(value)
+
+    def value(self, conn: Connection, text: str, currency: str | None) -> Any:
+        return parse_instant(text).replace(tzinfo=None)
+
+    def sql(self, dialect_name: str, text: ColumnElement[Any]) -> ColumnElement[Any]:
+        return instant_from_text(dialect_name, text)
+
+
+class _Handle(Kind):
+    """A user: the column holds the id, history the handle (written as given, read back as the id)."""
+
+    def value(self, conn: Connection, text: str, currency: str | None) -> Any:
+        return conn.execute(select(us.c.id).where(us.c.handle == text)).scalar()
+
+    def sql(self, dialect_name: str, text: ColumnElement[Any]) -> ColumnElement[Any]:
+        return select(us.c.id).where(us.c.handle == text).scalar_subquery()
+
+
+def _needed(currency: str | None) -> str:
+    if currency is None:
+        raise ValueError("an amount's text is read and written in its currency")
+    return currency
+
+
+TEXT, MONEY, INTEGER, DATE, INSTANT, HANDLE = Kind(), _Money(), _Integer(), _Date(), _Instant(), _Handle()
+
+
+@dataclass(frozen=True)
+class HistoryField:
+    """A deal field as history names it, the opportunities column that holds it, and its kind."""
+
+    name: str
+    column: str
+    kind: Kind
+
+
+FIELDS: dict[str, HistoryField] = {
+    field.name: field
+    for field in (
+        HistoryField("title", "title", TEXT),
+        HistoryField("description", "description", TEXT),
+        HistoryField("external_ref", "external_ref", TEXT),
+        HistoryField("customer_id", "customer_id", INTEGER),
+        HistoryField("value", "value_minor", MONEY),
+        HistoryField("currency", "currency", TEXT),
+        HistoryField("probability", "probability", INTEGER),
+        HistoryField("stage", "stage", TEXT),
+        HistoryField("status", "status", TEXT),
+        HistoryField("expected_close", "expected_close", DATE),
+        HistoryField("assignee", "assignee_id", HANDLE),
+        HistoryField("closed_at", "closed_at", INSTANT),
+        HistoryField("lost_reason", "lost_reason", TEXT),
+    )
+}
+
+_SNAPSHOT = json.JSONEncoder(sort_keys=True)  # json.dumps(..., sort_keys=True) without a new encoder a call
+
+
+def column_of(name: str) -> str:
+    """The opportunities column that holds the history field ``name``."""
+    return FIELDS[name].column
+
+
+# -- writing -------------------------------------------------------------------------------------------
+
+
+def money_text(minor: int, currency: str) -> str:
+    return str(from_minor(minor, currency))
+
+
+def date_text(day: date | None) -> str | None:
+    return None if day is None else format_date(day)
+
+
+def instant_text(instant: datetime | None) -> str | None:
+    """An instant as history writes it; a naive one is a stored instant, in UTC already."""
+    return None if instant is None else format_instant(instant)
+
+
+def field_text(name: str, value: Any, currency: str | None = None) -> str | None:
+    """The text history holds for ``value`` of the field ``name``: the column's value (for ``value``
+    minor units in ``currency``), except for ``assignee``, whose text is the handle itself."""
+    return None if value is None else FIELDS[name].kind.text(value, currency)
+
+
+def snapshot_text(values: dict[str, Any], *, assignee: str | None) -> str:
+    """The ``created`` event's ``new``: a new deal's initial state (``values`` are its opportunities
+    row) as a JSON object of history texts, probability and customer_id as numbers.
+
+    The description is left out: as-of takes it from the first edit's ``old`` side, else the deal's.
+    """
+    # Spelled out rather than looped over FIELDS: an import writes a snapshot per row.
+    currency = values["currency"]
+    return _SNAPSHOT.encode(
+        {
+            "title": values["title"],
+            "customer_id": values["customer_id"],
+            "value": money_text(values["value_minor"], currency),
+            "currency": currency,
+            "probability": values["probability"],
+            "stage": values["stage"],
+            "status": values["status"],
+            "expected_close": date_text(values["expected_close"]),
+            "external_ref": values["external_ref"],
+            "assignee": assignee,
+            "closed_at": instant_text(values["closed_at"]),
+            "lost_reason": values["lost_reason"],
+        }
+    )
+
+
+def assignee_text(conn: Connection, user_id: int | None) -> str | None:
+    """The handle history writes for the user with this id (None for no one)."""
+    if user_id is None:
+        return None
+    handle: str | None = conn.execute(select(us.c.handle).where(us.c.id == user_id)).scalar()
+    return handle
+
+
+# -- reading back --------------------------------------------------------------------------------------
+
+
+def column_value(conn: Connection, name: str, text: str | None, currency: str | None = None) -> Any:
+    """The value of the opportunities column behind ``name`` that history's ``text`` stands for
+    (for ``value``, read in ``currency``; for ``assignee``, the id of the user with that handle)."""
+    return None if text is None else FIELDS[name].kind.value(conn, text, currency)
+
+
+def column_sql(dialect_name: str, name: str, text: ColumnElement[Any]) -> ColumnElement[Any]:
+    """:func:`column_value` in SQL: history's ``text`` (a column or expression) in the type of the
+    opportunities column behind ``name``; a JSON number of the snapshot is read as its text."""
+    return FIELDS[name].kind.sql(dialect_name, text)
