@@ -461,3 +461,32 @@ def test_without_any_bridge_the_missing_pair_is_named(opp, unchanged, conversion
         4, "forecast", "--currency", "EUR"
     )
     check()
+
+
+# -- figures beyond what the database holds ---------------------------------------------------------------
+
+
+def test_a_deal_converted_beyond_64_bits_is_refused_naming_it(opp, unchanged, conversion_path):
+    opp("rate", "set", "USD", "IDR", "16000", "--date", "2026-01-01")
+    big = deal(opp, "--value", "10000000000000", "--currency", "USD")
+    check = unchanged()
+    for command in ("forecast", "pipeline"):
+        error = opp.fails(4, command, "--currency", "IDR")
+        assert f"deal {big}'s value of 10,000,000,000,000.00 USD is 160,000,000,000,000,000.00 IDR" in error
+        assert "at most 92,233,720,368,547,758.07 IDR" in error
+        assert len(error) < 240 and "SELECT" not in error
+    check()
+    assert total(opp, "--currency", "USD")[1] == "10000000000000.00"
+
+
+def test_converted_deals_adding_up_beyond_64_bits_are_refused_naming_the_sum(opp, unchanged, conversion_path):
+    opp("rate", "set", "USD", "IDR", "16000", "--date", "2026-01-01")
+    deal(opp, "--value", "5000000000000", "--currency", "USD")
+    assert total(opp, "--currency", "IDR")[1] == "80000000000000000.00"  # one fits
+    deal(opp, "--value", "5000000000000", "--currency", "USD")
+    check = unchanged()
+    for command in ("forecast", "pipeline"):
+        error = opp.fails(4, command, "--currency", "IDR")
+        assert "the deals' value in IDR adds up to about 160,000,000,000,000,000.00 IDR" in error
+        assert len(error) < 240 and "SELECT" not in error
+    check()

@@ -215,6 +215,14 @@ def instant_from_text(dialect_name: str, text: Any) -> ColumnElement[Any]:
 INTEGER_LIMIT = 2**63 - 1
 
 
+def wide_sum(dialect_name: str, minor: Any) -> ColumnElement[Any]:
+    """A sum that cannot overflow, for checking that the exact one will not: SQLite's total() (a
+    float), PostgreSQL's sum of numeric (exact)."""
+    if dialect_name == "sqlite":
+        return func.total(minor)
+    return func.sum(cast(minor, Numeric))
+
+
 def _ratio_round_value(minor: int | None, numerator: int | None, denominator: int | None) -> int | None:
     """``minor`` × numerator / denominator rounded half up, in Python's unbounded integers."""
     if minor is None or numerator is None or not denominator:

@@ -3,8 +3,10 @@
 ``opp rate set EUR USD 1.08 --date 2026-01-01`` means 1 EUR = 1.08 USD from that day on, until a later
 rate of the same pair. A deal converts at the rate in force on its ``closed_at`` date if closed (so won
 revenue stays fixed), else on its expected close, else today; when no direct rate is in force the
-inverse pair's rate is inverted. Each deal's figure is converted and rounded half up to the target
-currency's minor unit before any sum.
+inverse pair's rate is inverted, and when neither is, the two legs through the first third currency
+(in alphabetical order) that has both are multiplied. Each deal's figure is converted exactly and
+rounded half up once to the target currency's minor unit before any sum; a figure or sum beyond a
+64-bit integer is refused, naming it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, NoReturn
@@ -35,12 +37,13 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    true,
 )
 
 from opp.core.context import Context
 from opp.core.dates import format_date, parse_date
 from opp.core.errors import Conflict, Invalid, NotFound
-from opp.core.money.amounts import normalize_currency
+from opp.core.money.amounts import format_money, from_minor, normalize_currency
 from opp.core.money.currencies import MINOR_UNITS
 from opp.core.money.figures import forecast_minor_expr
 from opp.core.records import Record
@@ -52,6 +55,7 @@ from opp.store.dialect import (
     date_of,
     exponent_case,
     ratio_round,
+    wide_sum,
 )
 
 r = schema.rates
@@ -269,17 +273,24 @@ def conversion(
     forecast = forecast_minor_expr(source.c.value_minor, source.c.probability)
     dialect = conn.dialect.name
     on = func.coalesce(date_of(dialect, source.c.closed_at), source.c.expected_close, literal(today))
-    # Per currency: the largest value (for the overflow check) and the first and last day converted.
+    # Per currency: the largest value and the sum of values (for the overflow checks) and the first and
+    # last day converted.
     present = conn.execute(
         deals.with_only_columns(
-            source.c.currency, func.max(source.c.value_minor), func.min(on), func.max(on)
+            source.c.currency,
+            func.max(source.c.value_minor),
+            wide_sum(dialect, source.c.value_minor),
+            func.count(),
+            func.min(on),
+            func.max(on),
         ).group_by(source.c.currency)
     ).all()
-    largest = {currency: biggest for currency, biggest, _first, _last in present}
+    largest = {row[0]: row[1] for row in present}
     foreign = sorted(code for code in largest if code != target)
     if not foreign:
+        _refuse_too_large_sum(conn, deals, target, present, [], value)
         return Conversion(target, value, forecast)
-    days = {currency: (_day(first), _day(last)) for currency, _biggest, first, last in present}
+    days = {row[0]: (_day(row[4]), _day(row[5])) for row in present}
     # Only the periods some deal falls in: a quarter's forecast matches a few, not years of rates.
     every_period, through = _periods(conn, foreign, target)
     periods = [
@@ -287,12 +298,14 @@ def conversion(
         for p in every_period
         if p.start <= days[p.currency][1] and (p.stop is None or p.stop > days[p.currency][0])
     ]
-    if len(periods) > MAX_CASE_PERIODS:
-        return _conversion_by_lookup(conn, deals, target, foreign, through, on, source)
-
     # Compared with period starts as instants (a deal closed at 23:30 on the last day of a period is
     # in that period), which spares the database turning every closed_at into a date on every test.
     when = func.coalesce(source.c.closed_at, source.c.expected_close, literal(today, Date))
+    _refuse_too_large_deal(conn, deals, target, periods, largest, when, source)
+    if len(periods) > MAX_CASE_PERIODS:
+        lookup = _conversion_by_lookup(conn, deals, target, foreign, through, on, source)
+        _refuse_too_large_sum(conn, deals, target, present, periods, lookup.value)
+        return lookup
 
     def factor(part: str) -> ColumnElement[Any]:
         """CASE currency, then the newest period that started by the deal's day: one short walk."""
@@ -323,14 +336,95 @@ def conversion(
     # value × probability × numerator, doubled, must stay a 64-bit integer (SQLite's, bigint).
     worst = max(2 * 100 * largest[p.currency] * p.numerator + 200 * p.denominator for p in periods)
     fits = worst <= INTEGER_LIMIT
+    converted = ratio_round(dialect, value, numerator, denominator, fits_in_64_bits=fits)
+    _refuse_too_large_sum(conn, deals, target, present, periods, converted)
     return Conversion(
         target,
-        ratio_round(dialect, value, numerator, denominator, fits_in_64_bits=fits),
+        converted,
         # value × probability is in hundredths of a minor unit: a hundred times the denominator.
         ratio_round(
             dialect, value * source.c.probability, numerator, denominator * 100, fits_in_64_bits=fits
         ),
     )
+
+
+def _limit_of(target: str) -> str:
+    return f"{format_money(from_minor(INTEGER_LIMIT, target))} {target}"
+
+
+def _refuse_too_large_deal(
+    conn: Connection,
+    deals: Select[Any],
+    target: str,
+    periods: list[_Period],
+    largest: dict[str, int],
+    when: Any,
+    source: FromClause,
+) -> None:
+    """Refuse (exit 4) a deal whose converted value is beyond a 64-bit integer, naming the deal and the
+    figure: no database column or sum could hold it. Reads the deals only when some could be."""
+    # round(v × n / d) <= LIMIT exactly when 2·v·n < (2·LIMIT + 1)·d, that is v <= the threshold.
+    thresholds = {p: ((2 * INTEGER_LIMIT + 1) * p.denominator - 1) // (2 * p.numerator) for p in periods}
+    beyond = [p for p in periods if largest[p.currency] > thresholds[p]]
+    if not beyond:
+        return
+    day_in = [
+        and_(
+            source.c.currency == p.currency,
+            when >= literal(p.start, Date),
+            true() if p.stop is None else when < literal(p.stop, Date),
+            source.c.value_minor > thresholds[p],
+        )
+        for p in beyond
+    ]
+    row = conn.execute(
+        deals.with_only_columns(source.c.id, source.c.currency, source.c.value_minor, when.label("on"))
+        .where(or_(*day_in))
+        .order_by(source.c.value_minor.desc(), source.c.id)
+        .limit(1)
+    ).first()
+    if row is None:
+        return
+    period = next(p for p in beyond if p.currency == row.currency and _in_period(p, row.on))
+    figure = (2 * row.value_minor * period.numerator + period.denominator) // (2 * period.denominator)
+    raise Conflict(
+        f"deal {row.id}'s value of {format_money(from_minor(row.value_minor, row.currency))} "
+        f"{row.currency} is {format_money(from_minor(figure, target))} {target}, more than opp can hold "
+        f"(at most {_limit_of(target)})",
+        hint="report in another currency with --currency",
+    )
+
+
+def _in_period(period: _Period, on: Any) -> bool:
+    day = on.date() if isinstance(on, datetime) else _day(str(on)[:10])
+    return period.start <= day and (period.stop is None or day < period.stop)
+
+
+def _refuse_too_large_sum(
+    conn: Connection,
+    deals: Select[Any],
+    target: str,
+    present: Sequence[Any],
+    periods: list[_Period],
+    converted: ColumnElement[int],
+) -> None:
+    """Refuse (exit 4) when the deals' converted values add up to more than a 64-bit integer, naming
+    the sum. The bound from each currency's sum and its largest rate rules it out almost always; only
+    beyond it are the converted values summed."""
+    factors: dict[str, Fraction] = {target: Fraction(1)}
+    for p in periods:
+        factors[p.currency] = max(factors.get(p.currency, Fraction(0)), Fraction(p.numerator, p.denominator))
+    bound = sum(Fraction(Decimal(row[2] or 0)) * factors.get(row[0], Fraction(0)) + row[3] for row in present)
+    if bound <= INTEGER_LIMIT // 2:
+        return
+    total = conn.execute(deals.with_only_columns(wide_sum(conn.dialect.name, converted))).scalar()
+    if total is not None and Decimal(total) > INTEGER_LIMIT:
+        raise Conflict(
+            f"the deals' value in {target} adds up to about "
+            f"{format_money(from_minor(int(Decimal(total)), target))} {target}, more than opp can sum "
+            f"(at most {_limit_of(target)})",
+            hint="narrow the deals with --period, --stage or --assignee",
+        )
 
 
 def _day(value: Any) -> date:
