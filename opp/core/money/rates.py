@@ -391,7 +391,7 @@ def _refuse_too_large_deal(
         f"deal {row.id}'s value of {format_money(from_minor(row.value_minor, row.currency))} "
         f"{row.currency} is {format_money(from_minor(figure, target))} {target}, more than opp can hold "
         f"(at most {_limit_of(target)})",
-        hint="report in another currency with --currency",
+        hint="report in a currency of smaller figures",
     )
 
 
@@ -423,7 +423,7 @@ def _refuse_too_large_sum(
             f"the deals' value in {target} adds up to about "
             f"{format_money(from_minor(int(Decimal(total)), target))} {target}, more than opp can sum "
             f"(at most {_limit_of(target)})",
-            hint="narrow the deals with --period, --stage or --assignee",
+            hint="report over fewer deals, or in a currency of smaller figures",
         )
 
 

@@ -117,7 +117,9 @@ def resolve_customer(conn: Connection, ref: str, *, kind: str | None = None) -> 
         if len(rows) > 1:
             raise Invalid(
                 f"customer name {text!r} matches an organization and an individual",
-                hint="use --org or --person, or the customer id",
+                # the id works wherever a customer is named; --org/--person only where a deal gets one
+                hint="give the customer id instead: "
+                + " or ".join(f"{found['id']} (the {found['kind']})" for found in rows),
             )
         row = rows[0] if rows else None
     if row is None:
