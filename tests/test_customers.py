@@ -129,6 +129,21 @@ def test_a_name_shared_by_an_org_and_a_person_is_ambiguous(opp):
     assert opp.json("customer", "show", "2")["kind"] == "individual"
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("customer", "show", "Initech"),
+        ("list", "--customer", "Initech"),
+        ("invoice", "list", "--customer", "Initech"),
+    ],
+)
+def test_an_ambiguous_name_hints_at_the_ids_not_at_options_the_command_lacks(opp, args):
+    opp("customer", "add", "--person", "Initech")
+    line = opp.fails(2, *args)
+    assert line.endswith("(hint: give the customer id instead: 1 (the organization) or 2 (the individual))")
+    assert "--org" not in line and "--person" not in line
+
+
 def test_show_lists_every_deal_and_per_currency_totals(opp):
     opp("customer", "add", "--org", "Other")
     a = opp.json("create", "Euro open", "--org", "Initech", "--value", "1000.10", "--currency", "EUR")

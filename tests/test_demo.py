@@ -225,3 +225,17 @@ def test_loader_reuses_existing_customers_and_users(tmp_path, db):
             load_deals_csv(ctx, write_csv(tmp_path, good_row(6).replace("Acme Corp - Item 6", " ")))
     finally:
         ctx.close()
+
+
+def test_the_readme_forecast_by_quarter_in_euros_works_on_the_demo_data(demo):
+    """The demo's rates go to USD only: JPY, GBP and NOK reach EUR through USD."""
+    demo("demo")
+    result = json.loads(
+        demo("forecast", "--by", "quarter", "--currency", "EUR", "-f", "json").stdout, parse_float=str
+    )
+    assert result["currency"] == "EUR"
+    keys = [group["key"] for group in result["groups"]]
+    assert keys == sorted(keys) and all(len(key) == 6 and key[4] == "Q" for key in keys)
+    assert result["total"]["count"] == sum(group["count"] for group in result["groups"]) > 0
+    table = demo("forecast", "--by", "quarter", "--currency", "EUR").stdout
+    assert "forecast EUR" in table

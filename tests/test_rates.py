@@ -395,3 +395,98 @@ def test_conversion_is_exact_on_both_sides_of_64_bits(opp, value, rate):
     converted = Fraction(value) * Fraction(rate)
     expected = (f"{cents(converted):.2f}", f"{cents(converted / 2):.2f}")  # proposal: 50 %
     assert total(opp, "--currency", "USD")[1:] == expected
+
+
+# -- through a third currency ----------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["case", "lookup"])
+def conversion_path(request, monkeypatch):
+    """Both ways the database converts: a CASE over the rate periods, and a lookup per deal (used when
+    the periods are too many for a CASE)."""
+    if request.param == "lookup":
+        monkeypatch.setattr("opp.core.money.rates.MAX_CASE_PERIODS", 0)
+    return request.param
+
+
+def test_a_third_currency_bridges_a_pair_without_a_direct_or_inverse_rate(opp, conversion_path):
+    opp("rate", "set", "JPY", "USD", "0.00665", "--date", "2026-01-01")
+    opp("rate", "set", "EUR", "USD", "1.085", "--date", "2026-01-01")
+    deal(opp, "--value", "1000", "--currency", "JPY", "--stage", "won")
+    # 1000 JPY × 0.00665 USD/JPY ÷ 1.085 USD/EUR = 6.1290… EUR
+    assert total(opp, "--currency", "EUR") == ("EUR", "6.13", "6.13")
+
+
+def test_the_product_of_the_two_legs_is_applied_exactly_and_rounded_once(opp, conversion_path):
+    opp("rate", "set", "GBP", "USD", "0.5", "--date", "2026-01-01")
+    opp("rate", "set", "USD", "EUR", "0.5", "--date", "2026-01-01")
+    deal(opp, "--value", "0.05", "--currency", "GBP", "--stage", "won")
+    deal(opp, "--value", "1.01", "--currency", "GBP", "--stage", "proposal")
+    # 0.05 × 0.5 × 0.5 = 0.0125 → 0.01 (rounding the first leg to 0.03 would give 0.015 → 0.02);
+    # 1.01 × 0.25 = 0.2525 → 0.25, its forecast 0.505 × 0.25 = 0.12625 → 0.13
+    assert total(opp, "--currency", "EUR") == ("EUR", "0.26", "0.14")
+
+
+def test_the_first_third_currency_in_alphabetical_order_with_both_legs_is_used(opp, conversion_path):
+    opp("rate", "set", "NOK", "USD", "0.1", "--date", "2026-01-01")
+    opp("rate", "set", "USD", "EUR", "0.5", "--date", "2026-01-01")  # through USD: 100 × 0.05 = 5.00
+    opp("rate", "set", "EUR", "CHF", "0.5", "--date", "2026-01-01")
+    opp("rate", "set", "NOK", "CHF", "0.2", "--date", "2026-01-01")  # through CHF: 100 × 0.2 / 0.5 = 40.00
+    opp("rate", "set", "NOK", "AUD", "9", "--date", "2026-01-01")  # AUD has no leg to EUR
+    deal(opp, "--value", "100", "--currency", "NOK", "--stage", "won")
+    assert total(opp, "--currency", "EUR") == ("EUR", "40.00", "40.00")
+    # while only USD had both legs in force, USD was the way
+    opp("rate", "remove", "NOK", "CHF", "--date", "2026-01-01")
+    opp("rate", "set", "NOK", "CHF", "0.2", "--date", "2026-06-01")
+    assert total(opp, "--currency", "EUR") == ("EUR", "5.00", "5.00")
+    # a deal closing after both CHF legs are in force goes through CHF: 40.00, its forecast 20.00
+    deal(opp, "--value", "100", "--currency", "NOK", "--stage", "proposal", "--close", "2026-06-30")
+    assert total(opp, "--currency", "EUR") == ("EUR", "45.00", "25.00")
+
+
+def test_a_direct_or_inverse_rate_wins_over_a_third_currency(opp, conversion_path):
+    opp("rate", "set", "NOK", "USD", "0.1", "--date", "2026-01-01")
+    opp("rate", "set", "USD", "EUR", "0.5", "--date", "2026-01-01")
+    deal(opp, "--value", "100", "--currency", "NOK", "--stage", "won")
+    opp("rate", "set", "EUR", "NOK", "10", "--date", "2026-03-01")
+    assert total(opp, "--currency", "EUR") == ("EUR", "10.00", "10.00")  # 100 / 10, not 100 × 0.05
+
+
+def test_without_any_bridge_the_missing_pair_is_named(opp, unchanged, conversion_path):
+    opp("rate", "set", "NOK", "USD", "0.1", "--date", "2026-01-01")
+    opp("rate", "set", "USD", "EUR", "0.5", "--date", "2026-05-01")  # the second leg starts too late
+    deal(opp, "--value", "100", "--currency", "NOK", "--stage", "won")
+    check = unchanged()
+    assert "no exchange rate from NOK to EUR in force on 2026-03-10" in opp.fails(
+        4, "forecast", "--currency", "EUR"
+    )
+    check()
+
+
+# -- figures beyond what the database holds ---------------------------------------------------------------
+
+
+def test_a_deal_converted_beyond_64_bits_is_refused_naming_it(opp, unchanged, conversion_path):
+    opp("rate", "set", "USD", "IDR", "16000", "--date", "2026-01-01")
+    big = deal(opp, "--value", "10000000000000", "--currency", "USD")
+    check = unchanged()
+    for command in ("forecast", "pipeline"):
+        error = opp.fails(4, command, "--currency", "IDR")
+        assert f"deal {big}'s value of 10,000,000,000,000.00 USD is 160,000,000,000,000,000.00 IDR" in error
+        assert "at most 92,233,720,368,547,758.07 IDR" in error
+        assert len(error) < 240 and "SELECT" not in error
+    check()
+    assert total(opp, "--currency", "USD")[1] == "10000000000000.00"
+
+
+def test_converted_deals_adding_up_beyond_64_bits_are_refused_naming_the_sum(opp, unchanged, conversion_path):
+    opp("rate", "set", "USD", "IDR", "16000", "--date", "2026-01-01")
+    deal(opp, "--value", "5000000000000", "--currency", "USD")
+    assert total(opp, "--currency", "IDR")[1] == "80000000000000000.00"  # one fits
+    deal(opp, "--value", "5000000000000", "--currency", "USD")
+    check = unchanged()
+    for command in ("forecast", "pipeline"):
+        error = opp.fails(4, command, "--currency", "IDR")
+        assert "the deals' value in IDR adds up to about 160,000,000,000,000,000.00 IDR" in error
+        assert len(error) < 240 and "SELECT" not in error
+    check()

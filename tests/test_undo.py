@@ -134,3 +134,21 @@ def test_undo_of_an_import_removes_created_deals_and_restores_updated_ones(opp, 
 
 def test_nothing_to_undo_is_refused(opp):
     assert "nothing to undo" in opp.fails(4, "undo")
+
+
+def test_undo_back_into_a_removed_stage_names_the_stage(opp, unchanged):
+    opp("stages", "add", "discovery", "--probability", "20", "--after", "lead")
+    deal_id = opp.json("create", "Initech - TPS audit", "--org", "Initech", "--stage", "discovery")["id"]
+    opp("stage", "qualification", deal_id, "--force")
+    opp("stages", "remove", "discovery")
+    check = unchanged()
+    error = opp.fails(4, "undo")
+    assert error == (
+        f"opp: error: deal {deal_id} was in stage discovery, which no longer exists "
+        "(hint: add the stage again with opp stages add discovery, then undo)"
+    )
+    assert "try again" not in error and "FOREIGN KEY" not in error.upper()
+    check()
+    opp("stages", "add", "discovery", "--probability", "20", "--after", "lead")
+    opp("undo")
+    assert opp.json("show", deal_id)["stage"] == "discovery"

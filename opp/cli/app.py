@@ -32,6 +32,15 @@ class OppGroup(TyperGroup):
     ) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
         as_json = errors.wants_json(argv)
+        not_utf8 = errors.not_utf8_argument(argv)
+        if not_utf8 is not None:
+            code = errors.report(
+                f"argument '{not_utf8}' is not UTF-8 text",
+                exit_code=2,
+                hint="see opp --help",
+                as_json=as_json,
+            )
+            sys.exit(code)
         try:
             result = super().main(
                 args=argv,
@@ -64,8 +73,12 @@ class OppGroup(TyperGroup):
         except Exception as exc:
             from opp.core.errors import OppError
 
+            known = errors.known_failure(exc, state.database())
             if isinstance(exc, OppError):
                 code = errors.report_opp_error(exc, as_json=as_json)
+            elif known is not None:
+                message, known_code, hint = known
+                code = errors.report(message, exit_code=known_code, hint=hint, as_json=as_json)
             elif errors.debug_enabled():
                 raise
             else:

@@ -24,6 +24,8 @@ import typer
 _TYPER_ONLY = ("parser", "click_type", "min", "max")
 _TRUE = ("1", "true", "t", "yes", "y", "on")
 _FALSE = ("0", "false", "f", "no", "n", "off")
+# No number beyond a 64-bit integer fits in either database.
+LARGEST_INT = 2**63 - 1
 
 
 class PlainCoercion:
@@ -42,9 +44,14 @@ class PlainCoercion:
             raise typer.BadParameter(f"{text!r} is not a boolean (true or false).", ctx=ctx, param=param)
         if self.target is int:
             try:
-                return int(text)
+                number = int(text)
             except ValueError:
                 raise typer.BadParameter(f"{text!r} is not a whole number.", ctx=ctx, param=param) from None
+            if abs(number) > LARGEST_INT:
+                raise typer.BadParameter(
+                    f"{text!r} is too large (at most {LARGEST_INT}).", ctx=ctx, param=param
+                )
+            return number
         if issubclass(self.target, Enum):
             return self._member(text, param, ctx)
         return text

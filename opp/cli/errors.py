@@ -62,5 +62,29 @@ def report(message: str, *, exit_code: int, hint: str | None = None, as_json: bo
     return exit_code
 
 
+def not_utf8_argument(args: Sequence[str]) -> str | None:
+    """The first argument holding bytes that are not UTF-8 (Python hands them over as surrogates)."""
+    for arg in args:
+        if any("\udc80" <= char <= "\udcff" for char in arg):
+            return arg.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
+    return None
+
+
+def known_failure(exc: BaseException, database: str) -> tuple[str, int, str | None] | None:
+    """(message, exit code, hint) for failures that are the input's fault, not a bug in opp."""
+    if isinstance(exc, UnicodeDecodeError) or (
+        isinstance(exc, UnicodeEncodeError) and "surrogates not allowed" in str(exc)
+    ):
+        return "the input is not UTF-8 text", 2, "save or pipe it as UTF-8"
+    if type(exc).__name__ == "NoSuchModuleError" and type(exc).__module__.startswith("sqlalchemy"):
+        scheme = database.split("://", 1)[0]
+        return (
+            f"unknown database URL scheme {scheme!r}",
+            2,
+            "give a file path, or a URL such as sqlite:///path/opp.db or postgresql://user@host/db",
+        )
+    return None
+
+
 def report_opp_error(error: OppError, *, as_json: bool) -> int:
     return report(error.message, exit_code=exit_code_of(error), hint=error.hint, as_json=as_json)

@@ -355,11 +355,14 @@ def start_of_day_utc(d: date) -> datetime:
 
 
 def day_end_exclusive(d: date) -> datetime:
-    """Midnight UTC after ``d``: the exclusive upper bound, so no instant on that day is missed."""
-    try:
-        return start_of_day_utc(d) + timedelta(days=1)
-    except OverflowError:
-        raise Invalid(f"date {_q(format_date(d))} is out of range", hint=_RANGE_HINT) from None
+    """Midnight UTC after ``d``: the exclusive upper bound, so no instant on that day is missed.
+
+    After the last day a date can hold (9999-12-31) there is no midnight: its last microsecond
+    bounds it instead, which still takes in every instant opp stores (whole seconds).
+    """
+    if d == date.max:
+        return datetime.max.replace(tzinfo=UTC)
+    return start_of_day_utc(d) + timedelta(days=1)
 
 
 def parse_instant(text: str) -> datetime:

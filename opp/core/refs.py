@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 
 from opp.core.errors import Invalid
 
-MAX_ID = 2**63 - 1
+# The largest id any opp database holds: PostgreSQL's ``integer`` columns stop there (SQLite's go on
+# to 2**63 - 1, but ids are handed out from 1 and the two backends answer alike).
+MAX_ID = 2**31 - 1
 _HANDLE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
@@ -21,9 +23,13 @@ def parse_id(text: str | int, *, what: str = "opportunity") -> int:
         stripped = text.strip()
         if not stripped.isdigit() or not stripped.isascii():
             raise Invalid(f"{what} id must be a positive integer, not {text!r}")
-        value = int(stripped)
-    if not 1 <= value <= MAX_ID:
+        # Leading zeros dropped first, so that thousands of digits never reach int()'s digit limit.
+        significant = stripped.lstrip("0") or "0"
+        value = int(significant) if len(significant) <= len(str(MAX_ID)) else MAX_ID + 1
+    if value < 1:
         raise Invalid(f"{what} id must be a positive integer, not {text!r}")
+    if value > MAX_ID:
+        raise Invalid(f"{what} id {str(text).strip()} is too large: ids go up to {MAX_ID}")
     return value
 
 
@@ -53,6 +59,8 @@ def clean_text(text: str | None, *, what: str, max_length: int, required: bool =
             raise Invalid(f"{what} is required")
         return None
     cleaned = text.strip()
+    if "\x00" in cleaned:
+        raise Invalid(f"{what} holds a NUL character, which text cannot hold")
     if not cleaned:
         if required:
             raise Invalid(f"{what} must not be empty")

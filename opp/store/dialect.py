@@ -65,6 +65,9 @@ def register_sqlite_functions(dbapi_connection: Any) -> None:
     """SQLite's own lower() folds only ASCII; opp's searches fold every script, as PostgreSQL does."""
     dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
     dbapi_connection.create_function("opp_convert", 4, convert_minor_value, deterministic=True)
+    dbapi_connection.create_function(
+        "opp_convert_through", 6, convert_minor_through_value, deterministic=True
+    )
     register_ratio_function(dbapi_connection)
 
 
@@ -78,6 +81,61 @@ def convert_minor(dialect_name: str, minor: Any, rate: Any, inverse: Any, shift:
     divided = cast(scaled, Numeric(80, 40)) / func.nullif(cast(inverse, Numeric), 0)
     exact = case((rate.is_not(None), scaled * cast(rate, Numeric)), else_=divided)
     return cast(func.round(exact), BigInteger)
+
+
+def _leg(direct: str | None, inverse: str | None) -> Fraction | None:
+    """1 unit of one currency in another: the direct rate, else the inverse one inverted."""
+    if direct is not None:
+        return Fraction(Decimal(direct))
+    return None if inverse is None else 1 / Fraction(Decimal(inverse))
+
+
+def convert_minor_through_value(
+    minor: int | None,
+    first_rate: str | None,
+    first_inverse: str | None,
+    second_rate: str | None,
+    second_inverse: str | None,
+    shift: int,
+) -> int | None:
+    """``minor`` × first leg × second leg × 10^shift, exactly, rounded half up once (each leg its
+    direct rate, else its inverse inverted); None when a leg has no rate.
+
+    This is SQLite's ``opp_convert_through`` function; PostgreSQL evaluates the same with ``numeric``.
+    """
+    first, second = _leg(first_rate, first_inverse), _leg(second_rate, second_inverse)
+    if minor is None or first is None or second is None:
+        return None
+    exact = Fraction(minor) * first * second * Fraction(10) ** shift
+    whole, rest = divmod(abs(exact.numerator), exact.denominator)
+    rounded = whole + (1 if 2 * rest >= exact.denominator else 0)
+    return rounded if exact >= 0 else -rounded
+
+
+def convert_minor_through(
+    dialect_name: str, minor: Any, first: tuple[Any, Any], second: tuple[Any, Any], shift: Any
+) -> ColumnElement[int]:
+    """SQL for :func:`convert_minor_through_value`: each leg a (direct rate, inverse rate) pair."""
+    if dialect_name == "sqlite":
+        return func.opp_convert_through(minor, *first, *second, shift)
+    one = literal(1, Numeric)
+
+    def rate_of(leg: tuple[Any, Any]) -> tuple[Any, Any]:
+        """(multiply by, divide by) for one leg."""
+        direct, inverse = leg
+        return (
+            case((direct.is_not(None), cast(direct, Numeric)), else_=one),
+            case((direct.is_not(None), one), else_=cast(inverse, Numeric)),
+        )
+
+    (times_first, by_first), (times_second, by_second) = rate_of(first), rate_of(second)
+    scaled = cast(minor, Numeric) * func.power(cast(literal(10), Numeric), cast(shift, Numeric))
+    # One division with 60 decimals, so that an exact half stays a half (the legs' denominators have
+    # at most 48 digits).
+    divided = cast(scaled * times_first * times_second, Numeric(200, 60)) / func.nullif(
+        by_first * by_second, 0
+    )
+    return cast(func.round(divided), BigInteger)
 
 
 def date_of(dialect_name: str, instant: Any) -> ColumnElement[Any]:
@@ -155,6 +213,14 @@ def instant_from_text(dialect_name: str, text: Any) -> ColumnElement[Any]:
 # SQLite keeps exact integers only below 2**63 (above that it silently turns to floating point), and
 # PostgreSQL's bigint stops there too (above that it raises).
 INTEGER_LIMIT = 2**63 - 1
+
+
+def wide_sum(dialect_name: str, minor: Any) -> ColumnElement[Any]:
+    """A sum that cannot overflow, for checking that the exact one will not: SQLite's total() (a
+    float), PostgreSQL's sum of numeric (exact)."""
+    if dialect_name == "sqlite":
+        return func.total(minor)
+    return func.sum(cast(minor, Numeric))
 
 
 def _ratio_round_value(minor: int | None, numerator: int | None, denominator: int | None) -> int | None:

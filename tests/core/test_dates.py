@@ -466,10 +466,9 @@ def test_day_bounds_are_utc_midnights_with_exclusive_end() -> None:
     assert day_end_exclusive(date(2028, 2, 28)) == datetime(2028, 2, 29, tzinfo=UTC)
 
 
-def test_day_end_of_last_representable_day_is_refused() -> None:
-    with pytest.raises(Invalid) as exc:
-        day_end_exclusive(date(9999, 12, 31))
-    assert_invalid(exc, "9999-12-31")
+def test_day_end_of_last_representable_day_is_its_last_microsecond() -> None:
+    # no midnight follows 9999-12-31; its last microsecond still bounds every whole-second instant
+    assert day_end_exclusive(date(9999, 12, 31)) == datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 
 
 # --- instants -------------------------------------------------------------------------------

@@ -116,6 +116,13 @@ def parse_amount(text: str, currency: str) -> Decimal:
     return from_minor(parse_minor(text, code), code)
 
 
+def _shown(typed: str) -> str:
+    """The text as typed, quoted, cut short when it is too long for a one-line message."""
+    if len(typed) <= 40:
+        return repr(typed)
+    return f"{typed[:24]!r}… ({len(typed):,} characters)"
+
+
 def parse_minor(text: str, currency: str) -> int:
     """:func:`parse_amount` as the count of minor units storage holds (bulk imports skip the Decimal)."""
     code = normalize_currency(currency)
@@ -124,31 +131,33 @@ def parse_minor(text: str, currency: str) -> int:
     if not typed:
         raise Invalid("value must not be empty", hint=_AMOUNT_HINT)
     if typed.startswith("-"):
-        raise Invalid(f"value must not be negative: {typed!r}", hint="a value is 0 or more")
+        raise Invalid(f"value must not be negative: {_shown(typed)}", hint="a value is 0 or more")
     if "," in typed:
         raise Invalid(
-            f"value {typed!r} contains a comma",
+            f"value {_shown(typed)} contains a comma",
             hint="write 50000 or 50_000 (no thousands commas; the decimal mark is a dot)",
         )
     match = _AMOUNT.fullmatch(typed)
     if match is None:
         if _EXPONENT.fullmatch(typed):
             raise Invalid(
-                f"value {typed!r} uses exponent notation",
+                f"value {_shown(typed)} uses exponent notation",
                 hint="write the digits out (100000) or use k and m (100k, 1.2m)",
             )
         if typed.lstrip("+").lower() in _NON_FINITE:
-            raise Invalid(f"value {typed!r} is not a finite number", hint=_AMOUNT_HINT)
-        raise Invalid(f"value {typed!r} is not a number", hint=_AMOUNT_HINT)
+            raise Invalid(f"value {_shown(typed)} is not a finite number", hint=_AMOUNT_HINT)
+        raise Invalid(f"value {_shown(typed)} is not a number", hint=_AMOUNT_HINT)
     whole = match["int"].replace("_", "")
     fraction = (match["frac"] or "").replace("_", "")
     suffix = match["suffix"]
     exponent = -len(fraction) + (_SUFFIXES[suffix.lower()] if suffix else 0)
     minor = _scaled_minor(whole + fraction, exponent, places)
     if minor is None:
-        raise Invalid(f"value {typed!r} has more decimals than {code} allows", hint=_decimals_hint(code))
+        raise Invalid(
+            f"value {_shown(typed)} has more decimals than {code} allows", hint=_decimals_hint(code)
+        )
     if minor > MAX_MINOR:
-        raise Invalid(f"value too large: {typed!r}", hint=_largest(code))
+        raise Invalid(f"value too large: {_shown(typed)}", hint=_largest(code))
     return minor
 
 
@@ -173,7 +182,7 @@ def to_minor(amount: Decimal, currency: str) -> int:
             hint=_decimals_hint(code),
         )
     if minor > MAX_MINOR:
-        raise Invalid(f"amount too large: {str(amount)!r}", hint=_largest(code))
+        raise Invalid(f"amount too large: {_shown(str(amount))}", hint=_largest(code))
     return minor
 
 

@@ -3,15 +3,20 @@
 ``opp rate set EUR USD 1.08 --date 2026-01-01`` means 1 EUR = 1.08 USD from that day on, until a later
 rate of the same pair. A deal converts at the rate in force on its ``closed_at`` date if closed (so won
 revenue stays fixed), else on its expected close, else today; when no direct rate is in force the
-inverse pair's rate is inverted. Each deal's figure is converted and rounded half up to the target
-currency's minor unit before any sum.
+inverse pair's rate is inverted, and when neither is, the two legs through the first third currency
+(in alphabetical order) that has both are multiplied. Each deal's figure is converted exactly and
+rounded half up once to the target currency's minor unit before any sum; a figure or sum beyond a
+64-bit integer is refused, naming it.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, NoReturn
@@ -32,17 +37,26 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    true,
 )
 
 from opp.core.context import Context
 from opp.core.dates import format_date, parse_date
 from opp.core.errors import Conflict, Invalid, NotFound
-from opp.core.money.amounts import normalize_currency
+from opp.core.money.amounts import format_money, from_minor, normalize_currency
 from opp.core.money.currencies import MINOR_UNITS
 from opp.core.money.figures import forecast_minor_expr
 from opp.core.records import Record
 from opp.store import schema
-from opp.store.dialect import INTEGER_LIMIT, convert_minor, date_of, exponent_case, ratio_round
+from opp.store.dialect import (
+    INTEGER_LIMIT,
+    convert_minor,
+    convert_minor_through,
+    date_of,
+    exponent_case,
+    ratio_round,
+    wide_sum,
+)
 
 r = schema.rates
 o = schema.opportunities
@@ -164,31 +178,80 @@ class _Period:
     denominator: int
 
 
-def _periods(conn: Connection, foreign: list[str], target: str) -> list[_Period]:
-    """The rate in force for each foreign currency over time: direct rates where one is in force,
-    else the inverse pair's rate inverted."""
+def _periods(conn: Connection, foreign: list[str], target: str) -> tuple[list[_Period], list[str]]:
+    """The rate in force for each foreign currency over time: a direct rate where one is in force,
+    else the inverse pair's rate inverted, else the product of two legs through a third currency X
+    (FROM→X and X→TO, each direct or inverse), the first such X in alphabetical order; and every such
+    X of any of the currencies, in that order."""
+    wanted = [*foreign, target]
     rows = conn.execute(
         select(r.c.from_currency, r.c.to_currency, r.c.rate, r.c.valid_from)
-        .where(
-            or_(
-                and_(r.c.to_currency == target, r.c.from_currency.in_(foreign)),
-                and_(r.c.from_currency == target, r.c.to_currency.in_(foreign)),
-            )
-        )
+        .where(or_(r.c.from_currency.in_(wanted), r.c.to_currency.in_(wanted)))
         .order_by(r.c.valid_from)
     ).all()
+    legs = _Legs(rows)
     periods: list[_Period] = []
+    thirds: set[str] = set()
     for code in foreign:
-        direct = [(row.valid_from, Fraction(row.rate)) for row in rows if row.from_currency == code]
-        inverse = [(row.valid_from, 1 / Fraction(row.rate)) for row in rows if row.to_currency == code]
-        first_direct = direct[0][0] if direct else None
-        timeline = [entry for entry in inverse if first_direct is None or entry[0] < first_direct] + direct
+        through = sorted((legs.neighbours[code] & legs.neighbours[target]) - {code, target})
+        thirds.update(through)
+        pairs = {(code, target), *((code, x) for x in through), *((x, target) for x in through)}
+        days = sorted({day for pair in pairs for day in legs.starts(*pair)})
         scale = Fraction(10) ** (MINOR_UNITS[target] - MINOR_UNITS[code])
+        timeline: list[tuple[date, Fraction]] = []
+        for day in days:
+            factor = legs.factor(code, target, day, through)
+            if factor is not None and (not timeline or timeline[-1][1] != factor):
+                timeline.append((day, factor))
         for index, (start, factor) in enumerate(timeline):
             stop = timeline[index + 1][0] if index + 1 < len(timeline) else None
             exact = factor * scale
             periods.append(_Period(code, start, stop, exact.numerator, exact.denominator))
-    return periods
+    return periods, sorted(thirds)
+
+
+class _Legs:
+    """Every rate of a set of currencies, to find the factor from one currency to another on a day.
+
+    A rate stays in force until a later one of the same pair, so once a pair (direct, inverse or
+    through a third currency) has a rate it has one on every later day: a timeline has no gaps.
+    """
+
+    def __init__(self, rows: Sequence[Any]) -> None:
+        self.direct: dict[tuple[str, str], list[tuple[date, Fraction]]] = defaultdict(list)
+        self.neighbours: dict[str, set[str]] = defaultdict(set)
+        for row in rows:  # in order of their first day
+            self.direct[row.from_currency, row.to_currency].append((row.valid_from, Fraction(row.rate)))
+            self.neighbours[row.from_currency].add(row.to_currency)
+            self.neighbours[row.to_currency].add(row.from_currency)
+
+    def starts(self, source: str, target: str) -> list[date]:
+        return [day for pair in ((source, target), (target, source)) for day, _ in self.direct.get(pair, [])]
+
+    def _newest(self, source: str, target: str, day: date) -> Fraction | None:
+        timeline = self.direct.get((source, target), [])
+        index = bisect_right(timeline, day, key=lambda entry: entry[0])
+        return timeline[index - 1][1] if index else None
+
+    def leg(self, source: str, target: str, day: date) -> Fraction | None:
+        """1 source in target on that day: the direct rate in force, else the inverse one inverted."""
+        direct = self._newest(source, target, day)
+        if direct is not None:
+            return direct
+        inverse = self._newest(target, source, day)
+        return None if inverse is None else 1 / inverse
+
+    def factor(self, source: str, target: str, day: date, through: list[str]) -> Fraction | None:
+        """The direct or inverse rate, else the product of the legs through the first third currency
+        (in alphabetical order) with both legs in force: applied exactly, rounded once by the caller."""
+        single = self.leg(source, target, day)
+        if single is not None:
+            return single
+        for middle in through:
+            first, second = self.leg(source, middle, day), self.leg(middle, target, day)
+            if first is not None and second is not None:
+                return first * second
+        return None
 
 
 def conversion(
@@ -210,29 +273,39 @@ def conversion(
     forecast = forecast_minor_expr(source.c.value_minor, source.c.probability)
     dialect = conn.dialect.name
     on = func.coalesce(date_of(dialect, source.c.closed_at), source.c.expected_close, literal(today))
-    # Per currency: the largest value (for the overflow check) and the first and last day converted.
+    # Per currency: the largest value and the sum of values (for the overflow checks) and the first and
+    # last day converted.
     present = conn.execute(
         deals.with_only_columns(
-            source.c.currency, func.max(source.c.value_minor), func.min(on), func.max(on)
+            source.c.currency,
+            func.max(source.c.value_minor),
+            wide_sum(dialect, source.c.value_minor),
+            func.count(),
+            func.min(on),
+            func.max(on),
         ).group_by(source.c.currency)
     ).all()
-    largest = {currency: biggest for currency, biggest, _first, _last in present}
+    largest = {row[0]: row[1] for row in present}
     foreign = sorted(code for code in largest if code != target)
     if not foreign:
+        _refuse_too_large_sum(conn, deals, target, present, [], value)
         return Conversion(target, value, forecast)
-    days = {currency: (_day(first), _day(last)) for currency, _biggest, first, last in present}
+    days = {row[0]: (_day(row[4]), _day(row[5])) for row in present}
     # Only the periods some deal falls in: a quarter's forecast matches a few, not years of rates.
+    every_period, through = _periods(conn, foreign, target)
     periods = [
         p
-        for p in _periods(conn, foreign, target)
+        for p in every_period
         if p.start <= days[p.currency][1] and (p.stop is None or p.stop > days[p.currency][0])
     ]
-    if len(periods) > MAX_CASE_PERIODS:
-        return _conversion_by_lookup(conn, deals, target, foreign, on, source)
-
     # Compared with period starts as instants (a deal closed at 23:30 on the last day of a period is
     # in that period), which spares the database turning every closed_at into a date on every test.
     when = func.coalesce(source.c.closed_at, source.c.expected_close, literal(today, Date))
+    _refuse_too_large_deal(conn, deals, target, periods, largest, when, source)
+    if len(periods) > MAX_CASE_PERIODS:
+        lookup = _conversion_by_lookup(conn, deals, target, foreign, through, on, source)
+        _refuse_too_large_sum(conn, deals, target, present, periods, lookup.value)
+        return lookup
 
     def factor(part: str) -> ColumnElement[Any]:
         """CASE currency, then the newest period that started by the deal's day: one short walk."""
@@ -263,14 +336,95 @@ def conversion(
     # value × probability × numerator, doubled, must stay a 64-bit integer (SQLite's, bigint).
     worst = max(2 * 100 * largest[p.currency] * p.numerator + 200 * p.denominator for p in periods)
     fits = worst <= INTEGER_LIMIT
+    converted = ratio_round(dialect, value, numerator, denominator, fits_in_64_bits=fits)
+    _refuse_too_large_sum(conn, deals, target, present, periods, converted)
     return Conversion(
         target,
-        ratio_round(dialect, value, numerator, denominator, fits_in_64_bits=fits),
+        converted,
         # value × probability is in hundredths of a minor unit: a hundred times the denominator.
         ratio_round(
             dialect, value * source.c.probability, numerator, denominator * 100, fits_in_64_bits=fits
         ),
     )
+
+
+def _limit_of(target: str) -> str:
+    return f"{format_money(from_minor(INTEGER_LIMIT, target))} {target}"
+
+
+def _refuse_too_large_deal(
+    conn: Connection,
+    deals: Select[Any],
+    target: str,
+    periods: list[_Period],
+    largest: dict[str, int],
+    when: Any,
+    source: FromClause,
+) -> None:
+    """Refuse (exit 4) a deal whose converted value is beyond a 64-bit integer, naming the deal and the
+    figure: no database column or sum could hold it. Reads the deals only when some could be."""
+    # round(v × n / d) <= LIMIT exactly when 2·v·n < (2·LIMIT + 1)·d, that is v <= the threshold.
+    thresholds = {p: ((2 * INTEGER_LIMIT + 1) * p.denominator - 1) // (2 * p.numerator) for p in periods}
+    beyond = [p for p in periods if largest[p.currency] > thresholds[p]]
+    if not beyond:
+        return
+    day_in = [
+        and_(
+            source.c.currency == p.currency,
+            when >= literal(p.start, Date),
+            true() if p.stop is None else when < literal(p.stop, Date),
+            source.c.value_minor > thresholds[p],
+        )
+        for p in beyond
+    ]
+    row = conn.execute(
+        deals.with_only_columns(source.c.id, source.c.currency, source.c.value_minor, when.label("on"))
+        .where(or_(*day_in))
+        .order_by(source.c.value_minor.desc(), source.c.id)
+        .limit(1)
+    ).first()
+    if row is None:
+        return
+    period = next(p for p in beyond if p.currency == row.currency and _in_period(p, row.on))
+    figure = (2 * row.value_minor * period.numerator + period.denominator) // (2 * period.denominator)
+    raise Conflict(
+        f"deal {row.id}'s value of {format_money(from_minor(row.value_minor, row.currency))} "
+        f"{row.currency} is {format_money(from_minor(figure, target))} {target}, more than opp can hold "
+        f"(at most {_limit_of(target)})",
+        hint="report in a currency of smaller figures",
+    )
+
+
+def _in_period(period: _Period, on: Any) -> bool:
+    day = on.date() if isinstance(on, datetime) else _day(str(on)[:10])
+    return period.start <= day and (period.stop is None or day < period.stop)
+
+
+def _refuse_too_large_sum(
+    conn: Connection,
+    deals: Select[Any],
+    target: str,
+    present: Sequence[Any],
+    periods: list[_Period],
+    converted: ColumnElement[int],
+) -> None:
+    """Refuse (exit 4) when the deals' converted values add up to more than a 64-bit integer, naming
+    the sum. The bound from each currency's sum and its largest rate rules it out almost always; only
+    beyond it are the converted values summed."""
+    factors: dict[str, Fraction] = {target: Fraction(1)}
+    for p in periods:
+        factors[p.currency] = max(factors.get(p.currency, Fraction(0)), Fraction(p.numerator, p.denominator))
+    bound = sum(Fraction(Decimal(row[2] or 0)) * factors.get(row[0], Fraction(0)) + row[3] for row in present)
+    if bound <= INTEGER_LIMIT // 2:
+        return
+    total = conn.execute(deals.with_only_columns(wide_sum(conn.dialect.name, converted))).scalar()
+    if total is not None and Decimal(total) > INTEGER_LIMIT:
+        raise Conflict(
+            f"the deals' value in {target} adds up to about "
+            f"{format_money(from_minor(int(Decimal(total)), target))} {target}, more than opp can sum "
+            f"(at most {_limit_of(target)})",
+            hint="report over fewer deals, or in a currency of smaller figures",
+        )
 
 
 def _day(value: Any) -> date:
@@ -297,26 +451,42 @@ def _no_rate(currency: str, target: str, day: date) -> NoReturn:
 
 
 def _conversion_by_lookup(
-    conn: Connection, deals: Select[Any], target: str, currencies: list[str], on: Any, source: FromClause
+    conn: Connection,
+    deals: Select[Any],
+    target: str,
+    currencies: list[str],
+    through: list[str],
+    on: Any,
+    source: FromClause,
 ) -> Conversion:
-    """The same conversion with each deal looking its rate up (for a rates table too long for a CASE)."""
+    """The same conversion with each deal looking its rates up (for a rates table too long for a CASE):
+    the direct or inverse pair, else the legs through each third currency in ``through`` in turn."""
     dialect = conn.dialect.name
-    direct = rate_in_force(source.c.currency, literal(target), on)
-    inverse = rate_in_force(literal(target), source.c.currency, on)
-    _refuse_missing_rates(
-        conn,
-        deals.where(source.c.currency != target, direct.is_(None), inverse.is_(None)),
-        source.c.currency,
-        on,
-        target,
-    )
+    currency = source.c.currency
+
+    def legs(start: Any, end: Any) -> tuple[Any, Any]:
+        return rate_in_force(start, end, on), rate_in_force(end, start, on)
+
+    def in_force(leg: tuple[Any, Any]) -> ColumnElement[bool]:
+        return or_(leg[0].is_not(None), leg[1].is_not(None))
+
+    single = legs(currency, literal(target))
+    routes = [(x, legs(currency, literal(x)), legs(literal(x), literal(target))) for x in through]
+    available = [in_force(single), *(and_(in_force(first), in_force(second)) for _x, first, second in routes)]
+    _refuse_missing_rates(conn, deals.where(currency != target, ~or_(*available)), currency, on, target)
     shift = literal(MINOR_UNITS[target]) - exponent_case(
-        source.c.currency, {c: MINOR_UNITS[c] for c in [*currencies, target]}
+        currency, {c: MINOR_UNITS[c] for c in [*currencies, target]}
     )
 
     def converted(same: Any, minor: Any, scale: Any) -> ColumnElement[int]:
         return case(
-            (source.c.currency == target, same), else_=convert_minor(dialect, minor, direct, inverse, scale)
+            (currency == target, same),
+            (available[0], convert_minor(dialect, minor, *single, scale)),
+            *[
+                (condition, convert_minor_through(dialect, minor, first, second, scale))
+                for condition, (_x, first, second) in zip(available[1:], routes, strict=True)
+            ],
+            else_=null(),
         )
 
     return Conversion(

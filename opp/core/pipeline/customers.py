@@ -13,7 +13,7 @@ from opp.core.errors import Conflict, Invalid, NotFound
 from opp.core.money.amounts import from_minor
 from opp.core.money.figures import forecast_minor_expr
 from opp.core.records import Customer, Opportunity, Record
-from opp.core.refs import clean_email, clean_text
+from opp.core.refs import MAX_ID, clean_email, clean_text
 from opp.store import schema
 
 KINDS = ("organization", "individual")
@@ -107,7 +107,7 @@ def resolve_customer(conn: Connection, ref: str, *, kind: str | None = None) -> 
     if not text:
         raise Invalid("customer reference must not be empty", hint="give a customer id or exact name")
     row = None
-    if text.isdigit():
+    if text.isascii() and text.isdigit() and len(text) <= len(str(MAX_ID)) and int(text) <= MAX_ID:
         row = conn.execute(select(c).where(c.c.id == int(text))).mappings().first()
     if row is None:
         rows = conn.execute(select(c).where(c.c.name == text).order_by(c.c.id).limit(2)).mappings().all()
@@ -117,7 +117,9 @@ def resolve_customer(conn: Connection, ref: str, *, kind: str | None = None) -> 
         if len(rows) > 1:
             raise Invalid(
                 f"customer name {text!r} matches an organization and an individual",
-                hint="use --org or --person, or the customer id",
+                # the id works wherever a customer is named; --org/--person only where a deal gets one
+                hint="give the customer id instead: "
+                + " or ".join(f"{found['id']} (the {found['kind']})" for found in rows),
             )
         row = rows[0] if rows else None
     if row is None:

@@ -32,6 +32,7 @@ h = schema.history
 cm = schema.commands
 o = schema.opportunities
 bl = schema.billables
+st = schema.stages
 
 # Actions whose events carry a field change that undo reverses.
 FIELD_ACTIONS = ("updated", "stage", "assign", "import")
@@ -199,9 +200,19 @@ def _restore(uow: UnitOfWork, deal_id: int, events: list[RowMapping], *, note: s
             hint=f"see opp bill list {deal_id}",
         )
     if "stage" in values:
+        _refuse_removed_stage(uow.conn, deal_id, values["stage"])
         values["stage_changed_at"] = _stage_changed_at(uow.conn, row, events[0]["id"], values)
     if values:
         write_deal(uow, row, values, changes, action="undo", note=note)
+
+
+def _refuse_removed_stage(conn: Connection, deal_id: int, stage: str) -> None:
+    """A deal cannot go back to a stage removed since: say so, rather than let the database refuse."""
+    if conn.execute(select(st.c.key).where(st.c.key == stage)).first() is None:
+        raise Conflict(
+            f"deal {deal_id} was in stage {stage}, which no longer exists",
+            hint=f"add the stage again with opp stages add {stage}, then undo",
+        )
 
 
 def _has_live_lines(conn: Connection, deal_id: int) -> bool:

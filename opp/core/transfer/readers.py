@@ -138,11 +138,17 @@ def _csv_rows(stream: IO[str], source: str, check_header: HeaderCheck) -> Iterat
         header = next(reader, None)
         if header is None:
             raise Invalid(f"{source} is empty", hint="the first line names the columns")
+        if "\x00" in "".join(header):
+            raise Invalid(f"line 1: a column name {_NUL}")
         columns = check_header(header)
         start = reader.line_num + 1
         for cells in reader:
             line, start = start, reader.line_num + 1
-            if not "".join(cells).strip():  # a blank line, or only blank cells
+            joined = "".join(cells)
+            if not joined.strip():  # a blank line, or only blank cells
+                continue
+            if "\x00" in joined:
+                yield SourceRow(line, {}, f"a cell {_NUL}")
                 continue
             if len(cells) != len(columns):
                 message = f"{len(cells)} fields, but the header names {len(columns)} columns"
@@ -171,6 +177,8 @@ def _json_row(line: int, value: Any, header: dict[str, str], check_header: Heade
     if not isinstance(value, dict):
         return SourceRow(line, {}, f"expected an object, found a JSON {type(value).__name__}")
     keys = list(value)
+    if any("\x00" in key or (isinstance(item, str) and "\x00" in item) for key, item in value.items()):
+        return SourceRow(line, {}, f"a key or value {_NUL}")
     new = [key for key in keys if key not in header]
     if new:
         for key, name in zip(new, check_header(new), strict=True):
@@ -184,8 +192,16 @@ def _json_row(line: int, value: Any, header: dict[str, str], check_header: Heade
         return SourceRow(line, {}, str(exc))
 
 
+# Numbers as Decimal: exact, and a whole number of thousands of digits is read whole (int() refuses
+# more than 4,300), so the value check can refuse it in words.
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_int=Decimal)
+_TOO_DEEP = "JSON nested too deeply"
+# Text never holds NUL: PostgreSQL cannot store it, and SQLite's copy would differ from it.
+_NUL = "holds a NUL character, which text cannot hold"
+
+
 def _loads(text: str) -> Any:
-    return json.loads(text, parse_float=Decimal)
+    return _DECODER.decode(text)
 
 
 def _jsonl_rows(stream: IO[str], check_header: HeaderCheck) -> Iterator[SourceRow]:
@@ -198,12 +214,15 @@ def _jsonl_rows(stream: IO[str], check_header: HeaderCheck) -> Iterator[SourceRo
         except json.JSONDecodeError as exc:
             yield SourceRow(number, {}, f"malformed JSON: {exc.msg}")
             continue
+        except RecursionError:
+            yield SourceRow(number, {}, _TOO_DEEP)
+            continue
         yield _json_row(number, value, header, check_header)
 
 
 def _json_array_rows(stream: IO[str], source: str, check_header: HeaderCheck) -> Iterator[SourceRow]:
     """The objects of a top-level JSON array, decoded one at a time from a sliding buffer."""
-    decoder = json.JSONDecoder(parse_float=Decimal)
+    decoder = _DECODER
     header: dict[str, str] = {}
     buffer = ""
     position = 0  # the next unread character of buffer
@@ -261,6 +280,8 @@ def _json_array_rows(stream: IO[str], source: str, check_header: HeaderCheck) ->
                     if fill():
                         continue
                     raise Invalid(f"line {start_line}: malformed JSON: {exc.msg}") from None
+                except RecursionError:
+                    raise Invalid(f"line {start_line}: {_TOO_DEEP}") from None
                 if end == len(buffer) and not isinstance(value, dict | list | str) and fill():
                     continue  # a number may go on in the next chunk
                 break
