@@ -226,9 +226,9 @@ def report(
         _accuracy(ctx, period, assignee, currency, fmt)
         return
     if wanted == "calibration":
-        from opp.core.analytics import insight
+        from opp.core.analytics import calibration
 
-        bands = insight.calibration(ctx, by=by, period=period, assignee=assignee)
+        bands = calibration.calibration(ctx, by=by, period=period, assignee=assignee)
         split = [Column(by.strip().lower(), "key")] if by is not None else []
         emit(bands, fmt, columns=[*split, *CALIBRATION_COLUMNS])
         return

@@ -37,6 +37,7 @@ from sqlalchemy import (
 )
 
 from opp.core.analytics.forecast import reporting_measures
+from opp.core.analytics.shares import count_where, share
 from opp.core.context import Context
 from opp.core.dates import day_end_exclusive, parse_period, start_of_day_utc
 from opp.core.errors import Invalid
@@ -75,7 +76,6 @@ REPORTS = (
 GROUPINGS = ("assignee", "month", "quarter")
 DEFAULT_STUCK_DAYS = 30
 SECONDS_PER_DAY = 86_400
-RATE_PLACES = Decimal("0.0001")
 DAY_PLACES = Decimal("0.1")
 
 T = TypeVar("T", bound=Record)
@@ -138,13 +138,6 @@ def parse_report_name(text: str) -> str:
 
 
 # -- building blocks -----------------------------------------------------------------------------------
-
-
-def _ratio(part: int, whole: int) -> Decimal | None:
-    """part / whole rounded half up to four decimals; None when there is nothing to divide."""
-    if whole == 0:
-        return None
-    return (Decimal(part) / Decimal(whole)).quantize(RATE_PLACES, rounding=ROUNDING)
 
 
 def _days(seconds: Decimal) -> Decimal:
@@ -265,10 +258,6 @@ def _medians(
     }
 
 
-def _count_where(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
 def _in_key_order(rows: list[Row[T]]) -> list[Row[T]]:
     """Rows in key order (months and quarters chronologically), the null key (unassigned) last."""
     return sorted(rows, key=lambda row: (row.key is None, row.key or ""))
@@ -285,11 +274,11 @@ def _win_rates(
         conn, ctx, statuses=("won", "lost"), period=period, assignee=assignee, dated_by=o.c.closed_at
     )
     measures = [
-        _count_where(o.c.status == "won").label("won"),
-        _count_where(o.c.status == "lost").label("lost"),
+        count_where(o.c.status == "won").label("won"),
+        count_where(o.c.status == "lost").label("lost"),
     ]
     return [
-        Row(row.get("key"), WinRate(row["won"], row["lost"], _ratio(row["won"], row["won"] + row["lost"])))
+        Row(row.get("key"), WinRate(row["won"], row["lost"], share(row["won"], row["won"] + row["lost"])))
         for row in _grouped(conn, deals, split, measures)
     ]
 
@@ -501,13 +490,13 @@ def conversion(
         for index in range(len(opened)):
             was_in = per_deal.c[f"in_{index}"] == 1
             went_on = or_(per_deal.c.won == 1, per_deal.c.furthest > index)
-            measures.append(_count_where(was_in).label(f"reached_{index}"))
-            measures.append(_count_where(and_(was_in, went_on)).label(f"advanced_{index}"))
+            measures.append(count_where(was_in).label(f"reached_{index}"))
+            measures.append(count_where(and_(was_in, went_on)).label(f"advanced_{index}"))
         figures = conn.execute(select(*measures)).mappings().one() if opened else {}
     result = []
     for index, stage in enumerate(opened):
         reached, advanced = int(figures[f"reached_{index}"] or 0), int(figures[f"advanced_{index}"] or 0)
-        result.append(StageConversion(stage.key, reached, advanced, _ratio(advanced, reached)))
+        result.append(StageConversion(stage.key, reached, advanced, share(advanced, reached)))
     return result
 
 
@@ -665,7 +654,7 @@ def _accuracy_figures(expected: tuple[int, int, int], won: tuple[int, int], curr
         won_count=won_count,
         won=from_minor(won_value, currency),
         difference=from_minor(won_value - forecast, currency),
-        ratio=_ratio(won_value, forecast),
+        ratio=share(won_value, forecast),
     )
 
 
