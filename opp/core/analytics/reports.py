@@ -37,6 +37,7 @@ from sqlalchemy import (
 )
 
 from opp.core.analytics.forecast import reporting_measures
+from opp.core.analytics.registry import DEFAULT_STUCK_DAYS, GROUPINGS
 from opp.core.analytics.shares import count_where, share
 from opp.core.context import Context
 from opp.core.dates import day_end_exclusive, parse_period, start_of_day_utc
@@ -61,20 +62,6 @@ h = schema.history
 us = schema.users
 st = schema.stages
 
-REPORTS = (
-    "win-rate",
-    "deal-size",
-    "cycle",
-    "conversion",
-    "lost-reasons",
-    "stuck",
-    "overdue",
-    "services",
-    "accuracy",
-    "calibration",
-)
-GROUPINGS = ("assignee", "month", "quarter")
-DEFAULT_STUCK_DAYS = 30
 SECONDS_PER_DAY = 86_400
 DAY_PLACES = Decimal("0.1")
 
@@ -128,13 +115,6 @@ class StageConversion(Record):
 class LostReason(Record):
     reason: str | None
     count: int
-
-
-def parse_report_name(text: str) -> str:
-    name = text.strip().lower()
-    if name not in REPORTS:
-        raise Invalid(f"unknown report {text!r}", hint="reports are " + ", ".join(REPORTS))
-    return name
 
 
 # -- building blocks -----------------------------------------------------------------------------------
@@ -504,9 +484,10 @@ def conversion(
 
 
 def stuck(
-    ctx: Context, *, days: int = DEFAULT_STUCK_DAYS, assignee: str | None = None, limit: int | None = None
+    ctx: Context, *, days: int | None = None, assignee: str | None = None, limit: int | None = None
 ) -> Iterator[Opportunity]:
-    """Open deals whose stage last changed more than ``days`` × 24 hours ago (exactly that is not stuck),
+    """Open deals whose stage last changed more than ``days`` × 24 hours ago (exactly that is not stuck;
+    :data:`~opp.core.analytics.registry.DEFAULT_STUCK_DAYS` unless given),
     longest stuck first (``limit``: only the first that many). A deal never moved counts from its
     creation; edits and notes do not count.
 
@@ -517,7 +498,7 @@ def stuck(
 
 
 def stuck_ids(
-    ctx: Context, *, days: int = DEFAULT_STUCK_DAYS, assignee: str | None = None, limit: int | None = None
+    ctx: Context, *, days: int | None = None, assignee: str | None = None, limit: int | None = None
 ) -> Iterator[int]:
     """:func:`stuck`, only the ids (``--format ids``), read without building the deals' records."""
     with ctx.reading() as conn:
@@ -525,10 +506,12 @@ def stuck_ids(
 
 
 def stuck_filter(
-    conn: Connection, ctx: Context, *, days: int, assignee: str | None = None, limit: int | None = None
+    conn: Connection, ctx: Context, *, days: int | None, assignee: str | None = None, limit: int | None = None
 ) -> DealFilter:
     """The deals :func:`stuck` lists, as a filter (read in order from the index on open deals' last
     stage change)."""
+    if days is None:
+        days = DEFAULT_STUCK_DAYS
     if days < 0:
         raise Invalid(f"--days must be 0 or more, not {days}")
     try:
