@@ -14,10 +14,9 @@ from sqlalchemy import cast as sql_cast
 
 from opp.core.analytics.shares import share
 from opp.core.context import Context
-from opp.core.dates import day_end_exclusive, parse_period, start_of_day_utc
 from opp.core.errors import Invalid
+from opp.core.pipeline.scope import CLOSED, Scope
 from opp.core.pipeline.stages import load_pipeline
-from opp.core.pipeline.users import user_id
 from opp.core.records import Record
 from opp.store import schema
 from opp.store.dialect import json_text_field
@@ -72,15 +71,8 @@ def calibration(
     with ctx.reading() as conn:
         pipeline = load_pipeline(conn)
         open_keys = [stage.key for stage in pipeline.open_stages]
-        closed = select(o.c.id).where(o.c.status.in_(["won", "lost"]))
-        if period is not None:
-            chosen = parse_period(period, ctx.clock.today())
-            closed = closed.where(
-                o.c.closed_at >= start_of_day_utc(chosen.start).replace(tzinfo=None),
-                o.c.closed_at < day_end_exclusive(chosen.end).replace(tzinfo=None),
-            )
-        if assignee is not None:
-            closed = closed.where(o.c.assignee_id == user_id(conn, assignee))
+        scope = Scope(status=CLOSED, period=period, assignee=assignee, dated="closed_at")
+        closed = scope.resolve(conn, ctx).select(conn).deals
         leaves = (
             select(
                 h.c.opportunity_id.label("deal"),

@@ -15,7 +15,7 @@ from fractions import Fraction
 
 from sqlalchemy import func
 
-from opp.core.analytics.forecast import scope
+from opp.core.analytics.forecast import forecast_scope, measures_of
 from opp.core.context import Context
 from opp.core.money.amounts import from_minor
 from opp.core.records import Record
@@ -69,19 +69,17 @@ def forecast_range(
     others; won deals count in full. Deals with the same value and probability come back from SQL
     as one row with a count.
     """
+    scope = forecast_scope(
+        stages=stages,
+        assignee=assignee,
+        period=period,
+        close_from=close_from,
+        close_to=close_to,
+        as_of=as_of,
+    )
     with ctx.reading() as conn:
-        chosen = scope(
-            conn,
-            ctx,
-            statuses=("open", "won"),
-            stages=stages,
-            assignee=assignee,
-            period=period,
-            close_from=close_from,
-            close_to=close_to,
-            as_of=as_of,
-        )
-        measures = chosen.measures(conn, ctx, currency)
+        chosen = scope.resolve(conn, ctx).select(conn)
+        measures = measures_of(conn, ctx, chosen, currency)
         value = measures.value.label("value")
         query = chosen.deals.with_only_columns(
             value,

@@ -51,6 +51,7 @@ from opp.core.pipeline.deals import (
     stream_deal_ids,
     stream_deals,
 )
+from opp.core.pipeline.scope import CLOSED, Dated, Scope
 from opp.core.pipeline.stages import load_pipeline
 from opp.core.pipeline.users import user_id
 from opp.core.records import Opportunity, Record
@@ -168,24 +169,14 @@ def _deals(
     conn: Connection,
     ctx: Context,
     *,
-    statuses: Sequence[str] | None,
+    status: str | tuple[str, ...],
     period: str | None,
     assignee: str | None,
-    dated_by: Any,
+    dated: Dated = "closed_at",
 ) -> Select[Any]:
     """The ids of the deals a report covers: these statuses, this assignee, dated within the period."""
-    query = select(o.c.id)
-    if statuses is not None:
-        query = query.where(o.c.status.in_(list(statuses)))
-    if period is not None:
-        chosen = parse_period(period, ctx.clock.today())
-        query = query.where(
-            dated_by >= _naive(start_of_day_utc(chosen.start)),
-            dated_by < _naive(day_end_exclusive(chosen.end)),
-        )
-    if assignee is not None:
-        query = query.where(o.c.assignee_id == user_id(conn, assignee))
-    return query
+    scope = Scope(status=status, period=period, assignee=assignee, dated=dated)
+    return scope.resolve(conn, ctx).select(conn).deals
 
 
 def _grouped(
@@ -250,9 +241,7 @@ def _win_rates(
     conn: Connection, ctx: Context, by: str | None, period: str | None, assignee: str | None
 ) -> list[Row[WinRate]]:
     split = _split(conn, by, o.c.closed_at)
-    deals = _deals(
-        conn, ctx, statuses=("won", "lost"), period=period, assignee=assignee, dated_by=o.c.closed_at
-    )
+    deals = _deals(conn, ctx, status=CLOSED, period=period, assignee=assignee)
     measures = [
         count_where(o.c.status == "won").label("won"),
         count_where(o.c.status == "lost").label("lost"),
@@ -288,7 +277,7 @@ def _deal_sizes(
     currency: str | None,
 ) -> list[Row[DealSize]]:
     split = _split(conn, by, o.c.closed_at)
-    deals = _deals(conn, ctx, statuses=("won",), period=period, assignee=assignee, dated_by=o.c.closed_at)
+    deals = _deals(conn, ctx, status="won", period=period, assignee=assignee)
     converted = reporting_measures(conn, ctx, deals, currency)
     code, value = converted.currency, converted.value
     measures = [
@@ -351,7 +340,7 @@ def _cycles(
     conn: Connection, ctx: Context, by: str | None, period: str | None, assignee: str | None
 ) -> list[Row[Cycle]]:
     split = _split(conn, by, o.c.closed_at)
-    deals = _deals(conn, ctx, statuses=("won",), period=period, assignee=assignee, dated_by=o.c.closed_at)
+    deals = _deals(conn, ctx, status="won", period=period, assignee=assignee)
     seconds = seconds_between(conn.dialect.name, o.c.created_at, o.c.closed_at)
     medians = _medians(conn, deals, split, seconds)
     rows = []
@@ -384,7 +373,7 @@ def _lost_reasons(
     conn: Connection, ctx: Context, by: str | None, period: str | None, assignee: str | None
 ) -> list[Row[LostReason]]:
     split = _split(conn, by, o.c.closed_at)
-    deals = _deals(conn, ctx, statuses=("lost",), period=period, assignee=assignee, dated_by=o.c.closed_at)
+    deals = _deals(conn, ctx, status="lost", period=period, assignee=assignee)
     reason = o.c.lost_reason
     rows = [
         Row(row.get("key"), LostReason(row["reason"], row["count"]))
@@ -444,7 +433,7 @@ def conversion(
     ``period`` keeps the deals created in it (a cohort); ``assignee`` the deals assigned to that user now.
     """
     with ctx.reading() as conn:
-        deals = _deals(conn, ctx, statuses=None, period=period, assignee=assignee, dated_by=o.c.created_at)
+        deals = _deals(conn, ctx, status="all", period=period, assignee=assignee, dated="created_at")
         pipeline = load_pipeline(conn)
         opened = pipeline.open_stages
         every = stages_been_in().subquery("every")

@@ -17,6 +17,7 @@ from opp.core.context import Context
 from opp.core.errors import Conflict
 from opp.core.money.amounts import minor_unit
 from opp.core.pipeline.deals import fetch_deals
+from opp.core.pipeline.scope import CLOSED, Scope
 from opp.core.pipeline.users import user_id
 from opp.core.records import Record
 from opp.core.refs import parse_id
@@ -107,7 +108,7 @@ def suggest(ctx: Context, deal_id: int | str) -> Suggestion:
         in_band = and_(o.c.currency == deal.currency, o.c.value_minor >= low)
         if high is not None:
             in_band = and_(in_band, o.c.value_minor < high)
-        closed = o.c.status.in_(["won", "lost"])
+        closed = and_(*Scope(status=CLOSED).resolve(conn, ctx).conditions(conn))
         overall = conn.execute(select(func.count(), count_where(won)).where(closed)).one()
         reached = stages_reached()
         in_stage = select(reached.c.deal).where(reached.c.stage == deal.stage)
