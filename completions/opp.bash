@@ -33,7 +33,16 @@
 #   opp rate list --currency --format
 #   opp rate remove --date --format
 #   opp rate set --date --format
-#   opp report --assignee --by --currency --days --fail-if-any --format --limit --period
+#   opp report accuracy --assignee --currency --format --period
+#   opp report calibration --assignee --by --format --period
+#   opp report conversion --assignee --format --period
+#   opp report cycle --assignee --by --format --period
+#   opp report deal-size --assignee --by --currency --format --period
+#   opp report lost-reasons --assignee --by --format --period
+#   opp report overdue --assignee --fail-if-any --format --limit
+#   opp report services --format --period
+#   opp report stuck --assignee --days --fail-if-any --format --limit
+#   opp report win-rate --assignee --by --format --period
 #   opp service add --currency --format --name --price --tax --unit
 #   opp service edit --currency --format --name --price --tax --unit
 #   opp service list --all --format

@@ -124,3 +124,12 @@ def test_completion_of_a_broken_database_is_silent(cli, tmp_path):
     broken.write_text("not a database", encoding="utf-8")
     assert bash_complete(cli, "opp assign ", OPP_DB=str(broken)) == []
     assert broken.read_text(encoding="utf-8") == "not a database"
+
+
+def test_report_names_complete_from_the_registry(cli):
+    from opp.core.analytics import registry
+
+    assert bash_complete(cli, "opp report ") == list(registry.NAMES)
+    assert bash_complete(cli, "opp report c") == [name for name in registry.NAMES if name.startswith("c")]
+    assert bash_complete(cli, "opp report cycle --by ") == ["assignee", "month", "quarter"]
+    assert bash_complete(cli, "opp report calibration --by ") == ["stage"]

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from opp.core.analytics import insight
+from opp.core.analytics import ranges
 from opp.core.pipeline import customers, deals
 
 
@@ -111,15 +111,15 @@ def test_a_large_distribution_is_simulated_with_a_fixed_seed(ctx):
     customers.add_customer(ctx, "organization", "Initech")
     for n in range(1, 13):
         deals.create_deal(ctx, f"D{n}", org="Initech", value=str(100 * n + n), probability=str(8 * n))
-    exact = insight.forecast_range(ctx)
+    exact = ranges.forecast_range(ctx)
     assert exact.method == "exact"
-    simulated = insight.forecast_range(ctx, exact_limit=10)
+    simulated = ranges.forecast_range(ctx, exact_limit=10)
     assert (simulated.method, simulated.trials, simulated.seed) == (
         "simulation",
-        insight.TRIALS,
-        insight.SEED,
+        ranges.TRIALS,
+        ranges.SEED,
     )
-    assert insight.forecast_range(ctx, exact_limit=10) == simulated  # the same deals, the same figures
+    assert ranges.forecast_range(ctx, exact_limit=10) == simulated  # the same deals, the same figures
     assert (simulated.minimum, simulated.maximum, simulated.forecast) == (
         exact.minimum,
         exact.maximum,
@@ -287,8 +287,8 @@ def test_the_simulation_lands_near_the_exact_quantiles(ctx):
     customers.add_customer(ctx, "organization", "Initech")
     for n in range(1, 41):
         deals.create_deal(ctx, f"D{n}", org="Initech", value=str(1000 + 37 * n), probability=str(5 + 2 * n))
-    exact = insight.forecast_range(ctx)
-    simulated = insight.forecast_range(ctx, exact_limit=10)
+    exact = ranges.forecast_range(ctx)
+    simulated = ranges.forecast_range(ctx, exact_limit=10)
     assert (exact.method, simulated.method) == ("exact", "simulation")
     tolerance = exact.maximum * Decimal("0.02")
     for name in ("p10", "p50", "p90"):

@@ -103,12 +103,12 @@ def forecast(
 
 
 def _forecast_range(*, by_given: bool, fmt: Format, **options: Any) -> None:
-    from opp.core.analytics import insight
+    from opp.core.analytics import ranges
     from opp.core.errors import Invalid
 
     if by_given:
         raise Invalid("--range gives one range for all the deals and takes no --by")
-    result = insight.forecast_range(state.context(), **options)
+    result = ranges.forecast_range(state.context(), **options)
     emit(result, fmt)
 
 

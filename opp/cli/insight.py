@@ -26,9 +26,9 @@ def suggest(deal_id: IdArg, fmt: FormatOpt = Format.table) -> None:
     each group smoothed with 5 pseudo-deals so that small groups barely count).
     Apply it yourself with: opp edit ID --probability N
     """
-    from opp.core.analytics import insight
+    from opp.core.analytics import suggest as service
 
-    found = insight.suggest(state.context(), deal_id)
+    found = service.suggest(state.context(), deal_id)
     if fmt is not Format.table:
         emit(found, fmt)
         return

@@ -1,282 +1,177 @@
-"""The report command: pipeline performance figures and the deals that need attention."""
+"""The report command: a subcommand per report of the registry (:mod:`opp.core.analytics.registry`).
+
+Each report's name, help, options and columns are declared there once; this module only types the
+options for the command line and lays the result out by the report's shape. The registry is light, so
+``opp report --help`` and ``opp report <TAB>`` load no database code.
+"""
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from opp.cli import complete, state
 from opp.cli.options import FormatOpt
 from opp.cli.render import Column, Format, emit
+from opp.core.analytics import registry
+from opp.core.analytics.registry import Report, Shape
 
-#: The options each report takes besides --format; any other option given is refused (exit 2).
-ACCEPTS = {
-    "win-rate": ("--by", "--period", "--assignee"),
-    "deal-size": ("--by", "--period", "--assignee", "--currency"),
-    "cycle": ("--by", "--period", "--assignee"),
-    "conversion": ("--period", "--assignee"),
-    "lost-reasons": ("--by", "--period", "--assignee"),
-    "stuck": ("--days", "--assignee", "--limit", "--fail-if-any"),
-    "overdue": ("--assignee", "--limit", "--fail-if-any"),
-    "accuracy": ("--period", "--assignee", "--currency"),
-    "calibration": ("--by", "--period", "--assignee"),
-    "services": ("--period",),
-}
-LISTS = ("stuck", "overdue")
 CHECK_FOUND_SOMETHING = 6
 
-FIGURE_COLUMNS = {
-    "win-rate": [Column("won", "won"), Column("lost", "lost"), Column("win rate", "win_rate")],
-    "deal-size": [
-        Column("cur", "currency"),
-        Column("count", "count"),
-        Column("average", "average"),
-        Column("median", "median"),
-        Column("min", "min"),
-        Column("max", "max"),
-    ],
-    "cycle": [
-        Column("count", "count"),
-        Column("average days", "average_days"),
-        Column("median days", "median_days"),
-    ],
-    "lost-reasons": [Column("reason", "reason", 50), Column("count", "count")],
-    "services": [
-        Column("service", "service"),
-        Column("name", "name", 40),
-        Column("cur", "currency"),
-        Column("lines", "lines"),
-        Column("quantity", "quantity"),
-        Column("revenue", "revenue"),
-    ],
+#: How each report option is read from the command line: its type, metavar and completion.
+PARAMETERS: dict[str, tuple[Any, dict[str, Any]]] = {
+    "by": (str | None, {"metavar": "GROUP"}),
+    "period": (str | None, {"metavar": "P"}),
+    "assignee": (str | None, {"metavar": "H", "autocompletion": complete.complete_user}),
+    "currency": (str | None, {"metavar": "C"}),
+    "days": (int | None, {"metavar": "N"}),
+    "limit": (int | None, {"metavar": "N"}),
+    "fail_if_any": (bool, {}),
 }
-ACCURACY_COLUMNS = [
-    Column("assignee", "key"),
-    Column("expected", "expected_count"),
-    Column("value", "expected_value"),
-    Column("forecast", "forecast"),
-    Column("won #", "won_count"),
-    Column("won", "won"),
-    Column("difference", "difference"),
-    Column("won/forecast", "ratio"),
-]
-CALIBRATION_COLUMNS = [
-    Column("band %", "band"),
-    Column("count", "count"),
-    Column("won", "won"),
-    Column("expected", "expected"),
-    Column("win rate", "win_rate"),
-    Column("gap", "gap"),
-]
-CONVERSION_COLUMNS = [
-    Column("stage", "stage"),
-    Column("reached", "reached"),
-    Column("advanced", "advanced"),
-    Column("rate", "rate"),
-]
+#: Every option some report takes: given to a report that does not take it, it is refused by name.
+REPORT_FLAGS = frozenset(flag for report in registry.REPORTS for flag in report.flags)
 
 
-def _refuse_options(name: str, given: dict[str, bool]) -> None:
-    from opp.core.errors import Invalid
+class ReportGroup(TyperGroup):
+    """The reports in the registry's order; a report's name is read in any case, an unknown one is
+    refused naming the reports."""
 
-    for flag, present in given.items():
-        if present and flag not in ACCEPTS[name]:
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(registry.NAMES)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and not args[0].startswith("-") and not ctx.resilient_parsing:
+            args = [registry.find(args[0]).name, *args[1:]]
+        return super().resolve_command(ctx, args)
+
+
+class ReportCommand(TyperCommand):
+    """A report: an option another report takes is refused as not applying to this one."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except typer.TyperException as exc:
+            flag = getattr(exc, "option_name", None)
+            if type(exc).__name__ != "NoSuchOption" or flag not in REPORT_FLAGS or ctx.resilient_parsing:
+                raise
+            from opp.core.errors import Invalid
+
+            report = registry.find(self.name or "")
             raise Invalid(
-                f"{flag} does not apply to report {name}",
-                hint=f"report {name} takes " + (", ".join(ACCEPTS[name]) or "no options") + " and --format",
-            )
+                f"{flag} does not apply to report {report.name}",
+                hint=f"report {report.name} takes "
+                + (", ".join(report.flags) or "no options")
+                + " and --format",
+            ) from None
 
 
-def report(
-    name: Annotated[
-        str,
-        typer.Argument(
-            metavar="NAME",
-            help="win-rate, deal-size, cycle, conversion, lost-reasons, stuck, overdue, services, "
-            "accuracy or calibration.",
-        ),
-    ],
-    by: Annotated[
-        str | None,
-        typer.Option(
-            "--by",
-            metavar="GROUP",
-            help="Rows per assignee, month or quarter (the month/quarter the deal closed in, UTC): "
-            "win-rate, deal-size, cycle, lost-reasons; calibration takes --by stage.",
-        ),
-    ] = None,
-    period: Annotated[
-        str | None,
-        typer.Option(
-            "--period",
-            metavar="P",
-            help="Deals closed in 2026Q4, 2026-11, this-year ... (conversion: deals created in it; "
-            "services: invoices issued in it).",
-        ),
-    ] = None,
-    assignee: Annotated[
-        str | None,
-        typer.Option(
-            "--assignee",
-            metavar="H",
-            help="Only deals assigned to this user now.",
-            autocompletion=complete.complete_user,
-        ),
-    ] = None,
-    currency: Annotated[
-        str | None,
-        typer.Option("--currency", metavar="C", help="deal-size: report in this currency (as forecast)."),
-    ] = None,
-    days: Annotated[
-        int | None,
-        typer.Option(
-            "--days",
-            metavar="N",
-            help="stuck: open deals whose stage last changed more than N days ago (default 30; "
-            "counted from the last stage change, or creation if never moved).",
-        ),
-    ] = None,
-    limit: Annotated[
-        int | None,
-        typer.Option(
-            "--limit", metavar="N", help="stuck, overdue: only the first N (the longest stuck, most overdue)."
-        ),
-    ] = None,
-    fail_if_any: Annotated[
-        bool,
-        typer.Option(
-            "--fail-if-any", help="stuck, overdue: exit 6 when the list is not empty (cron alerts)."
-        ),
-    ] = False,
-    fmt: FormatOpt = Format.table,
-) -> None:
-    """Pipeline reports. Closed-deal reports date a deal by its closed_at (--period, --by month|quarter).
+app = typer.Typer(
+    cls=ReportGroup,
+    help="Pipeline reports: how the pipeline performs and which deals need attention. Closed-deal "
+    "reports date a deal by its closed_at (--period, --by month|quarter); opp report NAME --help "
+    "says what each figure means.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 
-    \b
-    win-rate      won, lost and won / (won + lost) of the deals closed, 0-1 rounded
-                  to 4 decimals, null when none closed
-    deal-size     count, average, median, min and max value of the deals won, in one
-                  currency (--currency, else reporting_currency, else the deals' own),
-                  each deal converted at the rate on its close date; average and median
-                  rounded half up to the currency's minor unit
-    cycle         count, average_days and median_days from created to closed of the
-                  deals won: elapsed days (24 h) to 1 decimal
-    conversion    per open stage in order: reached = deals ever in that stage (created
-                  there or moved there, from history; a forced skip does not reach the
-                  stages it skipped), advanced = of those, deals ever in a later open
-                  stage or closed-won (even if they moved back later), rate = advanced /
-                  reached to 4 decimals
-    lost-reasons  deals lost per lost_reason, most frequent first (null: no reason)
-    stuck         open deals whose stage last changed more than --days N days ago
-                  (exactly N days is not stuck), longest stuck first
-    overdue       open deals whose expected close is before today, most overdue first
-    accuracy      --period P (required): the forecast as it stood at the start of the
-                  period (open deals then expected to close in it) against the deals
-                  won in it, per assignee and in total, both rebuilt from history
-    calibration   closed deals: the probability each carried when it left each open
-                  stage, per band of 20 points, against the share of them won
-                  (--by stage: per stage)
-    services      quantity and revenue (before tax) per service and currency of the
-                  invoiced lines; --period keeps the invoices issued in it (issue date)
 
-    stuck and overdue print the same records as opp list (--limit N: the first N);
-    with --fail-if-any they exit 6 after printing a non-empty list, 0 for an empty one.
-    """
-    from opp.core.analytics import reports
-    from opp.core.errors import Invalid
+def _columns(columns: Sequence[registry.Column], **values: str) -> list[Column]:
+    return [Column(column.header.format(**values), column.key, column.width) for column in columns]
 
-    wanted = reports.parse_report_name(name)
-    _refuse_options(
-        wanted,
-        {
-            "--by": by is not None,
-            "--period": period is not None,
-            "--assignee": assignee is not None,
-            "--currency": currency is not None,
-            "--days": days is not None,
-            "--limit": limit is not None,
-            "--fail-if-any": fail_if_any,
-        },
-    )
-    if fmt is Format.ids and wanted not in LISTS:
-        raise Invalid(f"--format ids applies only to the stuck and overdue lists, not {wanted}")
-    ctx = state.context()
 
-    if wanted in LISTS:
-        # --format ids reads only the ids: no record is built for a deal whose id alone is printed.
-        ids_only = fmt is Format.ids
-        found: Any
-        if wanted == "stuck":
-            stuck = reports.stuck_ids if ids_only else reports.stuck
-            found = stuck(
-                ctx, days=reports.DEFAULT_STUCK_DAYS if days is None else days, assignee=assignee, limit=limit
-            )
-        else:
-            found = (reports.overdue_ids if ids_only else reports.overdue)(
-                ctx, assignee=assignee, limit=limit
-            )
+def table_columns(report: Report) -> list[Column]:
+    """The columns of the report's table (a list of deals has those of opp list)."""
+    if report.shape is Shape.DEALS:
         from opp.cli.deals import DEAL_COLUMNS
 
-        listed = emit(found, fmt, columns=DEAL_COLUMNS, empty=f"no {wanted} opportunities")
-        if fail_if_any and listed:
-            raise typer.Exit(CHECK_FOUND_SOMETHING)
-        return
-    if wanted == "accuracy":
-        _accuracy(ctx, period, assignee, currency, fmt)
-        return
-    if wanted == "calibration":
-        from opp.core.analytics import insight
-
-        bands = insight.calibration(ctx, by=by, period=period, assignee=assignee)
-        split = [Column(by.strip().lower(), "key")] if by is not None else []
-        emit(bands, fmt, columns=[*split, *CALIBRATION_COLUMNS])
-        return
-    if wanted == "conversion":
-        emit(reports.conversion(ctx, period=period, assignee=assignee), fmt, columns=CONVERSION_COLUMNS)
-        return
-    if wanted == "services":
-        services = reports.services(ctx, period=period)
-        emit(services, fmt, columns=FIGURE_COLUMNS[wanted], empty="nothing invoiced")
-        return
-
-    scope: dict[str, Any] = {"period": period, "assignee": assignee}
-    result: Any
-    if wanted == "win-rate":
-        result = reports.win_rate(ctx, **scope) if by is None else reports.win_rate_by(ctx, by, **scope)
-    elif wanted == "deal-size":
-        scope["currency"] = currency
-        result = reports.deal_size(ctx, **scope) if by is None else reports.deal_size_by(ctx, by, **scope)
-    elif wanted == "cycle":
-        result = reports.cycle(ctx, **scope) if by is None else reports.cycle_by(ctx, by, **scope)
-    else:
-        result = (
-            reports.lost_reasons(ctx, **scope) if by is None else reports.lost_reasons_by(ctx, by, **scope)
-        )
-    columns: list[Column] | None = FIGURE_COLUMNS[wanted]
-    if by is not None:
-        columns = [Column(by.strip().lower(), "key"), *FIGURE_COLUMNS[wanted]]
-    elif not isinstance(result, list):
-        columns = None  # one record: a vertical table
-    emit(result, fmt, columns=columns, empty="nothing to report")
+        return DEAL_COLUMNS
+    return _columns(report.columns, currency="{currency}")
 
 
-def _accuracy(ctx: Any, period: str | None, assignee: str | None, currency: str | None, fmt: Format) -> None:
-    from opp.core.analytics import reports
+def run(report: Report, fmt: Format, given: dict[str, Any]) -> None:
+    """Compute ``report`` from the options given and print it as its shape lays it out."""
     from opp.core.errors import Invalid
 
-    if period is None:
-        raise Invalid("report accuracy needs --period", hint="for example --period 2026Q3 or last-quarter")
-    result = reports.accuracy(ctx, period=period, assignee=assignee, currency=currency)
-    if fmt is not Format.table:
-        emit(result, fmt)
+    for option in report.options:
+        if option.required and given.get(option.name) is None:
+            raise Invalid(
+                f"report {report.name} needs {option.flag}",
+                hint=f"for example {option.flag} {option.example}",
+            )
+    if fmt is Format.ids and report.shape is not Shape.DEALS:
+        lists = " and ".join(other.name for other in registry.REPORTS if other.shape is Shape.DEALS)
+        raise Invalid(f"--format ids applies only to the {lists} lists, not {report.name}")
+    ctx = state.context()
+    if report.shape is Shape.DEALS:
+        # --format ids reads only the ids: no record is built for a deal whose id alone is printed.
+        found = report.compute(ctx, ids_only=fmt is Format.ids, **given)
+        listed = emit(found, fmt, columns=table_columns(report), empty=report.empty)
+        if given.get("fail_if_any") and listed:
+            raise typer.Exit(CHECK_FOUND_SOMETHING)
         return
-    total = {"key": "total", **result.total.as_dict()}
-    columns = [*ACCURACY_COLUMNS]
-    columns[3] = Column(f"forecast {result.currency}", "forecast")
-    emit([*result.assignees, total], fmt, columns=columns)
+    result = report.compute(ctx, **given)
+    if report.shape is Shape.TOTALLED:
+        if fmt is not Format.table:
+            emit(result, fmt)
+            return
+        total = {"key": "total", **result.total.as_dict()}
+        rows = [*getattr(result, report.rows or ""), total]
+        emit(rows, fmt, columns=_columns(report.columns, currency=result.currency))
+        return
+    by = given.get("by")
+    columns: list[Column] | None = table_columns(report)
+    if by is not None:
+        columns = [Column(by.strip().lower(), "key"), *_columns(report.columns)]
+    elif not isinstance(result, list):
+        columns = None  # one record: a vertical table
+    emit(result, fmt, columns=columns, empty=report.empty)
 
 
-def register(app: typer.Typer) -> None:
+def _offer(choices: Sequence[str]) -> Callable[[str], list[str]]:
+    def offered(incomplete: str) -> list[str]:
+        return [choice for choice in choices if choice.startswith(incomplete)]
+
+    return offered
+
+
+def command(report: Report) -> Callable[..., None]:
+    """The command of one report: its options as keyword parameters Typer reads, then --format."""
+
+    def report_command(**given: Any) -> None:
+        fmt = given.pop("fmt")
+        run(report, fmt, given)
+
+    parameters = []
+    for option in report.options:
+        kind, settings = PARAMETERS[option.name]
+        if option.choices:
+            settings = {**settings, "autocompletion": _offer(option.choices)}
+        parameters.append(
+            inspect.Parameter(
+                option.name,
+                inspect.Parameter.KEYWORD_ONLY,
+                annotation=Annotated[kind, typer.Option(option.flag, help=option.help, **settings)],
+                default=False if kind is bool else None,
+            )
+        )
+    parameters.append(
+        inspect.Parameter("fmt", inspect.Parameter.KEYWORD_ONLY, annotation=FormatOpt, default=Format.table)
+    )
+    report_command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    report_command.__annotations__ = {parameter.name: parameter.annotation for parameter in parameters}
+    report_command.__doc__ = report.help
+    return report_command
+
+
+for _report in registry.REPORTS:
+    app.command(_report.name, cls=ReportCommand, short_help=_report.summary)(command(_report))
+
+
+def register(root: typer.Typer) -> None:
     """Add this module's commands to the app."""
-    app.command()(report)
+    root.add_typer(app, name="report")

@@ -11,24 +11,21 @@ instead of the opportunities table, and deals convert with "today" taken as that
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, FromClause, Select, func, literal, select
+from sqlalchemy import ColumnElement, Connection, FromClause, Select, func, literal
 
 from opp.core import settings
 from opp.core.context import Context
-from opp.core.dates import close_window, parse_date
 from opp.core.errors import Conflict, Invalid
 from opp.core.money.amounts import from_minor, normalize_currency
 from opp.core.money.rates import Conversion, conversion
-from opp.core.pipeline.asof import as_of_instant, deal_source
+from opp.core.pipeline.scope import DealScope, Scope, Selection
 from opp.core.pipeline.stages import load_pipeline
-from opp.core.pipeline.users import user_id
 from opp.core.records import Opportunity, Record
 from opp.store import schema
 from opp.store.dialect import month_key, quarter_key
@@ -109,20 +106,6 @@ class Board(Record):
     total: Figures
 
 
-@dataclass(frozen=True)
-class Scope:
-    """The deals a forecast covers: their source (the table, or the state at an instant) and ids."""
-
-    source: FromClause
-    deals: Select[Any]
-    today: date
-
-    def measures(self, conn: Connection, ctx: Context, currency: str | None) -> Conversion:
-        """These deals' measures in the reporting currency (see :func:`reporting_measures`), converted
-        as on the scope's day."""
-        return reporting_measures(conn, ctx, self.deals, currency, source=self.source, today=self.today)
-
-
 def reporting_currency(conn: Connection, asked: str | None, deals: Sequence[Select[Any]]) -> str:
     """The currency figures are given in: ``--currency``, else the reporting currency, else the deals'
     one currency (``deals`` select ``currency`` columns); deals in several currencies and neither is
@@ -167,11 +150,8 @@ def _figure_columns(measures: Conversion) -> list[ColumnElement[Any]]:
     ]
 
 
-def scope(
-    conn: Connection,
-    ctx: Context,
+def forecast_scope(
     *,
-    statuses: Sequence[str],
     stages: Sequence[str] = (),
     assignee: str | None = None,
     period: str | None = None,
@@ -179,30 +159,22 @@ def scope(
     close_to: str | None = None,
     as_of: str | None = None,
 ) -> Scope:
-    """The deals of these statuses matching a forecast's filters, now or as of the end of a day.
+    """The deals a forecast covers: open and won ones (lost ones are left out), narrowed as asked."""
+    return Scope(
+        status=("open", "won"),
+        stages=stages,
+        assignee=assignee,
+        period=period,
+        close_from=close_from,
+        close_to=close_to,
+        as_of=as_of,
+    )
 
-    Periods and relative dates count from today; with ``as_of`` the deals are as they stood then,
-    and they convert as on that day.
-    """
-    today = ctx.clock.today()
-    instant: datetime | None = None
-    as_of_day = today
-    if as_of is not None:
-        instant = as_of_instant(as_of, today)
-        as_of_day = parse_date(as_of, today)
-    src = deal_source(conn, instant)
-    base = select(src.c.id).where(src.c.status.in_(list(statuses)))
-    pipeline = load_pipeline(conn)
-    if stages:
-        base = base.where(src.c.stage.in_([pipeline.get(stage).key for stage in stages]))
-    if assignee is not None:
-        base = base.where(src.c.assignee_id == user_id(conn, assignee))
-    start, end = close_window(period, close_from, close_to, today)
-    if start is not None:
-        base = base.where(src.c.expected_close >= start)
-    if end is not None:
-        base = base.where(src.c.expected_close <= end)
-    return Scope(src, base, as_of_day)
+
+def measures_of(conn: Connection, ctx: Context, chosen: Selection, currency: str | None) -> Conversion:
+    """The measures of the deals selected, in the reporting currency (see :func:`reporting_measures`),
+    converted as on the day the answer is for (the as-of day, else today)."""
+    return reporting_measures(conn, ctx, chosen.deals, currency, source=chosen.source, today=chosen.day)
 
 
 def _group_key(conn: Connection, by: str, src: FromClause) -> tuple[ColumnElement[Any], list[Any]]:
@@ -258,20 +230,18 @@ def forecast(
 ) -> Forecast:
     """Expected revenue of open and won deals (lost ones are left out), grouped as asked."""
     by = by.strip().lower()
+    scope = forecast_scope(
+        stages=stages,
+        assignee=assignee,
+        period=period,
+        close_from=close_from,
+        close_to=close_to,
+        as_of=as_of,
+    )
     with ctx.reading() as conn:
-        chosen = scope(
-            conn,
-            ctx,
-            statuses=("open", "won"),
-            stages=stages,
-            assignee=assignee,
-            period=period,
-            close_from=close_from,
-            close_to=close_to,
-            as_of=as_of,
-        )
+        chosen = scope.resolve(conn, ctx).select(conn)
         key, joins = _group_key(conn, by, chosen.source)
-        measures = chosen.measures(conn, ctx, currency)
+        measures = measures_of(conn, ctx, chosen, currency)
         code = measures.currency
         query = chosen.deals.with_only_columns(key.label("key"), *_figure_columns(measures))
         for table, on in joins:
@@ -305,15 +275,22 @@ def pipeline_board(
 ) -> PipelineBoard:
     """Open deals per open stage, in pipeline order, empty stages included."""
     with ctx.reading() as conn:
-        chosen = scope(conn, ctx, statuses=("open",), assignee=assignee, as_of=as_of)
-        src = chosen.source
-        measures = chosen.measures(conn, ctx, currency)
-        code = measures.currency
-        query = chosen.deals.with_only_columns(src.c.stage, *_figure_columns(measures)).group_by(src.c.stage)
-        rows = {row["stage"]: row for row in conn.execute(query).mappings()}
-        open_stages = load_pipeline(conn).open_stages
+        return _pipeline_board(conn, ctx, _open_deals(assignee, as_of).resolve(conn, ctx), currency)
+
+
+def _open_deals(assignee: str | None, as_of: str | None) -> Scope:
+    return Scope(status="open", assignee=assignee, as_of=as_of)
+
+
+def _pipeline_board(conn: Connection, ctx: Context, scope: DealScope, currency: str | None) -> PipelineBoard:
+    chosen = scope.select(conn)
+    src = chosen.source
+    measures = measures_of(conn, ctx, chosen, currency)
+    code = measures.currency
+    query = chosen.deals.with_only_columns(src.c.stage, *_figure_columns(measures)).group_by(src.c.stage)
+    rows = {row["stage"]: row for row in conn.execute(query).mappings()}
     stages = []
-    for stage in open_stages:
+    for stage in load_pipeline(conn).open_stages:
         row = rows.get(stage.key)
         figures = (
             _figures(row["count"], row["value_minor"], row["forecast_minor"], code)
@@ -347,15 +324,15 @@ def board(
     """The pipeline board with its cards: each open stage's figures and its first ``cards`` deals,
     soonest to close first (deals without an expected close last), as the guide's drag-and-drop
     pipeline view shows (:data:`BOARD_CARDS` unless given); ``more`` counts the stage's other deals."""
-    from opp.core.pipeline.deals import build_filter, query_deals
+    from opp.core.pipeline.deals import DealFilter, query_deals, sort_terms
 
     cards = BOARD_CARDS if cards is None else cards
     if cards < 1:
         raise Invalid(f"--cards must be a positive number, not {cards}")
-    figures = pipeline_board(ctx, assignee=assignee, currency=currency, as_of=as_of)
     with ctx.reading() as conn:
-        where = build_filter(conn, ctx, status="open", assignee=assignee, sort="close", as_of=as_of)
-        deals = query_deals(conn, dataclasses.replace(where, per_stage=cards))
+        scope = _open_deals(assignee, as_of).resolve(conn, ctx)
+        figures = _pipeline_board(conn, ctx, scope, currency)
+        deals = query_deals(conn, DealFilter.of(scope, sort=sort_terms("close"), per_stage=cards))
     shown: dict[str, list[Card]] = {}
     for deal in deals:
         shown.setdefault(deal.stage, []).append(_card(deal))

@@ -37,6 +37,8 @@ from sqlalchemy import (
 )
 
 from opp.core.analytics.forecast import reporting_measures
+from opp.core.analytics.registry import DEFAULT_STUCK_DAYS, GROUPINGS
+from opp.core.analytics.shares import count_where, share
 from opp.core.context import Context
 from opp.core.dates import day_end_exclusive, parse_period, start_of_day_utc
 from opp.core.errors import Invalid
@@ -49,6 +51,7 @@ from opp.core.pipeline.deals import (
     stream_deal_ids,
     stream_deals,
 )
+from opp.core.pipeline.scope import CLOSED, Dated, Scope
 from opp.core.pipeline.stages import load_pipeline
 from opp.core.pipeline.users import user_id
 from opp.core.records import Opportunity, Record
@@ -60,22 +63,7 @@ h = schema.history
 us = schema.users
 st = schema.stages
 
-REPORTS = (
-    "win-rate",
-    "deal-size",
-    "cycle",
-    "conversion",
-    "lost-reasons",
-    "stuck",
-    "overdue",
-    "services",
-    "accuracy",
-    "calibration",
-)
-GROUPINGS = ("assignee", "month", "quarter")
-DEFAULT_STUCK_DAYS = 30
 SECONDS_PER_DAY = 86_400
-RATE_PLACES = Decimal("0.0001")
 DAY_PLACES = Decimal("0.1")
 
 T = TypeVar("T", bound=Record)
@@ -130,21 +118,7 @@ class LostReason(Record):
     count: int
 
 
-def parse_report_name(text: str) -> str:
-    name = text.strip().lower()
-    if name not in REPORTS:
-        raise Invalid(f"unknown report {text!r}", hint="reports are " + ", ".join(REPORTS))
-    return name
-
-
 # -- building blocks -----------------------------------------------------------------------------------
-
-
-def _ratio(part: int, whole: int) -> Decimal | None:
-    """part / whole rounded half up to four decimals; None when there is nothing to divide."""
-    if whole == 0:
-        return None
-    return (Decimal(part) / Decimal(whole)).quantize(RATE_PLACES, rounding=ROUNDING)
 
 
 def _days(seconds: Decimal) -> Decimal:
@@ -195,24 +169,14 @@ def _deals(
     conn: Connection,
     ctx: Context,
     *,
-    statuses: Sequence[str] | None,
+    status: str | tuple[str, ...],
     period: str | None,
     assignee: str | None,
-    dated_by: Any,
+    dated: Dated = "closed_at",
 ) -> Select[Any]:
     """The ids of the deals a report covers: these statuses, this assignee, dated within the period."""
-    query = select(o.c.id)
-    if statuses is not None:
-        query = query.where(o.c.status.in_(list(statuses)))
-    if period is not None:
-        chosen = parse_period(period, ctx.clock.today())
-        query = query.where(
-            dated_by >= _naive(start_of_day_utc(chosen.start)),
-            dated_by < _naive(day_end_exclusive(chosen.end)),
-        )
-    if assignee is not None:
-        query = query.where(o.c.assignee_id == user_id(conn, assignee))
-    return query
+    scope = Scope(status=status, period=period, assignee=assignee, dated=dated)
+    return scope.resolve(conn, ctx).select(conn).deals
 
 
 def _grouped(
@@ -265,10 +229,6 @@ def _medians(
     }
 
 
-def _count_where(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
 def _in_key_order(rows: list[Row[T]]) -> list[Row[T]]:
     """Rows in key order (months and quarters chronologically), the null key (unassigned) last."""
     return sorted(rows, key=lambda row: (row.key is None, row.key or ""))
@@ -281,15 +241,13 @@ def _win_rates(
     conn: Connection, ctx: Context, by: str | None, period: str | None, assignee: str | None
 ) -> list[Row[WinRate]]:
     split = _split(conn, by, o.c.closed_at)
-    deals = _deals(
-        conn, ctx, statuses=("won", "lost"), period=period, assignee=assignee, dated_by=o.c.closed_at
-    )
+    deals = _deals(conn, ctx, status=CLOSED, period=period, assignee=assignee)
     measures = [
-        _count_where(o.c.status == "won").label("won"),
-        _count_where(o.c.status == "lost").label("lost"),
+        count_where(o.c.status == "won").label("won"),
+        count_where(o.c.status == "lost").label("lost"),
     ]
     return [
-        Row(row.get("key"), WinRate(row["won"], row["lost"], _ratio(row["won"], row["won"] + row["lost"])))
+        Row(row.get("key"), WinRate(row["won"], row["lost"], share(row["won"], row["won"] + row["lost"])))
         for row in _grouped(conn, deals, split, measures)
     ]
 
@@ -319,7 +277,7 @@ def _deal_sizes(
     currency: str | None,
 ) -> list[Row[DealSize]]:
     split = _split(conn, by, o.c.closed_at)
-    deals = _deals(conn, ctx, statuses=("won",), period=period, assignee=assignee, dated_by=o.c.closed_at)
+    deals = _deals(conn, ctx, status="won", period=period, assignee=assignee)
     converted = reporting_measures(conn, ctx, deals, currency)
     code, value = converted.currency, converted.value
     measures = [
@@ -382,7 +340,7 @@ def _cycles(
     conn: Connection, ctx: Context, by: str | None, period: str | None, assignee: str | None
 ) -> list[Row[Cycle]]:
     split = _split(conn, by, o.c.closed_at)
-    deals = _deals(conn, ctx, statuses=("won",), period=period, assignee=assignee, dated_by=o.c.closed_at)
+    deals = _deals(conn, ctx, status="won", period=period, assignee=assignee)
     seconds = seconds_between(conn.dialect.name, o.c.created_at, o.c.closed_at)
     medians = _medians(conn, deals, split, seconds)
     rows = []
@@ -415,7 +373,7 @@ def _lost_reasons(
     conn: Connection, ctx: Context, by: str | None, period: str | None, assignee: str | None
 ) -> list[Row[LostReason]]:
     split = _split(conn, by, o.c.closed_at)
-    deals = _deals(conn, ctx, statuses=("lost",), period=period, assignee=assignee, dated_by=o.c.closed_at)
+    deals = _deals(conn, ctx, status="lost", period=period, assignee=assignee)
     reason = o.c.lost_reason
     rows = [
         Row(row.get("key"), LostReason(row["reason"], row["count"]))
@@ -475,7 +433,7 @@ def conversion(
     ``period`` keeps the deals created in it (a cohort); ``assignee`` the deals assigned to that user now.
     """
     with ctx.reading() as conn:
-        deals = _deals(conn, ctx, statuses=None, period=period, assignee=assignee, dated_by=o.c.created_at)
+        deals = _deals(conn, ctx, status="all", period=period, assignee=assignee, dated="created_at")
         pipeline = load_pipeline(conn)
         opened = pipeline.open_stages
         every = stages_been_in().subquery("every")
@@ -501,13 +459,13 @@ def conversion(
         for index in range(len(opened)):
             was_in = per_deal.c[f"in_{index}"] == 1
             went_on = or_(per_deal.c.won == 1, per_deal.c.furthest > index)
-            measures.append(_count_where(was_in).label(f"reached_{index}"))
-            measures.append(_count_where(and_(was_in, went_on)).label(f"advanced_{index}"))
+            measures.append(count_where(was_in).label(f"reached_{index}"))
+            measures.append(count_where(and_(was_in, went_on)).label(f"advanced_{index}"))
         figures = conn.execute(select(*measures)).mappings().one() if opened else {}
     result = []
     for index, stage in enumerate(opened):
         reached, advanced = int(figures[f"reached_{index}"] or 0), int(figures[f"advanced_{index}"] or 0)
-        result.append(StageConversion(stage.key, reached, advanced, _ratio(advanced, reached)))
+        result.append(StageConversion(stage.key, reached, advanced, share(advanced, reached)))
     return result
 
 
@@ -515,9 +473,10 @@ def conversion(
 
 
 def stuck(
-    ctx: Context, *, days: int = DEFAULT_STUCK_DAYS, assignee: str | None = None, limit: int | None = None
+    ctx: Context, *, days: int | None = None, assignee: str | None = None, limit: int | None = None
 ) -> Iterator[Opportunity]:
-    """Open deals whose stage last changed more than ``days`` × 24 hours ago (exactly that is not stuck),
+    """Open deals whose stage last changed more than ``days`` × 24 hours ago (exactly that is not stuck;
+    :data:`~opp.core.analytics.registry.DEFAULT_STUCK_DAYS` unless given),
     longest stuck first (``limit``: only the first that many). A deal never moved counts from its
     creation; edits and notes do not count.
 
@@ -528,7 +487,7 @@ def stuck(
 
 
 def stuck_ids(
-    ctx: Context, *, days: int = DEFAULT_STUCK_DAYS, assignee: str | None = None, limit: int | None = None
+    ctx: Context, *, days: int | None = None, assignee: str | None = None, limit: int | None = None
 ) -> Iterator[int]:
     """:func:`stuck`, only the ids (``--format ids``), read without building the deals' records."""
     with ctx.reading() as conn:
@@ -536,10 +495,12 @@ def stuck_ids(
 
 
 def stuck_filter(
-    conn: Connection, ctx: Context, *, days: int, assignee: str | None = None, limit: int | None = None
+    conn: Connection, ctx: Context, *, days: int | None, assignee: str | None = None, limit: int | None = None
 ) -> DealFilter:
     """The deals :func:`stuck` lists, as a filter (read in order from the index on open deals' last
     stage change)."""
+    if days is None:
+        days = DEFAULT_STUCK_DAYS
     if days < 0:
         raise Invalid(f"--days must be 0 or more, not {days}")
     try:
@@ -665,7 +626,7 @@ def _accuracy_figures(expected: tuple[int, int, int], won: tuple[int, int], curr
         won_count=won_count,
         won=from_minor(won_value, currency),
         difference=from_minor(won_value - forecast, currency),
-        ratio=_ratio(won_value, forecast),
+        ratio=share(won_value, forecast),
     )
 
 

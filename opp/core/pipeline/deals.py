@@ -7,7 +7,7 @@ bulk operations touch every deal in one transaction, so one refusal leaves all o
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
@@ -16,7 +16,7 @@ from sqlalchemy import Connection, RowMapping, Select, func, select, update
 from opp.core import settings
 from opp.core.billing.billables import BillingSummary
 from opp.core.context import Context, UnitOfWork
-from opp.core.dates import close_window, format_instant, parse_date
+from opp.core.dates import format_instant, parse_date
 from opp.core.errors import Conflict, Invalid, NotFound
 from opp.core.money.amounts import from_minor, normalize_currency, parse_amount, parse_probability, to_minor
 from opp.core.money.figures import forecast_minor_expr
@@ -30,6 +30,7 @@ from opp.core.pipeline.changes import (
 )
 from opp.core.pipeline.codec import assignee_text, snapshot_text
 from opp.core.pipeline.customers import resolve_customer
+from opp.core.pipeline.scope import DealScope, Scope
 from opp.core.pipeline.stages import Move, load_pipeline, plan_move
 from opp.core.pipeline.users import user_id
 from opp.core.records import CustomerRef, Event, Opportunity, Record, Stage
@@ -41,7 +42,6 @@ o = schema.opportunities
 cu = schema.customers
 us = schema.users
 
-STATUSES = ("open", "won", "lost", "all")
 #: Deals fetched from the database at a time by a listing.
 STREAM_BATCH = 1000
 SORT_FIELDS: dict[str, Any] = {
@@ -82,18 +82,10 @@ class DealDetail(Record):
 
 
 @dataclass
-class DealFilter:
-    """Which deals a listing covers; every field narrows it further."""
+class DealFilter(DealScope):
+    """Which deals a listing covers (a :class:`~opp.core.pipeline.scope.DealScope`), in which order and
+    how many; every field narrows it further."""
 
-    status: str = "open"
-    stages: Sequence[str] = ()
-    assignee_id: int | None = None
-    unassigned: bool = False
-    customer_id: int | None = None
-    close_from: date | None = None
-    close_to: date | None = None
-    search: str | None = None
-    overdue_on: date | None = None
     #: Open deals whose stage last changed before this instant (naive UTC): ``opp report stuck``.
     stage_changed_before: datetime | None = None
     ids: Sequence[int] | None = None
@@ -101,8 +93,11 @@ class DealFilter:
     limit: int | None = None
     #: At most this many deals of each stage (the first ones in the filter's order): the board's cards.
     per_stage: int | None = None
-    #: Answer from the deals as they stood before this instant (naive UTC; see opp.core.pipeline.asof).
-    as_of: datetime | None = None
+
+    @classmethod
+    def of(cls, scope: DealScope, **listing: Any) -> DealFilter:
+        """The deals of ``scope``, listed as ``listing`` (sort, limit ...) says."""
+        return cls(**{f.name: getattr(scope, f.name) for f in fields(DealScope)}, **listing)
 
 
 # -- reading -------------------------------------------------------------------------------------------
@@ -176,28 +171,7 @@ def deals_query(conn: Connection, where: DealFilter) -> Select[Any]:
     """The query behind :func:`iter_deals`."""
     from opp.core.pipeline.asof import deal_source, over
 
-    query = _deal_select()
-    if where.status != "all":
-        query = query.where(o.c.status == where.status)
-    if where.stages:
-        query = query.where(o.c.stage.in_(list(where.stages)))
-    if where.assignee_id is not None:
-        query = query.where(o.c.assignee_id == where.assignee_id)
-    if where.unassigned:
-        query = query.where(o.c.assignee_id.is_(None))
-    if where.customer_id is not None:
-        query = query.where(o.c.customer_id == where.customer_id)
-    if where.close_from is not None:
-        query = query.where(o.c.expected_close >= where.close_from)
-    if where.close_to is not None:
-        query = query.where(o.c.expected_close <= where.close_to)
-    if where.overdue_on is not None:
-        query = query.where(o.c.status == "open", o.c.expected_close < where.overdue_on)
-    if where.search:
-        from opp.store.search import deals_containing
-
-        # The index knows today's text only; deals rebuilt from history are searched by a scan.
-        query = query.where(deals_containing(conn, where.search.lower(), indexed=where.as_of is None))
+    query = _deal_select().where(*where.conditions(conn))
     if where.stage_changed_before is not None:
         query = query.where(o.c.status == "open", o.c.stage_changed_at < where.stage_changed_before)
     if where.ids is not None:
@@ -244,7 +218,7 @@ def show_deal(ctx: Context, deal_id: int | str) -> DealDetail:
     return DealDetail(opportunity=deal, history=events, billing=billing)
 
 
-def _sort_terms(sort: str | None) -> list[Any]:
+def sort_terms(sort: str | None) -> list[Any]:
     if not sort:
         return [o.c.id]
     terms = []
@@ -279,45 +253,25 @@ def build_filter(
     limit: int | None = None,
     as_of: str | None = None,
 ) -> DealFilter:
-    """Turn the list options users type into a filter, validating each one.
-
-    ``as_of`` (a date) answers from the state at the end of that day (UTC); ``overdue`` then means
-    overdue on that day.
-    """
-    pipeline = load_pipeline(conn)
-    stage_keys = [pipeline.get(stage).key for stage in stages]
-    if status is None:
-        # Naming stages means "deals in these stages", closed ones included.
-        status = "all" if stage_keys else "open"
-    status = status.strip().lower()
-    if status not in STATUSES:
-        raise Invalid(f"unknown status {status!r}", hint="use open, won, lost or all")
-    if assignee is not None and unassigned:
-        raise Invalid("give either --assignee or --unassigned, not both")
-    today = ctx.clock.today()
-    start, end = close_window(period, close_from, close_to, today)
+    """Turn the list options users type into a filter, validating each one (see
+    :class:`~opp.core.pipeline.scope.Scope`); ``as_of`` (a date) answers from the state at the end of
+    that day (UTC), and ``overdue`` then means overdue on that day."""
     if limit is not None and limit < 1:
         raise Invalid(f"--limit must be a positive number, not {limit}")
-    instant = None
-    if as_of is not None:
-        from opp.core.pipeline.asof import as_of_instant
-
-        instant = as_of_instant(as_of, today)
-        today = parse_date(as_of, today)
-    return DealFilter(
+    scope = Scope(
         status=status,
-        stages=stage_keys,
-        assignee_id=user_id(conn, assignee) if assignee is not None else None,
+        stages=stages,
+        assignee=assignee,
         unassigned=unassigned,
-        customer_id=resolve_customer(conn, customer).id if customer is not None else None,
-        close_from=start,
-        close_to=end,
-        search=search or None,
-        overdue_on=today if overdue else None,
-        sort=_sort_terms(sort),
-        limit=limit,
-        as_of=instant,
+        customer=customer,
+        period=period,
+        close_from=close_from,
+        close_to=close_to,
+        search=search,
+        overdue=overdue,
+        as_of=as_of,
     )
+    return DealFilter.of(scope.resolve(conn, ctx), sort=sort_terms(sort), limit=limit)
 
 
 def list_deals(ctx: Context, **options: Any) -> list[Opportunity]:

@@ -1,11 +1,10 @@
 """``opp export``: deals in the import's columns, read in chunks so that no full list is held.
 
-The deals are selected with the filters of ``opp list`` (:func:`opp.core.pipeline.deals.build_filter`),
-every status unless filtered, in id order. They are read a chunk of ids at a time (keyset pagination on
-the id, portable to every database) and each chunk goes through
-:func:`opp.core.pipeline.deals.query_deals`, so an exported deal is exactly the deal ``opp list`` shows.
-The columns are those ``opp import`` reads, so an export imports back into an empty database without
-losing anything.
+The deals are selected with the filters of ``opp list`` (a :class:`opp.core.pipeline.scope.Scope`),
+every status unless filtered, in id order. They are read a chunk of ids at a time (keyset pagination on the
+id, portable to every database) and each chunk goes through :func:`opp.core.pipeline.deals.query_deals`, so an
+exported deal is exactly the deal ``opp list`` shows. The columns are those ``opp import`` reads, so an
+export imports back into an empty database without losing anything.
 """
 
 from __future__ import annotations
@@ -18,7 +17,8 @@ from sqlalchemy import func, select
 
 from opp.core.context import Context
 from opp.core.errors import Invalid
-from opp.core.pipeline.deals import build_filter, query_deals
+from opp.core.pipeline.deals import DealFilter, query_deals
+from opp.core.pipeline.scope import Scope
 from opp.core.records import Opportunity
 from opp.core.transfer.readers import COLUMNS
 from opp.store import schema
@@ -58,13 +58,12 @@ def export_deals(
 
     A generator: the read transaction stays open while the caller writes each record out.
     """
-    if filters.get("status") is None and not filters.get("stages"):
-        filters["status"] = "all"
     limit = filters.pop("limit", None)
     if limit is not None and limit < 1:
         raise Invalid(f"--limit must be a positive number, not {limit}")
+    scope = Scope(**{**filters, "status": filters.get("status") or "all"})
     with ctx.reading() as conn:
-        where = build_filter(conn, ctx, **filters)
+        where = DealFilter.of(scope.resolve(conn, ctx))
         total = conn.execute(select(func.count()).select_from(o)).scalar_one()
         scanned = written = 0
         last = 0

@@ -1,0 +1,201 @@
+"""Which deals a command covers: one object for ``list``, ``export``, ``forecast``, ``pipeline``, the
+reports and the insights, so that a filter means the same everywhere and ``--as-of`` is read once.
+
+:class:`Scope` holds the options as the user gave them (text: a stage name, a user handle, a period);
+:meth:`Scope.resolve` checks them against the database and the clock and gives a :class:`DealScope`
+(stage keys, ids, dates, the as-of instant), whose :meth:`~DealScope.conditions` are the one place the
+filters become SQL. With an as-of instant the same conditions run over the deals as they stood then
+(:func:`opp.core.pipeline.asof.over`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, Connection, FromClause, Select, select
+
+from opp.core.context import Context
+from opp.core.dates import close_window, day_end_exclusive, parse_date, start_of_day_utc
+from opp.core.errors import Invalid
+from opp.store import schema
+
+o = schema.opportunities
+cu = schema.customers
+
+#: What ``--status`` takes; ``all`` is every status.
+STATUSES = ("open", "won", "lost", "all")
+CLOSED = ("won", "lost")
+#: What a period dates a deal by: its expected close (a day), or when it closed or was created.
+Dated = Literal["expected_close", "closed_at", "created_at"]
+
+
+@dataclass
+class DealScope:
+    """The deals a command covers, resolved: every field that is set narrows them further.
+
+    ``status`` is one status, ``"all"``, or several statuses. ``closed_within`` and ``created_within``
+    are [start, end) instants (naive UTC, as stored). ``as_of`` answers from the deals as they stood
+    before that instant (naive UTC), and ``day`` is the day the answer is for (the as-of day, else
+    today): overdue on it, amounts converted as on it.
+    """
+
+    status: str | tuple[str, ...] = "open"
+    stages: Sequence[str] = ()
+    assignee_id: int | None = None
+    unassigned: bool = False
+    customer_id: int | None = None
+    close_from: date | None = None
+    close_to: date | None = None
+    closed_within: tuple[datetime | None, datetime | None] | None = None
+    created_within: tuple[datetime | None, datetime | None] | None = None
+    search: str | None = None
+    overdue_on: date | None = None
+    as_of: datetime | None = None
+    day: date | None = field(default=None, compare=False)
+
+    def conditions(self, conn: Connection) -> list[ColumnElement[bool]]:
+        """The scope as conditions on the opportunities table (a search also needs the customers
+        joined); :func:`opp.core.pipeline.asof.over` moves them onto the state at ``as_of``."""
+        found: list[ColumnElement[bool]] = []
+        if isinstance(self.status, str):
+            if self.status != "all":
+                found.append(o.c.status == self.status)
+        else:
+            found.append(o.c.status.in_(list(self.status)))
+        if self.stages:
+            found.append(o.c.stage.in_(list(self.stages)))
+        if self.assignee_id is not None:
+            found.append(o.c.assignee_id == self.assignee_id)
+        if self.unassigned:
+            found.append(o.c.assignee_id.is_(None))
+        if self.customer_id is not None:
+            found.append(o.c.customer_id == self.customer_id)
+        if self.close_from is not None:
+            found.append(o.c.expected_close >= self.close_from)
+        if self.close_to is not None:
+            found.append(o.c.expected_close <= self.close_to)
+        for column, within in ((o.c.closed_at, self.closed_within), (o.c.created_at, self.created_within)):
+            if within is not None:
+                start, end = within
+                found.extend([] if start is None else [column >= start])
+                found.extend([] if end is None else [column < end])
+        if self.overdue_on is not None:
+            found.extend([o.c.status == "open", o.c.expected_close < self.overdue_on])
+        if self.search:
+            from opp.store.search import deals_containing
+
+            # The index knows today's text only; deals rebuilt from history are searched by a scan.
+            found.append(deals_containing(conn, self.search.lower(), indexed=self.as_of is None))
+        return found
+
+    def select(self, conn: Connection) -> Selection:
+        """The ids of these deals, and the source they are read from (the opportunities table, or the
+        deals as they stood at ``as_of``, rebuilt once for every query the command runs over them)."""
+        from opp.core.pipeline.asof import deal_source, over
+
+        source = deal_source(conn, self.as_of)
+        query = select(o.c.id)
+        if self.search:
+            query = query.select_from(o.join(cu, cu.c.id == o.c.customer_id))
+        return Selection(source, over(query.where(*self.conditions(conn)), source), self.day)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Deals selected from a source: ``deals`` selects their ids from ``source``; ``day`` is the day
+    the answer is for."""
+
+    source: FromClause
+    deals: Select[Any]
+    day: date | None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which deals a command covers, as the user asked: None or empty leaves a filter out.
+
+    ``status`` is a word as typed (open, won, lost or all) or the statuses a command always covers;
+    without it, open deals, or every status when stages are named (deals in these stages, closed ones
+    included). ``period`` and ``close_from``/``close_to`` date deals by ``dated`` (the expected close
+    unless a report dates them by when they closed or were created); relative dates count from today.
+    ``overdue`` keeps the open deals whose expected close has passed. ``as_of`` (a date) answers from
+    the deals as they stood at the end of that day (UTC), and overdue then means overdue on that day.
+    """
+
+    status: str | tuple[str, ...] | None = None
+    stages: Sequence[str] = ()
+    assignee: str | None = None
+    unassigned: bool = False
+    customer: str | None = None
+    period: str | None = None
+    close_from: str | None = None
+    close_to: str | None = None
+    dated: Dated = "expected_close"
+    search: str | None = None
+    overdue: bool = False
+    as_of: str | None = None
+
+    def resolve(self, conn: Connection, ctx: Context) -> DealScope:
+        """Check every option and turn it into what the database holds (stage keys, user and customer
+        ids, days and instants); the first bad one is refused."""
+        from opp.core.pipeline.customers import resolve_customer
+        from opp.core.pipeline.users import user_id
+
+        stage_keys: list[str] = []
+        if self.stages:
+            from opp.core.pipeline.stages import load_pipeline
+
+            pipeline = load_pipeline(conn)
+            stage_keys = [pipeline.get(stage).key for stage in self.stages]
+        status = _status(self.status, named_stages=bool(stage_keys))
+        if self.assignee is not None and self.unassigned:
+            raise Invalid("give either --assignee or --unassigned, not both")
+        today = ctx.clock.today()
+        start, end = close_window(self.period, self.close_from, self.close_to, today)
+        instant, day = None, today
+        if self.as_of is not None:
+            from opp.core.pipeline.asof import as_of_instant
+
+            instant, day = as_of_instant(self.as_of, today), parse_date(self.as_of, today)
+        scope = DealScope(
+            status=status,
+            stages=stage_keys,
+            assignee_id=user_id(conn, self.assignee) if self.assignee is not None else None,
+            unassigned=self.unassigned,
+            customer_id=resolve_customer(conn, self.customer).id if self.customer is not None else None,
+            search=self.search or None,
+            overdue_on=day if self.overdue else None,
+            as_of=instant,
+            day=day,
+        )
+        if self.dated == "expected_close":
+            scope.close_from, scope.close_to = start, end
+        elif start is not None or end is not None:
+            within = (  # from the start of the first day to the end of the last, as instants are stored
+                None if start is None else _naive(start_of_day_utc(start)),
+                None if end is None else _naive(day_end_exclusive(end)),
+            )
+            if self.dated == "closed_at":
+                scope.closed_within = within
+            else:
+                scope.created_within = within
+        return scope
+
+
+def _status(given: str | tuple[str, ...] | None, *, named_stages: bool) -> str | tuple[str, ...]:
+    if given is None:
+        # Naming stages means "deals in these stages", closed ones included.
+        return "all" if named_stages else "open"
+    if not isinstance(given, str):
+        return tuple(given)
+    status = given.strip().lower()
+    if status not in STATUSES:
+        raise Invalid(f"unknown status {status!r}", hint="use open, won, lost or all")
+    return status
+
+
+def _naive(instant: datetime) -> datetime:
+    return instant.replace(tzinfo=None)
