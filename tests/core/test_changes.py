@@ -53,7 +53,7 @@ def test_only_fields_that_differ_are_changed_each_with_its_event(core):
     )
     assert made.changes == [FieldChange("title", "Deal", "New")]
     assert events(core, deal.id) == [("title", "Deal", "New")]
-    after = deals.get_deal(core, deal.id)
+    after = deals.show_deal(core, deal.id).opportunity
     assert (after.title, after.version) == ("New", 2)
 
 
@@ -63,14 +63,14 @@ def test_a_field_set_twice_is_one_change_and_set_back_is_none(core):
     assert made.changes == [FieldChange("title", "Deal", "B")]
     unchanged = change(core, deal.id, lambda c: (c.set("title", "C"), c.set("title", "B")))
     assert (unchanged.values, unchanged.changes) == ({}, [])
-    assert deals.get_deal(core, deal.id).version == 2
+    assert deals.show_deal(core, deal.id).opportunity.version == 2
 
 
 def test_nothing_to_change_writes_nothing(core):
     deal = deals.create_deal(core, "Deal", org="Initech")
     with core.unit_of_work("test") as uow:
         assert DealChange(uow, deals.lock_deal(uow.conn, deal.id)).write(action="updated") is False
-    assert deals.get_deal(core, deal.id).version == 1 and events(core, deal.id) == []
+    assert deals.show_deal(core, deal.id).opportunity.version == 1 and events(core, deal.id) == []
 
 
 def test_events_carry_the_codecs_texts(core):
@@ -84,7 +84,7 @@ def test_a_new_currency_alone_re_expresses_the_value(core):
     deal = deals.create_deal(core, "Deal", org="Initech", value="1200")
     change(core, deal.id, lambda c: (c.currency("JPY"), c.value()))
     assert events(core, deal.id) == [("currency", "USD", "JPY"), ("value", "1200.00", "1200")]
-    after = deals.get_deal(core, deal.id)
+    after = deals.show_deal(core, deal.id).opportunity
     assert (str(after.value), after.currency) == ("1200", "JPY")
 
 
@@ -92,7 +92,7 @@ def test_a_value_the_new_currency_cannot_hold_is_refused(core):
     deal = deals.create_deal(core, "Deal", org="Initech", value="10.50")
     with pytest.raises(Invalid, match=r"^the value 10.50 cannot be expressed in JPY$"):
         change(core, deal.id, lambda c: (c.currency("JPY"), c.value()))
-    assert deals.get_deal(core, deal.id).currency == "USD" and events(core, deal.id) == []
+    assert deals.show_deal(core, deal.id).opportunity.currency == "USD" and events(core, deal.id) == []
 
 
 def test_a_new_value_is_written_in_the_new_currency(core):
@@ -150,7 +150,7 @@ def test_closing_sets_closed_at_now_and_winning_probability_100(core):
         FieldChange("status", "open", "won"),
         FieldChange("closed_at", None, "2026-03-10T08:30:00Z"),
     ]
-    assert deals.get_deal(core, deal.id).closed_at == T0.replace(tzinfo=UTC)
+    assert deals.show_deal(core, deal.id).opportunity.closed_at == T0.replace(tzinfo=UTC)
 
 
 def test_a_given_closing_instant_is_the_stage_entry_and_never_before_creation(core):
@@ -216,7 +216,7 @@ def test_a_change_and_its_events_are_one_transaction(core):
 
     with pytest.raises(Conflict), core.unit_of_work("test") as uow:
         then_fail(DealChange(uow, deals.lock_deal(uow.conn, deal.id)))
-    assert deals.get_deal(core, deal.id).title == "Deal" and events(core, deal.id) == []
+    assert deals.show_deal(core, deal.id).opportunity.title == "Deal" and events(core, deal.id) == []
 
 
 @pytest.mark.parametrize(
