@@ -5,9 +5,9 @@ first use; importing pydantic and building the adapters costs about 50 ms, more 
 ``opp --help``. Almost every opp option is text, a whole number, a flag or one of a few choices, which need no
 such machinery: :func:`install` gives those options a plain coercion with the same results (Python's
 ``int`` accepts what pydantic's lax integers accept: surrounding spaces, a sign, ``_`` between digits)
-and leaves every other option (paths, lists, validated numbers) to Typer. It relies on one detail of
-Typer (``_TyperParameter.get_runtime_param``, which builds the coercion lazily, reached through
-:mod:`opp.cli.compat`); if that ever changes, nothing is replaced and options are coerced by Typer as
+and leaves every other option (paths, lists, validated numbers) to Typer. It relies on details of
+Typer that :mod:`opp.cli.compat` reaches (where Typer builds an option's coercion, and what the option
+was declared with); if they ever change, nothing is replaced and options are coerced by Typer as
 before, only more slowly.
 """
 
@@ -19,6 +19,8 @@ from enum import Enum
 from typing import Any
 
 import typer
+
+from opp.cli import compat
 
 # Settings of an option that only Typer's own coercion honours.
 _TYPER_ONLY = ("parser", "click_type", "min", "max")
@@ -58,7 +60,8 @@ class PlainCoercion:
 
     def _member(self, text: str, param: Any, ctx: Any) -> Enum:
         members = list(self.target)  # type: ignore[call-overload]
-        any_case = not getattr(param.type_descriptor.parameter_info, "case_sensitive", True)
+        found = compat.declared(param)
+        any_case = found is not None and not getattr(found[1], "case_sensitive", True)
         for member in members:
             if member.value == text or (any_case and str(member.value).lower() == text.lower()):
                 return member  # type: ignore[no-any-return]
@@ -91,12 +94,12 @@ def _plain_target(annotation: Any) -> type | None:
 
 def plain_coercion(param: Any) -> PlainCoercion | None:
     """Plain coercion for a Typer parameter that needs nothing more, else None."""
-    descriptor = getattr(param, "type_descriptor", None)
-    if descriptor is None or param.nargs != 1:
+    found = compat.declared(param)
+    if found is None or param.nargs != 1:
         return None
-    if any(getattr(descriptor.parameter_info, name, None) is not None for name in _TYPER_ONLY):
+    annotation, settings = found
+    if any(getattr(settings, name, None) is not None for name in _TYPER_ONLY):
         return None
-    annotation = descriptor.annotation
     if param.multiple:
         # A repeatable option (``list[str]``): each value coerced, as a list.
         if typing.get_origin(annotation) is not list:
@@ -111,17 +114,4 @@ def plain_coercion(param: Any) -> PlainCoercion | None:
 def install() -> None:
     """Make every Typer parameter (the help options Typer adds on the fly included) take plain
     coercion when it can, at the moment Typer would build its own."""
-    from opp.cli.compat import runtime_parameter_class
-
-    parameter = runtime_parameter_class()
-    if parameter is None or getattr(parameter.get_runtime_param, "opp_plain", False):
-        return
-    typer_own = parameter.get_runtime_param
-
-    def get_runtime_param(self: Any) -> Any:
-        if getattr(self, "_runtime_param", None) is None:
-            self._runtime_param = plain_coercion(self)
-        return self._runtime_param if self._runtime_param is not None else typer_own(self)
-
-    get_runtime_param.opp_plain = True  # type: ignore[attr-defined]
-    parameter.get_runtime_param = get_runtime_param
+    compat.replace_coercion(plain_coercion)

@@ -26,8 +26,9 @@ __all__ = [
     "click_command",
     "command_builders",
     "completion_script",
+    "declared",
     "is_no_args_is_help",
-    "runtime_parameter_class",
+    "replace_coercion",
     "short_help",
 ]
 
@@ -100,11 +101,32 @@ def is_no_args_is_help(error: Exception) -> bool:
     return type(error).__name__ == "NoArgsIsHelpError"
 
 
-def runtime_parameter_class() -> Any:
-    """Typer's parameter class whose ``get_runtime_param`` builds an option's coercion on first use, or
-    None when this Typer has no such hook: :mod:`opp.cli.coercion` replaces it with a plain coercion that
-    spares importing pydantic. Without the hook, options are coerced by Typer as before, only slower."""
+def declared(param: Any) -> tuple[Any, Any] | None:
+    """The annotation a Typer parameter was declared with and its ``typer.Option``/``typer.Argument``
+    settings, or None for a parameter Typer did not make: Typer keeps them on the parameter
+    (``type_descriptor``), outside Click's API, and opp's plain coercion picks its parameters by them."""
+    descriptor = getattr(param, "type_descriptor", None)
+    if descriptor is None:
+        return None
+    return descriptor.annotation, descriptor.parameter_info
+
+
+def replace_coercion(coercion_for: Callable[[Any], Any]) -> None:
+    """Have every Typer parameter take ``coercion_for(param)`` as its coercion, or Typer's own where that
+    is None, at the moment Typer would build its own (``_TyperParameter.get_runtime_param``, which does
+    so on first use): :mod:`opp.cli.coercion` spares importing pydantic this way. A Typer without that
+    hook is left as it is, and options are coerced by Typer as before, only slower."""
     from typer import core
 
     parameter = getattr(core, "_TyperParameter", None)
-    return parameter if getattr(parameter, "get_runtime_param", None) is not None else None
+    typer_own = getattr(parameter, "get_runtime_param", None)
+    if parameter is None or typer_own is None or getattr(typer_own, "opp_replaced", False):
+        return
+
+    def get_runtime_param(self: Any) -> Any:
+        if getattr(self, "_runtime_param", None) is None:
+            self._runtime_param = coercion_for(self)
+        return self._runtime_param if self._runtime_param is not None else typer_own(self)
+
+    get_runtime_param.opp_replaced = True  # type: ignore[attr-defined]
+    parameter.get_runtime_param = get_runtime_param
