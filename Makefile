@@ -85,3 +85,8 @@ bench: $(STAMP)
 	done
 	$(BIN)/python bench/run.py --db $(BENCH_DIR)/100000.db --small $(BENCH_DIR)/10000.db --check --out bench-100k.json
 	$(BIN)/python bench/run.py --db $(BENCH_DIR)/1000000.db --small $(BENCH_DIR)/10000.db --check --out bench-1m.json
+
+# The CLI reference, generated from --help (tests/test_cli_reference.py fails when it is stale).
+.PHONY: docs
+docs: $(STAMP)
+	$(BIN)/python -m opp.cli.reference docs/cli.md

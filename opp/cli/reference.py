@@ -17,7 +17,7 @@ import typer
 import typer.main
 
 WIDTH = 100
-REGENERATE = "python -m opp.cli.reference docs/cli.md"
+REGENERATE = "make docs"
 
 
 def contexts(command: Any, parent: typer.Context | None = None, name: str = "opp") -> Iterator[typer.Context]:
