@@ -41,6 +41,8 @@ class OppGroup(TyperGroup):
                 **extra,
             )
             code = result if isinstance(result, int) else 0
+            if code == 0:
+                _flush_stdout()
         except PipeClosed:
             code = 0
         except typer.Abort:
@@ -66,6 +68,8 @@ class OppGroup(TyperGroup):
 
             if isinstance(exc, OppError):
                 code = errors.report_opp_error(exc, as_json=as_json)
+            elif errors.is_output_failure(exc) and not errors.debug_enabled():
+                code = errors.report_output_failure(exc, saved=state.saved(), as_json=as_json)
             elif errors.debug_enabled():
                 raise
             else:
@@ -77,8 +81,6 @@ class OppGroup(TyperGroup):
                 )
         finally:
             state.close()
-        if code == 0:
-            _flush_stdout()
         sys.exit(code)
 
 
