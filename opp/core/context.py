@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import Connection, Insert, event, insert
-from sqlalchemy.exc import DatabaseError, DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DatabaseError, DBAPIError, IntegrityError, InvalidRequestError, OperationalError
 
 from opp.core.clock import Clock
 from opp.core.errors import Conflict, Invalid, Unavailable
@@ -116,10 +116,14 @@ class UnitOfWork:
             return
         noun = _RECORD_NOUNS.get(statement.table.name)
         result = rest[-1]
-        if noun is not None and result.context.isinsert and not result.context.executemany:
+        if noun is None or result.context.executemany:
+            return
+        try:
             key = result.inserted_primary_key
-            if key:
-                self.note_record(f"{noun} {key[0]}")
+        except InvalidRequestError:  # an INSERT ... RETURNING: its rows are the caller's to read
+            return
+        if key:
+            self.note_record(f"{noun} {key[0]}")
 
 
 _RECORDS_NAMED = 5
