@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from opp.cli.invoice_doc import markdown
-from opp.core import files
 from opp.core.errors import Conflict, Invalid, Unavailable
 from tests.conftest import BACKEND, NOW, OPP_BIN, Cli
 
@@ -114,6 +113,8 @@ def test_an_empty_file_still_becomes_an_opp_database(tmp_path):
 
 
 def test_a_file_is_written_whole_or_not_at_all(tmp_path):
+    from opp.core import files
+
     target = tmp_path / "out.txt"
 
     def half(scratch: Path) -> None:
@@ -129,6 +130,8 @@ def test_a_file_is_written_whole_or_not_at_all(tmp_path):
 
 
 def test_an_existing_file_is_replaced_only_when_forced(tmp_path):
+    from opp.core import files
+
     target = tmp_path / "out.txt"
     target.write_text("mine")
     with pytest.raises(Conflict, match="already exists"):
@@ -139,6 +142,8 @@ def test_an_existing_file_is_replaced_only_when_forced(tmp_path):
 
 
 def test_a_file_is_never_written_through_a_symbolic_link(tmp_path):
+    from opp.core import files
+
     victim = tmp_path / "victim"
     victim.write_text("precious")
     link = tmp_path / "link"
@@ -150,6 +155,8 @@ def test_a_file_is_never_written_through_a_symbolic_link(tmp_path):
 
 
 def test_an_empty_name_and_a_missing_folder_are_refused(tmp_path):
+    from opp.core import files
+
     with pytest.raises(Invalid, match="the file name is empty"):
         files.write_text_file("  ", "x")
     with pytest.raises(Unavailable, match="there is no folder"):
