@@ -74,7 +74,8 @@ class UnitOfWork:
 
         ``at`` defaults to the command's instant; imports pass the time the event happened elsewhere.
         """
-        self.note_record(f"deal {opportunity_id}")
+        if not self._more_records:  # a bulk import names its first few deals only, and cheaply
+            self.note_record(f"deal {opportunity_id}")
         return {
             "opportunity_id": opportunity_id,
             "command_id": self.command_id(),
