@@ -266,7 +266,7 @@ def test_a_pattern_that_repeats_a_number_is_refused_and_changes_nothing(billed, 
         ("INV-{seq:013d}", "is not a number format"),
         ("INV-{seq:x}", "is not a number format"),
         ("INV-{year:>20d}-{seq}", "is not a number format"),
-        ("INVOICE-NUMBER-OF-THE-CONSULTANCY-{seq}", "longer than 40 characters"),
+        ("INVOICE-NUMBER-OF-THE-CONSULTANCY-FIRM-{seq}", "longer than 40 characters"),
     ],
 )
 def test_bad_patterns_are_refused(cli, unchanged, pattern, expected):
