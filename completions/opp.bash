@@ -15,7 +15,7 @@
 #   opp customer add --email --format --org --person --phone
 #   opp customer list --format --kind --search
 #   opp customer show --format
-#   opp db backup --format
+#   opp db backup --force --format
 #   opp db copy --format --to
 #   opp db info --format
 #   opp db upgrade --format
@@ -26,7 +26,7 @@
 #   opp history --action --actor --format --limit --since
 #   opp import --currency --customer-kind --date-order --default-customer --dry-run --format --map --output-format --raw --stage-map
 #   opp invoice list --customer --deal --format --period
-#   opp invoice show --format --out
+#   opp invoice show --force --format --out
 #   opp list --as-of --assignee --customer --format --from --limit --overdue --period --raw --search --sort --stage --status --to --unassigned
 #   opp note --format
 #   opp pipeline --as-of --assignee --board --cards --currency --format

@@ -14,27 +14,37 @@ OPP=${OPP:-opp}
 STUCK_DAYS=${STUCK_DAYS:-30}
 status=0
 
+if ! command -v "$OPP" >/dev/null 2>&1; then
+    echo "weekly-review.sh: cannot run opp: no command '$OPP' (install opp, or set OPP to its path)" >&2
+    exit 1
+fi
+
+# A check's own messages ("no deals match") stay out of the mail; its error is shown when it fails.
+errors=$(mktemp) || exit 1
+trap 'rm -f "$errors"' EXIT
+
 section() { printf '\n== %s ==\n' "$1"; }
+failed() { cat "$errors" >&2; echo "weekly-review.sh: $1 failed" >&2; exit 1; }
 
 echo "Weekly pipeline review"
 
 section "Overdue: expected close has passed"
-"$OPP" report overdue --fail-if-any 2>/dev/null
+"$OPP" report overdue --fail-if-any 2>"$errors"
 case $? in
     0) echo "(none)" ;;
     6) status=6 ;;
-    *) echo "opp report overdue failed" >&2; exit 1 ;;
+    *) failed "opp report overdue" ;;
 esac
 
 section "Stuck: no stage change for more than $STUCK_DAYS days"
-"$OPP" report stuck --days "$STUCK_DAYS" --fail-if-any 2>/dev/null
+"$OPP" report stuck --days "$STUCK_DAYS" --fail-if-any 2>"$errors"
 case $? in
     0) echo "(none)" ;;
     6) ;;
-    *) echo "opp report stuck failed" >&2; exit 1 ;;
+    *) failed "opp report stuck" ;;
 esac
 
 section "Forecast for this quarter, by assignee"
-"$OPP" forecast --period this-quarter --by assignee || { echo "opp forecast failed" >&2; exit 1; }
+"$OPP" forecast --period this-quarter --by assignee || { echo "weekly-review.sh: opp forecast failed" >&2; exit 1; }
 
 exit "$status"

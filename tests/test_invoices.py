@@ -260,7 +260,13 @@ def test_a_pattern_that_repeats_a_number_is_refused_and_changes_nothing(billed, 
         ("INV-{seq!r}", "unknown placeholder"),
         ("INV-{seq", "is not a pattern"),
         ("INV-{seq:.2f}x{year:q}", "invoice_pattern"),
-        ("{seq:0100d}", "longer than 40 characters"),
+        ("{seq:0100d}", "{seq:0100d} is not a number format"),
+        ("{seq:99999999999d}", "is not a number format"),  # would take all memory to render
+        ("INV-{seq:c}", "{seq:c} is not a number format"),  # numbers that are control characters
+        ("INV-{seq:013d}", "is not a number format"),
+        ("INV-{seq:x}", "is not a number format"),
+        ("INV-{year:>20d}-{seq}", "is not a number format"),
+        ("INVOICE-NUMBER-OF-THE-CONSULTANCY-FIRM-{seq}", "longer than 40 characters"),
     ],
 )
 def test_bad_patterns_are_refused(cli, unchanged, pattern, expected):
@@ -497,9 +503,9 @@ def test_an_html_invoice_is_self_contained_printable_and_escaped(opp, tmp_path):
     assert opp("invoice", "show", "INV-2026-0001", "--format", "html").stdout == page
 
 
-def test_an_unwritable_out_file_is_invalid(issued, tmp_path):
-    line = issued.fails(2, "invoice", "show", "INV-2026-0001", "-f", "md", "--out", tmp_path / "no" / "x.md")
-    assert "cannot write" in line
+def test_an_out_file_in_a_missing_folder_cannot_be_written(issued, tmp_path):
+    line = issued.fails(5, "invoice", "show", "INV-2026-0001", "-f", "md", "--out", tmp_path / "no" / "x.md")
+    assert "cannot write" in line and "there is no folder" in line
 
 
 # -- billing on show, customer show and edit ----------------------------------------------------------

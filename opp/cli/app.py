@@ -50,6 +50,8 @@ class OppGroup(TyperGroup):
                 **extra,
             )
             code = result if isinstance(result, int) else 0
+            if code == 0:
+                _flush_stdout()
         except PipeClosed:
             code = 0
         except typer.Abort:
@@ -79,6 +81,8 @@ class OppGroup(TyperGroup):
             elif known is not None:
                 message, known_code, hint = known
                 code = errors.report(message, exit_code=known_code, hint=hint, as_json=as_json)
+            elif errors.is_output_failure(exc) and not errors.debug_enabled():
+                code = errors.report_output_failure(exc, saved=state.saved(), as_json=as_json)
             elif errors.debug_enabled():
                 raise
             else:
@@ -90,8 +94,6 @@ class OppGroup(TyperGroup):
                 )
         finally:
             state.close()
-        if code == 0:
-            _flush_stdout()
         sys.exit(code)
 
 

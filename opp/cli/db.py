@@ -40,12 +40,16 @@ def upgrade(fmt: FormatOpt = Format.table) -> None:
 @app.command()
 def backup(
     file: Annotated[str, typer.Argument(metavar="FILE", help="A new file for the copy (owner-only).")],
+    force: Annotated[bool, typer.Option("--force", help="Replace FILE if it exists.")] = False,
     fmt: FormatOpt = Format.table,
 ) -> None:
-    """Copy a SQLite database to FILE consistently, even while others are writing."""
+    """Copy a SQLite database to FILE consistently, even while others are writing.
+
+    The copy is written beside FILE and renamed into place: an interrupted backup leaves no half file.
+    """
     from opp.core import admin
 
-    emit(admin.backup_database(state.context(), file), fmt)
+    emit(admin.backup_database(state.context(), file, force=force), fmt)
 
 
 @app.command()

@@ -11,8 +11,10 @@ from opp.cli import state
 from opp.cli.options import FormatOpt
 from opp.cli.render import Format, emit, message
 
-EXAMPLE_DEALS = Path(__file__).resolve().parents[2] / "examples" / "deals.csv"
-# The demo's rates (examples/rates.csv, beside the deals) convert every currency to this one.
+# Shipped inside the package (examples/deals.csv in the source tree links to it), so that the demo
+# works wherever opp is installed.
+EXAMPLE_DEALS = Path(__file__).resolve().parents[1] / "data" / "deals.csv"
+# The demo's rates (rates.csv, beside the deals) convert every currency to this one.
 DEMO_REPORTING_CURRENCY = "USD"
 
 
@@ -22,7 +24,7 @@ def demo(
         typer.Option(
             "--file",
             metavar="PATH",
-            help="CSV of deals to load (default: examples/deals.csv in the opp source tree).",
+            help="CSV of deals to load (default: the example deals shipped with opp, examples/deals.csv).",
         ),
     ] = None,
     fmt: FormatOpt = Format.table,
@@ -38,12 +40,13 @@ def demo(
     from opp.core.pipeline import deals, stages
     from opp.core.records import Opportunity
     from opp.core.transfer import demo
+    from opp.core.wording import count_of
 
     path = file if file is not None else EXAMPLE_DEALS
     if file is None and not path.is_file():
         raise Invalid(
             f"the example deals are not at {path}",
-            hint="run opp demo from a source checkout of opp, or give the CSV with --file PATH",
+            hint="reinstall opp, or give the CSV with --file PATH",
         )
     ctx = state.context()
     summary = demo.load_deals_csv(ctx, path, only_into_empty=True)
@@ -65,9 +68,11 @@ def demo(
         emit([], fmt, columns=columns, extra_tables=tables)
     else:
         emit([deal for stage in open_stages for deal in by_stage[stage.key]], fmt)
+    still_open = sum(map(len, by_stage.values()))
     message(
-        f"opp demo: loaded {summary.created} deals, {summary.customers_created} customers and "
-        f"{summary.users_created} users from {path}; {sum(map(len, by_stage.values()))} deals are open "
+        f"opp demo: loaded {count_of(summary.created, 'deal')}, "
+        f"{count_of(summary.customers_created, 'customer')} and {count_of(summary.users_created, 'user')} "
+        f"from {path}; {count_of(still_open, 'deal')} {'is' if still_open == 1 else 'are'} open "
         "(try opp list --status all, opp show 1, opp history 1)"
     )
 

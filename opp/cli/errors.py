@@ -6,6 +6,7 @@ on stderr. Tracebacks appear only with OPP_DEBUG=1.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -88,3 +89,32 @@ def known_failure(exc: BaseException, database: str) -> tuple[str, int, str | No
 
 def report_opp_error(error: OppError, *, as_json: bool) -> int:
     return report(error.message, exit_code=exit_code_of(error), hint=error.hint, as_json=as_json)
+
+
+# Why writing the output may fail (a full disk, a device that takes nothing), as opposed to a bug.
+_OUTPUT_ERRNOS = {errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EBADF}
+OUTPUT_FAILED_EXIT = 5
+
+
+def is_output_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is the terminal, pipe or file behind stdout refusing what opp writes."""
+    if isinstance(exc, UnicodeEncodeError):
+        return True
+    return isinstance(exc, OSError) and exc.errno in _OUTPUT_ERRNOS
+
+
+def report_output_failure(exc: BaseException, *, saved: list[str], as_json: bool) -> int:
+    """The output could not be written. When the command had already saved its change, say so and
+    name what was saved, so that nobody runs it again to "retry" and makes it twice."""
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    if isinstance(exc, UnicodeEncodeError):
+        reason = f"the output's encoding ({exc.encoding}) cannot show {exc.object[exc.start : exc.end]!r}"
+    if not saved:
+        return report(f"cannot write the output: {reason}", exit_code=OUTPUT_FAILED_EXIT, as_json=as_json)
+    what = ", ".join(saved[:-1]) + " and " + saved[-1] if len(saved) > 1 else saved[0]
+    return report(
+        f"the change was saved ({what}), but its output could not be written: {reason}",
+        exit_code=OUTPUT_FAILED_EXIT,
+        hint="do not run the command again; see the saved records with opp show or opp list",
+        as_json=as_json,
+    )

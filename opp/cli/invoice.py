@@ -86,6 +86,7 @@ def invoice_show(
         str | None,
         typer.Option("--out", metavar="FILE", help="With --format md or html: write the document to FILE."),
     ] = None,
+    force: Annotated[bool, typer.Option("--force", help="With --out: replace FILE if it exists.")] = False,
 ) -> None:
     """Show one invoice; --format md or html renders it for printing (HTML: self-contained)."""
     from opp.core.billing import invoices
@@ -93,11 +94,13 @@ def invoice_show(
 
     if out is not None and fmt not in DOCUMENTS:
         raise Invalid("--out goes with --format md or --format html")
+    if force and out is None:
+        raise Invalid("--force goes with --out")
     invoice = invoices.get_invoice(state.context(), number)
     if fmt in DOCUMENTS:
         from opp.cli.invoice_doc import write_document
 
-        write_document(invoice, fmt.value, out)
+        write_document(invoice, fmt.value, out, force=force)
     else:
         emit_invoice(invoice, Format(fmt.value))
 

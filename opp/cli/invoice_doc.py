@@ -10,9 +10,9 @@ Letter; every text that came from a user is escaped.
 from __future__ import annotations
 
 import html
+import re
 import sys
 from decimal import Decimal
-from pathlib import Path
 
 from opp.cli.render import PipeClosed, message
 from opp.core.billing.billables import Line
@@ -20,7 +20,9 @@ from opp.core.billing.invoices import Invoice
 from opp.core.dates import format_date
 from opp.core.money.amounts import format_money
 
-_MD_SPECIAL = str.maketrans({char: "\\" + char for char in "\\`*_[]<>|#"})
+_MD_SPECIAL = str.maketrans({char: "\\" + char for char in "\\`*_[]<>|#~&"})
+# What Markdown reads as a heading underline, a rule, a list item or a quote when it starts a line.
+_MD_LINE_START = re.compile(r"^([=+-]|\d+(?=[.)]))")
 
 
 def _money(amount: Decimal) -> str:
@@ -67,6 +69,18 @@ def _md(text: str) -> str:
     return " ".join(text.split()).translate(_MD_SPECIAL)
 
 
+def _md_line(text: str) -> str:
+    """Text shown as a line of its own, as it was typed: also what means something at the start of a
+    line is escaped (a customer called ``===`` would otherwise underline the line before it into a
+    heading, and vanish)."""
+    return _MD_LINE_START.sub(_escape_line_start, _md(text))
+
+
+def _escape_line_start(found: re.Match[str]) -> str:
+    start = found.group(0)
+    return start + "\\" if start[0].isdigit() else "\\" + start  # 1\. as in "1. item"; \= \- \+
+
+
 def markdown(invoice: Invoice) -> str:
     cur = invoice.currency
     out = [
@@ -77,8 +91,12 @@ def markdown(invoice: Invoice) -> str:
         "",
     ]
     if invoice.issuer:
-        out += ["**From**  ", *(_md(part) + "  " for part in invoice.issuer.splitlines() if part.strip()), ""]
-    out += ["**Bill to**  ", *(_md(part) + "  " for part in _customer_lines(invoice)), ""]
+        out += [
+            "**From**  ",
+            *(_md_line(part) + "  " for part in invoice.issuer.splitlines() if part.strip()),
+            "",
+        ]
+    out += ["**Bill to**  ", *(_md_line(part) + "  " for part in _customer_lines(invoice)), ""]
     out.append("| " + " | ".join(HEADERS) + " |")
     out.append("|" + "|".join("--:" if i in NUMERIC else ":--" for i in range(len(HEADERS))) + "|")
     out += ["| " + " | ".join(_md(cell) for cell in _cells(line)) + " |" for line in invoice.lines]
@@ -188,8 +206,9 @@ def render_document(invoice: Invoice, kind: str) -> str:
     return markdown(invoice) if kind == "md" else html_document(invoice)
 
 
-def write_document(invoice: Invoice, kind: str, out: str | None) -> None:
-    """Write the document to ``out``, or to stdout when no file is given."""
+def write_document(invoice: Invoice, kind: str, out: str | None, *, force: bool = False) -> None:
+    """Write the document to ``out`` (a new file, or an existing one with ``force``; see
+    :mod:`opp.core.files`), or to stdout when no file is given."""
     text = render_document(invoice, kind)
     if out is None:
         try:
@@ -198,11 +217,7 @@ def write_document(invoice: Invoice, kind: str, out: str | None) -> None:
         except BrokenPipeError as exc:
             raise PipeClosed from exc
         return
-    from opp.core.errors import Invalid
+    from opp.core.files import write_text_file
 
-    path = Path(out).expanduser()
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise Invalid(f"cannot write {out!r}: {exc.strerror or exc}") from exc
+    path = write_text_file(out, text, force=force)
     message(f"wrote invoice {invoice.number} to {path}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -32,6 +33,13 @@ def default_db_path() -> str:
     return os.path.join(user_data_dir("opp", appauthor=False), "opp.db")
 
 
+def _make_default_folder(path: str) -> None:
+    """The default location is opp's own: its folder is made (owner-only) on first use. A --db or
+    OPP_DB in a folder that does not exist is refused instead (a typo must not scatter databases)."""
+    with contextlib.suppress(OSError):  # opening it then says why it cannot be created
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+
+
 def default_actor() -> str:
     import getpass
 
@@ -59,13 +67,21 @@ def context() -> Context:
         from opp.core.clock import Clock
         from opp.core.context import open_context
 
+        db = database()
+        if not _settings.db:
+            _make_default_folder(db)
         _context = open_context(
-            database(),
+            db,
             actor=(_settings.actor or default_actor()).strip(),
             clock=Clock.from_env_value(os.environ.get("OPP_NOW")),
             lock_timeout=lock_timeout(),
         )
     return _context
+
+
+def saved() -> list[str]:
+    """What this command has saved so far ("deal 12"), for an error that comes after the commit."""
+    return list(_context.saved) if _context is not None else []
 
 
 def close() -> None:

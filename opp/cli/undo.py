@@ -18,6 +18,7 @@ def undo(fmt: FormatOpt = Format.table) -> None:
     """
     from opp.core.dates import format_instant
     from opp.core.pipeline.undo import undo_last
+    from opp.core.wording import count_of
 
     result = undo_last(state.context())
     emit(result, fmt)
@@ -27,7 +28,7 @@ def undo(fmt: FormatOpt = Format.table) -> None:
     if result.removed:
         parts.append("removed " + ", ".join(map(str, result.removed)))
     message(
-        f"opp undo: undid {result.name} of {format_instant(result.at)} ({result.events} events"
+        f"opp undo: undid {result.name} of {format_instant(result.at)} ({count_of(result.events, 'event')}"
         + (": " + "; ".join(parts) if parts else "")
         + ")"
     )

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from opp.core.context import Context, open_context, opening, translated_errors
-from opp.core.errors import Conflict, Invalid
+from opp.core.errors import Conflict, Invalid, Unavailable
 from opp.core.records import Record
+from opp.core.wording import count_of
 from opp.store import admin
-from opp.store.engine import HEAD, mask_password, open_store, schema_revision
+from opp.store.engine import HEAD, StoreError, mask_password, open_store, schema_revision
 
 
 @dataclass(frozen=True)
@@ -92,20 +93,36 @@ def upgrade_database(db: str, *, lock_timeout: float) -> Upgrade:
     return Upgrade(url=mask_password(store.url), schema_before=before, schema=HEAD, search_index=indexed)
 
 
-def backup_database(ctx: Context, destination: str) -> Backup:
-    """A consistent copy of a SQLite database to a new owner-only file, even while others write."""
+def backup_database(ctx: Context, destination: str, *, force: bool = False) -> Backup:
+    """A consistent copy of a SQLite database to a new owner-only file, even while others write.
+
+    The copy is made beside ``destination`` and renamed into place (see :mod:`opp.core.files`), so a
+    backup that is interrupted leaves no half file; an existing file is replaced only with ``force``.
+    """
+    from opp.core.files import write_file
+
     if not ctx.store.is_sqlite:
         raise Conflict(
             "backup copies SQLite databases",
             hint="for PostgreSQL use pg_dump, or opp db copy --to sqlite:///FILE",
         )
-    path = Path(destination).expanduser()
-    if path.exists():
-        raise Conflict(f"{path} already exists", hint="give a new file name")
-    if not path.parent.is_dir():
-        raise Invalid(f"no directory {path.parent}")
-    with translated_errors(ctx.store):
-        admin.sqlite_backup(ctx.store, path)
+
+    live = _sqlite_path(ctx)
+    if (
+        live is not None
+        and destination.strip()
+        and Path(destination).expanduser().resolve() == live.resolve()
+    ):
+        raise Invalid("the database cannot be backed up onto itself", hint="give a new file name")
+
+    def fill(scratch: Path) -> None:
+        try:
+            with translated_errors(ctx.store):
+                admin.sqlite_backup(ctx.store, scratch)
+        except StoreError as exc:
+            raise Unavailable(f"cannot write {destination}: {exc}") from exc
+
+    path = write_file(destination, fill, force=force)
     return Backup(path=str(path), size_bytes=path.stat().st_size)
 
 
@@ -124,7 +141,7 @@ def copy_database(ctx: Context, to: str) -> Copy:
             if held:
                 name, count = next(iter(held.items()))
                 raise Conflict(
-                    f"{mask_password(target.store.url)} is not empty ({name}: {count} rows)",
+                    f"{mask_password(target.store.url)} is not empty ({name}: {count_of(count, 'row')})",
                     hint="copy into a new, empty database",
                 )
             with ctx.reading() as source:

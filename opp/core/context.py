@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypedDict, Unpack
 
-from sqlalchemy import Connection, insert
-from sqlalchemy.exc import DatabaseError, DBAPIError, IntegrityError, OperationalError
+from sqlalchemy import Connection, Insert, event, insert
+from sqlalchemy.exc import DatabaseError, DBAPIError, IntegrityError, InvalidRequestError, OperationalError
 
 from opp.core.clock import Clock
 from opp.core.errors import Conflict, Invalid, Unavailable
@@ -23,6 +23,8 @@ from opp.store.dialect import insert_rows
 from opp.store.engine import (
     DEFAULT_LOCK_TIMEOUT_SECONDS,
     BadDatabaseURL,
+    ForeignDatabase,
+    NoFolder,
     SchemaTooNew,
     Store,
     mask_password,
@@ -54,6 +56,9 @@ class UnitOfWork:
     at: datetime
     command_name: str
     _command_id: int | None = field(default=None, init=False)
+    #: The first few records this command writes ("deal 12"), to name them should its output fail.
+    _records: list[str] = field(default_factory=list, init=False)
+    _more_records: bool = field(default=False, init=False)
 
     def command_id(self) -> int:
         """This command's row in ``commands``, made on first use: it groups the events it writes."""
@@ -69,6 +74,8 @@ class UnitOfWork:
 
         ``at`` defaults to the command's instant; imports pass the time the event happened elsewhere.
         """
+        if not self._more_records:  # a bulk import names its first few deals only, and cheaply
+            self.note_record(f"deal {opportunity_id}")
         return {
             "opportunity_id": opportunity_id,
             "command_id": self.command_id(),
@@ -91,6 +98,48 @@ class UnitOfWork:
         """Append events made by :meth:`event` in one executemany (bulk writes such as imports)."""
         insert_rows(self.conn, schema.history, events)
 
+    def note_record(self, name: str) -> None:
+        """Remember a record this command writes (the first few; the rest as "and more")."""
+        if name in self._records:
+            return
+        if len(self._records) < _RECORDS_NAMED:
+            self._records.append(name)
+        else:
+            self._more_records = True
+
+    def records(self) -> list[str]:
+        """The records this command wrote, as people name them: ``["deal 12", "customer 3"]``."""
+        return self._records + (["more"] if self._more_records else [])
+
+    def _note_insert(self, _conn: Any, statement: Any, multiparams: Any, _params: Any, *rest: Any) -> None:
+        """A row inserted one at a time into a table people know by name (SQLAlchemy's after_execute)."""
+        if not isinstance(statement, Insert) or len(multiparams) > 1:
+            return
+        noun = _RECORD_NOUNS.get(statement.table.name)
+        result = rest[-1]
+        if noun is None or result.context.executemany:
+            return
+        try:
+            key = result.inserted_primary_key
+        except InvalidRequestError:  # an INSERT ... RETURNING: its rows are the caller's to read
+            return
+        if key:
+            self.note_record(f"{noun} {key[0]}")
+
+
+_RECORDS_NAMED = 5
+_RECORD_NOUNS = {
+    "opportunities": "deal",
+    "customers": "customer",
+    "users": "user",
+    "stages": "stage",
+    "services": "service",
+    "billables": "billable line",
+    "rates": "rate",
+    "invoices": "invoice",
+    "settings": "setting",
+}
+
 
 class Context:
     """An open database, the acting user and the clock: what every service function takes first."""
@@ -99,6 +148,8 @@ class Context:
         self.store = store
         self.actor = actor
         self.clock = clock or Clock()
+        #: The records saved by this context's committed units of work (see :meth:`UnitOfWork.records`).
+        self.saved: list[str] = []
 
     def now(self) -> datetime:
         """The command's instant as stored: naive UTC, whole seconds."""
@@ -114,7 +165,10 @@ class Context:
     def unit_of_work(self, command_name: str) -> Iterator[UnitOfWork]:
         """A write transaction holding the write lock; commits on success, leaves nothing on failure."""
         with translated_errors(self.store), self.store.write() as conn:
-            yield UnitOfWork(conn=conn, actor=self.actor, at=self.now(), command_name=command_name)
+            uow = UnitOfWork(conn=conn, actor=self.actor, at=self.now(), command_name=command_name)
+            event.listen(conn, "after_execute", uow._note_insert)
+            yield uow
+        self.saved += [name for name in uow.records() if name not in self.saved]
 
     def close(self) -> None:
         self.store.close()
@@ -174,6 +228,16 @@ def opening(db: str) -> Iterator[None]:
         raise Unavailable(str(exc), hint="upgrade opp to work with this database") from exc
     except BadDatabaseURL as exc:
         raise Invalid(str(exc), hint="give a file path or a URL such as sqlite:///path/opp.db") from exc
+    except NoFolder as exc:
+        hint = "create the folder first"
+        if "://" not in db and db.lower().startswith(("file:", "sqlite:")):
+            hint = "a database URL has ://, such as sqlite:///path/opp.db; anything else is a file path"
+        raise Unavailable(f"cannot create the database {db!r}: {exc}", hint=hint) from exc
+    except ForeignDatabase as exc:
+        raise Unavailable(
+            f"cannot use {db!r} as an opp database: {exc}",
+            hint="opp leaves other programs' databases alone; give a new file",
+        ) from exc
     except DatabaseError as exc:  # OperationalError, or a file that is not a database at all
         raise Unavailable(f"cannot open the database {mask_password(db)}: {_first_line(exc.orig)}") from exc
     except ModuleNotFoundError as exc:
@@ -181,7 +245,7 @@ def opening(db: str) -> Iterator[None]:
             f"the database driver {exc.name!r} is not installed", hint="pip install 'psycopg[binary]'"
         ) from exc
     except OSError as exc:
-        raise Unavailable(f"cannot create the database {db!r}: {exc.strerror}") from exc
+        raise Unavailable(f"cannot create the database {mask_password(db)!r}: {exc.strerror}") from exc
 
 
 def open_context(

@@ -6,7 +6,6 @@ These work on tables, not on deals: they know nothing of the domain, only how to
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, func, select, text, update
 
-from opp.store.engine import Store
+from opp.store.engine import Store, StoreError
 from opp.store.schema import metadata
 
 BATCH_ROWS = 2000
@@ -31,9 +30,8 @@ def table_counts(conn: Connection) -> dict[str, int]:
 
 
 def sqlite_backup(store: Store, destination: Path) -> None:
-    """A consistent copy of a SQLite database while others may be writing (SQLite's backup API)."""
-    fd = os.open(destination, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    os.close(fd)
+    """A consistent copy of a SQLite database while others may be writing (SQLite's backup API), into
+    ``destination`` (an existing empty file, or a new one)."""
     raw = store.engine.raw_connection()
     try:
         source: sqlite3.Connection = raw.driver_connection  # type: ignore[assignment]
@@ -42,6 +40,8 @@ def sqlite_backup(store: Store, destination: Path) -> None:
             source.backup(target)
         finally:
             target.close()
+    except sqlite3.Error as exc:  # the target's disk is full, or it cannot be written
+        raise StoreError(str(exc)) from exc
     finally:
         raw.close()
 

@@ -8,13 +8,14 @@ never both read stale data and then collide.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, ProgrammingError
 
 from opp.store.dialect import register_sqlite_functions
@@ -38,30 +39,53 @@ class BadDatabaseURL(StoreError):
     """The --db value is neither a usable path nor a URL SQLAlchemy understands."""
 
 
-def resolve_url(db: str) -> str:
-    """Turn a path or URL into an SQLAlchemy URL (paths become absolute ``sqlite:///`` URLs)."""
+class NoFolder(StoreError):
+    """A new SQLite file was asked for in a folder that does not exist (opp creates no folders)."""
+
+
+class ForeignDatabase(StoreError):
+    """A database file that holds tables opp did not make: opp leaves it alone."""
+
+
+def resolve_url(db: str) -> URL:
+    """Turn a path or URL into an SQLAlchemy URL.
+
+    ``db`` is a URL only when it contains ``://``; anything else is a file path taken literally (``?``,
+    ``%`` and ``#`` included), made absolute.
+    """
     if "://" in db:
         if db.startswith("postgresql://") or db.startswith("postgres://"):
             db = "postgresql+psycopg://" + db.split("://", 1)[1]
         try:
-            make_url(db)
+            return make_url(db)
         except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
             raise BadDatabaseURL(f"cannot parse database URL {mask_password(db)!r}") from exc
-        return db
-    return "sqlite:///" + str(Path(db).expanduser().resolve())
+    return URL.create("sqlite", database=str(Path(db).expanduser().resolve()))
 
 
-def mask_password(url: str) -> str:
-    """The URL with any password replaced by ``***``, for messages and ``db info``."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):
-        return url.split("@", 1)[-1] if "@" in url else url
+_PASSWORD_IN_QUERY = re.compile(r"(?i)((?:^|[?&;])password=)[^&;]*")
+_USER_PASSWORD = re.compile(r"(://[^/@:]*:)[^/]*@")
+
+
+def mask_password(url: str | URL) -> str:
+    """The URL with any password (``user:pass@`` and ``?password=``) replaced by ``***``, for messages
+    and ``db info``; a file path as it is."""
+    if isinstance(url, URL):
+        if url.drivername.startswith("sqlite") and not url.query:
+            return f"{url.drivername}:///{url.database or ''}"  # the path as given, not percent-encoded
+        text_ = url.render_as_string(hide_password=True)
+    elif "://" not in url:
+        return url
+    else:
+        text_ = url
+    text_ = _USER_PASSWORD.sub(r"\1***@", text_)
+    return _PASSWORD_IN_QUERY.sub(r"\1***", text_)
 
 
 def _create_owner_only(path: Path) -> None:
     """Create an empty SQLite file readable by its owner alone, before SQLite creates it 0644."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.parent.is_dir():
+        raise NoFolder(f"there is no folder {path.parent}")
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:
@@ -72,21 +96,31 @@ def _create_owner_only(path: Path) -> None:
 class Store:
     """An open database: an engine plus the two kinds of transaction opp uses."""
 
-    def __init__(self, url: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS) -> None:
+    def __init__(self, url: URL, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS) -> None:
         self.url = url
-        self.is_sqlite = url.startswith("sqlite")
+        self.is_sqlite = url.drivername.startswith("sqlite")
         self.lock_timeout = lock_timeout
         kwargs: dict[str, Any] = {}
         if self.is_sqlite:
-            database = make_url(url).database
+            database = url.database
             if database and database != ":memory:":
                 _create_owner_only(Path(database))
             kwargs["connect_args"] = {"timeout": lock_timeout}
-        elif url.startswith("postgresql"):
+        elif url.drivername.startswith("postgresql"):
             # No JIT: opp's queries are short, and the forecast's currency CASE looks costly enough to
-            # the planner that compiling it (seconds) would cost far more than running it.
-            kwargs["connect_args"] = {"options": "-c jit=off"}
-        self.engine: Engine = create_engine(url, **kwargs)
+            # the planner that compiling it (seconds) would cost far more than running it. Every session,
+            # reading or writing, gives up waiting for a lock, or on a statement, after the lock timeout
+            # (0 would mean "wait for ever" to PostgreSQL: the shortest wait it knows instead).
+            timeout_ms = max(1, int(lock_timeout * 1000))
+            kwargs["connect_args"] = {
+                "options": f"-c jit=off -c lock_timeout={timeout_ms} -c statement_timeout={timeout_ms}"
+            }
+        try:
+            self.engine: Engine = create_engine(url, **kwargs)
+        except ArgumentError as exc:  # NoSuchModuleError: a scheme SQLAlchemy has no dialect for
+            raise BadDatabaseURL(
+                f"unknown kind of database {url.drivername!r} in {mask_password(url)!r}"
+            ) from exc
         self.wrote = False
         if self.is_sqlite:
             self._set_up_sqlite(self.engine)
@@ -120,8 +154,6 @@ class Store:
     def write(self) -> Iterator[Connection]:
         """A write transaction that holds the write lock from its first statement to its commit."""
         with self.engine.connect().execution_options(opp_write=True) as conn, conn.begin():
-            if not self.is_sqlite:
-                conn.execute(text(f"SET LOCAL lock_timeout = '{int(self.lock_timeout * 1000)}ms'"))
             yield conn
         self.wrote = True
 
@@ -174,6 +206,8 @@ def ensure_current(store: Store) -> str | None:
     """
     with store.read() as conn:
         revision = schema_revision(conn)
+        if revision is None and store.is_sqlite:
+            _refuse_foreign(conn)
     if revision == HEAD:
         return revision
     if revision is not None and revision not in REVISIONS:
@@ -186,6 +220,21 @@ def ensure_current(store: Store) -> str | None:
             return HEAD
         _run_alembic_upgrade(conn)
     return revision
+
+
+def _refuse_foreign(conn: Connection) -> None:
+    """A SQLite file opp has not set up must hold no tables: another program's file is left alone."""
+    tables = (
+        conn.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+            "ORDER BY name"
+        )
+        .scalars()
+        .all()
+    )
+    if tables:
+        shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+        raise ForeignDatabase(f"the file holds tables opp did not make ({shown})")
 
 
 def _run_alembic_upgrade(conn: Connection) -> None:

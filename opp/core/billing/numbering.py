@@ -14,6 +14,9 @@ from opp.core.errors import Invalid
 
 PLACEHOLDERS = ("year", "month", "seq")
 MAX_NUMBER_LENGTH = 40
+MAX_WIDTH = 12
+# A placeholder's format: decimal digits, optionally zero-padded to a width of at most MAX_WIDTH.
+_SPEC = re.compile(r"^0?(\d{1,2})?d$")
 _TERM = re.compile(r"^\+\d{1,4}[dwmy]$")
 
 
@@ -41,6 +44,12 @@ def check_pattern(text: str) -> str:
     for name, spec, conversion in fields:
         if name not in PLACEHOLDERS or conversion is not None or "{" in (spec or ""):
             raise Invalid(f"invoice_pattern {text!r}: unknown placeholder {{{name}}}", hint=hint)
+        found = _SPEC.match(spec) if spec else None
+        if spec and (found is None or int(found.group(1) or 0) > MAX_WIDTH):
+            raise Invalid(
+                f"invoice_pattern {text!r}: {{{name}:{spec}}} is not a number format",
+                hint=f"write {{{name}}} or {{{name}:0Nd}} with a width N of at most {MAX_WIDTH}",
+            )
     if [name for name, _spec, _conversion in fields].count("seq") != 1:
         raise Invalid(f"invoice_pattern {text!r} must contain {{seq}} exactly once", hint=hint)
     try:

@@ -61,6 +61,7 @@ from opp.core.transfer.readers import (
     open_binary,
     text_stream,
 )
+from opp.core.wording import count_of
 from opp.store import schema
 from opp.store.dialect import insert_returning_ids
 
@@ -822,9 +823,10 @@ def summary_message(summary: ImportSummary) -> str:
     """One line for people: what was (or would be) done, and the users that were created."""
     verb = "would import" if summary.dry_run else "imported"
     text = (
-        f"opp import: {verb} {summary.created + summary.updated + summary.unchanged} rows: "
+        f"opp import: {verb} {count_of(summary.created + summary.updated + summary.unchanged, 'row')}: "
         f"{summary.created} created, {summary.updated} updated, {summary.unchanged} unchanged; "
-        f"{summary.customers_created} new customers, {summary.users_created} new users"
+        f"{count_of(summary.customers_created, 'new customer')}, "
+        f"{count_of(summary.users_created, 'new user')}"
     )
     if summary.new_users:
         shown = summary.new_users[:10]
