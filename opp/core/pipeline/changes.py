@@ -13,8 +13,8 @@ events commit together. The rules, each in one place:
   re-expresses the value in it, refused when the amount has more decimals than that currency allows;
 - a closed deal's probability is fixed (100 won, 0 lost);
 - a stage brings what it implies: its default probability when the deal moves into it (unless one is
-  given), the status of its kind, a ``closed_at`` on a closed deal only (the one given, else the one the
-  deal has if it was closed already, else now, never before the deal's creation), a lost reason on a
+  given), the status of its kind, a ``closed_at`` on a closed deal only (the one given, never before the
+  deal's creation, else the one the deal has if it was closed already, else now), a lost reason on a
   lost deal only, and the instant the deal entered the stage (its closing, else now).
 """
 
@@ -203,7 +203,7 @@ class DealChange:
         closed = None
         if not target.is_open:
             closed = closed_at or (row["closed_at"] if row["status"] != "open" else at)
-            if closed < row["created_at"]:
+            if closed_at is not None and closed_at < row["created_at"]:
                 raise Invalid(
                     f"closed_at {format_date(closed.date())} is before the deal's creation "
                     f"{format_date(row['created_at'].date())}"
