@@ -202,4 +202,4 @@ def test_output_in_a_locale_that_is_not_utf8_falls_back_to_ascii(opp, process_en
 
 def test_an_unknown_url_scheme_is_invalid(cli):
     error = cli.fails(2, "--db", "foo://host/db", "list")
-    assert "unknown database URL scheme 'foo'" in error
+    assert "unknown kind of database 'foo'" in error

@@ -75,7 +75,7 @@ class OppGroup(TyperGroup):
         except Exception as exc:
             from opp.core.errors import OppError
 
-            known = errors.known_failure(exc, state.database())
+            known = errors.known_failure(exc)
             if isinstance(exc, OppError):
                 code = errors.report_opp_error(exc, as_json=as_json)
             elif known is not None:

@@ -16,12 +16,27 @@ from typing import Any
 
 import typer
 
+# The class of one command, likewise not exported: ``opp report NAME`` subclasses it to say that an option
+# of another report "does not apply" to this one, where Click would only say "no such option".
+from typer.core import TyperCommand as TyperCommand
+
 # The root command's class. Typer's ``Typer(cls=...)`` takes a subclass of the group class Typer builds,
 # which ``typer`` does not export: opp's root overrides ``main`` to turn every failure into the contract's
 # exit code, and the console script's root builds each command only when it is used.
 from typer.core import TyperGroup as TyperGroup
 
+
+def unknown_option_name(exc: BaseException) -> str | None:
+    """The option Click's parser did not know, when ``exc`` is its "no such option" error (Click's
+    ``NoSuchOption``, which Typer's copy of Click does not export), else None."""
+    if type(exc).__name__ != "NoSuchOption":
+        return None
+    name = getattr(exc, "option_name", None)
+    return name if isinstance(name, str) else None
+
+
 __all__ = [
+    "TyperCommand",
     "TyperGroup",
     "click_command",
     "command_builders",
@@ -30,6 +45,7 @@ __all__ = [
     "is_no_args_is_help",
     "replace_coercion",
     "short_help",
+    "unknown_option_name",
 ]
 
 

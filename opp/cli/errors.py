@@ -71,19 +71,12 @@ def not_utf8_argument(args: Sequence[str]) -> str | None:
     return None
 
 
-def known_failure(exc: BaseException, database: str) -> tuple[str, int, str | None] | None:
+def known_failure(exc: BaseException) -> tuple[str, int, str | None] | None:
     """(message, exit code, hint) for failures that are the input's fault, not a bug in opp."""
     if isinstance(exc, UnicodeDecodeError) or (
         isinstance(exc, UnicodeEncodeError) and "surrogates not allowed" in str(exc)
     ):
         return "the input is not UTF-8 text", 2, "save or pipe it as UTF-8"
-    if type(exc).__name__ == "NoSuchModuleError" and type(exc).__module__.startswith("sqlalchemy"):
-        scheme = database.split("://", 1)[0]
-        return (
-            f"unknown database URL scheme {scheme!r}",
-            2,
-            "give a file path, or a URL such as sqlite:///path/opp.db or postgresql://user@host/db",
-        )
     return None
 
 

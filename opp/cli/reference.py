@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import typer.main
+
+from opp.cli.compat import click_command
 
 WIDTH = 100
 REGENERATE = "make docs"
@@ -49,7 +50,7 @@ def reference() -> str:
     """The whole of ``docs/cli.md``: an index of the commands, then each command's help."""
     from opp.cli.app import app
 
-    pages = [(ctx.command_path, ctx.get_help()) for ctx in contexts(typer.main.get_command(app))]
+    pages = [(ctx.command_path, ctx.get_help()) for ctx in contexts(click_command(app))]
     lines = [
         "# Command reference",
         "",

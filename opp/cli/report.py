@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperCommand, TyperGroup
 
 from opp.cli import complete, state
+from opp.cli.compat import TyperCommand, TyperGroup, unknown_option_name
 from opp.cli.options import FormatOpt
 from opp.cli.render import Column, Format, emit
 from opp.core.analytics import registry
@@ -56,8 +56,8 @@ class ReportCommand(TyperCommand):
         try:
             return super().parse_args(ctx, args)
         except typer.TyperException as exc:
-            flag = getattr(exc, "option_name", None)
-            if type(exc).__name__ != "NoSuchOption" or flag not in REPORT_FLAGS or ctx.resilient_parsing:
+            flag = unknown_option_name(exc)
+            if flag not in REPORT_FLAGS or ctx.resilient_parsing:
                 raise
             from opp.core.errors import Invalid
 

@@ -206,7 +206,7 @@ REPORTS: tuple[Report, ...] = (
         "stuck",
         "Open deals whose stage last changed more than --days N days ago.",
         "Open deals whose stage last changed more than --days N days ago (exactly N days is not "
-        "stuck), longest stuck first: the same records as opp list. With --fail-if-any it exits 6 "
+        "stuck), longest stuck first (the same records as opp list). With --fail-if-any it exits 6 "
         "after printing a non-empty list, 0 for an empty one.",
         f"{_REPORTS_MODULE}:stuck",
         options=(
@@ -226,8 +226,8 @@ REPORTS: tuple[Report, ...] = (
     Report(
         "overdue",
         "Open deals whose expected close is before today.",
-        "Open deals whose expected close is before today, most overdue first: the same records as "
-        "opp list. With --fail-if-any it exits 6 after printing a non-empty list, 0 for an empty one.",
+        "Open deals whose expected close is before today, most overdue first (the same records as "
+        "opp list). With --fail-if-any it exits 6 after printing a non-empty list, 0 for an empty one.",
         f"{_REPORTS_MODULE}:overdue",
         options=(_ASSIGNEE, _LIMIT, _FAIL_IF_ANY),
         shape=Shape.DEALS,
