@@ -21,6 +21,7 @@ from opp.cli.options import (
     PeriodOpt,
     ProbabilityOpt,
     RawOpt,
+    RecordFormatOpt,
     SearchOpt,
     StagesOpt,
     ToOpt,
@@ -103,7 +104,7 @@ def create(
         str | None,
         typer.Option("--assign", metavar="HANDLE", help="Assign to a user.", autocompletion=complete_user),
     ] = None,
-    fmt: FormatOpt = Format.table,
+    fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """Create an opportunity for an existing customer and print it."""
     from opp.core.pipeline import deals
@@ -125,7 +126,7 @@ def create(
     emit(deal, fmt)
 
 
-def show(deal_id: IdArg, fmt: FormatOpt = Format.table) -> None:
+def show(deal_id: IdArg, fmt: RecordFormatOpt = Format.table) -> None:
     """Show one opportunity with its billing (billed, unbilled, whether they make the value) and history."""
     from opp.core.pipeline import deals
 
@@ -188,7 +189,9 @@ def list_(
         limit=limit,
         as_of=as_of,
     )
-    emit(found, fmt, columns=DEAL_COLUMNS, raw=raw, empty="no opportunities match")
+    from opp.core.records import Opportunity
+
+    emit(found, fmt, columns=DEAL_COLUMNS, of=Opportunity, raw=raw, empty="no opportunities match")
 
 
 def edit(
@@ -215,7 +218,7 @@ def edit(
             "naming who changed it.",
         ),
     ] = None,
-    fmt: FormatOpt = Format.table,
+    fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """Change fields of an opportunity ('' clears an optional one); each change is recorded."""
     from opp.core.pipeline import deals
@@ -297,7 +300,7 @@ def claim(ids: IdsArg, fmt: FormatOpt = Format.table) -> None:
 def note(
     deal_id: IdArg,
     text: Annotated[str, typer.Argument(metavar="TEXT", help="The note; '-' reads it from stdin.")],
-    fmt: FormatOpt = Format.table,
+    fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """Add a note to an opportunity's history."""
     import sys
@@ -328,7 +331,9 @@ def history(
     events = history_service.list_events(
         state.context(), deal_id, action=action, since=since, actor=actor, limit=limit
     )
-    emit(events, fmt, columns=EVENT_COLUMNS, empty="no events match")
+    from opp.core.records import Event
+
+    emit(events, fmt, columns=EVENT_COLUMNS, of=Event, empty="no events match")
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from opp.cli import state
-from opp.cli.options import FormatOpt
+from opp.cli.options import RecordFormatOpt
 from opp.cli.render import Format, emit, message
 
 EXAMPLE_DEALS = Path(__file__).resolve().parents[2] / "examples" / "deals.csv"
@@ -25,7 +25,7 @@ def demo(
             help="CSV of deals to load (default: examples/deals.csv in the opp source tree).",
         ),
     ] = None,
-    fmt: FormatOpt = Format.table,
+    fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """Load example deals into an empty database (--db or OPP_DB) and show the open ones by stage.
 

@@ -3,23 +3,49 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any
 
 import typer
 
 from opp.cli.complete import complete_customer, complete_stage, complete_user
-from opp.cli.render import Format
+from opp.cli.render import LIST_FORMATS, RECORD_FORMATS, Format, format_names
 
-FormatOpt = Annotated[
-    Format,
-    typer.Option(
-        "--format",
-        "-f",
+
+def format_parser(formats: Sequence[Format]) -> Callable[[Any], Format]:
+    """Reads ``--format`` as one of ``formats`` (case-insensitive): any other is refused while the
+    command line is parsed (exit 2, naming the formats this command prints), before anything is done."""
+
+    def parse(value: Any) -> Format:
+        if isinstance(value, Format) and value in formats:
+            return value
+        text = str(value).strip().lower()
+        for fmt in formats:
+            if fmt.value == text:
+                return fmt
+        raise typer.BadParameter(
+            f"{str(value)!r} is not a format of this command: it prints {format_names(formats)}"
+        )
+
+    return parse
+
+
+def format_option(formats: Sequence[Format], *names: str, help: str | None = None) -> Any:
+    """The ``--format`` option of a command that prints ``formats`` (env OPP_FORMAT)."""
+    return typer.Option(
+        *(names or ("--format", "-f")),
         envvar="OPP_FORMAT",
-        case_sensitive=False,
-        help="Output format: table, json, jsonl, csv or ids.",
-    ),
-]
+        metavar="[" + "|".join(formats) + "]",
+        parser=format_parser(formats),
+        autocompletion=lambda: [str(fmt) for fmt in formats],
+        help=help or f"Output format: {format_names(formats)}.",
+    )
+
+
+#: The format of a command that prints a list of records: also ``ids``, one a line.
+FormatOpt = Annotated[Format, format_option(LIST_FORMATS)]
+#: The format of a command that prints one record or a grouped result (no ``ids``).
+RecordFormatOpt = Annotated[Format, format_option(RECORD_FORMATS)]
 IdsArg = Annotated[
     list[str],
     typer.Argument(metavar="ID...", help="Opportunity ids; '-' alone reads them from stdin, one per line."),

@@ -8,7 +8,7 @@ import typer
 
 from opp.cli import complete, state
 from opp.cli.options import FormatOpt
-from opp.cli.render import Column, Format, emit
+from opp.cli.render import RECORD_FORMATS, Column, Format, emit, format_names
 
 #: The options each report takes besides --format; any other option given is refused (exit 2).
 ACCEPTS = {
@@ -200,7 +200,10 @@ def report(
         },
     )
     if fmt is Format.ids and wanted not in LISTS:
-        raise Invalid(f"--format ids applies only to the stuck and overdue lists, not {wanted}")
+        raise Invalid(
+            f"--format ids applies only to the stuck and overdue lists, not {wanted}",
+            hint=f"report {wanted} prints {format_names(RECORD_FORMATS)}",
+        )
     ctx = state.context()
 
     if wanted in LISTS:
@@ -268,13 +271,10 @@ def _accuracy(ctx: Any, period: str | None, assignee: str | None, currency: str 
     if period is None:
         raise Invalid("report accuracy needs --period", hint="for example --period 2026Q3 or last-quarter")
     result = reports.accuracy(ctx, period=period, assignee=assignee, currency=currency)
-    if fmt is not Format.table:
-        emit(result, fmt)
-        return
     total = {"key": "total", **result.total.as_dict()}
     columns = [*ACCURACY_COLUMNS]
     columns[3] = Column(f"forecast {result.currency}", "forecast")
-    emit([*result.assignees, total], fmt, columns=columns)
+    emit(result, fmt, rows=[*result.assignees, total], columns=columns)
 
 
 def register(app: typer.Typer) -> None:
