@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -333,7 +333,31 @@ def history(
     )
     from opp.core.records import Event
 
-    emit(events, fmt, columns=EVENT_COLUMNS, of=Event, empty="no events match")
+    emit(
+        events,
+        fmt,
+        rows=_event_rows(events) if fmt is Format.csv else None,
+        columns=EVENT_COLUMNS,
+        of=Event,
+        empty="no events match",
+    )
+
+
+def _event_rows(events: list[Any]) -> list[dict[str, Any]]:
+    """Events as CSV rows: a ``created`` event's fields stay one cell (as JSON), not columns of their own."""
+    from opp.cli.render import json_text
+
+    return [
+        {
+            **event.as_dict(),
+            **{
+                key: json_text(value)
+                for key in ("old", "new")
+                if isinstance(value := getattr(event, key), dict)
+            },
+        }
+        for event in events
+    ]
 
 
 def register(app: typer.Typer) -> None:

@@ -152,7 +152,8 @@ def _lookup(record: Mapping[str, Any], key: str) -> Any:
 
 def readable(value: Any) -> str:
     """A value as a reader sees it in a table cell: money grouped, a flag as yes/no, a nested record by
-    its name (else its fields as ``key: value``), a list item by item; never JSON or a Python value."""
+    its name or title (else its fields as ``key: value``), a list item by item; never JSON or a Python
+    value."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -162,8 +163,9 @@ def readable(value: Any) -> str:
 
         return format_money(value)
     if isinstance(value, Mapping):
-        if "name" in value:
-            return readable(value["name"])
+        for label in ("name", "title"):
+            if label in value:
+                return readable(value[label])
         return ", ".join(f"{key}: {readable(item)}" for key, item in value.items() if item is not None)
     if isinstance(value, list | tuple):
         return ", ".join(readable(item) for item in value)
