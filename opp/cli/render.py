@@ -14,6 +14,8 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -65,6 +67,47 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 TABLE_CHUNK = 2000
 # Set by the global --raw flag: CSV cells are written as they are, without the formula guard.
 RAW_CSV = False
+# Set by the global --wide flag: tables print every cell whole, neither fitted to the terminal nor cut.
+WIDE = False
+#: A text column is never shortened below this many characters (or its header) to fit the terminal.
+MIN_FITTED = 5
+#: What a table cell shows escaped: C0 and C1 controls (ESC, BEL, CR, tab ...), DEL, and the marks
+#: and overrides that reorder text (a title could otherwise recolour the terminal or hide its own end).
+_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_NAMED_ESCAPES = {"\t": "\\t", "\r": "\\r"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    return _NAMED_ESCAPES.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def printable(text: str) -> str:
+    """Stored text as a table shows it: on one line, and controls escaped (``\\x1b``, ``\\u202e``)
+    so that no cell can move the cursor, ring, recolour or reorder the terminal. JSON and CSV keep
+    the exact text."""
+    if "\n" in text:
+        text = text.replace("\n", " ")
+    if _CONTROL.search(text) is not None:
+        text = _CONTROL.sub(_escape, text)
+    return text
+
+
+def terminal_width() -> int | None:
+    """The width a table is fitted to: the terminal's (``COLUMNS`` first); ``None`` (printed whole)
+    with ``--wide``, or into a pipe or file unless ``COLUMNS`` is set."""
+    if WIDE:
+        return None
+    if "COLUMNS" not in os.environ:
+        try:
+            if not sys.stdout.isatty():
+                return None
+        except (AttributeError, ValueError):
+            return None
+    import shutil
+
+    return shutil.get_terminal_size().columns
 
 
 def _scalar_text(value: Any) -> str:
@@ -182,35 +225,89 @@ def _cell(value: Any, width: int | None) -> Any:
         return value
     else:
         text = readable(value)
-    if "\n" in text:
-        text = text.replace("\n", " ")
-    if width is not None and len(text) > width:
+    text = printable(text)
+    if width is not None and not WIDE and len(text) > width:
         text = text[: width - 1] + "…"
     return text
 
 
-def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column]) -> str:
+def _is_text(values: Iterable[Any]) -> bool:
+    """Whether a column holds text a reader can do with less of (titles, names), not figures or dates."""
+    kinds = {type(value) for value in values if value is not None}
+    return bool(kinds) and all(kind is str or issubclass(kind, Mapping) for kind in kinds)
+
+
+def _fit(body: list[list[Any]], headers: list[str], text: Sequence[bool], width: int) -> None:
+    """Shorten the widest text columns (cells and header, with "…") until the table fits ``width``,
+    none below :data:`MIN_FITTED`; figures, dates and ids are never cut."""
+    natural = [max([len(header)] + [len(str(row[i])) for row in body]) for i, header in enumerate(headers)]
+    widths = list(natural)
+    excess = sum(widths) + 2 * (len(widths) - 1) - width
+    while excess > 0:
+        floors = {i: MIN_FITTED for i in range(len(widths)) if text[i]}
+        candidates = [i for i, floor in floors.items() if widths[i] > floor]
+        if not candidates:
+            break
+        widest = max(candidates, key=lambda i: widths[i])
+        runner_up = max((widths[i] for i in candidates if i != widest), default=0)
+        target = max(floors[widest], widths[widest] - excess, min(runner_up, widths[widest] - 1))
+        excess -= widths[widest] - target
+        widths[widest] = target
+    for i, (fitted, whole) in enumerate(zip(widths, natural, strict=True)):
+        if fitted < whole:
+            if len(headers[i]) > fitted:
+                headers[i] = headers[i][: fitted - 1] + "…"
+            for row in body:
+                cell = str(row[i])
+                if len(cell) > fitted:
+                    row[i] = cell[: fitted - 1] + "…"
+
+
+def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], width: int | None = None) -> str:
+    """The rows laid out by tabulate, fitted to ``width`` when given."""
     from tabulate import tabulate
 
-    body = [[_cell(_lookup(row, col.key), col.width) for col in columns] for row in rows]
-    return tabulate(body, headers=[col.header for col in columns], disable_numparse=True, stralign="left")
+    values = [[_lookup(row, col.key) for col in columns] for row in rows]
+    body = [[_cell(value, col.width) for value, col in zip(line, columns, strict=True)] for line in values]
+    headers = [printable(col.header) for col in columns]
+    if width is None or not body:
+        return tabulate(body, headers=headers, disable_numparse=True, stralign="left")
+    _fit(body, headers, [_is_text(line[i] for line in values) for i in range(len(columns))], width)
+    return _tight(lambda: tabulate(body, headers=headers, disable_numparse=True, stralign="left"))
 
 
-def _vertical(record: Mapping[str, Any]) -> str:
-    """One record as ``key  value`` lines; a nested record without a name gives a line per field
-    (``counts.users``); lists are left to the tables that follow."""
+def _tight(lay_out: Callable[[], str]) -> str:
+    """A table laid out without the padding tabulate adds to headers, so that it fits a terminal."""
+    import tabulate
+
+    padding = tabulate.MIN_PADDING
+    tabulate.MIN_PADDING = 0
+    try:
+        return lay_out()
+    finally:
+        tabulate.MIN_PADDING = padding
+
+
+def _vertical(record: Mapping[str, Any], width: int | None = None) -> str:
+    """One record as ``key  value`` lines, the values shortened to fit ``width`` when given; a nested
+    record without a name gives a line per field (``counts.users``); lists are left to the tables
+    that follow."""
     from tabulate import tabulate
 
     def lines(prefix: str, fields: Mapping[str, Any]) -> Iterator[list[Any]]:
         for key, value in fields.items():
             if isinstance(value, list):
                 continue
-            if isinstance(value, Mapping) and "name" not in value:
+            if isinstance(value, Mapping) and not ("name" in value or "title" in value):
                 yield from lines(f"{prefix}{key}.", value)
             else:
                 yield [prefix + key, _cell(value, None)]
 
-    return tabulate(list(lines("", record)), tablefmt="plain", disable_numparse=True)
+    body = list(lines("", record))
+    if width is None or not body:
+        return tabulate(body, tablefmt="plain", disable_numparse=True)
+    _fit(body, ["", ""], [False, True], width)
+    return _tight(lambda: tabulate(body, tablefmt="plain", disable_numparse=True))
 
 
 def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -326,14 +423,14 @@ def _write_table(rows: Iterator[Mapping[str, Any]], columns: Sequence[Column], o
     listing of every deal) are written as they come in the same column widths, a longer cell cut
     with "…", so that a table of a million rows is never held in memory."""
     first = list(itertools.islice(rows, TABLE_CHUNK))
-    text = _table(first, columns)
+    text = _table(first, columns, terminal_width())
     out.write(text + "\n")
     if len(first) < TABLE_CHUNK:
         return
     widths = [len(dashes) for dashes in text.split("\n", 2)[1].split("  ")]
     # Each cell is cut to the narrower of its column's own width and the laid-out one.
     laid_out = [
-        (_reader(col.key), min(width, col.width) if col.width is not None else width, width)
+        (_reader(col.key), min(width, col.width) if col.width is not None and not WIDE else width, width)
         for col, width in zip(columns, widths, strict=True)
     ]
     text_of = _cell_texts().get
@@ -356,17 +453,13 @@ def _reader(key: str) -> Callable[[Mapping[str, Any]], Any]:
     return lambda row: row.get(key)
 
 
-def _one_line(text: str) -> str:
-    return text.replace("\n", " ") if "\n" in text else text
-
-
 def _cell_texts() -> dict[type, Callable[[Any], str]]:
     """A table cell's text by the exact type of its value, as :func:`_cell` writes it (the types
     nearly every cell has; any other goes through ``_cell``)."""
     from opp.core.money.amounts import format_money
 
     return {
-        str: _one_line,
+        str: printable,
         int: int.__repr__,
         type(None): lambda _: "",
         Decimal: format_money,
@@ -473,7 +566,7 @@ def emit(
                 out.write(f"{row if type(row) is int else _id_of(row)}\n")
         else:
             if single and columns is None:
-                out.write(_vertical(whole) + "\n")
+                out.write(_vertical(whole, terminal_width()) + "\n")
                 count = 1
             else:
                 peeked = next(counted(), None)
@@ -485,7 +578,8 @@ def emit(
             for title, extra_rows, extra_columns in extra_tables:
                 if extra_rows:
                     out.write(f"\n{title}\n")
-                    out.write(_table([plain(r) for r in extra_rows], extra_columns) + "\n")
+                    table = _table([plain(r) for r in extra_rows], extra_columns, terminal_width())
+                    out.write(table + "\n")
         out.flush()
     except BrokenPipeError as exc:
         raise PipeClosed from exc
