@@ -80,7 +80,13 @@ def show(
     from opp.core.pipeline import customers
 
     detail = customers.show_customer(state.context(), ref)
-    who = {"id": detail.id, "kind": detail.kind, "name": detail.name}
+    who = {
+        "id": detail.id,
+        "kind": detail.kind,
+        "name": detail.name,
+        "email": detail.email,
+        "phone": detail.phone,
+    }
     # CSV: a row per currency of the customer's deals (the customer alone when it has none).
     rows = [{**who, **figures} for figures in detail.totals["by_currency"]] or [who]
     emit(
