@@ -77,6 +77,7 @@ class OppGroup(TyperGroup):
                 )
         finally:
             state.close()
+            render.RAW_CSV = render.WIDE = False  # the global flags hold for one command only
         if code == 0:
             _flush_stdout()
         sys.exit(code)

@@ -12,22 +12,19 @@ from opp.cli.complete import complete_customer, complete_stage, complete_user
 from opp.cli.render import LIST_FORMATS, RECORD_FORMATS, Format, format_names
 
 
-def format_parser(formats: Sequence[Format]) -> Callable[[Any], Format]:
-    """Reads ``--format`` as one of ``formats`` (case-insensitive): any other is refused while the
-    command line is parsed (exit 2, naming the formats this command prints), before anything is done."""
+def format_check(formats: Sequence[Format]) -> Callable[[Format], Format]:
+    """Accepts ``--format`` only as one of ``formats``: any other is refused while the command line is
+    parsed (exit 2, naming the formats this command prints), before anything is done. (A callback, not
+    a parser: options keep their plain coercion, see opp.cli.coercion.)"""
 
-    def parse(value: Any) -> Format:
-        if isinstance(value, Format) and value in formats:
-            return value
-        text = str(value).strip().lower()
-        for fmt in formats:
-            if fmt.value == text:
-                return fmt
-        raise typer.BadParameter(
-            f"{str(value)!r} is not a format of this command: it prints {format_names(formats)}"
-        )
+    def check(value: Format) -> Format:
+        if value not in formats:
+            raise typer.BadParameter(
+                f"{str(value)!r} is not a format of this command: it prints {format_names(formats)}"
+            )
+        return value
 
-    return parse
+    return check
 
 
 def format_option(formats: Sequence[Format], *names: str, help: str | None = None) -> Any:
@@ -35,9 +32,9 @@ def format_option(formats: Sequence[Format], *names: str, help: str | None = Non
     return typer.Option(
         *(names or ("--format", "-f")),
         envvar="OPP_FORMAT",
+        case_sensitive=False,
         metavar="[" + "|".join(formats) + "]",
-        parser=format_parser(formats),
-        autocompletion=lambda: [str(fmt) for fmt in formats],
+        callback=format_check(formats),
         help=help or f"Output format: {format_names(formats)}.",
     )
 
