@@ -193,7 +193,6 @@ class Cli:
             "OPP_FORMAT": None,
             "OPP_DEBUG": None,
             "OPP_LOCK_TIMEOUT": None,
-            "COLUMNS": None,  # tables are fitted to COLUMNS when set: tests set it where they mean to
         }
         self.runner = CliRunner()
 

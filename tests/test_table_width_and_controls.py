@@ -13,6 +13,14 @@ LONG_NOTE = "Called the buyer: " + "they want a discount before the end of the q
 
 
 @pytest.fixture
+def terminal(monkeypatch):
+    """stdout taken for a terminal (CliRunner's is not), so that tables are fitted to COLUMNS."""
+    from opp.cli import render
+
+    monkeypatch.setattr(render, "_at_terminal", lambda: True)
+
+
+@pytest.fixture
 def long(opp):
     opp("customer", "add", "--org", "Consolidated Widgets International Holdings")
     opp(
@@ -36,8 +44,8 @@ def _widest(text: str) -> int:
 
 
 @pytest.mark.parametrize("command", [("list",), ("history",), ("show", "1")])
-def test_at_80_columns_a_table_shortens_its_text_and_fits(long, command):
-    whole = long(*command).stdout
+def test_at_80_columns_a_table_shortens_its_text_and_fits(long, terminal, command):
+    whole = long("--wide", *command).stdout
     assert _widest(whole) > 80
     fitted = long(*command, COLUMNS="80").stdout
     assert _widest(fitted) <= 80
@@ -45,13 +53,13 @@ def test_at_80_columns_a_table_shortens_its_text_and_fits(long, command):
     assert LONG_TITLE not in fitted
 
 
-def test_a_fitted_table_never_cuts_figures_or_dates(long):
+def test_a_fitted_table_never_cuts_figures_or_dates(long, terminal):
     fitted = long("list", COLUMNS="80").stdout
     assert "1,234,567.89" in fitted and "185,185.18" in fitted and "2026-12-31" in fitted
     assert fitted.splitlines()[2].startswith("1 ")
 
 
-def test_a_wider_terminal_shows_more_of_the_text(long):
+def test_a_wider_terminal_shows_more_of_the_text(long, terminal):
     narrow = long("list", COLUMNS="80").stdout.splitlines()[2]
     wide = long("list", COLUMNS="120").stdout.splitlines()[2]
     assert len(wide.split("…")[0]) > len(narrow.split("…")[0])
@@ -59,15 +67,15 @@ def test_a_wider_terminal_shows_more_of_the_text(long):
 
 
 @pytest.mark.parametrize("command", [("list",), ("history",), ("show", "1")])
-def test_wide_prints_every_cell_whole_even_at_a_terminal(long, command):
+def test_wide_prints_every_cell_whole_even_at_a_terminal(long, terminal, command):
     out = long("--wide", *command, COLUMNS="80").stdout
     assert LONG_TITLE in out or LONG_NOTE.strip() in out
     assert "…" not in out
 
 
-def test_into_a_pipe_a_table_is_not_fitted(long):
-    """CliRunner's stdout is not a terminal: without COLUMNS the table keeps its own widths."""
-    out = long("history").stdout
+def test_into_a_pipe_a_table_is_not_fitted_even_with_columns_set(long):
+    """CliRunner's stdout is not a terminal: the table keeps its own widths."""
+    out = long("history", COLUMNS="80").stdout
     assert _widest(out) > 80
 
 

@@ -180,7 +180,7 @@ def main(
         typer.Option(
             "--wide",
             help="Print tables whole: at a terminal, long text is otherwise shortened with … to fit its "
-            "width (COLUMNS); into a pipe or file tables are never fitted.",
+            "width (COLUMNS if set); into a pipe or file tables are never fitted.",
         ),
     ] = False,
     version: Annotated[

@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import itertools
 import json
-import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -94,17 +93,18 @@ def printable(text: str) -> str:
     return text
 
 
+def _at_terminal() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def terminal_width() -> int | None:
-    """The width a table is fitted to: the terminal's (``COLUMNS`` first); ``None`` (printed whole)
-    with ``--wide``, or into a pipe or file unless ``COLUMNS`` is set."""
-    if WIDE:
+    """The width a table is fitted to at a terminal (``COLUMNS`` first, as ``shutil`` reads it);
+    ``None`` (printed whole) with ``--wide``, or into a pipe or file."""
+    if WIDE or not _at_terminal():
         return None
-    if "COLUMNS" not in os.environ:
-        try:
-            if not sys.stdout.isatty():
-                return None
-        except (AttributeError, ValueError):
-            return None
     import shutil
 
     return shutil.get_terminal_size().columns
