@@ -93,7 +93,7 @@ def test_service_list_and_show(catalog):
     assert exact(catalog("service", "show", "audit", "--format", "json"))["price"] == "1.500"
     lines = catalog("service", "list").stdout.splitlines()
     assert lines[0].split() == ["code", "name", "price", "cur", "unit", "tax", "%", "retired"]
-    assert lines[3].split() == ["CONSULT-H", "Consulting", "hour", "333.33", "USD", "hour", "25", "False"]
+    assert lines[3].split() == ["CONSULT-H", "Consulting", "hour", "333.33", "USD", "hour", "25", "no"]
 
 
 def test_retired_services_leave_the_list_but_not_the_lines_that_used_them(catalog, unchanged):

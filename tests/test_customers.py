@@ -203,10 +203,10 @@ def test_show_as_a_table_has_the_deals_and_totals(opp):
     assert "50,000.00" in out
 
 
-def test_show_as_csv_flattens_the_totals(opp):
+def test_show_as_csv_has_a_row_per_currency_of_the_totals(opp):
     opp("create", "Deal", "--org", "Initech", "--value", "10")
     lines = opp("customer", "show", "1", "--format", "csv").stdout.splitlines()
     assert lines == [
-        "id,kind,name,email,phone,totals_count,totals_open,totals_won,totals_lost",
-        "1,organization,Initech,,,1,1,0,0",
+        "id,kind,name,email,phone,currency,open_value,open_forecast,won_value,lost_value,billed,unbilled",
+        "1,organization,Initech,,,USD,10.00,1.50,0.00,0.00,0.00,0.00",
     ]

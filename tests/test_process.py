@@ -162,6 +162,10 @@ def test_commands_with_plain_options_do_not_import_pydantic(run_opp, db):
     [
         (["list", "--limit", "x"], "Invalid value for '--limit': 'x' is not a whole number."),
         (["list", "-f", "xml"], "'xml' is not one of 'table', 'json', 'jsonl', 'csv', 'ids'."),
+        (
+            ["forecast", "-f", "ids"],
+            "'ids' is not a format of this command: it prints table, json, jsonl or csv",
+        ),
         (["pipeline", "--board", "--cards", "1.5"], "'1.5' is not a whole number."),
     ],
 )

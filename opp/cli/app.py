@@ -94,6 +94,9 @@ class OppGroup(TyperGroup):
                 )
         finally:
             state.close()
+            render.RAW_CSV = render.WIDE = False  # the global flags hold for one command only
+        if code == 0:
+            _flush_stdout()
         sys.exit(code)
 
 
@@ -187,6 +190,14 @@ def main(
         bool,
         typer.Option("--raw", help="Write CSV cells as they are, without the spreadsheet formula guard."),
     ] = False,
+    wide: Annotated[
+        bool,
+        typer.Option(
+            "--wide",
+            help="Print tables whole: at a terminal, long text is otherwise shortened with … to fit its "
+            "width (COLUMNS if set); into a pipe or file tables are never fitted.",
+        ),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit."),
@@ -195,6 +206,7 @@ def main(
     """Global settings come before the command; OPP_NOW sets the clock, OPP_DEBUG=1 shows tracebacks."""
     state.configure(db=db, actor=actor)
     render.RAW_CSV = raw
+    render.WIDE = wide
 
 
 def _register() -> None:

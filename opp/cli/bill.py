@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from opp.cli import complete, state
-from opp.cli.options import FormatOpt, IdArg
+from opp.cli.options import FormatOpt, IdArg, RecordFormatOpt
 from opp.cli.render import Column, Format, emit
 
 app = typer.Typer(help="Billable lines of a deal, and invoicing them.", no_args_is_help=True)
@@ -60,19 +60,20 @@ def _emit_billables(billables: object, fmt: Format) -> None:
     from opp.core.billing.billables import Billables
 
     assert isinstance(billables, Billables)
-    if fmt is not Format.table:
-        emit(billables, fmt)
-        return
-    emit(billables.lines, fmt, columns=LINE_COLUMNS, empty="no billable lines")
     cur = billables.currency
+    totals = [{"subtotal": billables.subtotal, "tax": billables.tax, "total": billables.total}]
+    total_columns = [
+        Column(f"subtotal {cur}", "subtotal"),
+        Column(f"tax {cur}", "tax"),
+        Column(f"total {cur}", "total"),
+    ]
     emit(
-        [{"subtotal": billables.subtotal, "tax": billables.tax, "total": billables.total}],
+        billables,
         fmt,
-        columns=[
-            Column(f"subtotal {cur}", "subtotal"),
-            Column(f"tax {cur}", "tax"),
-            Column(f"total {cur}", "total"),
-        ],
+        rows=billables.lines,
+        columns=LINE_COLUMNS,
+        extra_tables=[("totals", totals, total_columns)],
+        empty="no billable lines",
     )
 
 
@@ -93,7 +94,7 @@ def bill_add(
         str | None, typer.Option("--qty", metavar="N", help="Quantity, e.g. 2 or 1.5 (default 1).")
     ] = None,
     tax: TaxOpt = None,
-    fmt: FormatOpt = Format.table,
+    fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """Add a billable line to a deal, from the catalog or as a custom item."""
     from opp.core.billing import billables
@@ -105,7 +106,7 @@ def bill_add(
 
 
 @app.command("list")
-def bill_list(deal_id: IdArg, fmt: FormatOpt = Format.table) -> None:
+def bill_list(deal_id: IdArg, fmt: RecordFormatOpt = Format.table) -> None:
     """List a deal's billable lines with subtotal, tax and total (invoiced lines included)."""
     from opp.core.billing import billables
 
@@ -116,7 +117,7 @@ def bill_list(deal_id: IdArg, fmt: FormatOpt = Format.table) -> None:
 def bill_remove(
     deal_id: IdArg,
     line: Annotated[str, typer.Argument(metavar="LINE", help="Line number, see opp bill list.")],
-    fmt: FormatOpt = Format.table,
+    fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """Remove a billable line that is not invoiced."""
     from opp.core.billing import billables
@@ -133,7 +134,7 @@ def bill_invoice(
             "--due", metavar="DATE", help="Due date: +30d, +2w, 2026-04-30 ... (default: invoice_due, +30d)."
         ),
     ] = None,
-    fmt: FormatOpt = Format.table,
+    fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """Invoice a won deal's uninvoiced lines under the next invoice number; those lines are frozen."""
     from opp.cli.invoice import emit_invoice
@@ -158,7 +159,7 @@ def service_add(
     currency: Annotated[str, typer.Option("--currency", metavar="C", help="Currency of the price.")],
     unit: Annotated[str | None, typer.Option("--unit", metavar="U", help="Unit, e.g. hour or day.")] = None,
     tax: TaxOpt = None,
-    fmt: FormatOpt = Format.table,
+    fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """Add a service to the catalog."""
     from opp.core.billing import catalog
@@ -188,7 +189,7 @@ def service_list(
 
 
 @service_app.command("show")
-def service_show(code: CodeArg, fmt: FormatOpt = Format.table) -> None:
+def service_show(code: CodeArg, fmt: RecordFormatOpt = Format.table) -> None:
     """Show one service."""
     from opp.core.billing import catalog
 
@@ -207,7 +208,7 @@ def service_edit(
         str | None, typer.Option("--unit", metavar="U", help="Unit, e.g. hour or day ('' clears it).")
     ] = None,
     tax: TaxOpt = None,
-    fmt: FormatOpt = Format.table,
+    fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """Change a service for lines added from now on; lines already on deals keep their figures."""
     from opp.core.billing import catalog
@@ -221,7 +222,7 @@ def service_edit(
 
 
 @service_app.command("retire")
-def service_retire(code: CodeArg, fmt: FormatOpt = Format.table) -> None:
+def service_retire(code: CodeArg, fmt: RecordFormatOpt = Format.table) -> None:
     """Retire a service: no new lines may use it; existing lines keep it."""
     from opp.core.billing import catalog
 

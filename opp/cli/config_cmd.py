@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from opp.cli import state
-from opp.cli.options import FormatOpt
+from opp.cli.options import FormatOpt, RecordFormatOpt
 from opp.cli.render import Column, Format, emit
 
 app = typer.Typer(
@@ -27,7 +27,7 @@ def list_(fmt: FormatOpt = Format.table) -> None:
 
 
 @app.command()
-def get(key: KeyArg, fmt: FormatOpt = Format.table) -> None:
+def get(key: KeyArg, fmt: RecordFormatOpt = Format.table) -> None:
     """Show one setting."""
     from opp.core import settings
 
@@ -38,7 +38,7 @@ def get(key: KeyArg, fmt: FormatOpt = Format.table) -> None:
 def set_(
     key: KeyArg,
     value: Annotated[str, typer.Argument(metavar="VALUE", help="New value; '' returns it to its default.")],
-    fmt: FormatOpt = Format.table,
+    fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """Set a setting for everyone using this database."""
     from opp.core import settings

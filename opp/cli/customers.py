@@ -8,7 +8,7 @@ import typer
 
 from opp.cli import complete, state
 from opp.cli.deals import DEAL_COLUMNS
-from opp.cli.options import FormatOpt
+from opp.cli.options import FormatOpt, RecordFormatOpt
 from opp.cli.render import Column, Format, emit
 
 app = typer.Typer(help="Customers: the organizations and individuals deals are for.", no_args_is_help=True)
@@ -37,7 +37,7 @@ def add(
     person: Annotated[str | None, typer.Option("--person", metavar="NAME", help="An individual.")] = None,
     email: Annotated[str | None, typer.Option("--email", metavar="E", help="Email address.")] = None,
     phone: Annotated[str | None, typer.Option("--phone", metavar="P", help="Phone number.")] = None,
-    fmt: FormatOpt = Format.table,
+    fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """Add a customer: exactly one of --org or --person."""
     from opp.core.errors import Invalid
@@ -61,7 +61,9 @@ def list_(
     from opp.core.pipeline import customers
 
     found = customers.list_customers(state.context(), kind=kind, search=search)
-    emit(found, fmt, columns=CUSTOMER_COLUMNS, empty="no customers match")
+    from opp.core.records import Customer
+
+    emit(found, fmt, columns=CUSTOMER_COLUMNS, of=Customer, empty="no customers match")
 
 
 @app.command()
@@ -72,15 +74,25 @@ def show(
             metavar="REF", help="Customer id or exact name.", autocompletion=complete.complete_customer
         ),
     ],
-    fmt: FormatOpt = Format.table,
+    fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """Show a customer with all its opportunities and their totals."""
     from opp.core.pipeline import customers
 
     detail = customers.show_customer(state.context(), ref)
+    who = {
+        "id": detail.id,
+        "kind": detail.kind,
+        "name": detail.name,
+        "email": detail.email,
+        "phone": detail.phone,
+    }
+    # CSV: a row per currency of the customer's deals (the customer alone when it has none).
+    rows = [{**who, **figures} for figures in detail.totals["by_currency"]] or [who]
     emit(
         detail,
         fmt,
+        rows=rows,
         extra_tables=[
             ("opportunities", detail.opportunities, DEAL_COLUMNS),
             ("totals", detail.totals["by_currency"], TOTAL_COLUMNS),

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from opp.cli import state
-from opp.cli.options import FormatOpt
+from opp.cli.options import RecordFormatOpt
 from opp.cli.render import Column, Format, emit
 
 app = typer.Typer(
@@ -16,21 +16,15 @@ app = typer.Typer(
 
 
 @app.command()
-def info(fmt: FormatOpt = Format.table) -> None:
+def info(fmt: RecordFormatOpt = Format.table) -> None:
     """Show where the database is (password masked), its schema version and rows per table."""
     from opp.core import admin
 
-    found = admin.database_info(state.context())
-    if fmt is not Format.table:
-        emit(found, fmt)
-        return
-    emit(found, fmt)
-    rows = [{"table": name, "rows": count} for name, count in found.counts.items()]
-    emit(rows, fmt, columns=[Column("table", "table"), Column("rows", "rows")])
+    emit(admin.database_info(state.context()), fmt)
 
 
 @app.command()
-def upgrade(fmt: FormatOpt = Format.table) -> None:
+def upgrade(fmt: RecordFormatOpt = Format.table) -> None:
     """Migrate the schema to this opp's latest (opening a database does this too) and say from where."""
     from opp.core import admin
 
@@ -41,7 +35,7 @@ def upgrade(fmt: FormatOpt = Format.table) -> None:
 def backup(
     file: Annotated[str, typer.Argument(metavar="FILE", help="A new file for the copy (owner-only).")],
     force: Annotated[bool, typer.Option("--force", help="Replace FILE if it exists.")] = False,
-    fmt: FormatOpt = Format.table,
+    fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """Copy a SQLite database to FILE consistently, even while others are writing.
 
@@ -55,17 +49,19 @@ def backup(
 @app.command()
 def copy(
     to: Annotated[str, typer.Option("--to", metavar="URL", help="An empty database: a path or a URL.")],
-    fmt: FormatOpt = Format.table,
+    fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """Copy the whole database (ids, history, invoices, sequences) into an empty one, e.g. to PostgreSQL."""
     from opp.core import admin
 
     result = admin.copy_database(state.context(), to)
-    if fmt is not Format.table:
-        emit(result, fmt)
-        return
     rows = [{"table": name, "rows": count} for name, count in result.counts.items()]
-    emit(rows, fmt, columns=[Column("table", "table"), Column(f"rows copied to {result.to}", "rows")])
+    emit(
+        result,
+        fmt,
+        rows=rows,
+        columns=[Column("table", "table"), Column(f"rows copied to {result.to}", "rows")],
+    )
 
 
 def register(parent: typer.Typer) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -21,6 +21,7 @@ from opp.cli.options import (
     PeriodOpt,
     ProbabilityOpt,
     RawOpt,
+    RecordFormatOpt,
     SearchOpt,
     StagesOpt,
     ToOpt,
@@ -103,7 +104,7 @@ def create(
         str | None,
         typer.Option("--assign", metavar="HANDLE", help="Assign to a user.", autocompletion=complete_user),
     ] = None,
-    fmt: FormatOpt = Format.table,
+    fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """Create an opportunity for an existing customer and print it."""
     from opp.core.pipeline import deals
@@ -125,7 +126,7 @@ def create(
     emit(deal, fmt)
 
 
-def show(deal_id: IdArg, fmt: FormatOpt = Format.table) -> None:
+def show(deal_id: IdArg, fmt: RecordFormatOpt = Format.table) -> None:
     """Show one opportunity with its billing (billed, unbilled, whether they make the value) and history."""
     from opp.core.pipeline import deals
 
@@ -188,7 +189,9 @@ def list_(
         limit=limit,
         as_of=as_of,
     )
-    emit(found, fmt, columns=DEAL_COLUMNS, raw=raw, empty="no opportunities match")
+    from opp.core.records import Opportunity
+
+    emit(found, fmt, columns=DEAL_COLUMNS, of=Opportunity, raw=raw, empty="no opportunities match")
 
 
 def edit(
@@ -215,7 +218,7 @@ def edit(
             "naming who changed it.",
         ),
     ] = None,
-    fmt: FormatOpt = Format.table,
+    fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """Change fields of an opportunity ('' clears an optional one); each change is recorded."""
     from opp.core.pipeline import deals
@@ -297,7 +300,7 @@ def claim(ids: IdsArg, fmt: FormatOpt = Format.table) -> None:
 def note(
     deal_id: IdArg,
     text: Annotated[str, typer.Argument(metavar="TEXT", help="The note; '-' reads it from stdin.")],
-    fmt: FormatOpt = Format.table,
+    fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """Add a note to an opportunity's history."""
     import sys
@@ -328,7 +331,33 @@ def history(
     events = history_service.list_events(
         state.context(), deal_id, action=action, since=since, actor=actor, limit=limit
     )
-    emit(events, fmt, columns=EVENT_COLUMNS, empty="no events match")
+    from opp.core.records import Event
+
+    emit(
+        events,
+        fmt,
+        rows=_event_rows(events) if fmt is Format.csv else None,
+        columns=EVENT_COLUMNS,
+        of=Event,
+        empty="no events match",
+    )
+
+
+def _event_rows(events: list[Any]) -> list[dict[str, Any]]:
+    """Events as CSV rows: a ``created`` event's fields stay one cell (as JSON), not columns of their own."""
+    from opp.cli.render import json_text
+
+    return [
+        {
+            **event.as_dict(),
+            **{
+                key: json_text(value)
+                for key in ("old", "new")
+                if isinstance(value := getattr(event, key), dict)
+            },
+        }
+        for event in events
+    ]
 
 
 def register(app: typer.Typer) -> None:

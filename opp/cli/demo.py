@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from opp.cli import state
-from opp.cli.options import FormatOpt
+from opp.cli.options import RecordFormatOpt
 from opp.cli.render import Format, emit, message
 
 # Shipped inside the package (examples/deals.csv in the source tree links to it), so that the demo
@@ -27,7 +27,7 @@ def demo(
             help="CSV of deals to load (default: the example deals shipped with opp, examples/deals.csv).",
         ),
     ] = None,
-    fmt: FormatOpt = Format.table,
+    fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """Load example deals into an empty database (--db or OPP_DB) and show the open ones by stage.
 

@@ -10,9 +10,9 @@ from opp.cli import state
 from opp.cli.options import (
     AsOfOpt,
     AssigneeOpt,
-    FormatOpt,
     FromOpt,
     PeriodOpt,
+    RecordFormatOpt,
     StagesOpt,
     ToOpt,
 )
@@ -60,7 +60,7 @@ def forecast(
             "(exact distribution; a seeded simulation when it is too large).",
         ),
     ] = False,
-    fmt: FormatOpt = Format.table,
+    fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """Forecast revenue of open and won deals: value × probability, per deal rounded, then summed."""
     from opp.core.analytics import forecast as service
@@ -89,17 +89,20 @@ def forecast(
         currency=currency,
         as_of=as_of,
     )
-    if fmt is not Format.table:
-        emit(result, fmt)
-        return
+    group = by or "stage"
     # A group without a key (no assignee, no expected close) needs a name a reader can see in a table.
-    groups = [{**group.as_dict(), "key": "(none)"} if group.key is None else group for group in result.groups]
-    total = {"key": "total", **result.total.as_dict()}
-    emit(
-        [*groups, total],
-        fmt,
-        columns=[Column(by or "stage", "key"), *_figure_columns(result.currency)],
-    )
+    none = "(none)" if fmt is Format.table else None
+    rows = [
+        {group: none if each.key is None else each.key, "currency": result.currency, **_figures(each)}
+        for each in result.groups
+    ]
+    rows.append({group: "total", "currency": result.currency, **_figures(result.total)})
+    emit(result, fmt, rows=rows, columns=[Column(group, group), *_figure_columns(result.currency)])
+
+
+def _figures(figures: Any) -> dict[str, Any]:
+    """A group's count, value and forecast (a forecast's group or total, a pipeline's stage)."""
+    return {"count": figures.count, "value": figures.value, "forecast": figures.forecast}
 
 
 def _forecast_range(*, by_given: bool, fmt: Format, **options: Any) -> None:
@@ -132,7 +135,7 @@ def pipeline(
             help="With --board: the first N deals of each stage, soonest to close first (default 20).",
         ),
     ] = None,
-    fmt: FormatOpt = Format.table,
+    fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """The open pipeline per stage: count, value and forecast (with a bar per stage as a table)."""
     from opp.core.analytics import forecast as service
@@ -144,13 +147,17 @@ def pipeline(
         _board(service.board(ctx, assignee=assignee, currency=currency, as_of=as_of, cards=cards), fmt)
         return
     board = service.pipeline_board(state.context(), assignee=assignee, currency=currency, as_of=as_of)
-    if fmt is not Format.table:
-        emit(board, fmt)
-        return
     largest = float(max((stage.value for stage in board.stages), default=0))
-    rows = [{**stage.as_dict(), "bar": _bar(float(stage.value), largest)} for stage in board.stages]
-    rows.append({"name": "total", **board.total.as_dict(), "bar": ""})
-    emit(rows, fmt, columns=[Column("stage", "name"), *_figure_columns(board.currency), Column("", "bar")])
+    rows = [
+        {"stage": stage.stage, "name": stage.name, "currency": board.currency, **_figures(stage)}
+        for stage in board.stages
+    ]
+    rows.append({"stage": "total", "name": "total", "currency": board.currency, **_figures(board.total)})
+    if fmt is Format.table:
+        for row in rows[:-1]:
+            row["bar"] = _bar(float(row["value"]), largest)
+    columns = [Column("stage", "name"), *_figure_columns(board.currency), Column("", "bar")]
+    emit(board, fmt, rows=rows, columns=columns)
 
 
 def _card_text(card: Card) -> str:
@@ -162,11 +169,14 @@ def _card_text(card: Card) -> str:
 
 def _board(board: Board, fmt: Format) -> None:
     """As a table, a column per stage headed by its name and count, a card per row, the stage's value
-    (in the reporting currency) last; other formats print the board with its cards."""
+    (in the reporting currency) last; CSV a row per card; JSON the board with its cards."""
     from opp.core.money.amounts import format_money
 
     if fmt is not Format.table:
-        emit(board, fmt)
+        cards = [
+            {"stage": column.stage, **card.as_dict()} for column in board.stages for card in column.cards
+        ]
+        emit(board, fmt, rows=cards)
         return
     depth = max((len(column.cards) for column in board.stages), default=0)
     rows: list[dict[str, str]] = [

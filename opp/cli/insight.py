@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from opp.cli import state
-from opp.cli.options import FormatOpt, IdArg
+from opp.cli.options import IdArg, RecordFormatOpt
 from opp.cli.render import Column, Format, emit, message
 
 FACTOR_COLUMNS = [
@@ -17,7 +17,7 @@ FACTOR_COLUMNS = [
 ]
 
 
-def suggest(deal_id: IdArg, fmt: FormatOpt = Format.table) -> None:
+def suggest(deal_id: IdArg, fmt: RecordFormatOpt = Format.table) -> None:
     """Suggest a win probability for an open deal from the deals already closed; nothing is changed.
 
     \b
@@ -29,9 +29,6 @@ def suggest(deal_id: IdArg, fmt: FormatOpt = Format.table) -> None:
     from opp.core.analytics import suggest as service
 
     found = service.suggest(state.context(), deal_id)
-    if fmt is not Format.table:
-        emit(found, fmt)
-        return
     emit(found, fmt, extra_tables=[("factors", found.factors, FACTOR_COLUMNS)])
     if found.suggested is None:
         message("no deal has closed yet: nothing to learn from")

@@ -11,6 +11,7 @@ from opp.cli import state
 from opp.cli.bill import LINE_COLUMNS
 from opp.cli.options import FormatOpt
 from opp.cli.render import Column, Format, emit
+from opp.core.values import plain
 
 app = typer.Typer(help="Invoices issued with opp bill invoice.", no_args_is_help=True)
 
@@ -34,7 +35,6 @@ class InvoiceFormat(StrEnum):
     json = "json"
     jsonl = "jsonl"
     csv = "csv"
-    ids = "ids"
     md = "md"
     html = "html"
 
@@ -43,11 +43,12 @@ DOCUMENTS = (InvoiceFormat.md, InvoiceFormat.html)
 
 
 def emit_invoice(invoice: object, fmt: Format) -> None:
-    """One invoice: its fields, then (as a table) its lines."""
+    """One invoice: in JSON whole; as a table its fields, then its lines; in CSV a row per line."""
     from opp.core.billing.invoices import Invoice
 
     assert isinstance(invoice, Invoice)
-    emit(invoice, fmt, extra_tables=[("lines", invoice.lines, LINE_COLUMNS)])
+    lines = [{"invoice": invoice.number, **plain(line)} for line in invoice.lines]
+    emit(invoice, fmt, rows=lines, extra_tables=[("lines", invoice.lines, LINE_COLUMNS)])
 
 
 @app.command("list")
@@ -66,7 +67,7 @@ def invoice_list(
     from opp.core.billing import invoices
 
     found = invoices.list_invoices(state.context(), deal_id=deal, customer=customer, period=period)
-    emit(found, fmt, columns=INVOICE_COLUMNS, empty="no invoices")
+    emit(found, fmt, columns=INVOICE_COLUMNS, of=invoices.Invoice, empty="no invoices")
 
 
 @app.command("show")
@@ -79,7 +80,7 @@ def invoice_show(
             "-f",
             envvar="OPP_FORMAT",
             case_sensitive=False,
-            help="table, json, jsonl, csv or ids; md or html for a printable invoice.",
+            help="table, json, jsonl or csv; md or html for a printable invoice.",
         ),
     ] = InvoiceFormat.table,
     out: Annotated[

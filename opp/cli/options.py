@@ -3,23 +3,46 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any
 
 import typer
 
 from opp.cli.complete import complete_customer, complete_stage, complete_user
-from opp.cli.render import Format
+from opp.cli.render import LIST_FORMATS, RECORD_FORMATS, Format, format_names
 
-FormatOpt = Annotated[
-    Format,
-    typer.Option(
-        "--format",
-        "-f",
+
+def format_check(formats: Sequence[Format]) -> Callable[[Format], Format]:
+    """Accepts ``--format`` only as one of ``formats``: any other is refused while the command line is
+    parsed (exit 2, naming the formats this command prints), before anything is done. (A callback, not
+    a parser: options keep their plain coercion, see opp.cli.coercion.)"""
+
+    def check(value: Format) -> Format:
+        if value not in formats:
+            raise typer.BadParameter(
+                f"{str(value)!r} is not a format of this command: it prints {format_names(formats)}"
+            )
+        return value
+
+    return check
+
+
+def format_option(formats: Sequence[Format], *names: str, help: str | None = None) -> Any:
+    """The ``--format`` option of a command that prints ``formats`` (env OPP_FORMAT)."""
+    return typer.Option(
+        *(names or ("--format", "-f")),
         envvar="OPP_FORMAT",
         case_sensitive=False,
-        help="Output format: table, json, jsonl, csv or ids.",
-    ),
-]
+        metavar="[" + "|".join(formats) + "]",
+        callback=format_check(formats),
+        help=help or f"Output format: {format_names(formats)}.",
+    )
+
+
+#: The format of a command that prints a list of records: also ``ids``, one a line.
+FormatOpt = Annotated[Format, format_option(LIST_FORMATS)]
+#: The format of a command that prints one record or a grouped result (no ``ids``).
+RecordFormatOpt = Annotated[Format, format_option(RECORD_FORMATS)]
 IdsArg = Annotated[
     list[str],
     typer.Argument(metavar="ID...", help="Opportunity ids; '-' alone reads them from stdin, one per line."),

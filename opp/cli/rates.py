@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from opp.cli import state
-from opp.cli.options import FormatOpt
+from opp.cli.options import RecordFormatOpt
 from opp.cli.render import Column, Format, emit
 
 app = typer.Typer(help="Dated exchange rates used to convert forecasts and reports.", no_args_is_help=True)
@@ -30,7 +30,7 @@ def set_(
     on: Annotated[
         str | None, typer.Option("--date", metavar="D", help="In force from this day (default today).")
     ] = None,
-    fmt: FormatOpt = Format.table,
+    fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """Set the rate of a pair from a day on (the inverse pair is derived when needed)."""
     from opp.core.money import rates
@@ -43,12 +43,13 @@ def list_(
     currency: Annotated[
         str | None, typer.Option("--currency", metavar="C", help="Only pairs with C.")
     ] = None,
-    fmt: FormatOpt = Format.table,
+    fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """List the rates, by pair and date."""
     from opp.core.money import rates
 
-    emit(rates.list_rates(state.context(), currency=currency), fmt, columns=RATE_COLUMNS, empty="no rates")
+    found = rates.list_rates(state.context(), currency=currency)
+    emit(found, fmt, columns=RATE_COLUMNS, of=rates.Rate, empty="no rates")
 
 
 @app.command()
@@ -56,7 +57,7 @@ def remove(
     from_currency: FromArg,
     to_currency: ToArg,
     on: Annotated[str, typer.Option("--date", metavar="D", help="The day the rate starts.")],
-    fmt: FormatOpt = Format.table,
+    fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """Remove the rate of a pair that starts on a day."""
     from opp.core.money import rates

@@ -1,7 +1,12 @@
 """The one place that prints records: table (tabulate), json, jsonl, csv or ids, always to stdout.
 
-Commands hand over core records (or dicts) and, for tables, the columns to show. Machine formats keep
-every key and never change shape when piped. Money is written from ``Decimal`` exactly, never via float.
+Every command prints through :func:`emit`. It declares the formats it prints by its ``--format`` option
+(:data:`RECORD_FORMATS`, or :data:`LIST_FORMATS` for a list of records, which adds ``ids``), and hands
+over core records (or dicts) and, for tables, the columns to show. A grouped result (a forecast, a bill)
+also hands over its rows: JSON prints the result whole, CSV and table one row per group or line. Machine
+formats keep every key and never change shape when piped; a table shows every cell as readable text
+(a nested record by its name, never raw JSON or a Python value). Money is written from ``Decimal``
+exactly, never via float.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +36,18 @@ class Format(StrEnum):
     ids = "ids"
 
 
+#: The formats of a command that prints one record or a grouped result.
+RECORD_FORMATS = (Format.table, Format.json, Format.jsonl, Format.csv)
+#: The formats of a command that prints a list of records: also their ids, one a line.
+LIST_FORMATS = (*RECORD_FORMATS, Format.ids)
+
+
+def format_names(formats: Sequence[Format]) -> str:
+    """``table, json, jsonl or csv``: the formats as a help text or an error names them."""
+    names = [str(fmt) for fmt in formats]
+    return ", ".join(names[:-1]) + " or " + names[-1]
+
+
 class PipeClosed(Exception):
     """The reader of stdout went away (``opp list | head -1``): stop quietly, successfully."""
 
@@ -48,6 +66,48 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 TABLE_CHUNK = 2000
 # Set by the global --raw flag: CSV cells are written as they are, without the formula guard.
 RAW_CSV = False
+# Set by the global --wide flag: tables print every cell whole, neither fitted to the terminal nor cut.
+WIDE = False
+#: A text column is never shortened below this many characters (or its header) to fit the terminal.
+MIN_FITTED = 5
+#: What a table cell shows escaped: C0 and C1 controls (ESC, BEL, CR, tab ...), DEL, and the marks
+#: and overrides that reorder text (a title could otherwise recolour the terminal or hide its own end).
+_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_NAMED_ESCAPES = {"\t": "\\t", "\r": "\\r"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    return _NAMED_ESCAPES.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def printable(text: str) -> str:
+    """Stored text as a table shows it: on one line, and controls escaped (``\\x1b``, ``\\u202e``)
+    so that no cell can move the cursor, ring, recolour or reorder the terminal. JSON and CSV keep
+    the exact text."""
+    if "\n" in text:
+        text = text.replace("\n", " ")
+    if _CONTROL.search(text) is not None:
+        text = _CONTROL.sub(_escape, text)
+    return text
+
+
+def _at_terminal() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def terminal_width() -> int | None:
+    """The width a table is fitted to at a terminal (``COLUMNS`` first, as ``shutil`` reads it);
+    ``None`` (printed whole) with ``--wide``, or into a pipe or file."""
+    if WIDE or not _at_terminal():
+        return None
+    import shutil
+
+    return shutil.get_terminal_size().columns
 
 
 def _scalar_text(value: Any) -> str:
@@ -133,45 +193,121 @@ def _lookup(record: Mapping[str, Any], key: str) -> Any:
     return value
 
 
+def readable(value: Any) -> str:
+    """A value as a reader sees it in a table cell: money grouped, a flag as yes/no, a nested record by
+    its name or title (else its fields as ``key: value``), a list item by item; never JSON or a Python
+    value."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Decimal):
+        from opp.core.money.amounts import format_money
+
+        return format_money(value)
+    if isinstance(value, Mapping):
+        for label in ("name", "title"):
+            if label in value:
+                return readable(value[label])
+        return ", ".join(f"{key}: {readable(item)}" for key, item in value.items() if item is not None)
+    if isinstance(value, list | tuple):
+        return ", ".join(readable(item) for item in value)
+    return _scalar_text(value)
+
+
 def _cell(value: Any, width: int | None) -> Any:
     kind = type(value)
     if kind is str:
         text = value
     elif value is None:
         return ""
-    elif kind is int or kind is bool:
+    elif kind is int:
         return value
-    elif kind is Decimal:
-        from opp.core.money.amounts import format_money
-
-        return format_money(value)
     else:
-        text = _scalar_text(value)
-    if "\n" in text:
-        text = text.replace("\n", " ")
-    if width is not None and len(text) > width:
+        text = readable(value)
+    text = printable(text)
+    if width is not None and not WIDE and len(text) > width:
         text = text[: width - 1] + "…"
     return text
 
 
-def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column]) -> str:
+def _is_text(values: Iterable[Any]) -> bool:
+    """Whether a column holds text a reader can do with less of (titles, names), not figures or dates."""
+    kinds = {type(value) for value in values if value is not None}
+    return bool(kinds) and all(kind is str or issubclass(kind, Mapping) for kind in kinds)
+
+
+def _fit(body: list[list[Any]], headers: list[str], text: Sequence[bool], width: int) -> None:
+    """Shorten the widest text columns (cells and header, with "…") until the table fits ``width``,
+    none below :data:`MIN_FITTED`; figures, dates and ids are never cut."""
+    natural = [max([len(header)] + [len(str(row[i])) for row in body]) for i, header in enumerate(headers)]
+    widths = list(natural)
+    excess = sum(widths) + 2 * (len(widths) - 1) - width
+    while excess > 0:
+        floors = {i: MIN_FITTED for i in range(len(widths)) if text[i]}
+        candidates = [i for i, floor in floors.items() if widths[i] > floor]
+        if not candidates:
+            break
+        widest = max(candidates, key=lambda i: widths[i])
+        runner_up = max((widths[i] for i in candidates if i != widest), default=0)
+        target = max(floors[widest], widths[widest] - excess, min(runner_up, widths[widest] - 1))
+        excess -= widths[widest] - target
+        widths[widest] = target
+    for i, (fitted, whole) in enumerate(zip(widths, natural, strict=True)):
+        if fitted < whole:
+            if len(headers[i]) > fitted:
+                headers[i] = headers[i][: fitted - 1] + "…"
+            for row in body:
+                cell = str(row[i])
+                if len(cell) > fitted:
+                    row[i] = cell[: fitted - 1] + "…"
+
+
+def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], width: int | None = None) -> str:
+    """The rows laid out by tabulate, fitted to ``width`` when given."""
     from tabulate import tabulate
 
-    body = [[_cell(_lookup(row, col.key), col.width) for col in columns] for row in rows]
-    return tabulate(body, headers=[col.header for col in columns], disable_numparse=True, stralign="left")
+    values = [[_lookup(row, col.key) for col in columns] for row in rows]
+    body = [[_cell(value, col.width) for value, col in zip(line, columns, strict=True)] for line in values]
+    headers = [printable(col.header) for col in columns]
+    if width is None or not body:
+        return tabulate(body, headers=headers, disable_numparse=True, stralign="left")
+    _fit(body, headers, [_is_text(line[i] for line in values) for i in range(len(columns))], width)
+    return _tight(lambda: tabulate(body, headers=headers, disable_numparse=True, stralign="left"))
 
 
-def _vertical(record: Mapping[str, Any]) -> str:
+def _tight(lay_out: Callable[[], str]) -> str:
+    """A table laid out without the padding tabulate adds to headers, so that it fits a terminal."""
+    import tabulate
+
+    padding = tabulate.MIN_PADDING
+    tabulate.MIN_PADDING = 0
+    try:
+        return lay_out()
+    finally:
+        tabulate.MIN_PADDING = padding
+
+
+def _vertical(record: Mapping[str, Any], width: int | None = None) -> str:
+    """One record as ``key  value`` lines, the values shortened to fit ``width`` when given; a nested
+    record without a name gives a line per field (``counts.users``); lists are left to the tables
+    that follow."""
     from tabulate import tabulate
 
-    lines = []
-    for key, value in record.items():
-        if isinstance(value, list):
-            continue
-        if isinstance(value, Mapping):
-            value = value.get("name", json_text(value))
-        lines.append([key, _cell(value, None)])
-    return tabulate(lines, tablefmt="plain", disable_numparse=True)
+    def lines(prefix: str, fields: Mapping[str, Any]) -> Iterator[list[Any]]:
+        for key, value in fields.items():
+            if isinstance(value, list):
+                continue
+            if isinstance(value, Mapping) and not ("name" in value or "title" in value):
+                yield from lines(f"{prefix}{key}.", value)
+            else:
+                yield [prefix + key, _cell(value, None)]
+
+    body = list(lines("", record))
+    if width is None or not body:
+        return tabulate(body, tablefmt="plain", disable_numparse=True)
+    _fit(body, ["", ""], [False, True], width)
+    return _tight(lambda: tabulate(body, tablefmt="plain", disable_numparse=True))
 
 
 def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -225,9 +361,26 @@ def _csv_writer(out: TextIO) -> Callable[[Iterable[Any]], None]:
     return writer.writerow
 
 
-def _csv(rows: Iterator[Mapping[str, Any]], out: TextIO, raw: bool, *, streamed: bool) -> None:
-    """The header is every key of every row, or for a stream (records of one kind) the first row's."""
-    flat: Iterator[dict[str, Any]] = (flatten(row) for row in rows)
+def _csv(
+    rows: Iterator[Mapping[str, Any]],
+    out: TextIO,
+    raw: bool,
+    *,
+    streamed: bool,
+    header: Sequence[str] = (),
+    flat_already: bool = False,
+    empty_header: Sequence[str] = (),
+) -> None:
+    """The header is ``header`` when given (and then the only keys written), else every key of every
+    row or, for a stream (records of one kind), the first row's. With no rows, ``empty_header`` alone
+    (the header of the records the listing would have had); with none known, nothing."""
+    write = _csv_writer(out)
+    flat: Iterator[Mapping[str, Any]] = rows if flat_already else (flatten(row) for row in rows)
+    if header:
+        write(header)
+        for row in flat:
+            write([_csv_cell(row.get(key), raw) for key in header])
+        return
     headers: dict[str, None] = {}
     if streamed:
         first = next(flat, None)
@@ -239,10 +392,30 @@ def _csv(rows: Iterator[Mapping[str, Any]], out: TextIO, raw: bool, *, streamed:
         for row in held:
             headers.update(dict.fromkeys(row))
         flat = iter(held)
-    write = _csv_writer(out)
+    if not headers:
+        if empty_header:
+            write(empty_header)
+        return
     write(headers)
     for row in flat:
         write([_csv_cell(row.get(key), raw) for key in headers])
+
+
+def csv_header(record_type: type) -> list[str]:
+    """The CSV header of a listing of ``record_type`` (a core record class), as :func:`flatten` makes
+    it from a record: for an empty listing, which has no record to take it from."""
+    import dataclasses
+    import typing
+
+    hints = typing.get_type_hints(record_type)
+    header: list[str] = []
+    for field in dataclasses.fields(record_type):
+        kind = hints[field.name]
+        if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+            header += [field.name if sub == "name" else f"{field.name}_{sub}" for sub in csv_header(kind)]
+        elif typing.get_origin(kind) not in (list, tuple):
+            header.append(field.name)
+    return header
 
 
 def _write_table(rows: Iterator[Mapping[str, Any]], columns: Sequence[Column], out: TextIO) -> None:
@@ -250,14 +423,14 @@ def _write_table(rows: Iterator[Mapping[str, Any]], columns: Sequence[Column], o
     listing of every deal) are written as they come in the same column widths, a longer cell cut
     with "…", so that a table of a million rows is never held in memory."""
     first = list(itertools.islice(rows, TABLE_CHUNK))
-    text = _table(first, columns)
+    text = _table(first, columns, terminal_width())
     out.write(text + "\n")
     if len(first) < TABLE_CHUNK:
         return
     widths = [len(dashes) for dashes in text.split("\n", 2)[1].split("  ")]
     # Each cell is cut to the narrower of its column's own width and the laid-out one.
     laid_out = [
-        (_reader(col.key), min(width, col.width) if col.width is not None else width, width)
+        (_reader(col.key), min(width, col.width) if col.width is not None and not WIDE else width, width)
         for col, width in zip(columns, widths, strict=True)
     ]
     text_of = _cell_texts().get
@@ -280,17 +453,13 @@ def _reader(key: str) -> Callable[[Mapping[str, Any]], Any]:
     return lambda row: row.get(key)
 
 
-def _one_line(text: str) -> str:
-    return text.replace("\n", " ") if "\n" in text else text
-
-
 def _cell_texts() -> dict[type, Callable[[Any], str]]:
     """A table cell's text by the exact type of its value, as :func:`_cell` writes it (the types
     nearly every cell has; any other goes through ``_cell``)."""
     from opp.core.money.amounts import format_money
 
     return {
-        str: _one_line,
+        str: printable,
         int: int.__repr__,
         type(None): lambda _: "",
         Decimal: format_money,
@@ -303,7 +472,9 @@ def _id_of(record: Mapping[str, Any]) -> Any:
     for key in ("id", "number", "handle", "key", "code"):
         if key in record:
             return record[key]
-    raise ValueError("record has no id")
+    from opp.core.errors import Invalid
+
+    raise Invalid("these records have no ids to list", hint=f"use --format {format_names(RECORD_FORMATS)}")
 
 
 def emit(
@@ -311,34 +482,59 @@ def emit(
     fmt: Format | str,
     *,
     columns: Sequence[Column] | None = None,
+    rows: Iterable[Any] | None = None,
     extra_tables: Iterable[tuple[str, Sequence[Any], Sequence[Column]]] = (),
-    raw: bool | None = None,
+    fields: Sequence[str] = (),
+    of: type | None = None,
+    raw: bool = False,
     empty: str | None = None,
 ) -> int:
     """Print one record (an object in JSON) or a list of records (an array) in the chosen format, and
     return how many records were printed.
+
+    ``rows`` makes ``data`` a grouped result: JSON and JSONL print ``data`` whole, CSV prints ``rows``
+    (one per group or line), and so does a table in ``columns`` (without columns, a table shows a
+    single record's fields, then ``extra_tables``). ``fields`` are the keys of flat records
+    to write, in order (CSV's header even when there are none); ``of`` the record class of a listing,
+    whose CSV header an empty listing prints. ``raw`` turns the CSV formula guard off, as the global
+    ``--raw`` does. ``ids`` prints each record's id, and is refused (exit 2) for a single record.
 
     ``data`` may be an iterator (a generator of records from the core): it is then written as it is
     read and never held whole. Its first record is read before anything is written, so that an error
     the core raises on starting (a bad option) leaves stdout empty.
     """
     fmt = Format(fmt)
+    if rows is not None and (fmt is Format.csv or (fmt is Format.table and columns is not None)):
+        data = list(rows)
     streamed = isinstance(data, Iterator)
     if streamed:
         whole: Any = None
         single = False
-        records = (plain(item) for item in data)
+        records: Iterator[Any] = (
+            ({key: item.get(key) for key in fields} for item in data)
+            if fields
+            else (plain(item) for item in data)
+        )
         head = next(records, None)
-        rows: Iterator[Mapping[str, Any]] = iter(()) if head is None else itertools.chain([head], records)
+        listed: Iterator[Mapping[str, Any]] = iter(()) if head is None else itertools.chain([head], records)
     else:
         whole = plain(data)
         single = isinstance(whole, Mapping)
-        rows = iter([whole] if single else whole)
+        if fields:
+            whole = [{key: row.get(key) for key in fields} for row in whole]
+        listed = iter([whole] if single else whole)
+    if fmt is Format.ids and (single or rows is not None):
+        from opp.core.errors import Invalid
+
+        raise Invalid(
+            "--format ids lists the ids of a list of records, and this prints one",
+            hint=f"use --format {format_names(RECORD_FORMATS)}",
+        )
     count = 0
 
     def counted() -> Iterator[Mapping[str, Any]]:
         nonlocal count
-        for row in rows:
+        for row in listed:
             count += 1
             yield row
 
@@ -356,13 +552,21 @@ def emit(
             for row in counted():
                 out.write(json_text(row) + "\n")
         elif fmt is Format.csv:
-            _csv(counted(), out, RAW_CSV if raw is None else raw, streamed=streamed)
+            _csv(
+                counted(),
+                out,
+                RAW_CSV or raw,
+                streamed=streamed,
+                header=fields,
+                flat_already=bool(fields),
+                empty_header=csv_header(of) if of is not None else (),
+            )
         elif fmt is Format.ids:
             for row in counted():  # records, or the ids alone (opp.core.pipeline.deals.iter_deal_ids)
                 out.write(f"{row if isinstance(row, int) else _id_of(row)}\n")
         else:
             if single and columns is None:
-                out.write(_vertical(whole) + "\n")
+                out.write(_vertical(whole, terminal_width()) + "\n")
                 count = 1
             else:
                 peeked = next(counted(), None)
@@ -372,8 +576,10 @@ def emit(
                 elif empty:
                     message(empty)
             for title, extra_rows, extra_columns in extra_tables:
-                out.write(f"\n{title}\n")
-                out.write(_table([plain(r) for r in extra_rows], extra_columns) + "\n")
+                if extra_rows:
+                    out.write(f"\n{title}\n")
+                    table = _table([plain(r) for r in extra_rows], extra_columns, terminal_width())
+                    out.write(table + "\n")
         out.flush()
     except BrokenPipeError as exc:
         raise PipeClosed from exc
@@ -383,41 +589,3 @@ def emit(
 def message(text: str) -> None:
     """A human message (never data): to stderr, so that stdout stays clean for pipes."""
     sys.stderr.write(text + "\n")
-
-
-def stream_records(
-    records: Iterable[Mapping[str, Any]],
-    fmt: Format | str,
-    columns: Sequence[str],
-    *,
-    raw: bool | None = None,
-) -> int:
-    """Write flat records as they come, never holding them all (``opp export``); returns how many.
-
-    CSV has a header of ``columns`` and the formula guard (unless raw); JSON is one array written an
-    element at a time; JSONL one object a line.
-    """
-    fmt = Format(fmt)
-    out = sys.stdout
-    guard_off = RAW_CSV if raw is None else raw
-    write_csv = _csv_writer(out)
-    count = 0
-    try:
-        if fmt is Format.csv:
-            write_csv(columns)
-        elif fmt is Format.json:
-            out.write("[")
-        for record in records:
-            if fmt is Format.csv:
-                write_csv(_csv_cell(record.get(key), guard_off) for key in columns)
-            elif fmt is Format.json:
-                out.write(("\n" if count == 0 else ",\n") + json_text({k: record.get(k) for k in columns}))
-            else:
-                out.write(json_text({k: record.get(k) for k in columns}) + "\n")
-            count += 1
-        if fmt is Format.json:
-            out.write("\n]\n" if count else "]\n")
-        out.flush()
-    except BrokenPipeError as exc:
-        raise PipeClosed from exc
-    return count

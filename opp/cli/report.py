@@ -16,7 +16,7 @@ import typer
 from opp.cli import complete, state
 from opp.cli.compat import TyperCommand, TyperGroup, unknown_option_name
 from opp.cli.options import FormatOpt
-from opp.cli.render import Column, Format, emit
+from opp.cli.render import RECORD_FORMATS, Column, Format, emit, format_names
 from opp.core.analytics import registry
 from opp.core.analytics.registry import Report, Shape
 
@@ -105,7 +105,10 @@ def run(report: Report, fmt: Format, given: dict[str, Any]) -> None:
             )
     if fmt is Format.ids and report.shape is not Shape.DEALS:
         lists = " and ".join(other.name for other in registry.REPORTS if other.shape is Shape.DEALS)
-        raise Invalid(f"--format ids applies only to the {lists} lists, not {report.name}")
+        raise Invalid(
+            f"--format ids applies only to the {lists} lists, not {report.name}",
+            hint=f"report {report.name} prints {format_names(RECORD_FORMATS)}",
+        )
     ctx = state.context()
     if report.shape is Shape.DEALS:
         # --format ids reads only the ids: no record is built for a deal whose id alone is printed.
@@ -116,12 +119,9 @@ def run(report: Report, fmt: Format, given: dict[str, Any]) -> None:
         return
     result = report.compute(ctx, **given)
     if report.shape is Shape.TOTALLED:
-        if fmt is not Format.table:
-            emit(result, fmt)
-            return
         total = {"key": "total", **result.total.as_dict()}
         rows = [*getattr(result, report.rows or ""), total]
-        emit(rows, fmt, columns=_columns(report.columns, currency=result.currency))
+        emit(result, fmt, rows=rows, columns=_columns(report.columns, currency=result.currency))
         return
     by = given.get("by")
     columns: list[Column] | None = table_columns(report)

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from opp.cli import state
-from opp.cli.options import FormatOpt, ProbabilityOpt
+from opp.cli.options import FormatOpt, ProbabilityOpt, RecordFormatOpt
 from opp.cli.render import Column, Format, emit
 
 app = typer.Typer(help="The pipeline's stages.", no_args_is_help=True)
@@ -46,7 +46,7 @@ def add(
     after: AfterOpt = None,
     before: BeforeOpt = None,
     name: NameOpt = None,
-    fmt: FormatOpt = Format.table,
+    fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """Add an open stage after (or before) another open stage."""
     from opp.core.pipeline import stages
@@ -66,7 +66,7 @@ def edit(
     probability: ProbabilityOpt = None,
     after: AfterOpt = None,
     before: BeforeOpt = None,
-    fmt: FormatOpt = Format.table,
+    fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """Rename, re-weight or move an open stage (deals keep the probability they carry)."""
     from opp.core.pipeline import stages
@@ -80,7 +80,7 @@ def edit(
 
 
 @app.command()
-def remove(key: KeyArg, fmt: FormatOpt = Format.table) -> None:
+def remove(key: KeyArg, fmt: RecordFormatOpt = Format.table) -> None:
     """Remove an open stage that holds no deals."""
     from opp.core.pipeline import stages
 

@@ -209,7 +209,6 @@ def export(
 
     Takes the filters of opp list. The output streams: a large export is never held in memory.
     """
-    from opp.cli.render import RAW_CSV, stream_records
     from opp.core.transfer.exporter import EXPORT_COLUMNS, export_deals
 
     bar = ProgressBar("exporting")
@@ -229,7 +228,7 @@ def export(
             overdue=overdue,
             limit=limit,
         )
-        stream_records(records, fmt.value, EXPORT_COLUMNS, raw=raw or RAW_CSV)
+        emit(records, fmt.value, fields=EXPORT_COLUMNS, raw=raw)
     finally:
         bar.close()
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import typer
 
 from opp.cli import state
-from opp.cli.options import FormatOpt
+from opp.cli.options import RecordFormatOpt
 from opp.cli.render import Format, emit, message
 
 
-def undo(fmt: FormatOpt = Format.table) -> None:
+def undo(fmt: RecordFormatOpt = Format.table) -> None:
     """Revert the acting user's most recent command not yet undone (repeat to go further back).
 
     Every field the command changed returns to its earlier value and deals it created are removed;

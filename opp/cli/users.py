@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from opp.cli import state
-from opp.cli.options import FormatOpt
+from opp.cli.options import FormatOpt, RecordFormatOpt
 from opp.cli.render import Column, Format, emit
 
 app = typer.Typer(help="Users: the team members deals are assigned to.", no_args_is_help=True)
@@ -20,7 +20,7 @@ def add(
     handle: Annotated[str, typer.Argument(metavar="HANDLE", help="Short lower-case handle, e.g. dana.")],
     name: Annotated[str | None, typer.Option("--name", metavar="T", help="Display name.")] = None,
     email: Annotated[str | None, typer.Option("--email", metavar="E", help="Email address.")] = None,
-    fmt: FormatOpt = Format.table,
+    fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """Add a user."""
     from opp.core.pipeline import users
@@ -32,5 +32,6 @@ def add(
 def list_(fmt: FormatOpt = Format.table) -> None:
     """List users."""
     from opp.core.pipeline import users
+    from opp.core.records import User
 
-    emit(users.list_users(state.context()), fmt, columns=USER_COLUMNS, empty="no users yet")
+    emit(users.list_users(state.context()), fmt, columns=USER_COLUMNS, of=User, empty="no users yet")

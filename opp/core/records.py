@@ -100,8 +100,9 @@ class Event(Record):
     actor: str
     action: str
     field: str | None
-    old: str | None
-    new: str | None
+    #: A ``created`` event's are the deal's fields (money as ``Decimal``); other events' are text.
+    old: str | dict[str, Any] | None
+    new: str | dict[str, Any] | None
     note: str | None
 
 

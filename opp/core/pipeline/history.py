@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Connection, RowMapping, select
 
@@ -28,6 +31,17 @@ class EventFilter:
     limit: int | None = None
 
 
+def event_value(action: str, text: str | None) -> str | dict[str, Any] | None:
+    """A stored ``old``/``new`` as an event record holds it: the deal's fields of a ``created`` event
+    (stored as a JSON object, money as text) as an object with money as ``Decimal``; others as they are."""
+    if action != "created" or text is None or not text.startswith("{"):
+        return text
+    fields: dict[str, Any] = json.loads(text)
+    if isinstance(fields.get("value"), str):
+        fields["value"] = Decimal(fields["value"])
+    return fields
+
+
 def _event(row: RowMapping) -> Event:
     return Event(
         id=row["id"],
@@ -36,8 +50,8 @@ def _event(row: RowMapping) -> Event:
         actor=row["actor"],
         action=row["action"],
         field=row["field"],
-        old=row["old"],
-        new=row["new"],
+        old=event_value(row["action"], row["old"]),
+        new=event_value(row["action"], row["new"]),
         note=row["note"],
     )
 
