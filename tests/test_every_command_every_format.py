@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer.main
 
 from opp.cli.app import app
+from opp.cli.compat import click_command
 from tests.conftest import BACKEND, Cli, Outcome
 
 RECORD_FORMATS = ("table", "json", "jsonl", "csv")
@@ -66,15 +66,21 @@ SAMPLES: dict[tuple[str, ...], list[Sample]] = {
         Sample((), rows=_groups_and_total),
         Sample(("--board",), rows=lambda board: sum(len(stage["cards"]) for stage in board["stages"])),
     ],
-    ("report",): [
-        Sample((name,))
-        for name in ("win-rate", "deal-size", "cycle", "conversion", "lost-reasons", "stuck", "overdue")
-    ]
-    + [
-        Sample(("services",)),
-        Sample(("calibration",)),
-        Sample(("accuracy", "--period", "2026Q1"), rows=lambda found: len(found["assignees"]) + 1),
-    ],
+    **{
+        ("report", name): [Sample(())]
+        for name in (
+            "win-rate",
+            "deal-size",
+            "cycle",
+            "conversion",
+            "lost-reasons",
+            "stuck",
+            "overdue",
+            "services",
+            "calibration",
+        )
+    },
+    ("report", "accuracy"): [Sample(("--period", "2026Q1"), rows=lambda found: len(found["assignees"]) + 1)],
     ("suggest",): [Sample(("2",))],
     ("import",): [Sample(("{tmp}/deals.csv",))],
     ("export",): [Sample(())],
@@ -132,7 +138,7 @@ def _commands() -> Iterator[tuple[tuple[str, ...], Any]]:
         for name, sub in subcommands.items():
             yield from walk(sub, (*path, name))
 
-    yield from walk(typer.main.get_command(app), ())
+    yield from walk(click_command(app), ())
 
 
 COMMANDS = dict(_commands())
