@@ -170,11 +170,9 @@ def list_(
 ) -> None:
     """List opportunities (open ones unless filtered otherwise)."""
     from opp.core.pipeline import deals
+    from opp.core.pipeline.scope import Scope
 
-    # --format ids reads only the ids: no record is built for a deal whose id alone is printed.
-    read = deals.stream_deal_ids if fmt is Format.ids else deals.stream_deals
-    found = read(
-        state.context(),
+    scope = Scope(
         stages=stage or (),
         status=status,
         assignee=assignee,
@@ -185,10 +183,11 @@ def list_(
         close_to=close_to,
         search=search,
         overdue=overdue,
-        sort=sort,
-        limit=limit,
         as_of=as_of,
     )
+    # --format ids reads only the ids: no record is built for a deal whose id alone is printed.
+    read = deals.stream_deal_ids if fmt is Format.ids else deals.stream_deals
+    found = read(state.context(), scope, sort=sort, limit=limit)
     from opp.core.records import Opportunity
 
     emit(found, fmt, columns=DEAL_COLUMNS, of=Opportunity, raw=raw, empty="no opportunities match")

@@ -209,25 +209,24 @@ def export(
 
     Takes the filters of opp list. The output streams: a large export is never held in memory.
     """
+    from opp.core.pipeline.scope import Scope
     from opp.core.transfer.exporter import EXPORT_COLUMNS, export_deals
 
+    scope = Scope(
+        stages=stage or (),
+        status=status,
+        assignee=assignee,
+        unassigned=unassigned,
+        customer=customer,
+        period=period,
+        close_from=close_from,
+        close_to=close_to,
+        search=search,
+        overdue=overdue,
+    )
     bar = ProgressBar("exporting")
     try:
-        records = export_deals(
-            state.context(),
-            progress=bar,
-            stages=stage or (),
-            status=status,
-            assignee=assignee,
-            unassigned=unassigned,
-            customer=customer,
-            period=period,
-            close_from=close_from,
-            close_to=close_to,
-            search=search,
-            overdue=overdue,
-            limit=limit,
-        )
+        records = export_deals(state.context(), scope, progress=bar, limit=limit)
         emit(records, fmt.value, fields=EXPORT_COLUMNS, raw=raw)
     finally:
         bar.close()

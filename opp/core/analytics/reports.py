@@ -507,7 +507,7 @@ def stuck_filter(
         since = _naive(ctx.clock.now() - timedelta(days=days))
     except OverflowError:
         raise Invalid(f"--days {days} reaches back before the year 1") from None
-    where = build_filter(conn, ctx, status="open", assignee=assignee, limit=limit)
+    where = build_filter(conn, ctx, Scope(status="open", assignee=assignee), limit=limit)
     return dataclasses.replace(where, stage_changed_before=since, sort=[o.c.stage_changed_at])
 
 

@@ -30,7 +30,7 @@ from opp.core.pipeline.changes import (
 )
 from opp.core.pipeline.codec import assignee_text, snapshot_text
 from opp.core.pipeline.customers import resolve_customer
-from opp.core.pipeline.scope import DealScope, Scope
+from opp.core.pipeline.scope import DealScope, Scope, scope_of
 from opp.core.pipeline.stages import Move, load_pipeline, plan_move
 from opp.core.pipeline.users import user_id
 from opp.core.records import CustomerRef, Event, Opportunity, Record, Stage
@@ -236,60 +236,55 @@ def sort_terms(sort: str | None) -> list[Any]:
 
 
 def build_filter(
-    conn: Connection,
-    ctx: Context,
-    *,
-    stages: Sequence[str] = (),
-    status: str | None = None,
-    assignee: str | None = None,
-    unassigned: bool = False,
-    customer: str | None = None,
-    period: str | None = None,
-    close_from: str | None = None,
-    close_to: str | None = None,
-    search: str | None = None,
-    overdue: bool = False,
-    sort: str | None = None,
-    limit: int | None = None,
-    as_of: str | None = None,
+    conn: Connection, ctx: Context, scope: Scope, *, sort: str | None = None, limit: int | None = None
 ) -> DealFilter:
-    """Turn the list options users type into a filter, validating each one (see
-    :class:`~opp.core.pipeline.scope.Scope`); ``as_of`` (a date) answers from the state at the end of
-    that day (UTC), and ``overdue`` then means overdue on that day."""
+    """Turn the deals a command covers (a :class:`~opp.core.pipeline.scope.Scope`, validated as it is
+    resolved), their order and how many into a filter."""
     if limit is not None and limit < 1:
         raise Invalid(f"--limit must be a positive number, not {limit}")
-    scope = Scope(
-        status=status,
-        stages=stages,
-        assignee=assignee,
-        unassigned=unassigned,
-        customer=customer,
-        period=period,
-        close_from=close_from,
-        close_to=close_to,
-        search=search,
-        overdue=overdue,
-        as_of=as_of,
-    )
     return DealFilter.of(scope.resolve(conn, ctx), sort=sort_terms(sort), limit=limit)
 
 
-def list_deals(ctx: Context, **options: Any) -> list[Opportunity]:
-    """Deals matching the list options (see :func:`build_filter`); open deals by default."""
-    return list(stream_deals(ctx, **options))
+def list_deals(
+    ctx: Context,
+    scope: Scope | None = None,
+    *,
+    sort: str | None = None,
+    limit: int | None = None,
+    **filters: Any,
+) -> list[Opportunity]:
+    """Deals in ``scope``, or in the scope the ``filters`` (its fields as keywords) make; open deals by
+    default. ``sort`` is a list of fields (``-value`` descends) and ``limit`` keeps the first that many."""
+    return list(stream_deals(ctx, scope, sort=sort, limit=limit, **filters))
 
 
-def stream_deals(ctx: Context, **options: Any) -> Iterator[Opportunity]:
+def stream_deals(
+    ctx: Context,
+    scope: Scope | None = None,
+    *,
+    sort: str | None = None,
+    limit: int | None = None,
+    **filters: Any,
+) -> Iterator[Opportunity]:
     """:func:`list_deals` as a generator: the deals as they are read, the read transaction open until
     the last one (or until the generator is closed). Bad options raise at the first ``next``."""
     with ctx.reading() as conn:
-        yield from iter_deals(conn, build_filter(conn, ctx, **options))
+        where = build_filter(conn, ctx, scope_of(scope, **filters), sort=sort, limit=limit)
+        yield from iter_deals(conn, where)
 
 
-def stream_deal_ids(ctx: Context, **options: Any) -> Iterator[int]:
+def stream_deal_ids(
+    ctx: Context,
+    scope: Scope | None = None,
+    *,
+    sort: str | None = None,
+    limit: int | None = None,
+    **filters: Any,
+) -> Iterator[int]:
     """:func:`stream_deals`, only the ids (:func:`iter_deal_ids`)."""
     with ctx.reading() as conn:
-        yield from iter_deal_ids(conn, build_filter(conn, ctx, **options))
+        where = build_filter(conn, ctx, scope_of(scope, **filters), sort=sort, limit=limit)
+        yield from iter_deal_ids(conn, where)
 
 
 # -- writing -------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ filters become SQL. With an as-of instant the same conditions run over the deals
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -183,6 +183,14 @@ class Scope:
             else:
                 scope.created_within = within
         return scope
+
+
+def scope_of(scope: Scope | None = None, **filters: Any) -> Scope:
+    """The scope a core function was asked for: a :class:`Scope`, or its fields as keywords (handy in a
+    script: ``list_deals(ctx, status="all")``); keywords given beside a scope replace its fields."""
+    if scope is None:
+        return Scope(**filters)
+    return replace(scope, **filters) if filters else scope
 
 
 def _status(given: str | tuple[str, ...] | None, *, named_stages: bool) -> str | tuple[str, ...]:

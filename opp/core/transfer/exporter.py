@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from opp.core.context import Context
 from opp.core.errors import Invalid
 from opp.core.pipeline.deals import DealFilter, query_deals
-from opp.core.pipeline.scope import Scope
+from opp.core.pipeline.scope import Scope, scope_of
 from opp.core.records import Opportunity
 from opp.core.transfer.readers import COLUMNS
 from opp.store import schema
@@ -52,16 +52,23 @@ def export_record(deal: Opportunity) -> dict[str, Any]:
 
 
 def export_deals(
-    ctx: Context, *, progress: Progress | None = None, chunk: int = CHUNK, **filters: Any
+    ctx: Context,
+    scope: Scope | None = None,
+    *,
+    progress: Progress | None = None,
+    chunk: int = CHUNK,
+    limit: int | None = None,
+    **filters: Any,
 ) -> Iterator[dict[str, Any]]:
-    """The deals the ``opp list`` filters select (every status by default), one record at a time.
+    """The deals in ``scope`` (or in the scope the ``filters`` make, as for
+    :func:`opp.core.pipeline.deals.list_deals`), every status unless it names one, one record at a time.
 
     A generator: the read transaction stays open while the caller writes each record out.
     """
-    limit = filters.pop("limit", None)
     if limit is not None and limit < 1:
         raise Invalid(f"--limit must be a positive number, not {limit}")
-    scope = Scope(**{**filters, "status": filters.get("status") or "all"})
+    scope = scope_of(scope, **filters)
+    scope = replace(scope, status=scope.status or "all")
     with ctx.reading() as conn:
         where = DealFilter.of(scope.resolve(conn, ctx))
         total = conn.execute(select(func.count()).select_from(o)).scalar_one()
