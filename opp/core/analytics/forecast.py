@@ -12,7 +12,7 @@ instead of the opportunities table, and deals convert with "today" taken as that
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -24,7 +24,7 @@ from opp.core.context import Context
 from opp.core.errors import Conflict, Invalid
 from opp.core.money.amounts import from_minor, normalize_currency
 from opp.core.money.rates import Conversion, conversion
-from opp.core.pipeline.scope import DealScope, Scope, Selection
+from opp.core.pipeline.scope import DealScope, Scope, Selection, scope_of
 from opp.core.pipeline.stages import load_pipeline
 from opp.core.records import Opportunity, Record
 from opp.store import schema
@@ -150,31 +150,25 @@ def _figure_columns(measures: Conversion) -> list[ColumnElement[Any]]:
     ]
 
 
-def forecast_scope(
-    *,
-    stages: Sequence[str] = (),
-    assignee: str | None = None,
-    period: str | None = None,
-    close_from: str | None = None,
-    close_to: str | None = None,
-    as_of: str | None = None,
-) -> Scope:
-    """The deals a forecast covers: open and won ones (lost ones are left out), narrowed as asked."""
-    return Scope(
-        status=("open", "won"),
-        stages=stages,
-        assignee=assignee,
-        period=period,
-        close_from=close_from,
-        close_to=close_to,
-        as_of=as_of,
-    )
+def forecast_scope(scope: Scope | None = None, **filters: Any) -> Scope:
+    """The deals a forecast covers: open and won ones (lost ones are left out), narrowed as asked (a
+    :class:`Scope`, or its fields as keywords; its status is the forecast's own)."""
+    return replace(scope_of(scope, **filters), status=("open", "won"))
 
 
 def measures_of(conn: Connection, ctx: Context, chosen: Selection, currency: str | None) -> Conversion:
     """The measures of the deals selected, in the reporting currency (see :func:`reporting_measures`),
     converted as on the day the answer is for (the as-of day, else today)."""
     return reporting_measures(conn, ctx, chosen.deals, currency, source=chosen.source, today=chosen.day)
+
+
+def forecast_selection(
+    conn: Connection, ctx: Context, scope: Scope, currency: str | None
+) -> tuple[Selection, Conversion]:
+    """The deals a forecast covers (see :func:`forecast_scope`) and their measures in the reporting
+    currency: what ``opp forecast`` and its ``--range`` both add up."""
+    chosen = forecast_scope(scope).resolve(conn, ctx).select(conn)
+    return chosen, measures_of(conn, ctx, chosen, currency)
 
 
 def _group_key(conn: Connection, by: str, src: FromClause) -> tuple[ColumnElement[Any], list[Any]]:
@@ -218,30 +212,18 @@ def _figures(
 
 def forecast(
     ctx: Context,
+    scope: Scope | None = None,
     *,
     by: str = "stage",
-    stages: Sequence[str] = (),
-    assignee: str | None = None,
-    period: str | None = None,
-    close_from: str | None = None,
-    close_to: str | None = None,
     currency: str | None = None,
-    as_of: str | None = None,
+    **filters: Any,
 ) -> Forecast:
-    """Expected revenue of open and won deals (lost ones are left out), grouped as asked."""
+    """Expected revenue of open and won deals (lost ones are left out) in ``scope`` (or in the scope
+    the ``filters`` make, see :func:`forecast_scope`), grouped as asked."""
     by = by.strip().lower()
-    scope = forecast_scope(
-        stages=stages,
-        assignee=assignee,
-        period=period,
-        close_from=close_from,
-        close_to=close_to,
-        as_of=as_of,
-    )
     with ctx.reading() as conn:
-        chosen = scope.resolve(conn, ctx).select(conn)
+        chosen, measures = forecast_selection(conn, ctx, scope_of(scope, **filters), currency)
         key, joins = _group_key(conn, by, chosen.source)
-        measures = measures_of(conn, ctx, chosen, currency)
         code = measures.currency
         query = chosen.deals.with_only_columns(key.label("key"), *_figure_columns(measures))
         for table, on in joins:

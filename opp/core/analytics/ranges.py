@@ -12,12 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 from sqlalchemy import func
 
-from opp.core.analytics.forecast import forecast_scope, measures_of
+from opp.core.analytics.forecast import forecast_selection
 from opp.core.context import Context
 from opp.core.money.amounts import from_minor
+from opp.core.pipeline.scope import Scope, scope_of
 from opp.core.records import Record
 
 #: The most distinct totals the exact distribution may have before the simulation takes over.
@@ -53,33 +55,21 @@ class ForecastRange(Record):
 
 def forecast_range(
     ctx: Context,
+    scope: Scope | None = None,
     *,
-    stages: Sequence[str] = (),
-    assignee: str | None = None,
-    period: str | None = None,
-    close_from: str | None = None,
-    close_to: str | None = None,
     currency: str | None = None,
-    as_of: str | None = None,
     exact_limit: int = EXACT_LIMIT,
+    **filters: Any,
 ) -> ForecastRange:
-    """P10/P50/P90 of the revenue of the deals ``opp forecast`` would cover with the same options.
+    """P10/P50/P90 of the revenue of the deals ``opp forecast`` would cover with the same scope (or
+    filters, see :func:`opp.core.analytics.forecast.forecast_scope`).
 
     Each open deal is won (its whole converted value) with its probability, independently of the
     others; won deals count in full. Deals with the same value and probability come back from SQL
     as one row with a count.
     """
-    scope = forecast_scope(
-        stages=stages,
-        assignee=assignee,
-        period=period,
-        close_from=close_from,
-        close_to=close_to,
-        as_of=as_of,
-    )
     with ctx.reading() as conn:
-        chosen = scope.resolve(conn, ctx).select(conn)
-        measures = measures_of(conn, ctx, chosen, currency)
+        chosen, measures = forecast_selection(conn, ctx, scope_of(scope, **filters), currency)
         value = measures.value.label("value")
         query = chosen.deals.with_only_columns(
             value,
