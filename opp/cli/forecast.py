@@ -20,6 +20,7 @@ from opp.cli.render import Column, Format, emit
 
 if TYPE_CHECKING:
     from opp.core.analytics.forecast import Board, Card
+    from opp.core.pipeline.scope import Scope
 
 BAR_WIDTH = 30
 
@@ -64,31 +65,20 @@ def forecast(
 ) -> None:
     """Forecast revenue of open and won deals: value × probability, per deal rounded, then summed."""
     from opp.core.analytics import forecast as service
+    from opp.core.pipeline.scope import Scope
 
-    if spread:
-        _forecast_range(
-            by_given=by is not None,
-            stages=stage or (),
-            assignee=assignee,
-            period=period,
-            close_from=close_from,
-            close_to=close_to,
-            currency=currency,
-            as_of=as_of,
-            fmt=fmt,
-        )
-        return
-    result = service.forecast(
-        state.context(),
-        by=by or "stage",
+    scope = Scope(
         stages=stage or (),
         assignee=assignee,
         period=period,
         close_from=close_from,
         close_to=close_to,
-        currency=currency,
         as_of=as_of,
     )
+    if spread:
+        _forecast_range(scope, by_given=by is not None, currency=currency, fmt=fmt)
+        return
+    result = service.forecast(state.context(), scope, by=by or "stage", currency=currency)
     group = by or "stage"
     # A group without a key (no assignee, no expected close) needs a name a reader can see in a table.
     none = "(none)" if fmt is Format.table else None
@@ -105,13 +95,13 @@ def _figures(figures: Any) -> dict[str, Any]:
     return {"count": figures.count, "value": figures.value, "forecast": figures.forecast}
 
 
-def _forecast_range(*, by_given: bool, fmt: Format, **options: Any) -> None:
+def _forecast_range(scope: Scope, *, by_given: bool, currency: str | None, fmt: Format) -> None:
     from opp.core.analytics import ranges
     from opp.core.errors import Invalid
 
     if by_given:
         raise Invalid("--range gives one range for all the deals and takes no --by")
-    result = ranges.forecast_range(state.context(), **options)
+    result = ranges.forecast_range(state.context(), scope, currency=currency)
     emit(result, fmt)
 
 
