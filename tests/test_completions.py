@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from opp.cli import complete
+from tests.conftest import OPP_BIN
 
 COMPLETIONS = Path(__file__).resolve().parents[1] / "completions"
 
@@ -81,55 +83,66 @@ def test_user_handles_complete(team):
     assert bash_complete(team, "opp --as d") == ["dana"]
 
 
-def test_customer_names_complete(team):
-    assert bash_complete(team, "opp create X --org A") == ["Acme Corp", "Ada Lovelace"]
+def test_customer_names_complete_escaped_for_bash(team):
+    assert bash_complete(team, "opp customer show A") == ["Acme\\ Corp", "Ada\\ Lovelace"]
     assert bash_complete(team, "opp customer show In") == ["Initech"]
 
 
-def test_service_codes_complete(team):
-    assert bash_complete(team, "opp bill add 1 --service C") == ["CONSULT-H"]
+def test_org_offers_organizations_and_person_individuals(team):
+    assert bash_complete(team, "opp create X --org ") == ["Acme\\ Corp", "Initech"]
+    assert bash_complete(team, "opp create X --person ") == ["Ada\\ Lovelace"]
+    assert bash_complete(team, "opp create X --person A") == ["Ada\\ Lovelace"]
 
 
-def test_zsh_and_fish_show_names_beside_values(team):
-    from opp.cli.app import app
+@pytest.mark.parametrize(
+    ("value", "typed", "inserted"),
+    [
+        ("Initech", "", "Initech"),
+        ("Acme Corp", "", "Acme\\ Corp"),
+        ("Müller & Söhne", "Mü", "Müller\\ \\&\\ Söhne"),
+        ("O'Brien (Ltd); $HOME `x` *", "", "O\\'Brien\\ \\(Ltd\\)\\;\\ \\$HOME\\ \\`x\\`\\ \\*"),
+        ("a.b-c_d@e:f,g/h", "", "a.b-c_d@e:f,g/h"),
+        ("line\nbreak's", "", "$'line\\x0abreak\\'s'"),
+        ("Müller & Söhne", '"Mü', "Müller & Söhne"),
+        ('say "$x" \\ `y`', '"s', 'say \\"\\$x\\" \\\\ \\`y\\`'),
+        ("O'Brien & Co", "'O", "O'\\''Brien & Co"),
+    ],
+)
+def test_bash_inserts_values_as_one_word(value, typed, inserted):
+    assert complete.bash_word(value, typed) == inserted
 
-    zsh = team.runner.invoke(
-        app, [], env={**team.env, "_OPP_COMPLETE": "complete_zsh", "_TYPER_COMPLETE_ARGS": "opp assign d"}
+
+@pytest.mark.parametrize("typed", ["", "'", '"'])
+@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
+def test_the_bash_word_reads_back_as_the_value(typed):
+    value = 'Müller & Söhne\'s "$HOME" `id` \\ *'
+    word = typed + complete.bash_word(value, typed) + typed
+    result = subprocess.run(["bash", "-c", f"printf %s {word}"], capture_output=True, text=True)
+    assert result.stdout == value
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
+def test_tab_in_bash_completes_a_name_with_shell_characters_escaped(run_opp, db, tmp_path):
+    for args in (("user", "add", "dana"), ("customer", "add", "--org", "Müller & Söhne")):
+        assert run_opp(*args).returncode == 0
+    script = "\n".join(
+        [
+            f"source '{COMPLETIONS / 'opp.bash'}'",
+            "COMP_WORDS=(opp customer show Mü); COMP_CWORD=3; _opp_completion opp",
+            'printf "%s\\n" "${#COMPREPLY[@]}" "${COMPREPLY[@]}"',
+            'eval "set -- ${COMPREPLY[0]}"; printf "%s\\n" "$#" "$1"',
+            "COMP_WORDS=(opp create Deal --org M); COMP_CWORD=4; _opp_completion opp",
+            'printf "%s\\n" "${COMPREPLY[@]}"',
+            "COMP_WORDS=(opp create Deal --person M); COMP_CWORD=4; _opp_completion opp",
+            'printf "%s\\n" "${#COMPREPLY[@]}"',
+        ]
     )
-    assert '"dana":"Dana Scully"' in zsh.stdout
-    fish_env = {
-        "_OPP_COMPLETE": "complete_fish",
-        "_TYPER_COMPLETE_FISH_ACTION": "get-args",
-        "_TYPER_COMPLETE_ARGS": "opp assign d",
-    }
-    fish = team.runner.invoke(app, [], env={**team.env, **fish_env})
-    assert fish.stdout.splitlines() == ["dana\tDana Scully"]
-
-
-def test_the_installed_opp_answers_the_shell(run_opp):
-    assert run_opp("user", "add", "dana").returncode == 0
-    result = run_opp(_OPP_COMPLETE="complete_bash", COMP_WORDS="opp assign d", COMP_CWORD="2")
-    assert (result.returncode, result.stdout, result.stderr) == (0, "dana\n", "")
-
-
-def test_completion_without_a_database_offers_nothing_and_creates_nothing(cli, tmp_path):
-    missing = tmp_path / "nowhere" / "opp.db"
-    assert bash_complete(cli, "opp stage ", OPP_DB=str(missing)) == []
-    assert bash_complete(cli, f"opp --db {missing} assign ") == []
-    assert not missing.exists()
-
-
-def test_completion_of_a_broken_database_is_silent(cli, tmp_path):
-    broken = tmp_path / "broken.db"
-    broken.write_text("not a database", encoding="utf-8")
-    assert bash_complete(cli, "opp assign ", OPP_DB=str(broken)) == []
-    assert broken.read_text(encoding="utf-8") == "not a database"
-
-
-def test_report_names_complete_from_the_registry(cli):
-    from opp.core.analytics import registry
-
-    assert bash_complete(cli, "opp report ") == list(registry.NAMES)
-    assert bash_complete(cli, "opp report c") == [name for name in registry.NAMES if name.startswith("c")]
-    assert bash_complete(cli, "opp report cycle --by ") == ["assignee", "month", "quarter"]
-    assert bash_complete(cli, "opp report calibration --by ") == ["stage"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPP_")}
+    env.update(OPP_DB=db, HOME=str(tmp_path), PATH=f"{Path(OPP_BIN).parent}{os.pathsep}{env.get('PATH', '')}")
+    result = subprocess.run(
+        ["bash", "--norc", "--noprofile", "-c", script], capture_output=True, text=True, env=env
+    )
+    assert result.stderr == ""
+    escaped = "Müller\\ \\&\\ Söhne"
+    assert result.stdout.splitlines() == ["1", escaped, "1", "Müller & Söhne", escaped, "0"]
