@@ -146,3 +146,17 @@ def test_tab_in_bash_completes_a_name_with_shell_characters_escaped(run_opp, db,
     assert result.stderr == ""
     escaped = "Müller\\ \\&\\ Söhne"
     assert result.stdout.splitlines() == ["1", escaped, "1", "Müller & Söhne", escaped, "0"]
+
+
+def test_the_completion_functions_keep_organizations_and_individuals_apart(team, monkeypatch):
+    monkeypatch.setenv("OPP_DB", team.env["OPP_DB"])
+    assert complete.complete_organization(None, "") == [
+        ("Acme Corp", "organization"),
+        ("Initech", "organization"),
+    ]  # type: ignore[arg-type]
+    assert complete.complete_individual(None, "a") == [("Ada Lovelace", "individual")]  # type: ignore[arg-type]
+    assert [name for name, _ in complete.complete_customer(None, "")] == [
+        "Acme Corp",
+        "Ada Lovelace",
+        "Initech",
+    ]  # type: ignore[arg-type]
