@@ -153,10 +153,68 @@ def test_the_completion_functions_keep_organizations_and_individuals_apart(team,
     assert complete.complete_organization(None, "") == [
         ("Acme Corp", "organization"),
         ("Initech", "organization"),
-    ]  # type: ignore[arg-type]
-    assert complete.complete_individual(None, "a") == [("Ada Lovelace", "individual")]  # type: ignore[arg-type]
+    ]
+    assert complete.complete_individual(None, "a") == [("Ada Lovelace", "individual")]
     assert [name for name, _ in complete.complete_customer(None, "")] == [
         "Acme Corp",
         "Ada Lovelace",
         "Initech",
-    ]  # type: ignore[arg-type]
+    ]
+
+
+def _interactive_bash(env: dict[str, str]) -> tuple[int, int]:
+    """An interactive bash on a terminal (readline inserts what TAB completes), and its terminal."""
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child becomes bash
+        os.execvpe("bash", ["bash", "--norc", "--noprofile", "-i"], env)
+    return pid, fd
+
+
+def _read_until(fd: int, marker: str, timeout: float = 20.0) -> str:
+    import select
+    import time
+
+    out = b""
+    end = time.monotonic() + timeout
+    while marker.encode() not in out and time.monotonic() < end:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                out += os.read(fd, 4096)
+            except OSError:
+                break
+    return out.decode("utf-8", errors="replace")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
+@pytest.mark.parametrize("typed", ["Mü", '"Mü', "'Mü"])
+def test_tab_at_a_bash_prompt_completes_the_line_to_one_argument(run_opp, db, tmp_path, typed):
+    import signal
+
+    assert run_opp("customer", "add", "--org", "Müller & Söhne").returncode == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPP_")}
+    env.update(
+        OPP_DB=db,
+        HOME=str(tmp_path),
+        PS1="$ ",
+        TERM="dumb",
+        INPUTRC="/dev/null",
+        PATH=f"{Path(OPP_BIN).parent}{os.pathsep}{env.get('PATH', '')}",
+    )
+    pid, fd = _interactive_bash(env)
+    try:
+        os.write(fd, f"source '{COMPLETIONS / 'opp.bash'}'; echo sourced\n".encode())
+        _read_until(fd, "sourced\r\n")
+        os.write(fd, f"opp customer show {typed}\t".encode())
+        _read_until(fd, "Söhne")
+        # The completed line made the arguments of `set --` (Ctrl-A, Ctrl-E), printed one per line.
+        os.write(fd, b"\x01set -- \x05 ; printf '<%s>\\n' \"$@\"; echo do''ne\n")
+        out = _read_until(fd, "done\r\n")
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(fd)
+    assert "<opp>\r\n<customer>\r\n<show>\r\n<Müller & Söhne>\r\n" in out, out
