@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from opp.cli import complete
+from tests.conftest import OPP_BIN
 
 COMPLETIONS = Path(__file__).resolve().parents[1] / "completions"
 
@@ -81,55 +83,138 @@ def test_user_handles_complete(team):
     assert bash_complete(team, "opp --as d") == ["dana"]
 
 
-def test_customer_names_complete(team):
-    assert bash_complete(team, "opp create X --org A") == ["Acme Corp", "Ada Lovelace"]
+def test_customer_names_complete_escaped_for_bash(team):
+    assert bash_complete(team, "opp customer show A") == ["Acme\\ Corp", "Ada\\ Lovelace"]
     assert bash_complete(team, "opp customer show In") == ["Initech"]
 
 
-def test_service_codes_complete(team):
-    assert bash_complete(team, "opp bill add 1 --service C") == ["CONSULT-H"]
+def test_org_offers_organizations_and_person_individuals(team):
+    assert bash_complete(team, "opp create X --org ") == ["Acme\\ Corp", "Initech"]
+    assert bash_complete(team, "opp create X --person ") == ["Ada\\ Lovelace"]
+    assert bash_complete(team, "opp create X --person A") == ["Ada\\ Lovelace"]
 
 
-def test_zsh_and_fish_show_names_beside_values(team):
-    from opp.cli.app import app
+@pytest.mark.parametrize(
+    ("value", "typed", "inserted"),
+    [
+        ("Initech", "", "Initech"),
+        ("Acme Corp", "", "Acme\\ Corp"),
+        ("Müller & Söhne", "Mü", "Müller\\ \\&\\ Söhne"),
+        ("O'Brien (Ltd); $HOME `x` *", "", "O\\'Brien\\ \\(Ltd\\)\\;\\ \\$HOME\\ \\`x\\`\\ \\*"),
+        ("a.b-c_d@e:f,g/h", "", "a.b-c_d@e:f,g/h"),
+        ("line\nbreak's", "", "$'line\\x0abreak\\'s'"),
+        ("Müller & Söhne", '"Mü', "Müller & Söhne"),
+        ('say "$x" \\ `y`', '"s', 'say \\"\\$x\\" \\\\ \\`y\\`'),
+        ("O'Brien & Co", "'O", "O'\\''Brien & Co"),
+    ],
+)
+def test_bash_inserts_values_as_one_word(value, typed, inserted):
+    assert complete.bash_word(value, typed) == inserted
 
-    zsh = team.runner.invoke(
-        app, [], env={**team.env, "_OPP_COMPLETE": "complete_zsh", "_TYPER_COMPLETE_ARGS": "opp assign d"}
+
+@pytest.mark.parametrize("typed", ["", "'", '"'])
+@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
+def test_the_bash_word_reads_back_as_the_value(typed):
+    value = 'Müller & Söhne\'s "$HOME" `id` \\ *'
+    word = typed + complete.bash_word(value, typed) + typed
+    result = subprocess.run(["bash", "-c", f"printf %s {word}"], capture_output=True, text=True)
+    assert result.stdout == value
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
+def test_tab_in_bash_completes_a_name_with_shell_characters_escaped(run_opp, db, tmp_path):
+    for args in (("user", "add", "dana"), ("customer", "add", "--org", "Müller & Söhne")):
+        assert run_opp(*args).returncode == 0
+    script = "\n".join(
+        [
+            f"source '{COMPLETIONS / 'opp.bash'}'",
+            "COMP_WORDS=(opp customer show Mü); COMP_CWORD=3; _opp_completion opp",
+            'printf "%s\\n" "${#COMPREPLY[@]}" "${COMPREPLY[@]}"',
+            'eval "set -- ${COMPREPLY[0]}"; printf "%s\\n" "$#" "$1"',
+            "COMP_WORDS=(opp create Deal --org M); COMP_CWORD=4; _opp_completion opp",
+            'printf "%s\\n" "${COMPREPLY[@]}"',
+            "COMP_WORDS=(opp create Deal --person M); COMP_CWORD=4; _opp_completion opp",
+            'printf "%s\\n" "${#COMPREPLY[@]}"',
+        ]
     )
-    assert '"dana":"Dana Scully"' in zsh.stdout
-    fish_env = {
-        "_OPP_COMPLETE": "complete_fish",
-        "_TYPER_COMPLETE_FISH_ACTION": "get-args",
-        "_TYPER_COMPLETE_ARGS": "opp assign d",
-    }
-    fish = team.runner.invoke(app, [], env={**team.env, **fish_env})
-    assert fish.stdout.splitlines() == ["dana\tDana Scully"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPP_")}
+    env.update(OPP_DB=db, HOME=str(tmp_path), PATH=f"{Path(OPP_BIN).parent}{os.pathsep}{env.get('PATH', '')}")
+    result = subprocess.run(
+        ["bash", "--norc", "--noprofile", "-c", script], capture_output=True, text=True, env=env
+    )
+    assert result.stderr == ""
+    escaped = "Müller\\ \\&\\ Söhne"
+    assert result.stdout.splitlines() == ["1", escaped, "1", "Müller & Söhne", escaped, "0"]
 
 
-def test_the_installed_opp_answers_the_shell(run_opp):
-    assert run_opp("user", "add", "dana").returncode == 0
-    result = run_opp(_OPP_COMPLETE="complete_bash", COMP_WORDS="opp assign d", COMP_CWORD="2")
-    assert (result.returncode, result.stdout, result.stderr) == (0, "dana\n", "")
+def test_the_completion_functions_keep_organizations_and_individuals_apart(team, monkeypatch):
+    monkeypatch.setenv("OPP_DB", team.env["OPP_DB"])
+    assert complete.complete_organization(None, "") == [
+        ("Acme Corp", "organization"),
+        ("Initech", "organization"),
+    ]
+    assert complete.complete_individual(None, "a") == [("Ada Lovelace", "individual")]
+    assert [name for name, _ in complete.complete_customer(None, "")] == [
+        "Acme Corp",
+        "Ada Lovelace",
+        "Initech",
+    ]
 
 
-def test_completion_without_a_database_offers_nothing_and_creates_nothing(cli, tmp_path):
-    missing = tmp_path / "nowhere" / "opp.db"
-    assert bash_complete(cli, "opp stage ", OPP_DB=str(missing)) == []
-    assert bash_complete(cli, f"opp --db {missing} assign ") == []
-    assert not missing.exists()
+def _interactive_bash(env: dict[str, str]) -> tuple[int, int]:
+    """An interactive bash on a terminal (readline inserts what TAB completes), and its terminal."""
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child becomes bash
+        os.execvpe("bash", ["bash", "--norc", "--noprofile", "-i"], env)
+    return pid, fd
 
 
-def test_completion_of_a_broken_database_is_silent(cli, tmp_path):
-    broken = tmp_path / "broken.db"
-    broken.write_text("not a database", encoding="utf-8")
-    assert bash_complete(cli, "opp assign ", OPP_DB=str(broken)) == []
-    assert broken.read_text(encoding="utf-8") == "not a database"
+def _read_until(fd: int, marker: str, timeout: float = 20.0) -> str:
+    import select
+    import time
+
+    out = b""
+    end = time.monotonic() + timeout
+    while marker.encode() not in out and time.monotonic() < end:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                out += os.read(fd, 4096)
+            except OSError:
+                break
+    return out.decode("utf-8", errors="replace")
 
 
-def test_report_names_complete_from_the_registry(cli):
-    from opp.core.analytics import registry
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
+@pytest.mark.parametrize("typed", ["Mü", '"Mü', "'Mü"])
+def test_tab_at_a_bash_prompt_completes_the_line_to_one_argument(run_opp, db, tmp_path, typed):
+    import signal
 
-    assert bash_complete(cli, "opp report ") == list(registry.NAMES)
-    assert bash_complete(cli, "opp report c") == [name for name in registry.NAMES if name.startswith("c")]
-    assert bash_complete(cli, "opp report cycle --by ") == ["assignee", "month", "quarter"]
-    assert bash_complete(cli, "opp report calibration --by ") == ["stage"]
+    assert run_opp("customer", "add", "--org", "Müller & Söhne").returncode == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPP_")}
+    env.update(
+        OPP_DB=db,
+        HOME=str(tmp_path),
+        PS1="$ ",
+        TERM="dumb",
+        INPUTRC="/dev/null",
+        PATH=f"{Path(OPP_BIN).parent}{os.pathsep}{env.get('PATH', '')}",
+    )
+    pid, fd = _interactive_bash(env)
+    try:
+        os.write(fd, f"source '{COMPLETIONS / 'opp.bash'}'; echo sourced\n".encode())
+        _read_until(fd, "sourced\r\n")
+        os.write(fd, f"opp customer show {typed}\t".encode())
+        _read_until(fd, "Söhne")
+        # The completed line made the arguments of `set --` (Ctrl-A, Ctrl-E), printed one per line.
+        os.write(fd, b"\x01set -- \x05 ; printf '<%s>\\n' \"$@\"; echo do''ne\n")
+        out = _read_until(fd, "done\r\n")
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(fd)
+    assert "<opp>\r\n<customer>\r\n<show>\r\n<Müller & Söhne>\r\n" in out, out

@@ -7,6 +7,7 @@ them, so ``opp --help``, ``opp --version`` and shell completion start fast.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
@@ -41,6 +42,8 @@ class OppGroup(TyperGroup):
                 as_json=as_json,
             )
             sys.exit(code)
+        if os.environ.get(complete.COMPLETE_VAR):
+            compat.register_completion(complete.bash_word)
         try:
             result = super().main(
                 args=argv,
@@ -152,7 +155,7 @@ SETTINGS: dict[str, Any] = {
     "no_args_is_help": True,
     "rich_markup_mode": None,
     "pretty_exceptions_enable": False,
-    "add_completion": True,
+    "add_completion": False,
     "context_settings": {"help_option_names": ["-h", "--help"]},
 }
 app = typer.Typer(cls=OppGroup, **SETTINGS)

@@ -10,6 +10,7 @@ needs it; the rest of opp imports Typer's internals only from here.
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -43,6 +44,7 @@ __all__ = [
     "completion_script",
     "declared",
     "is_no_args_is_help",
+    "register_completion",
     "replace_coercion",
     "short_help",
     "unknown_option_name",
@@ -109,6 +111,30 @@ def completion_script(prog_name: str, complete_var: str, shell: str) -> str:
     from typer._completion_shared import get_completion_script
 
     return get_completion_script(prog_name=prog_name, complete_var=complete_var, shell=shell)
+
+
+def register_completion(answer_bash: Callable[[str, str], str]) -> None:
+    """Have ``opp`` answer TAB in bash, zsh and fish through Typer's completion classes (registered with
+    Click only by Typer's ``--install-completion`` option, which opp leaves out), bash's answer with each
+    value passed through ``answer_bash(value, typed)``: Typer's bash class prints values as they are, and
+    bash inserts them unquoted. ``typed`` is the word being completed as the shell has it so far."""
+    from typer._click.shell_completion import add_completion_class
+    from typer._completion_classes import BashComplete, completion_init
+
+    class QuotingBashComplete(BashComplete):
+        def get_completion_args(self) -> tuple[list[str], str]:
+            args, incomplete = super().get_completion_args()
+            words = os.environ.get("COMP_WORDS", "")
+            raw = words.split("\n") if "\n" in words else words.split(" ")
+            cword = int(os.environ.get("COMP_CWORD", "0"))
+            self.typed = raw[cword] if 0 <= cword < len(raw) else ""
+            return args, incomplete
+
+        def format_completion(self, item: Any) -> str:
+            return answer_bash(str(item.value), getattr(self, "typed", ""))
+
+    completion_init()
+    add_completion_class(QuotingBashComplete, "bash")
 
 
 def is_no_args_is_help(error: Exception) -> bool:

@@ -10,6 +10,7 @@ and answer nothing rather than print an error: a TAB press must never break the 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -65,9 +66,46 @@ def complete_customer(ctx: typer.Context, incomplete: str) -> Choices:
     return _values(ctx, "customer", incomplete)
 
 
+def complete_organization(ctx: typer.Context, incomplete: str) -> Choices:
+    """Names of customers that are organizations (``--org``)."""
+    return _values(ctx, "organization", incomplete)
+
+
+def complete_individual(ctx: typer.Context, incomplete: str) -> Choices:
+    """Names of customers that are individuals (``--person``)."""
+    return _values(ctx, "individual", incomplete)
+
+
 def complete_service(ctx: typer.Context, incomplete: str) -> Choices:
     """Service codes still offered, with their names."""
     return _values(ctx, "service", incomplete)
+
+
+# -- quoting ----------------------------------------------------------------------------------------------
+
+_UNSAFE = re.compile(r"[^\w@%+=:,./-]")
+
+
+def bash_word(value: str, typed: str = "") -> str:
+    """``value`` as bash should insert it for the word ``typed`` so far: each shell character escaped with
+    a backslash (``Müller\\ \\&\\ Söhne``), or, after an opening quote, what goes inside that quote
+    (bash closes it). Zsh and fish quote what they insert themselves."""
+    if typed.startswith("'"):
+        return value.replace("'", "'\\''")
+    if typed.startswith('"'):
+        return re.sub(r'(["$`\\])', r"\\\1", value)
+    if any(not char.isprintable() for char in value):
+        return "$'" + "".join(_ansi_c(char) for char in value) + "'"
+    return _UNSAFE.sub(lambda match: "\\" + match.group(0), value)
+
+
+def _ansi_c(char: str) -> str:
+    """One character inside bash's ``$'...'`` quoting."""
+    if char in "'\\":
+        return "\\" + char
+    if char.isprintable():
+        return char
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
 
 
 # -- the scripts ------------------------------------------------------------------------------------------

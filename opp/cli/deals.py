@@ -7,7 +7,12 @@ from typing import Annotated, Any
 import typer
 
 from opp.cli import state
-from opp.cli.complete import complete_customer, complete_stage, complete_user
+from opp.cli.complete import (
+    complete_individual,
+    complete_organization,
+    complete_stage,
+    complete_user,
+)
 from opp.cli.options import (
     AsOfOpt,
     AssigneeOpt,
@@ -76,7 +81,7 @@ def create(
             "--org",
             metavar="REF",
             help="Organization id or exact name.",
-            autocompletion=complete_customer,
+            autocompletion=complete_organization,
         ),
     ] = None,
     person: Annotated[
@@ -85,7 +90,7 @@ def create(
             "--person",
             metavar="REF",
             help="Individual id or exact name.",
-            autocompletion=complete_customer,
+            autocompletion=complete_individual,
         ),
     ] = None,
     value: ValueOpt = None,

@@ -1,4 +1,5 @@
-"""Short lists of names to offer while a user types: stage keys, handles, customer names, service codes.
+"""Short lists of names to offer while a user types: stage keys, handles, customer names (all, or
+organizations or individuals only), service codes.
 
 Shell completion asks for these on every TAB, so they read an existing database as it is: no creating,
 no migrating, a short lock timeout, and at most ``limit`` names.
@@ -33,13 +34,20 @@ def _users(prefix: str) -> Select[Any]:
     )
 
 
-def _customers(prefix: str) -> Select[Any]:
+def _customers(prefix: str, kind: str | None = None) -> Select[Any]:
     c = schema.customers
-    return (
-        select(c.c.name, c.c.kind)
-        .where(func.lower(c.c.name).startswith(prefix.lower(), autoescape=True))
-        .order_by(c.c.name)
-    )
+    query = select(c.c.name, c.c.kind).where(func.lower(c.c.name).startswith(prefix.lower(), autoescape=True))
+    if kind is not None:
+        query = query.where(c.c.kind == kind)
+    return query.order_by(c.c.name)
+
+
+def _organizations(prefix: str) -> Select[Any]:
+    return _customers(prefix, "organization")
+
+
+def _individuals(prefix: str) -> Select[Any]:
+    return _customers(prefix, "individual")
 
 
 def _services(prefix: str) -> Select[Any]:
@@ -55,6 +63,8 @@ QUERIES: dict[str, Callable[[str], Select[Any]]] = {
     "stage": _stages,
     "user": _users,
     "customer": _customers,
+    "organization": _organizations,
+    "individual": _individuals,
     "service": _services,
 }
 
