@@ -23,7 +23,7 @@
 #   opp edit --close --currency --description --format --if-version --probability --ref --title --value --value-from-billables
 #   opp export --assignee --customer --format --from --limit --overdue --period --raw --search --stage --status --to --unassigned
 #   opp forecast --as-of --assignee --by --currency --format --from --period --range --stage --to
-#   opp history --action --actor --format --limit --since
+#   opp history --action --actor --format --limit --reverse --since
 #   opp import --currency --customer-kind --date-order --default-customer --dry-run --format --map --output-format --raw --stage-map
 #   opp invoice list --customer --deal --format --period
 #   opp invoice show --force --format --out

@@ -323,13 +323,22 @@ def history(
     ] = None,
     actor: Annotated[str | None, typer.Option("--actor", metavar="H", help="Events by this user.")] = None,
     limit: Annotated[int | None, typer.Option("--limit", metavar="N", help="At most N events.")] = None,
+    reverse: Annotated[
+        bool, typer.Option("--reverse", help="Newest first (with --limit: the latest N events).")
+    ] = False,
     fmt: FormatOpt = Format.table,
 ) -> None:
-    """Show history events, oldest first."""
+    """Show history events, oldest first (--reverse: newest first)."""
     from opp.core.pipeline import history as history_service
 
     events = history_service.list_events(
-        state.context(), deal_id, action=action, since=since, actor=actor, limit=limit
+        state.context(),
+        deal_id,
+        action=action,
+        since=since,
+        actor=actor,
+        limit=limit,
+        newest_first=reverse,
     )
     from opp.core.records import Event
 
