@@ -58,6 +58,7 @@
 #   opp unassign --format
 #   opp undo --format
 #   opp user add --email --format --name
+#   opp user edit --email --format --name
 #   opp user list --format
 
 _opp_completion() {

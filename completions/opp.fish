@@ -58,6 +58,7 @@
 #   opp unassign --format
 #   opp undo --format
 #   opp user add --email --format --name
+#   opp user edit --email --format --name
 #   opp user list --format
 
 complete --command opp --no-files --arguments "(env _OPP_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) opp)" --condition "env _OPP_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) opp"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, RowMapping, insert, select
+from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from opp.core.context import Context
 from opp.core.errors import Conflict, NotFound
@@ -26,6 +26,21 @@ def add_user(ctx: Context, handle: str, *, name: str | None = None, email: str |
             insert(schema.users).values(handle=handle, name=name, email=email, created_at=uow.at)
         )
     return User(handle=handle, name=name, email=email)
+
+
+def edit_user(ctx: Context, handle: str, *, name: str | None = None, email: str | None = None) -> User:
+    """Change a user's name or email (``""`` clears one); the handle stays, as history names it."""
+    changes: dict[str, str | None] = {}
+    if name is not None:
+        changes["name"] = clean_text(name, what="name", max_length=200)
+    if email is not None:
+        changes["email"] = clean_email(email)
+    with ctx.unit_of_work("user edit") as uow:
+        found = user_id(uow.conn, handle)
+        users = schema.users
+        if changes:
+            uow.conn.execute(update(users).where(users.c.id == found).values(**changes))
+        return _user(uow.conn.execute(select(users).where(users.c.id == found)).mappings().one())
 
 
 def list_users(ctx: Context) -> list[User]:
