@@ -34,7 +34,7 @@ from opp.core.pipeline.scope import DealScope, Scope
 from opp.core.pipeline.stages import Move, load_pipeline, plan_move
 from opp.core.pipeline.users import user_id
 from opp.core.records import CustomerRef, Event, Opportunity, Record, Stage
-from opp.core.refs import aware, clean_text, parse_id, parse_ids
+from opp.core.refs import aware, clean_text, handle_key, parse_id, parse_ids
 from opp.store import schema
 from opp.store.dialect import insert_returning_ids
 
@@ -350,7 +350,7 @@ def create_deal(
             expected_close=expected_close,
             external_ref=new_ref,
             assignee_id=assignee_id,
-            assignee=assign.strip() if assign else None,
+            assignee=handle_key(assign) if assign else None,
         )
         new_id = insert_deals(uow, [deal])[0]
         return fetch_deals(conn, [new_id])[0]
@@ -594,7 +594,7 @@ def _claim_one(uow: UnitOfWork, deal_id: int, me: int | None, handle: str) -> No
 
 
 def assign_deals(ctx: Context, handle: str, deal_ids: Iterable[int | str]) -> list[Opportunity]:
-    return _reassign(ctx, deal_ids, handle.strip(), command="assign")
+    return _reassign(ctx, deal_ids, handle_key(handle), command="assign")
 
 
 def unassign_deals(ctx: Context, deal_ids: Iterable[int | str]) -> list[Opportunity]:

@@ -14,7 +14,7 @@ from opp.core.context import Context
 from opp.core.dates import parse_date, start_of_day_utc
 from opp.core.errors import Invalid
 from opp.core.records import Event
-from opp.core.refs import aware, parse_id
+from opp.core.refs import aware, handle_key, parse_id
 from opp.store import schema
 
 h = schema.history
@@ -87,7 +87,7 @@ def list_events(
 ) -> list[Event]:
     """Events oldest first (newest first if asked, so ``limit`` keeps the latest), of one deal or all;
     ``since`` counts from the start of that day (UTC)."""
-    where = EventFilter(actor=actor.strip() if actor else None, limit=limit, newest_first=newest_first)
+    where = EventFilter(actor=handle_key(actor) if actor else None, limit=limit, newest_first=newest_first)
     if action is not None:
         where.action = action.strip().lower()
         if where.action not in ACTIONS:

@@ -7,7 +7,7 @@ from sqlalchemy import Connection, RowMapping, insert, select, update
 from opp.core.context import Context
 from opp.core.errors import Conflict, NotFound
 from opp.core.records import User
-from opp.core.refs import clean_email, clean_text, parse_handle
+from opp.core.refs import clean_email, clean_text, handle_key, parse_handle
 from opp.store import schema
 
 
@@ -50,8 +50,10 @@ def list_users(ctx: Context) -> list[User]:
 
 
 def user_id(conn: Connection, handle: str, *, required: bool = True) -> int | None:
-    """The id of the user with this handle; NotFound (or None when not required) if there is none."""
-    found = conn.execute(select(schema.users.c.id).where(schema.users.c.handle == handle.strip())).scalar()
+    """The id of the user with this handle (in any case); NotFound (or None when not required) if none."""
+    found = conn.execute(
+        select(schema.users.c.id).where(schema.users.c.handle == handle_key(handle))
+    ).scalar()
     if found is None and required:
         raise _no_such_user(handle)
     return found
