@@ -20,7 +20,7 @@
 #   opp db info --format
 #   opp db upgrade --format
 #   opp demo --file --format
-#   opp edit --close --currency --description --format --if-version --probability --ref --title --value --value-from-billables
+#   opp edit --close --currency --description --format --if-version --probability --reason --ref --title --value --value-from-billables
 #   opp export --assignee --customer --format --from --limit --overdue --period --raw --search --stage --status --to --unassigned
 #   opp forecast --as-of --assignee --by --currency --format --from --period --range --stage --to
 #   opp history --action --actor --format --limit --reverse --since

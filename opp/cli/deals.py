@@ -209,6 +209,9 @@ def edit(
             "--value-from-billables", help="Set the value to the billable lines' subtotal (before tax)."
         ),
     ] = False,
+    reason: Annotated[
+        str | None, typer.Option("--reason", metavar="T", help="Why it was lost (a lost deal only).")
+    ] = None,
     if_version: Annotated[
         int | None,
         typer.Option(
@@ -234,6 +237,7 @@ def edit(
         description=description,
         ref=ref,
         value_from_billables=value_from_billables,
+        reason=reason,
         if_version=if_version,
     )
     emit(deal, fmt)
