@@ -20,10 +20,10 @@
 #   opp db info --format
 #   opp db upgrade --format
 #   opp demo --file --format
-#   opp edit --close --currency --description --format --if-version --probability --ref --title --value --value-from-billables
+#   opp edit --close --currency --description --format --if-version --probability --reason --ref --title --value --value-from-billables
 #   opp export --assignee --customer --format --from --limit --overdue --period --raw --search --stage --status --to --unassigned
 #   opp forecast --as-of --assignee --by --currency --format --from --period --range --stage --to
-#   opp history --action --actor --format --limit --since
+#   opp history --action --actor --format --limit --reverse --since
 #   opp import --currency --customer-kind --date-order --default-customer --dry-run --format --map --output-format --raw --stage-map
 #   opp invoice list --customer --deal --format --period
 #   opp invoice show --force --format --out
@@ -58,6 +58,7 @@
 #   opp unassign --format
 #   opp undo --format
 #   opp user add --email --format --name
+#   opp user edit --email --format --name
 #   opp user list --format
 
 _opp_completion() {

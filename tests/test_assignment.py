@@ -125,6 +125,19 @@ def test_claim_by_an_unknown_acting_user_is_not_found(team, unchanged):
     check()
 
 
+def test_handles_are_matched_case_insensitively_wherever_they_are_read(team):
+    assert team.json("assign", " Mo ", "1")[0]["assignee"] == "mo"
+    assert assign_events(team, 1) == [("dana", "assignee", None, "mo", None)]
+    assert team.json("--as", "LEE", "claim", "2")[0]["assignee"] == "lee"
+    assert assign_events(team, 2) == [("lee", "assignee", None, "lee", "claim")]
+    assert team.json("create", "Three", "--org", "Initech", "--assign", "Dana")["assignee"] == "dana"
+    assert [d["id"] for d in team.json("list", "--assignee", "MO")] == [1]
+    assert [e["opportunity_id"] for e in team.json("history", "--actor", "Lee")] == [2]
+    assert team.json("user", "edit", "Lee", "--name", "Lee Adama")["handle"] == "lee"
+    team("--as", "Lee", "undo")  # the acting user is lee, whose last command was the claim
+    assert team.json("show", "2")["assignee"] is None
+
+
 def test_claiming_a_closed_deal_is_allowed(team):
     team("stage", "lost", "1")
     assert team.json("claim", "1")[0]["assignee"] == "dana"

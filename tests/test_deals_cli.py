@@ -592,6 +592,46 @@ def test_edit_of_a_closed_deal_keeps_its_probability_if_unchanged(opp):
     assert (edited["probability"], edited["title"]) == (100, "Won deal")
 
 
+def test_edit_reason_sets_a_lost_deals_reason_as_an_undoable_update(opp):
+    make(opp)
+    opp("stage", "lost", "1", "--reason", "budget")
+    edited = opp.json("edit", "1", "--reason", "  went with a competitor  ", "--title", "Lost deal")
+    assert (edited["lost_reason"], edited["title"], edited["status"]) == (
+        "went with a competitor",
+        "Lost deal",
+        "lost",
+    )
+    assert sorted(updates(opp, 1)) == [
+        ("lost_reason", "budget", "went with a competitor"),
+        ("title", "Deal", "Lost deal"),
+    ]
+    assert opp.json("undo")["name"] == "edit"
+    shown = opp.json("show", "1")
+    assert (shown["lost_reason"], shown["title"], shown["status"]) == ("budget", "Deal", "lost")
+
+
+def test_edit_reason_gives_a_lost_deal_without_one_a_reason(opp):
+    make(opp, "Deal", "--stage", "lost")
+    assert opp.json("edit", "1", "--reason", "no budget")["lost_reason"] == "no budget"
+    assert updates(opp, 1) == [("lost_reason", None, "no budget")]
+
+
+@pytest.mark.parametrize(
+    ("stage", "reason", "code", "fragment"),
+    [
+        ("won", "budget", 4, "opportunity 1: lost_reason is given but the stage is closed-won"),
+        (None, "budget", 4, "opportunity 1: lost_reason is given but the stage is lead"),
+        ("lost", "", 2, "reason must not be empty"),
+        ("lost", "r" * 2001, 2, "reason is 2001 characters long"),
+    ],
+)
+def test_edit_reason_refuses_a_deal_not_lost_and_bad_reasons(opp, unchanged, stage, reason, code, fragment):
+    make(opp, "Deal", *(["--stage", stage] if stage else []))
+    check = unchanged()
+    assert fragment in opp.fails(code, "edit", "1", "--reason", reason, "--title", "Other")
+    check()
+
+
 @pytest.mark.parametrize(("deal_id", "code"), [("99", 3), ("abc", 2), ("0", 2)])
 def test_edit_refuses_bad_or_unknown_ids(opp, unchanged, deal_id, code):
     make(opp)

@@ -98,6 +98,7 @@ SAMPLES: dict[tuple[str, ...], list[Sample]] = {
         Sample(("Initech",), rows=lambda customer: len(customer["totals"]["by_currency"])),
     ],
     ("user", "add"): [Sample(("ann", "--name", "Ann Perkins"))],
+    ("user", "edit"): [Sample(("sam", "--email", "sam@example.com"))],
     ("user", "list"): [Sample(())],
     ("stages", "list"): [Sample(())],
     ("stages", "add"): [Sample(("demo", "--probability", "40", "--after", "lead"))],

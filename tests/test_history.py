@@ -148,6 +148,13 @@ def test_history_by_actor_and_limit(story):
     assert [e["id"] for e in story.json("history", "1", "--since", "2026-03-11", "--limit", "1")] == [3]
 
 
+def test_history_reverse_is_newest_first_so_limit_keeps_the_latest(story):
+    assert [e["id"] for e in story.json("history", "--reverse")] == [7, 6, 5, 4, 3, 2, 1]
+    assert [e["id"] for e in story.json("history", "--reverse", "--limit", "2")] == [7, 6]
+    assert [e["id"] for e in story.json("history", "1", "--reverse", "--limit", "2")] == [6, 3]
+    assert story("history", "2", "--reverse", "--actor", "mo", "-f", "ids").stdout == "5\n4\n"
+
+
 def test_history_filters_combine(story):
     assert actions(story, "2", "--actor", "dana", "--since", "2026-03-11") == [(2, "updated")]
 

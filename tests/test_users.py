@@ -67,3 +67,52 @@ def test_empty_list(cli):
     out = cli("user", "list")
     assert out.stdout == ""
     assert "no users yet" in out.stderr
+
+
+# -- user edit -----------------------------------------------------------------------------------------
+
+
+def test_edit_changes_only_the_fields_given(cli):
+    cli("user", "add", "ann", "--name", "Ann Lee", "--email", "ann@example.com")
+    assert cli.json("user", "edit", "ann", "--email", " ann.lee@example.com ") == {
+        "handle": "ann",
+        "name": "Ann Lee",
+        "email": "ann.lee@example.com",
+    }
+    assert cli.json("user", "edit", "ann", "--name", "Ann Lee-Park")["email"] == "ann.lee@example.com"
+    assert cli.json("user", "list")[0] == {
+        "handle": "ann",
+        "name": "Ann Lee-Park",
+        "email": "ann.lee@example.com",
+    }
+
+
+def test_edit_with_empty_text_clears_a_field(cli):
+    cli("user", "add", "ann", "--name", "Ann Lee", "--email", "ann@example.com")
+    assert cli.json("user", "edit", "ann", "--name", "", "--email", "") == {
+        "handle": "ann",
+        "name": None,
+        "email": None,
+    }
+
+
+def test_edit_keeps_the_users_deals_and_history(opp):
+    opp("create", "Deal", "--org", "Initech", "--assign", "dana")
+    opp("user", "edit", "dana", "--name", "Dana K. Scully")
+    assert opp.json("show", "1")["assignee"] == "dana"
+    assert [e["actor"] for e in opp.json("history", "1")] == ["dana"]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "fragment"),
+    [
+        (["nobody", "--name", "X"], 3, "no user 'nobody'"),
+        (["dana", "--email", "nope"], 2, "invalid email address 'nope'"),
+        (["dana", "--name", "Dana", "--email", "nope"], 2, "invalid email address 'nope'"),
+        (["dana", "--name", "n" * 201], 2, "name is 201 characters long"),
+    ],
+)
+def test_edit_refuses_bad_input_and_changes_nothing(opp, unchanged, args, code, fragment):
+    check = unchanged()
+    assert fragment in opp.fails(code, "user", "edit", *args)
+    check()

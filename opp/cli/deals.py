@@ -213,6 +213,9 @@ def edit(
             "--value-from-billables", help="Set the value to the billable lines' subtotal (before tax)."
         ),
     ] = False,
+    reason: Annotated[
+        str | None, typer.Option("--reason", metavar="T", help="Why it was lost (a lost deal only).")
+    ] = None,
     if_version: Annotated[
         int | None,
         typer.Option(
@@ -238,6 +241,7 @@ def edit(
         description=description,
         ref=ref,
         value_from_billables=value_from_billables,
+        reason=reason,
         if_version=if_version,
     )
     emit(deal, fmt)
@@ -327,13 +331,22 @@ def history(
     ] = None,
     actor: Annotated[str | None, typer.Option("--actor", metavar="H", help="Events by this user.")] = None,
     limit: Annotated[int | None, typer.Option("--limit", metavar="N", help="At most N events.")] = None,
+    reverse: Annotated[
+        bool, typer.Option("--reverse", help="Newest first (with --limit: the latest N events).")
+    ] = False,
     fmt: FormatOpt = Format.table,
 ) -> None:
-    """Show history events, oldest first."""
+    """Show history events, oldest first (--reverse: newest first)."""
     from opp.core.pipeline import history as history_service
 
     events = history_service.list_events(
-        state.context(), deal_id, action=action, since=since, actor=actor, limit=limit
+        state.context(),
+        deal_id,
+        action=action,
+        since=since,
+        actor=actor,
+        limit=limit,
+        newest_first=reverse,
     )
     from opp.core.records import Event
 

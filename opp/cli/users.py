@@ -1,4 +1,4 @@
-"""User commands: add, list."""
+"""User commands: add, edit, list."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from opp.cli import state
+from opp.cli.complete import complete_user
 from opp.cli.options import FormatOpt, RecordFormatOpt
 from opp.cli.render import Column, Format, emit
 
@@ -26,6 +27,25 @@ def add(
     from opp.core.pipeline import users
 
     emit(users.add_user(state.context(), handle, name=name, email=email), fmt)
+
+
+@app.command()
+def edit(
+    handle: Annotated[
+        str, typer.Argument(metavar="HANDLE", help="The user to change.", autocompletion=complete_user)
+    ],
+    name: Annotated[
+        str | None, typer.Option("--name", metavar="T", help="New display name ('' clears it).")
+    ] = None,
+    email: Annotated[
+        str | None, typer.Option("--email", metavar="E", help="New email address ('' clears it).")
+    ] = None,
+    fmt: RecordFormatOpt = Format.table,
+) -> None:
+    """Change a user's name or email."""
+    from opp.core.pipeline import users
+
+    emit(users.edit_user(state.context(), handle, name=name, email=email), fmt)
 
 
 @app.command("list")

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DatabaseError, DBAPIError, IntegrityError, InvalidReq
 
 from opp.core.clock import Clock
 from opp.core.errors import Conflict, Invalid, Unavailable
+from opp.core.refs import handle_key
 from opp.store import schema
 from opp.store.dialect import insert_rows
 from opp.store.engine import (
@@ -146,7 +147,7 @@ class Context:
 
     def __init__(self, store: Store, *, actor: str, clock: Clock | None = None) -> None:
         self.store = store
-        self.actor = actor
+        self.actor = handle_key(actor)
         self.clock = clock or Clock()
         #: The records saved by this context's committed units of work (see :meth:`UnitOfWork.records`).
         self.saved: list[str] = []

@@ -52,6 +52,12 @@ def parse_handle(text: str) -> str:
     return handle
 
 
+def handle_key(text: str) -> str:
+    """A handle as typed to name an existing user (``--assignee Dana``, ``--as Dana``): handles are
+    lower-case, so it is matched case-insensitively."""
+    return text.strip().lower()
+
+
 def clean_text(text: str | None, *, what: str, max_length: int, required: bool = False) -> str | None:
     """Trimmed text within a length limit; empty becomes None unless required."""
     if text is None:

@@ -61,8 +61,8 @@ def clean_ref(text: str | None) -> str | None:
     return clean_text(text, what="external ref", max_length=REF_LENGTH)
 
 
-def clean_reason(text: str | None, *, what: str = "lost reason") -> str | None:
-    return clean_text(text, what=what, max_length=REASON_LENGTH)
+def clean_reason(text: str | None, *, what: str = "lost reason", required: bool = False) -> str | None:
+    return clean_text(text, what=what, max_length=REASON_LENGTH, required=required)
 
 
 def check_ref_free(conn: Connection, ref: str | None, deal_id: int | None = None) -> None:

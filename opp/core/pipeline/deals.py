@@ -34,7 +34,7 @@ from opp.core.pipeline.scope import DealScope, Scope, scope_of
 from opp.core.pipeline.stages import Move, load_pipeline, plan_move
 from opp.core.pipeline.users import user_id
 from opp.core.records import CustomerRef, Event, Opportunity, Record, Stage
-from opp.core.refs import aware, clean_text, parse_id, parse_ids
+from opp.core.refs import aware, clean_text, handle_key, parse_id, parse_ids
 from opp.store import schema
 from opp.store.dialect import insert_returning_ids
 
@@ -345,7 +345,7 @@ def create_deal(
             expected_close=expected_close,
             external_ref=new_ref,
             assignee_id=assignee_id,
-            assignee=assign.strip() if assign else None,
+            assignee=handle_key(assign) if assign else None,
         )
         new_id = insert_deals(uow, [deal])[0]
         return fetch_deals(conn, [new_id])[0]
@@ -458,9 +458,12 @@ def edit_deal(
     description: str | None = None,
     ref: str | None = None,
     value_from_billables: bool = False,
+    reason: str | None = None,
     if_version: int | None = None,
 ) -> Opportunity:
     """Change the given fields (``""`` clears an optional one); one ``updated`` event per changed field.
+
+    ``reason`` is a lost deal's lost reason; a deal that is not lost has none (Conflict).
 
     ``if_version`` is the version the caller last saw: if the deal changed since, nothing is written
     and the refusal names who changed it (a script's guard against overwriting another operator).
@@ -473,6 +476,7 @@ def edit_deal(
     wanted = parse_id(deal_id)
     if value_from_billables and (value is not None or currency is not None):
         raise Invalid("--value-from-billables goes without --value and --currency")
+    lost_reason = clean_reason(reason, what="reason", required=True) if reason is not None else None
     with ctx.unit_of_work("edit") as uow:
         row = lock_deal(uow.conn, wanted)
         if if_version is not None and row["version"] != if_version:
@@ -502,8 +506,21 @@ def edit_deal(
             change.probability(parse_probability(probability))
         if close is not None:
             change.set("expected_close", _parse_close(close, ctx))
+        if lost_reason is not None:
+            _set_lost_reason(uow.conn, change, lost_reason)
         change.write(action="updated", note="value from billables" if value_from_billables else None)
         return fetch_deals(uow.conn, [wanted])[0]
+
+
+def _set_lost_reason(conn: Connection, change: DealChange, reason: str) -> None:
+    """Give the deal a new lost reason where it stands: the stage rules keep one on a lost deal only,
+    and a deal in another stage conflicts with the reason (it is not bad input)."""
+    try:
+        change.stage(load_pipeline(conn).get(change.row["stage"]), lost_reason=reason)
+    except Invalid as exc:
+        raise Conflict(
+            f"opportunity {change.row['id']}: {exc.message}", hint="only a lost deal has a lost reason"
+        ) from exc
 
 
 def move_deals(
@@ -589,7 +606,7 @@ def _claim_one(uow: UnitOfWork, deal_id: int, me: int | None, handle: str) -> No
 
 
 def assign_deals(ctx: Context, handle: str, deal_ids: Iterable[int | str]) -> list[Opportunity]:
-    return _reassign(ctx, deal_ids, handle.strip(), command="assign")
+    return _reassign(ctx, deal_ids, handle_key(handle), command="assign")
 
 
 def unassign_deals(ctx: Context, deal_ids: Iterable[int | str]) -> list[Opportunity]:

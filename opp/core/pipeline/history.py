@@ -1,4 +1,4 @@
-"""The history of deals: every change as an event, oldest first."""
+"""The history of deals: every change as an event, oldest first (or newest first when reversed)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from opp.core.context import Context
 from opp.core.dates import parse_date, start_of_day_utc
 from opp.core.errors import Invalid
 from opp.core.records import Event
-from opp.core.refs import aware, parse_id
+from opp.core.refs import aware, handle_key, parse_id
 from opp.store import schema
 
 h = schema.history
@@ -29,6 +29,7 @@ class EventFilter:
     actor: str | None = None
     since: datetime | None = None
     limit: int | None = None
+    newest_first: bool = False
 
 
 def event_value(action: str, text: str | None) -> str | dict[str, Any] | None:
@@ -68,7 +69,7 @@ def query_events(conn: Connection, where: EventFilter) -> list[Event]:
         query = query.where(h.c.actor == where.actor)
     if where.since is not None:
         query = query.where(h.c.at >= where.since.replace(tzinfo=None))
-    query = query.order_by(h.c.id)
+    query = query.order_by(h.c.id.desc() if where.newest_first else h.c.id)
     if where.limit is not None:
         query = query.limit(where.limit)
     return [_event(row) for row in conn.execute(query).mappings()]
@@ -82,9 +83,11 @@ def list_events(
     since: str | None = None,
     actor: str | None = None,
     limit: int | None = None,
+    newest_first: bool = False,
 ) -> list[Event]:
-    """Events oldest first, of one deal or all; ``since`` counts from the start of that day (UTC)."""
-    where = EventFilter(actor=actor.strip() if actor else None, limit=limit)
+    """Events oldest first (newest first if asked, so ``limit`` keeps the latest), of one deal or all;
+    ``since`` counts from the start of that day (UTC)."""
+    where = EventFilter(actor=handle_key(actor) if actor else None, limit=limit, newest_first=newest_first)
     if action is not None:
         where.action = action.strip().lower()
         if where.action not in ACTIONS:
