@@ -24,6 +24,9 @@ from opp.cli.app import app
 from opp.cli.compat import click_command
 from tests.conftest import BACKEND, Cli, Outcome
 
+# A sweep of every command in every format (~45 s on two cores): make test runs it, make check does not.
+pytestmark = pytest.mark.slow
+
 RECORD_FORMATS = ("table", "json", "jsonl", "csv")
 FORMATS = (*RECORD_FORMATS, "ids")
 NOW_OF_EXAMPLES = "2027-01-10T08:30:00Z"  # the example data's dates are in the past by then
