@@ -268,7 +268,10 @@ def import_(
         raise Invalid("--rejects lists the rows --skip-invalid leaves out", hint="add --skip-invalid")
     # Tables merge key by key and arrays add up; for everything else the command line wins.
     fields = importer.parse_mapping(_pairs(given.get("map", {})))
-    fields.update(importer.parse_mapping(mapping or []))
+    typed = importer.parse_mapping(mapping or [])
+    fields.update(typed)
+    # A column the command line maps is read, even when the profile ignores it.
+    kept = [column for column in given.get("ignore", []) if column.strip().lower() not in typed.values()]
     stages = importer.parse_stage_map(_pairs(given.get("stage-map", {})))
     stages.update(importer.parse_stage_map(stage_map or []))
     order = date_order if date_order is not None else given.get("date-order")
@@ -282,7 +285,7 @@ def import_(
         customer_kind=customer_kind if customer_kind is not None else given.get("customer-kind"),
         dry_run=dry_run,
         strip_formula_guard=not raw,
-        ignore=importer.parse_columns([*given.get("ignore", []), *(ignore or [])], what="--ignore"),
+        ignore=importer.parse_columns([*kept, *(ignore or [])], what="--ignore"),
         require=importer.parse_fields([*given.get("require", []), *(require or [])], what="--require"),
         skip_invalid=skip_invalid,
         rejects=Path(rejects) if rejects is not None else None,
@@ -321,6 +324,12 @@ def import_(
         message(f"opp import: … and {shown - MAX_SKIPS_SHOWN} more skipped{where}")
     emit(summary, fmt)
     message(importer.summary_message(summary))
+    if summary.columns_not_read:
+        message(
+            "opp import: columns not read: "
+            + ", ".join(summary.columns_not_read)
+            + " (map them with --map FIELD=COLUMN, or say --ignore COLUMN to pass over them quietly)"
+        )
 
 
 def export(

@@ -147,7 +147,6 @@ def _people_of(
         contacts.update((row.id, (row.email, row.phone)) for row in conn.execute(query))
     names: dict[str, str | None] = {}
     if handles:
-        names = dict(
-            conn.execute(select(us.c.handle, us.c.name).where(us.c.handle.in_(handles))).tuples().all()
-        )
+        query = select(us.c.handle, us.c.name).where(us.c.handle.in_(handles))
+        names = {row.handle: row.name for row in conn.execute(query)}
     return contacts, names

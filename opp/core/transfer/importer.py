@@ -148,6 +148,7 @@ class ImportSummary(Record):
     probability_adjusted: int  # won or lost rows whose probability column said other than 100 or 0
     dry_run: bool
     new_users: list[str]
+    columns_not_read: list[str]  # a mapped file's columns that fed nothing (and were not ignored)
 
 
 class ImportRejected(Invalid):
@@ -444,6 +445,7 @@ class _Import:
         self.ignored = frozenset(options.ignore)
         self.required = tuple(options.require)
         self.columns: list[tuple[str, str]] = []  # (key in a row's cells, name as written), in file order
+        self.not_read: list[str] = []  # columns that feed no field and were not ignored, as written
         self.stages: dict[str, Stage] = {}  # stage text -> stage, as read so far
         self.dates: dict[str, date] = {}  # date text -> date (files repeat their dates a lot)
         self.customers: dict[tuple[str | None, str], int] = {}
@@ -475,6 +477,13 @@ class _Import:
                 for index, name in enumerate(columns)
             ]
             self.columns.extend(zip(columns, header, strict=True))
+            if not strict:
+                read = set(mapping.values()) | {name for name in FIELDS if name not in mapping}
+                self.not_read.extend(
+                    written
+                    for name, written in zip(columns, header, strict=True)
+                    if name not in read and not name.startswith(_IGNORED)
+                )
             repeated = [name for name in columns if columns.count(name) > 1]
             if repeated:
                 raise Invalid(f"line 1: column {repeated[0]!r} appears twice")
@@ -747,6 +756,7 @@ class _Import:
             probability_adjusted=self.probability_adjusted,
             dry_run=self.options.dry_run,
             new_users=self.new_users,
+            columns_not_read=self.not_read,
         )
 
     def _prefetch(self, rows: list[_Row]) -> dict[str, RowMapping | None]:
