@@ -711,3 +711,18 @@ def test_the_rejects_parse_back_with_pythons_csv_module_whatever_the_cells_hold(
     rows = read_csv(rejects)
     assert [(r["title"], r["line"]) for r in rows] == [('multi\nline, "quoted"', "2"), ("=cmd", "4")]
     assert json.loads(json.dumps(rows))  # plain strings throughout
+
+
+def test_a_row_skipped_after_its_customer_was_found_leaves_no_customer_behind(opp, tmp_path):
+    opp("import", messy(tmp_path, ["A,Acme,R1"], header="title,customer,external_ref"))
+    # Checked against its (open) deal only once the batch's customers are made: then skipped.
+    path = messy(
+        tmp_path,
+        ["A,NewCo,R1,2026-01-02", "B,OtherCo,R2,"],
+        header="title,customer,external_ref,closed_at",
+    )
+    outcome = opp("import", path, "--skip-invalid", "-o", "json")
+    summary = outcome.json()
+    assert (summary["created"], summary["skipped"], summary["customers_created"]) == (1, 1, 1)
+    assert "skipped line 2: closed_at is given but lead is an open stage" in outcome.stderr
+    assert [c[1] for c in customer_records(opp)] == ["Acme", "Initech", "OtherCo"]

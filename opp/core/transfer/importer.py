@@ -30,7 +30,7 @@ from itertools import islice
 from pathlib import Path
 from typing import IO
 
-from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select
+from sqlalchemy import Connection, RowMapping, bindparam, delete, func, insert, select
 
 from opp.core import settings
 from opp.core.context import Context, UnitOfWork
@@ -457,6 +457,7 @@ class _Import:
         self.first_problem: OppError | None = None
         self.more_problems = False
         self.rejected: list[Skipped] = []
+        self.made_customers: list[int] = []  # with skip_invalid: the customers made, for _drop_unused
         self.skipped = self.blank_rows = self.probability_adjusted = 0
         self.created = self.updated = self.unchanged = 0
         self.customers_created = self.users_created = 0
@@ -743,6 +744,19 @@ class _Import:
     def finish(self) -> None:
         if self.problems:
             raise ImportRejected(self.problems, more=self.more_problems, first=self.first_problem)
+        if self.skipped:
+            self._drop_unused()
+
+    def _drop_unused(self) -> None:
+        """Remove the customers this import made for rows that were then skipped (a row is checked
+        against its deal only after its batch's customers are found or made): a skipped row leaves
+        nothing behind. Such customers have no deal, contact or ticket yet: none could name them."""
+        made = self.made_customers
+        for start in range(0, len(made), _LOOKUP_CHUNK):
+            chunk = made[start : start + _LOOKUP_CHUNK]
+            used = select(o.c.id).where(o.c.customer_id == cu.c.id).exists()
+            result = self.uow.conn.execute(delete(cu).where(cu.c.id.in_(chunk), ~used))
+            self.customers_created -= result.rowcount
 
     def summary(self) -> ImportSummary:
         return ImportSummary(
@@ -983,6 +997,8 @@ class _Import:
             ],
         )
         self.customers_created += len(made)
+        if self.options.skip_invalid:
+            self.made_customers.extend(ids)
         cache = self.customers
         for key, found in zip(keys, chosen, strict=True):
             cache[key] = found if found > 0 else ids[-found - 1]
@@ -1015,6 +1031,8 @@ class _Import:
                 at=self.uow.at,
             )
             self.customers_created += 1
+            if self.options.skip_invalid:
+                self.made_customers.append(found)
         self.customers[key] = found  # _find_customers keeps the cache within its limit
         return found
 
