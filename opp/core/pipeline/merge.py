@@ -63,7 +63,6 @@ FILLED = ("email", "phone", "employer_id", "job_title")
 # A trailing legal form, after the name is lower-cased, stripped of accents and its punctuation made
 # spaces: "Acme, Inc." -> "acme inc" -> "acme". Longest forms first.
 LEGAL_FORMS = (
-    "gmbh & co kg",
     "gmbh co kg",
     "s a r l",
     "s a",
@@ -101,7 +100,7 @@ LEGAL_FORMS = (
     "company",
 )
 _LEGAL_TAIL = re.compile(r"(?:\s(?:" + "|".join(re.escape(form) for form in LEGAL_FORMS) + r"))+$")
-_NOT_WORD = re.compile(r"[^\w&]+|_")
+_NOT_WORD = re.compile(r"[\W_]+")
 
 
 def normalized_name(name: str) -> str:
@@ -112,7 +111,7 @@ def normalized_name(name: str) -> str:
     plain = "".join(char for char in decomposed if not unicodedata.combining(char))
     words = " ".join(_NOT_WORD.sub(" ", plain).split())
     stripped = _LEGAL_TAIL.sub("", " " + words).strip() or words
-    return stripped.replace(" ", "").replace("&", "and")
+    return stripped.replace(" ", "")
 
 
 @dataclass(frozen=True)

@@ -97,30 +97,35 @@ def add_contact(
     role = clean_text(role, what="role", max_length=ROLE_LENGTH)
     with ctx.unit_of_work("contact add") as uow:
         lock_deal(uow.conn, wanted)
-        person = _person(uow.conn, person_ref)
-        found = _row(uow.conn, wanted, person.id)
-        if found is None:
-            uow.conn.execute(
-                insert(dc).values(opportunity_id=wanted, customer_id=person.id, role=role, created_at=uow.at)
-            )
-            uow.record(
-                wanted,
-                ACTION,
-                field=FIELD,
-                new=contact_text(person.id, person.name, role),
-                note=f"added {_describe(person.name, role)}",
-            )
-        elif role is not None and role != found["role"]:
-            uow.conn.execute(update(dc).where(dc.c.id == found["id"]).values(role=role))
-            uow.record(
-                wanted,
-                ACTION,
-                field=FIELD,
-                old=contact_text(person.id, person.name, found["role"]),
-                new=contact_text(person.id, person.name, role),
-                note=f"{person.name} is now {role}",
-            )
+        put_on_deal(uow, wanted, _person(uow.conn, person_ref), role)
         return read_contacts(uow.conn, wanted)
+
+
+def put_on_deal(uow: UnitOfWork, deal_id: int, person: Any, role: str | None) -> None:
+    """:func:`add_contact` inside the caller's unit of work, for a deal it has locked and a person
+    (a customer record of an individual) it has resolved."""
+    found = _row(uow.conn, deal_id, person.id)
+    if found is None:
+        uow.conn.execute(
+            insert(dc).values(opportunity_id=deal_id, customer_id=person.id, role=role, created_at=uow.at)
+        )
+        uow.record(
+            deal_id,
+            ACTION,
+            field=FIELD,
+            new=contact_text(person.id, person.name, role),
+            note=f"added {_describe(person.name, role)}",
+        )
+    elif role is not None and role != found["role"]:
+        uow.conn.execute(update(dc).where(dc.c.id == found["id"]).values(role=role))
+        uow.record(
+            deal_id,
+            ACTION,
+            field=FIELD,
+            old=contact_text(person.id, person.name, found["role"]),
+            new=contact_text(person.id, person.name, role),
+            note=f"{person.name} is now {role}",
+        )
 
 
 def remove_contact(ctx: Context, deal_id: int | str, person_ref: str) -> list[DealContact]:

@@ -123,6 +123,14 @@ def iter_notes(
             )
 
 
-def list_notes(ctx: Context, deal_id: int | str | None = None, **filters: str | int | None) -> list[Note]:
+def list_notes(
+    ctx: Context,
+    deal_id: int | str | None = None,
+    *,
+    customer: str | None = None,
+    kind: str | None = None,
+    search: str | None = None,
+    limit: int | None = None,
+) -> list[Note]:
     """:func:`iter_notes` as a list."""
-    return list(iter_notes(ctx, deal_id, **filters))  # type: ignore[arg-type]
+    return list(iter_notes(ctx, deal_id, customer=customer, kind=kind, search=search, limit=limit))

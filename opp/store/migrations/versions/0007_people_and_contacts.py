@@ -74,6 +74,11 @@ def downgrade() -> None:
     op.drop_table("customer_history")
     op.drop_table("deal_contacts")
     op.drop_index("ix_customers_employer_id", "customers")
-    with op.batch_alter_table("customers") as batch:
-        batch.drop_column("job_title")
-        batch.drop_column("employer_id")
+    if op.get_bind().dialect.name == "sqlite":
+        # ALTER TABLE ... DROP COLUMN (SQLite 3.35+), again without rebuilding the table deals refer to.
+        op.execute("ALTER TABLE customers DROP COLUMN job_title")
+        op.execute("ALTER TABLE customers DROP COLUMN employer_id")
+    else:
+        op.drop_constraint("fk_customers_employer_id_customers", "customers", type_="foreignkey")
+        op.drop_column("customers", "job_title")
+        op.drop_column("customers", "employer_id")
