@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
-from opp.core.pipeline.merge import CUSTOMER_REFERENCES, normalized_name
+from opp.core.pipeline.merge import _NOT_WORD, CUSTOMER_REFERENCES, LEGAL_FORMS, normalized_name
 from opp.store import schema
 
 
@@ -186,3 +188,22 @@ def test_bad_merges_change_nothing(twins, unchanged, args, code, expected):
     check = unchanged()
     assert expected in twins.fails(code, "customer", "merge", *args)
     check()
+
+
+LETTERS = "abcdefghijklmnopqrstuvwxyzéèüöñçåøß"
+WORDS = st.text(
+    alphabet=st.sampled_from(LETTERS + LETTERS.upper().replace("SS", "")), min_size=2, max_size=10
+)
+
+
+@given(
+    words=st.lists(WORDS, min_size=1, max_size=3),
+    form=st.sampled_from(["Inc", "Ltd.", "LLC", "GmbH", "AS", "AB", "SA", "S.L.", "Co.", "Co., Ltd."]),
+    punctuation=st.sampled_from([",", ".", " -", " "]),
+)
+def test_case_punctuation_and_a_legal_form_never_change_the_normalised_name(words, form, punctuation):
+    assume(not any(" ".join(_NOT_WORD.sub(" ", word.casefold()).split()) in LEGAL_FORMS for word in words))
+    name = " ".join(words)
+    assert normalized_name(name.upper()) == normalized_name(name.lower()) == normalized_name(name)
+    assert normalized_name(f"{name}{punctuation} {form}") == normalized_name(name)
+    assert normalized_name(name.replace(" ", "")) == normalized_name(name)

@@ -105,8 +105,9 @@ def resolve_employer(conn: Connection, ref: str) -> Customer:
     return employer
 
 
-def _check_person_fields(kind: str, employer: Customer | None, job_title: str | None) -> None:
-    if kind != "individual" and (employer is not None or job_title is not None):
+def _check_person_fields(kind: str, *, employed: bool, job_title: str | None) -> None:
+    """Only an individual works for an organization, under a job title."""
+    if kind != "individual" and (employed or job_title is not None):
         raise Invalid(
             "only an individual has an employer and a job title",
             hint="give them to a person (opp customer add --person NAME --employer ORG)",
@@ -140,7 +141,7 @@ def add_customer(
     job_title = clean_job_title(job_title)
     with ctx.unit_of_work("customer add") as uow:
         works_for = resolve_employer(uow.conn, employer) if employer is not None else None
-        _check_person_fields(kind, works_for, job_title)
+        _check_person_fields(kind, employed=works_for is not None, job_title=job_title)
         new_id = insert_customer(
             uow.conn,
             kind,
@@ -351,9 +352,7 @@ def edit_customer(
                 raise Invalid(f"customer {customer.id} cannot be its own employer")
             new["employer_id"] = None if works_for is None else works_for.id
         _check_person_fields(
-            customer.kind,
-            None if new.get("employer_id") is None else customer,
-            new.get("job_title"),
+            customer.kind, employed=new.get("employer_id") is not None, job_title=new.get("job_title")
         )
         if "name" in new:
             _refuse_taken_name(uow.conn, customer.kind, new["name"], customer.id)
