@@ -11,9 +11,15 @@
 #   opp config get --format
 #   opp config list --format
 #   opp config set --format
+#   opp contact add --format --role
+#   opp contact list --format
+#   opp contact remove --format
 #   opp create --assign --close --currency --description --format --org --person --probability --ref --stage --value
-#   opp customer add --email --format --org --person --phone
-#   opp customer list --format --kind --search
+#   opp customer add --email --employer --format --job-title --org --person --phone
+#   opp customer dupes --format
+#   opp customer edit --email --employer --format --job-title --name --phone
+#   opp customer list --employer --format --kind --search
+#   opp customer merge --format
 #   opp customer show --format
 #   opp db backup --force --format
 #   opp db copy --format --to
@@ -28,7 +34,8 @@
 #   opp invoice list --customer --deal --format --period
 #   opp invoice show --force --format --out
 #   opp list --as-of --assignee --customer --format --from --limit --overdue --period --raw --search --sort --stage --status --to --unassigned
-#   opp note --format
+#   opp note --format --kind
+#   opp notes --customer --format --kind --limit --search
 #   opp pipeline --as-of --assignee --board --cards --currency --format
 #   opp rate list --currency --format
 #   opp rate remove --date --format

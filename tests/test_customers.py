@@ -15,12 +15,22 @@ def test_add_an_organization(cli):
         "name": "Acme Corp",
         "email": "buy@acme.test",
         "phone": "+1 555",
+        "employer": None,
+        "job_title": None,
     }
 
 
 def test_add_a_person(cli):
     added = cli.json("customer", "add", "--person", "  Jane Roe  ")
-    assert added == {"id": 1, "kind": "individual", "name": "Jane Roe", "email": None, "phone": None}
+    assert added == {
+        "id": 1,
+        "kind": "individual",
+        "name": "Jane Roe",
+        "email": None,
+        "phone": None,
+        "employer": None,
+        "job_title": None,
+    }
 
 
 def test_ids_are_handed_out_in_increasing_order(cli):
@@ -207,6 +217,7 @@ def test_show_as_csv_has_a_row_per_currency_of_the_totals(opp):
     opp("create", "Deal", "--org", "Initech", "--value", "10")
     lines = opp("customer", "show", "1", "--format", "csv").stdout.splitlines()
     assert lines == [
-        "id,kind,name,email,phone,currency,open_value,open_forecast,won_value,lost_value,billed,unbilled",
-        "1,organization,Initech,,,USD,10.00,1.50,0.00,0.00,0.00,0.00",
+        "id,kind,name,email,phone,employer_id,employer,job_title,currency,open_value,open_forecast,"
+        "won_value,lost_value,billed,unbilled",
+        "1,organization,Initech,,,,,,USD,10.00,1.50,0.00,0.00,0.00,0.00",
     ]

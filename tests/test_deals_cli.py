@@ -291,7 +291,7 @@ def test_show_includes_history(opp):
     make(opp, "Deal", "--value", "100")
     opp("note", "1", "called them")
     shown = opp.json("show", "1")
-    assert list(shown) == [*OPPORTUNITY_KEYS, "billing", "history"]
+    assert list(shown) == [*OPPORTUNITY_KEYS, "billing", "contacts", "history"]
     assert [e["action"] for e in shown["history"]] == ["created", "note"]
     assert list(shown["history"][0]) == [
         "id",

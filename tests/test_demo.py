@@ -112,7 +112,16 @@ def test_each_demo_deal_has_one_created_event_at_its_creation(demo):
     assert snapshot["stage"] == "closed-won"
     assert snapshot["status"] == "won"
     assert snapshot["closed_at"] == "2026-08-27T00:00:00Z"
-    assert len(demo.json("history")) == 40
+    created = demo.json("history", "--action", "created")
+    assert len(created) == 40
+    # then the people put on deals and the notes (examples/people.csv, examples/notes.csv)
+    assert len(demo.json("history", "--action", "contact")) == 10
+    assert [n["kind"] for n in demo.json("notes")] == ["internal", "customer", "meeting", "meeting"]
+    acme = demo.json("customer", "show", "Acme Corp")
+    assert [(p["name"], p["job_title"]) for p in acme["people"]] == [
+        ("Sarah Chen", "CTO"),
+        ("Tom Becker", "Head of IT Security"),
+    ]
 
 
 def test_demo_prints_open_deals_grouped_by_stage_in_pipeline_order(demo):

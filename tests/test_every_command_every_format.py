@@ -57,7 +57,11 @@ SAMPLES: dict[tuple[str, ...], list[Sample]] = {
     ("assign",): [Sample(("sam", "2"))],
     ("unassign",): [Sample(("1",))],
     ("claim",): [Sample(("2",))],
-    ("note",): [Sample(("2", "Called back"))],
+    ("note",): [Sample(("2", "Called back")), Sample(("2", "Met them", "--kind", "meeting"))],
+    ("notes",): [Sample(()), Sample(("2", "--kind", "internal"))],
+    ("contact", "add"): [Sample(("1", "Ann Lee", "--role", "sponsor"))],
+    ("contact", "remove"): [Sample(("2", "Ann Lee"))],
+    ("contact", "list"): [Sample(("2",))],
     ("history",): [Sample(()), Sample(("1",))],
     ("forecast",): [
         Sample((), rows=_groups_and_total),
@@ -97,6 +101,9 @@ SAMPLES: dict[tuple[str, ...], list[Sample]] = {
     ("db", "copy"): [Sample(("--to", "{tmp}/copy.db"))],
     ("customer", "add"): [Sample(("--org", "Hooli"))],
     ("customer", "list"): [Sample(())],
+    ("customer", "edit"): [Sample(("Ann Lee", "--employer", "Initech", "--job-title", "CFO"))],
+    ("customer", "dupes"): [Sample(())],
+    ("customer", "merge"): [Sample(("Initech", "Initech Inc"))],
     ("customer", "show"): [
         Sample(("Initech",), rows=lambda customer: len(customer["totals"]["by_currency"])),
     ],
@@ -169,7 +176,8 @@ def _build(db: str) -> None:
     cli("user", "add", "dana", "--name", "Dana Scully")
     cli("user", "add", "sam", "--name", "Sam Carter")
     cli("customer", "add", "--org", "Initech", "--email", "info@initech.example")
-    cli("customer", "add", "--person", "Ann Lee")
+    cli("customer", "add", "--person", "Ann Lee", "--employer", "Initech", "--job-title", "CTO")
+    cli("customer", "add", "--org", "Initech Inc")
     cli("config", "set", "reporting_currency", "USD")
     cli("rate", "set", "EUR", "USD", "1.10", "--date", "2026-01-01")
     cli(
@@ -218,6 +226,7 @@ def _build(db: str) -> None:
     cli("bill", "add", "2", "--item", "Licence", "--price", "500")
     cli("bill", "add", "2", "--item", "Training", "--price", "200")
     cli("note", "2", "Asked for a discount")
+    cli("contact", "add", "2", "Ann Lee", "--role", "decision maker")
     cli("create", "Workshop", "--org", "Initech", "--value", "900", "--close", "2026-03-20")
     cli("bill", "add", "4", "--item", "Workshop day", "--price", "900")
     cli("stage", "won", "4", "--force")

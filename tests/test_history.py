@@ -59,7 +59,7 @@ def test_note_is_an_event_and_changes_no_field(opp):
         "at": DAY2,
         "actor": "dana",
         "action": "note",
-        "field": None,
+        "field": "internal",
         "old": None,
         "new": None,
         "note": "Called; they want a demo",

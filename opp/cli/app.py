@@ -216,6 +216,7 @@ def _register() -> None:
     from opp.cli import (
         bill,
         config_cmd,
+        contacts,
         customers,
         db,
         deals,
@@ -241,6 +242,7 @@ def _register() -> None:
     db.register(app)
     demo.register(app)
     app.add_typer(customers.app, name="customer")
+    app.add_typer(contacts.app, name="contact")
     app.add_typer(users.app, name="user")
     app.add_typer(stages.app, name="stages")
     app.add_typer(bill.app, name="bill")

@@ -81,6 +81,16 @@ def complete_service(ctx: typer.Context, incomplete: str) -> Choices:
     return _values(ctx, "service", incomplete)
 
 
+def complete_note_kind(ctx: typer.Context, incomplete: str) -> Choices:
+    """The kinds of notes (opp.core.work.notes.KINDS, repeated here so that TAB loads no database code)."""
+    kinds = [
+        ("internal", "the team's own (default)"),
+        ("customer", "what the customer said or was told"),
+        ("meeting", "minutes of a meeting"),
+    ]
+    return [(kind, about) for kind, about in kinds if kind.startswith(incomplete.lower())]
+
+
 # -- quoting ----------------------------------------------------------------------------------------------
 
 _UNSAFE = re.compile(r"[^\w@%+=:,./-]")

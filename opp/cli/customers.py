@@ -1,8 +1,8 @@
-"""Customer commands: add, list, show."""
+"""Customer commands: add, edit, list, show, and finding and merging duplicates."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -19,7 +19,11 @@ CUSTOMER_COLUMNS = [
     Column("name", "name", 40),
     Column("email", "email"),
     Column("phone", "phone"),
+    Column("employer", "employer.name", 30),
+    Column("job title", "job_title", 30),
 ]
+#: A customer's CSV columns: the employer as its id and name, as flattened records write it.
+CUSTOMER_CSV = ["id", "kind", "name", "email", "phone", "employer_id", "employer", "job_title"]
 TOTAL_COLUMNS = [
     Column("currency", "currency"),
     Column("open value", "open_value"),
@@ -29,24 +33,101 @@ TOTAL_COLUMNS = [
     Column("billed", "billed"),
     Column("unbilled", "unbilled"),
 ]
+DUPE_COLUMNS = [
+    Column("keep id", "keep.id"),
+    Column("keep", "keep.name", 30),
+    Column("drop id", "drop.id"),
+    Column("drop", "drop.name", 30),
+    Column("kind", "keep.kind"),
+    Column("reason", "reason", 40),
+]
+
+EmailOpt = Annotated[str | None, typer.Option("--email", metavar="E", help="Email address.")]
+PhoneOpt = Annotated[str | None, typer.Option("--phone", metavar="P", help="Phone number.")]
+EmployerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--employer",
+        metavar="ORG_REF",
+        help="The organization an individual works for (id or exact name).",
+        autocompletion=complete.complete_organization,
+    ),
+]
+JobTitleOpt = Annotated[
+    str | None, typer.Option("--job-title", metavar="T", help="An individual's job title.")
+]
+CustomerRefArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="REF", help="Customer id or exact name.", autocompletion=complete.complete_customer
+    ),
+]
+
+
+def flat_customer(customer: Any) -> dict[str, Any]:
+    """A customer as one CSV row (:data:`CUSTOMER_CSV`)."""
+    row = customer.as_dict()
+    employer = row.pop("employer", None)
+    row["employer_id"] = None if employer is None else employer["id"]
+    row["employer"] = None if employer is None else employer["name"]
+    return {key: row.get(key) for key in CUSTOMER_CSV}
+
+
+def _emit_customer(customer: Any, fmt: Format) -> None:
+    if fmt is Format.csv:
+        emit([flat_customer(customer)], fmt, fields=CUSTOMER_CSV)
+    else:
+        emit(customer, fmt)
 
 
 @app.command()
 def add(
     org: Annotated[str | None, typer.Option("--org", metavar="NAME", help="An organization.")] = None,
     person: Annotated[str | None, typer.Option("--person", metavar="NAME", help="An individual.")] = None,
-    email: Annotated[str | None, typer.Option("--email", metavar="E", help="Email address.")] = None,
-    phone: Annotated[str | None, typer.Option("--phone", metavar="P", help="Phone number.")] = None,
+    email: EmailOpt = None,
+    phone: PhoneOpt = None,
+    employer: EmployerOpt = None,
+    job_title: JobTitleOpt = None,
     fmt: RecordFormatOpt = Format.table,
 ) -> None:
-    """Add a customer: exactly one of --org or --person."""
+    """Add a customer: exactly one of --org or --person (a person may work for an --employer)."""
     from opp.core.errors import Invalid
     from opp.core.pipeline import customers
 
     if (org is None) == (person is None):
         raise Invalid("give exactly one of --org or --person", hint="for example --org 'Acme Corp'")
     kind, name = ("organization", org) if org is not None else ("individual", person)
-    emit(customers.add_customer(state.context(), kind, name or "", email=email, phone=phone), fmt)
+    if kind == "organization" and (employer is not None or job_title is not None):
+        raise Invalid(
+            "--employer and --job-title belong to a person",
+            hint="opp customer add --person NAME --employer ORG --job-title T",
+        )
+    added = customers.add_customer(
+        state.context(), kind, name or "", email=email, phone=phone, employer=employer, job_title=job_title
+    )
+    _emit_customer(added, fmt)
+
+
+@app.command()
+def edit(
+    ref: CustomerRefArg,
+    name: Annotated[str | None, typer.Option("--name", metavar="NAME", help="New name.")] = None,
+    email: EmailOpt = None,
+    phone: PhoneOpt = None,
+    employer: EmployerOpt = None,
+    job_title: JobTitleOpt = None,
+    fmt: RecordFormatOpt = Format.table,
+) -> None:
+    """Change a customer's fields ('' clears an optional one: --email '', --employer ''); undoable."""
+    from opp.core.errors import Invalid
+    from opp.core.pipeline import customers
+
+    if all(value is None for value in (name, email, phone, employer, job_title)):
+        raise Invalid("nothing to change", hint="give --name, --email, --phone, --employer or --job-title")
+    edited = customers.edit_customer(
+        state.context(), ref, name=name, email=email, phone=phone, employer=employer, job_title=job_title
+    )
+    _emit_customer(edited, fmt)
 
 
 @app.command("list")
@@ -55,38 +136,36 @@ def list_(
         str | None, typer.Option("--kind", metavar="KIND", help="organization or individual.")
     ] = None,
     search: Annotated[str | None, typer.Option("--search", metavar="TEXT", help="Name contains.")] = None,
+    employer: Annotated[
+        str | None,
+        typer.Option(
+            "--employer",
+            metavar="ORG_REF",
+            help="Only the people of this organization.",
+            autocompletion=complete.complete_organization,
+        ),
+    ] = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """List customers."""
     from opp.core.pipeline import customers
 
-    found = customers.list_customers(state.context(), kind=kind, search=search)
+    found = customers.list_customers(state.context(), kind=kind, search=search, employer=employer)
     from opp.core.records import Customer
 
+    if fmt is Format.csv:
+        emit([flat_customer(customer) for customer in found], fmt, fields=CUSTOMER_CSV)
+        return
     emit(found, fmt, columns=CUSTOMER_COLUMNS, of=Customer, empty="no customers match")
 
 
 @app.command()
-def show(
-    ref: Annotated[
-        str,
-        typer.Argument(
-            metavar="REF", help="Customer id or exact name.", autocompletion=complete.complete_customer
-        ),
-    ],
-    fmt: RecordFormatOpt = Format.table,
-) -> None:
-    """Show a customer with all its opportunities and their totals."""
+def show(ref: CustomerRefArg, fmt: RecordFormatOpt = Format.table) -> None:
+    """Show a customer with all its opportunities and their totals (an organization: also its people)."""
     from opp.core.pipeline import customers
 
     detail = customers.show_customer(state.context(), ref)
-    who = {
-        "id": detail.id,
-        "kind": detail.kind,
-        "name": detail.name,
-        "email": detail.email,
-        "phone": detail.phone,
-    }
+    who = flat_customer(detail)
     # CSV: a row per currency of the customer's deals (the customer alone when it has none).
     rows = [{**who, **figures} for figures in detail.totals["by_currency"]] or [who]
     emit(
@@ -94,7 +173,55 @@ def show(
         fmt,
         rows=rows,
         extra_tables=[
+            ("people", detail.people or [], CUSTOMER_COLUMNS),
             ("opportunities", detail.opportunities, DEAL_COLUMNS),
             ("totals", detail.totals["by_currency"], TOTAL_COLUMNS),
         ],
     )
+
+
+@app.command()
+def dupes(fmt: RecordFormatOpt = Format.table) -> None:
+    """List customers that look like one: same name once case, accents, punctuation, spaces and a
+    trailing legal form (Inc, Ltd, GmbH, AS ...) are ignored, or the same email. Of each pair, keep has
+    more deals (then the lower id); merge it with opp customer merge KEEP DROP."""
+    from opp.core.pipeline import merge
+
+    found = merge.find_duplicates(state.context())
+    emit(found, fmt, rows=found, columns=DUPE_COLUMNS, empty="no duplicates found")
+
+
+@app.command()
+def merge(
+    keep: Annotated[
+        str,
+        typer.Argument(
+            metavar="KEEP",
+            help="The customer that stays (id or exact name).",
+            autocompletion=complete.complete_customer,
+        ),
+    ],
+    drop: Annotated[
+        str,
+        typer.Argument(
+            metavar="DROP",
+            help="The customer merged into KEEP and removed.",
+            autocompletion=complete.complete_customer,
+        ),
+    ],
+    fmt: RecordFormatOpt = Format.table,
+) -> None:
+    """Merge DROP into KEEP: its deals, contact places, people and invoices move to KEEP (invoices keep
+    the name they were issued to), KEEP takes the email, phone, employer and job title it lacks, and
+    DROP is removed. Undoable with opp undo."""
+    from opp.core.pipeline import merge as merging
+
+    result = merging.merge_customers(state.context(), keep, drop)
+    row = {
+        "keep_id": result.keep.id,
+        "keep": result.keep.name,
+        "drop_id": result.drop.id,
+        "drop": result.drop.name,
+        **result.moved,
+    }
+    emit(result, fmt, rows=[row] if fmt is Format.csv else None)

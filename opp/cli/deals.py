@@ -1,4 +1,4 @@
-"""Deal commands: create, show, list, edit, stage, assign, unassign, claim, note, history."""
+"""Deal commands: create, show, list, edit, stage, assign, unassign, claim, note, notes, history."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import typer
 from opp.cli import state
 from opp.cli.complete import (
     complete_individual,
+    complete_note_kind,
     complete_organization,
     complete_stage,
     complete_user,
@@ -139,8 +140,15 @@ def show(deal_id: IdArg, fmt: RecordFormatOpt = Format.table) -> None:
     record = detail.as_dict()
     if fmt is Format.table:
         from opp.cli.bill import billing_text
+        from opp.cli.contacts import CONTACT_COLUMNS
 
         record["billing"] = billing_text(detail.billing, record["value"])
+        extra: list[tuple[str, Any, list[Column]]] = [
+            ("contacts", detail.contacts, CONTACT_COLUMNS),
+            ("history", detail.history, EVENT_COLUMNS),
+        ]
+        emit(record, fmt, extra_tables=extra)
+        return
     emit(record, fmt, extra_tables=[("history", detail.history, EVENT_COLUMNS)])
 
 
@@ -305,18 +313,66 @@ def claim(ids: IdsArg, fmt: FormatOpt = Format.table) -> None:
     emit(deals.claim_deals(state.context(), read_ids(ids)), fmt, columns=DEAL_COLUMNS)
 
 
+NOTE_COLUMNS = [
+    Column("id", "id"),
+    Column("deal", "opportunity_id"),
+    Column("at", "at"),
+    Column("actor", "actor"),
+    Column("kind", "kind"),
+    Column("text", "text", 60),
+]
+NoteKindOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--kind",
+        metavar="KIND",
+        help="internal (default), customer or meeting.",
+        autocompletion=complete_note_kind,
+    ),
+]
+
+
 def note(
     deal_id: IdArg,
     text: Annotated[str, typer.Argument(metavar="TEXT", help="The note; '-' reads it from stdin.")],
+    kind: NoteKindOpt = None,
     fmt: RecordFormatOpt = Format.table,
 ) -> None:
-    """Add a note to an opportunity's history."""
+    """Add a note to an opportunity's history: internal (default), customer or meeting (--kind)."""
     import sys
 
-    from opp.core.pipeline import deals
+    from opp.core.work import notes
 
     body = sys.stdin.read() if text == "-" else text
-    emit(deals.add_note(state.context(), deal_id, body), fmt)
+    emit(notes.add_note(state.context(), deal_id, body, kind=kind), fmt)
+
+
+def notes(
+    deal_id: Annotated[
+        str | None, typer.Argument(metavar="[ID]", help="One opportunity (default: all).")
+    ] = None,
+    customer: CustomerOpt = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            "--kind", metavar="KIND", help="internal, customer or meeting.", autocompletion=complete_note_kind
+        ),
+    ] = None,
+    search: Annotated[
+        str | None, typer.Option("--search", metavar="TEXT", help="Case-insensitive substring of the text.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", metavar="N", help="At most N notes.")] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """List notes, newest first: of one deal, or of a customer's deals (--customer: the deals it is the
+    customer of or a contact on), of one kind, containing a text."""
+    from opp.core.work import notes as notes_service
+    from opp.core.work.notes import Note
+
+    found = notes_service.iter_notes(
+        state.context(), deal_id, customer=customer, kind=kind, search=search, limit=limit
+    )
+    emit(found, fmt, columns=NOTE_COLUMNS, of=Note, empty="no notes match")
 
 
 def history(
@@ -387,4 +443,5 @@ def register(app: typer.Typer) -> None:
     app.command()(unassign)
     app.command()(claim)
     app.command()(note)
+    app.command()(notes)
     app.command()(history)

@@ -55,6 +55,12 @@ def demo(
         demo.load_rates_csv(ctx, rates_path)
         if settings.get_setting(ctx, "reporting_currency").value is None:
             settings.set_setting(ctx, "reporting_currency", DEMO_REPORTING_CURRENCY)
+    people_path, notes_path = path.with_name("people.csv"), path.with_name("notes.csv")
+    work = demo.load_work_csv(
+        ctx,
+        people_path if people_path.is_file() else None,
+        notes_path if notes_path.is_file() else None,
+    )
     open_stages = [stage for stage in stages.list_stages(ctx) if stage.is_open]
     by_stage: dict[str, list[Opportunity]] = {stage.key: [] for stage in open_stages}
     for deal in deals.list_deals(ctx, sort="close"):
@@ -72,8 +78,9 @@ def demo(
     message(
         f"opp demo: loaded {count_of(summary.created, 'deal')}, "
         f"{count_of(summary.customers_created, 'customer')} and {count_of(summary.users_created, 'user')} "
-        f"from {path}; {count_of(still_open, 'deal')} {'is' if still_open == 1 else 'are'} open "
-        "(try opp list --status all, opp show 1, opp history 1)"
+        f"from {path}; {count_of(still_open, 'deal')} {'is' if still_open == 1 else 'are'} open; "
+        f"{count_of(work.contacts, 'contact')} on deals and {count_of(work.notes, 'note')} "
+        "(try opp list --status all, opp show 1, opp notes, opp history 1)"
     )
 
 

@@ -50,6 +50,23 @@ class Customer(Record):
 
 
 @dataclass(frozen=True)
+class EmployerRef(Record):
+    """The organization an individual works for, as a customer's JSON names it."""
+
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class CustomerProfile(Customer):
+    """A customer as the customer commands show it: with, for an individual, the organization they
+    work for and their job title (an invoice names its customer without them)."""
+
+    employer: EmployerRef | None
+    job_title: str | None
+
+
+@dataclass(frozen=True)
 class User(Record):
     handle: str
     name: str | None

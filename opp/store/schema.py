@@ -237,3 +237,43 @@ invoice_counters = Table(
     Column("series", String(16), primary_key=True),
     Column("last", Integer, nullable=False),
 )
+
+# -- people and the work around a deal (revision 0007) ----------------------------------------------------
+
+# An individual may work for an organization (``employer_id``, another customer) under a job title.
+customers.append_column(Column("employer_id", Integer, ForeignKey("customers.id")))
+customers.append_column(Column("job_title", String(200)))
+Index("ix_customers_employer_id", customers.c.employer_id)
+
+# The people (individuals) on a deal, each once, with their role in it.
+deal_contacts = Table(
+    "deal_contacts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("opportunity_id", Integer, ForeignKey("opportunities.id"), nullable=False),
+    Column("customer_id", Integer, ForeignKey("customers.id"), nullable=False),
+    Column("role", String(200)),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("opportunity_id", "customer_id", name="uq_deal_contacts_opportunity_id_customer_id"),
+    Index("ix_deal_contacts_customer_id", "customer_id"),
+)
+
+# Changes to customers themselves (``customer edit``, ``customer merge``), grouped by their command like
+# deal history, so that ``opp undo`` can take them back. No foreign key to customers: a merged customer is
+# removed, and its event is what brings it back.
+customer_history = Table(
+    "customer_history",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("customer_id", Integer, nullable=False),
+    Column("command_id", Integer, ForeignKey("commands.id")),
+    Column("at", DateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("field", String(32)),
+    Column("old", Text),
+    Column("new", Text),
+    Column("note", Text),
+    Index("ix_customer_history_customer_id_id", "customer_id", "id"),
+    Index("ix_customer_history_command_id", "command_id"),
+)

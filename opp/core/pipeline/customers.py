@@ -1,4 +1,10 @@
-"""Customers: the organization or individual each deal is for."""
+"""Customers: the organization or individual each deal is for, and the people at organizations.
+
+An individual may work for an organization (its ``employer``, always an organization) under a job
+title; ``customer show`` of an organization lists its people. ``customer edit`` changes any of a
+customer's fields; each changed field is a ``customer_history`` event of its command, so ``opp undo``
+takes it back (see :func:`revert_customer_events`), like the changes to deals in deal history.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +12,25 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, case, func, insert, select
+from sqlalchemy import Connection, RowMapping, Select, case, func, insert, select, update
 
-from opp.core.context import Context
+from opp.core.context import Context, UnitOfWork
 from opp.core.errors import Conflict, Invalid, NotFound
 from opp.core.money.amounts import from_minor
 from opp.core.money.figures import forecast_minor_expr
-from opp.core.records import Customer, Opportunity, Record
+from opp.core.records import Customer, CustomerProfile, EmployerRef, Opportunity, Record
 from opp.core.refs import MAX_ID, clean_email, clean_text
 from opp.store import schema
 
 KINDS = ("organization", "individual")
 STATUSES = ("open", "won", "lost")
+NAME_LENGTH = 300
+JOB_TITLE_LENGTH = 200
+#: The fields ``customer edit`` changes, as customer history names them.
+EDITABLE = ("name", "email", "phone", "employer", "job_title")
 c = schema.customers
+ch = schema.customer_history
+employers = c.alias("employers")
 
 
 @dataclass(frozen=True)
@@ -39,12 +51,67 @@ class CustomerDetail(Record):
     name: str
     email: str | None
     phone: str | None
+    employer: EmployerRef | None
+    job_title: str | None
+    #: An organization's people (the individuals it employs); None for an individual.
+    people: list[CustomerProfile] | None
     opportunities: list[Opportunity]
     totals: dict[str, Any]
 
 
-def _customer(row: RowMapping) -> Customer:
-    return Customer(id=row["id"], kind=row["kind"], name=row["name"], email=row["email"], phone=row["phone"])
+def customer_select() -> Select[Any]:
+    """Customers with the name of each one's employer (a customer's record reads both)."""
+    return select(c, employers.c.name.label("employer_name")).outerjoin(
+        employers, employers.c.id == c.c.employer_id
+    )
+
+
+def _customer(row: RowMapping) -> CustomerProfile:
+    employer_id = row["employer_id"]
+    return CustomerProfile(
+        id=row["id"],
+        kind=row["kind"],
+        name=row["name"],
+        email=row["email"],
+        phone=row["phone"],
+        employer=None if employer_id is None else EmployerRef(id=employer_id, name=row["employer_name"]),
+        job_title=row["job_title"],
+    )
+
+
+def read_customer(conn: Connection, customer_id: int) -> CustomerProfile:
+    """The customer with this id (which the caller knows exists)."""
+    return _customer(conn.execute(customer_select().where(c.c.id == customer_id)).mappings().one())
+
+
+def clean_name(text: str | None) -> str:
+    name = clean_text(text, what="customer name", max_length=NAME_LENGTH, required=True)
+    assert name is not None  # required=True
+    return name
+
+
+def clean_job_title(text: str | None) -> str | None:
+    return clean_text(text, what="job title", max_length=JOB_TITLE_LENGTH)
+
+
+def resolve_employer(conn: Connection, ref: str) -> Customer:
+    """The organization named as someone's employer; an individual is invalid input."""
+    employer = resolve_customer(conn, ref, kind="organization", strict=False)
+    if employer.kind != "organization":
+        raise Invalid(
+            f"customer {employer.id} ({employer.name}) is an individual; an employer must be an organization",
+            hint="name an organization (see opp customer list --kind organization)",
+        )
+    return employer
+
+
+def _check_person_fields(kind: str, *, employed: bool, job_title: str | None) -> None:
+    """Only an individual works for an organization, under a job title."""
+    if kind != "individual" and (employed or job_title is not None):
+        raise Invalid(
+            "only an individual has an employer and a job title",
+            hint="give them to a person (opp customer add --person NAME --employer ORG)",
+        )
 
 
 def check_kind(kind: str) -> str:
@@ -57,31 +124,71 @@ def check_kind(kind: str) -> str:
 
 
 def add_customer(
-    ctx: Context, kind: str, name: str, *, email: str | None = None, phone: str | None = None
-) -> Customer:
+    ctx: Context,
+    kind: str,
+    name: str,
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+    employer: str | None = None,
+    job_title: str | None = None,
+) -> CustomerProfile:
+    """Add a customer; an individual may name the organization they work for and their job title."""
     kind = check_kind(kind)
-    clean_name = clean_text(name, what="customer name", max_length=300, required=True)
-    assert clean_name is not None
+    name = clean_name(name)
     email = clean_email(email)
-    phone = clean_text(phone, what="phone", max_length=64)
+    phone = clean_phone(phone)
+    job_title = clean_job_title(job_title)
     with ctx.unit_of_work("customer add") as uow:
-        new_id = insert_customer(uow.conn, kind, clean_name, email=email, phone=phone, at=uow.at)
-    return Customer(id=new_id, kind=kind, name=clean_name, email=email, phone=phone)
+        works_for = resolve_employer(uow.conn, employer) if employer is not None else None
+        _check_person_fields(kind, employed=works_for is not None, job_title=job_title)
+        new_id = insert_customer(
+            uow.conn,
+            kind,
+            name,
+            email=email,
+            phone=phone,
+            at=uow.at,
+            employer_id=None if works_for is None else works_for.id,
+            job_title=job_title,
+        )
+        return read_customer(uow.conn, new_id)
+
+
+def clean_phone(text: str | None) -> str | None:
+    return clean_text(text, what="phone", max_length=64)
 
 
 def insert_customer(
-    conn: Connection, kind: str, name: str, *, email: str | None, phone: str | None, at: Any
+    conn: Connection,
+    kind: str,
+    name: str,
+    *,
+    email: str | None,
+    phone: str | None,
+    at: Any,
+    employer_id: int | None = None,
+    job_title: str | None = None,
 ) -> int:
     """Insert a customer inside the caller's transaction; the same kind and name twice is a conflict."""
-    existing = conn.execute(select(c.c.id).where(c.c.kind == kind, c.c.name == name)).scalar()
+    _refuse_taken_name(conn, kind, name)
+    row = customer_row(kind, name, email=email, phone=phone, at=at)
+    if employer_id is not None or job_title is not None:
+        row.update(employer_id=employer_id, job_title=job_title)
+    result = conn.execute(insert(c), row)
+    new_id: int = result.inserted_primary_key[0]  # type: ignore[index]
+    return new_id
+
+
+def _refuse_taken_name(conn: Connection, kind: str, name: str, customer_id: int | None = None) -> None:
+    existing = conn.execute(
+        select(c.c.id).where(c.c.kind == kind, c.c.name == name, c.c.id != (customer_id or 0))
+    ).scalar()
     if existing is not None:
         raise Conflict(
             f"{kind} {name!r} already exists as customer {existing}",
             hint=f"refer to it by name or as id {existing}",
         )
-    result = conn.execute(insert(c), customer_row(kind, name, email=email, phone=phone, at=at))
-    new_id: int = result.inserted_primary_key[0]  # type: ignore[index]
-    return new_id
 
 
 def customer_row(kind: str, name: str, *, email: str | None, phone: str | None, at: Any) -> dict[str, Any]:
@@ -89,11 +196,16 @@ def customer_row(kind: str, name: str, *, email: str | None, phone: str | None, 
     return {"kind": kind, "name": name, "email": email, "phone": phone, "created_at": at}
 
 
-def list_customers(ctx: Context, *, kind: str | None = None, search: str | None = None) -> list[Customer]:
-    query = select(c).order_by(c.c.id)
+def list_customers(
+    ctx: Context, *, kind: str | None = None, search: str | None = None, employer: str | None = None
+) -> list[CustomerProfile]:
+    """Customers in id order: of one kind, whose name contains ``search``, working for ``employer``."""
+    query = customer_select().order_by(c.c.id)
     if kind is not None:
         query = query.where(c.c.kind == check_kind(kind))
     with ctx.reading() as conn:
+        if employer is not None:
+            query = query.where(c.c.employer_id == resolve_employer(conn, employer).id)
         if search:
             from opp.store.search import customers_containing
 
@@ -101,16 +213,24 @@ def list_customers(ctx: Context, *, kind: str | None = None, search: str | None 
         return [_customer(row) for row in conn.execute(query).mappings()]
 
 
-def resolve_customer(conn: Connection, ref: str, *, kind: str | None = None) -> Customer:
-    """A customer by id or exact name, optionally of one kind; ambiguity and mismatch are explained."""
+def resolve_customer(
+    conn: Connection, ref: str, *, kind: str | None = None, strict: bool = True
+) -> CustomerProfile:
+    """A customer by id or exact name, optionally of one kind; ambiguity and mismatch are explained.
+
+    ``kind`` prefers that kind where a name is both an organization and an individual; unless
+    ``strict`` is false, a customer of the other kind is refused, worded for ``--org``/``--person``
+    (callers that say what they need in their own words pass ``strict=False`` and check the kind)."""
     text = ref.strip()
     if not text:
         raise Invalid("customer reference must not be empty", hint="give a customer id or exact name")
     row = None
     if text.isascii() and text.isdigit() and len(text) <= len(str(MAX_ID)) and int(text) <= MAX_ID:
-        row = conn.execute(select(c).where(c.c.id == int(text))).mappings().first()
+        row = conn.execute(customer_select().where(c.c.id == int(text))).mappings().first()
     if row is None:
-        rows = conn.execute(select(c).where(c.c.name == text).order_by(c.c.id).limit(2)).mappings().all()
+        rows = (
+            conn.execute(customer_select().where(c.c.name == text).order_by(c.c.id).limit(2)).mappings().all()
+        )
         if kind is not None and any(found["kind"] == kind for found in rows):
             # The name may also belong to a customer of the other kind: the one asked for wins.
             rows = [found for found in rows if found["kind"] == kind]
@@ -129,7 +249,7 @@ def resolve_customer(conn: Connection, ref: str, *, kind: str | None = None) -> 
             hint=f"see opp customer list, or add it with opp customer add {flag} NAME",
         )
     customer = _customer(row)
-    if kind is not None and customer.kind != kind:
+    if strict and kind is not None and customer.kind != kind:
         other = "--person" if customer.kind == "individual" else "--org"
         raise Invalid(f"customer {customer.id} ({customer.name}) is an {customer.kind}", hint=f"use {other}")
     return customer
@@ -160,6 +280,14 @@ def show_customer(ctx: Context, ref: str) -> CustomerDetail:
             .order_by(o.c.currency)
         ).all()
         billing = customer_billing(conn, customer.id)
+        people = None
+        if customer.kind == "organization":
+            people = [
+                _customer(found)
+                for found in conn.execute(
+                    customer_select().where(c.c.employer_id == customer.id).order_by(c.c.name, c.c.id)
+                ).mappings()
+            ]
     counts = {status: sum(row[1 + i] for row in by_currency) for i, status in enumerate(STATUSES)}
     totals: dict[str, Any] = {
         "count": sum(counts.values()),
@@ -184,6 +312,169 @@ def show_customer(ctx: Context, ref: str) -> CustomerDetail:
         name=customer.name,
         email=customer.email,
         phone=customer.phone,
+        employer=customer.employer,
+        job_title=customer.job_title,
+        people=people,
         opportunities=deals,
         totals=totals,
     )
+
+
+# -- editing -------------------------------------------------------------------------------------------
+
+
+def edit_customer(
+    ctx: Context,
+    ref: str,
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    employer: str | None = None,
+    job_title: str | None = None,
+) -> CustomerProfile:
+    """Change a customer's fields (None leaves one as it is; '' clears an optional one). Each changed
+    field is a customer history event, so ``opp undo`` takes the edit back."""
+    new: dict[str, Any] = {}
+    if name is not None:
+        new["name"] = clean_name(name)
+    if email is not None:
+        new["email"] = clean_email(email)
+    if phone is not None:
+        new["phone"] = clean_phone(phone)
+    if job_title is not None:
+        new["job_title"] = clean_job_title(job_title)
+    with ctx.unit_of_work("customer edit") as uow:
+        customer = resolve_customer(uow.conn, ref)
+        if employer is not None:
+            works_for = resolve_employer(uow.conn, employer) if employer.strip() else None
+            if works_for is not None and works_for.id == customer.id:
+                raise Invalid(f"customer {customer.id} cannot be its own employer")
+            new["employer_id"] = None if works_for is None else works_for.id
+        _check_person_fields(
+            customer.kind, employed=new.get("employer_id") is not None, job_title=new.get("job_title")
+        )
+        if "name" in new:
+            _refuse_taken_name(uow.conn, customer.kind, new["name"], customer.id)
+        write_customer(uow, customer.id, new, action="updated")
+        return read_customer(uow.conn, customer.id)
+
+
+def _field_of(column: str) -> str:
+    return "employer" if column == "employer_id" else column
+
+
+def _column_of(name: str) -> str:
+    return "employer_id" if name == "employer" else name
+
+
+def write_customer(
+    uow: UnitOfWork, customer_id: int, values: dict[str, Any], *, action: str, note: str | None = None
+) -> int:
+    """Set a customer's columns to ``values`` (changed ones only) with a history event per changed
+    field: the employer as its id, the rest as text. Returns how many fields changed."""
+    row = uow.conn.execute(select(c).where(c.c.id == customer_id).with_for_update()).mappings().one()
+    changed = {column: value for column, value in values.items() if row[column] != value}
+    if not changed:
+        return 0
+    uow.conn.execute(update(c).where(c.c.id == customer_id).values(**changed))
+    for column, value in changed.items():
+        record_customer_event(
+            uow,
+            customer_id,
+            action,
+            field=_field_of(column),
+            old=_text(row[column]),
+            new=_text(value),
+            note=note,
+        )
+    return len(changed)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def record_customer_event(
+    uow: UnitOfWork,
+    customer_id: int,
+    action: str,
+    *,
+    field: str | None = None,
+    old: str | None = None,
+    new: str | None = None,
+    note: str | None = None,
+) -> None:
+    """Append an event to the customer's history, under this command (for ``opp undo``)."""
+    uow.note_record(f"customer {customer_id}")
+    uow.conn.execute(
+        insert(ch).values(
+            customer_id=customer_id,
+            command_id=uow.command_id(),
+            at=uow.at,
+            actor=uow.actor,
+            action=action,
+            field=field,
+            old=old,
+            new=new,
+            note=note,
+        )
+    )
+
+
+# -- undo ----------------------------------------------------------------------------------------------
+
+
+def customer_events(conn: Connection, command_id: int) -> list[RowMapping]:
+    """The customer history events one command wrote, in order."""
+    return list(conn.execute(select(ch).where(ch.c.command_id == command_id).order_by(ch.c.id)).mappings())
+
+
+def check_customers_undoable(conn: Connection, events: list[RowMapping], actor: str, reverted: Any) -> None:
+    """Refuse to take back a command's customer changes when another user changed one of those
+    customers since (``reverted``: the commands that count for nothing, undone ones and undos)."""
+    from opp.core.dates import format_instant
+
+    for customer_id in dict.fromkeys(event["customer_id"] for event in events):
+        later = (
+            conn.execute(
+                select(ch.c.actor, ch.c.action, ch.c.at)
+                .where(
+                    ch.c.customer_id == customer_id,
+                    ch.c.id > events[-1]["id"],
+                    ch.c.actor != actor,
+                    ch.c.command_id.not_in(reverted),
+                )
+                .order_by(ch.c.id)
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
+        if later is not None:
+            raise Conflict(
+                f"customer {customer_id} was changed by {later['actor']} since ({later['action']} at "
+                f"{format_instant(later['at'])}); undo refused",
+                hint=f"see opp customer show {customer_id}, and change it back by hand if you still want to",
+            )
+
+
+def revert_customer_events(uow: UnitOfWork, events: list[RowMapping], *, note: str) -> None:
+    """Take back a command's customer changes, newest first: edited fields get their old values, a
+    merged customer comes back (opp.core.pipeline.merge). Recorded as ``undo`` events."""
+    for event in reversed(events):
+        if event["action"] == "merged":
+            from opp.core.pipeline.merge import unmerge
+
+            unmerge(uow, event, note=note)
+        elif event["field"] is not None:
+            column = _column_of(event["field"])
+            old = event["old"]
+            value: Any = int(old) if column == "employer_id" and old is not None else old
+            if column == "employer_id" and value is not None:
+                present = uow.conn.execute(select(c.c.id).where(c.c.id == value)).scalar()
+                if present is None:
+                    raise Conflict(f"customer {value}, the employer to restore, no longer exists")
+            if uow.conn.execute(select(c.c.id).where(c.c.id == event["customer_id"])).scalar() is None:
+                continue  # merged away since, by the same user: the merge's own undo brings it back
+            write_customer(uow, event["customer_id"], {column: value}, action="undo", note=note)

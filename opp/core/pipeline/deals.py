@@ -34,7 +34,7 @@ from opp.core.pipeline.scope import DealScope, Scope, scope_of
 from opp.core.pipeline.stages import Move, load_pipeline, plan_move
 from opp.core.pipeline.users import user_id
 from opp.core.records import CustomerRef, Event, Opportunity, Record, Stage
-from opp.core.refs import aware, clean_text, handle_key, parse_id, parse_ids
+from opp.core.refs import aware, handle_key, parse_id, parse_ids
 from opp.store import schema
 from opp.store.dialect import insert_returning_ids
 
@@ -72,11 +72,14 @@ class DealDetail(Record):
     opportunity: Opportunity
     history: list[Event]
     billing: BillingSummary | None = None
+    #: The people on the deal (opp.core.work.contacts.DealContact).
+    contacts: list[Record] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             **self.opportunity.as_dict(),
             "billing": None if self.billing is None else self.billing.as_dict(),
+            "contacts": [contact.as_dict() for contact in self.contacts],
             "history": [event.as_dict() for event in self.history],
         }
 
@@ -209,13 +212,15 @@ def _no_such_deal(deal_id: int) -> NotFound:
 def show_deal(ctx: Context, deal_id: int | str) -> DealDetail:
     from opp.core.billing.billables import billing_summary
     from opp.core.pipeline.history import EventFilter, query_events
+    from opp.core.work.contacts import read_contacts
 
     wanted = parse_id(deal_id)
     with ctx.reading() as conn:
         deal = fetch_deals(conn, [wanted])[0]
         events = query_events(conn, EventFilter(opportunity_id=wanted))
         billing = billing_summary(conn, wanted)
-    return DealDetail(opportunity=deal, history=events, billing=billing)
+        contacts = read_contacts(conn, wanted)
+    return DealDetail(opportunity=deal, history=events, billing=billing, contacts=list(contacts))
 
 
 def sort_terms(sort: str | None) -> list[Any]:
@@ -618,13 +623,8 @@ def claim_deals(ctx: Context, deal_ids: Iterable[int | str]) -> list[Opportunity
     return _reassign(ctx, deal_ids, ctx.actor, command="claim", claim=True)
 
 
-def add_note(ctx: Context, deal_id: int | str, text: str) -> Event:
-    """Append a note to a deal's history (the deal's own fields do not change)."""
-    from opp.core.pipeline.history import EventFilter, query_events
+def add_note(ctx: Context, deal_id: int | str, text: str, *, kind: str | None = None) -> Event:
+    """Append a note (of ``kind``, default internal) to a deal's history: see opp.core.work.notes."""
+    from opp.core.work.notes import add_note as add_typed_note
 
-    wanted = parse_id(deal_id)
-    note = clean_text(text, what="note", max_length=100_000, required=True)
-    with ctx.unit_of_work("note") as uow:
-        lock_deal(uow.conn, wanted)
-        event_id = uow.record(wanted, "note", note=note)
-        return query_events(uow.conn, EventFilter(event_id=event_id))[0]
+    return add_typed_note(ctx, deal_id, text, kind=kind)

@@ -18,7 +18,18 @@ from opp.core.refs import aware, handle_key, parse_id
 from opp.store import schema
 
 h = schema.history
-ACTIONS = ("created", "updated", "stage", "assign", "note", "billable", "invoice", "import", "undo")
+ACTIONS = (
+    "created",
+    "updated",
+    "stage",
+    "assign",
+    "note",
+    "billable",
+    "invoice",
+    "import",
+    "undo",
+    "contact",
+)
 
 
 @dataclass
@@ -32,10 +43,16 @@ class EventFilter:
     newest_first: bool = False
 
 
-def event_value(action: str, text: str | None) -> str | dict[str, Any] | None:
+def event_value(action: str, text: str | None, field: str | None = None) -> str | dict[str, Any] | None:
     """A stored ``old``/``new`` as an event record holds it: the deal's fields of a ``created`` event
-    (stored as a JSON object, money as text) as an object with money as ``Decimal``; others as they are."""
-    if action != "created" or text is None or not text.startswith("{"):
+    (stored as a JSON object, money as text) as an object with money as ``Decimal``; a contact (field
+    ``contact``: ``{"id", "name", "role"}``, see opp.core.work.contacts) as an object; others as they are."""
+    if text is None or not text.startswith("{"):
+        return text
+    if field == "contact":
+        contact: dict[str, Any] = json.loads(text)
+        return contact
+    if action != "created":
         return text
     fields: dict[str, Any] = json.loads(text)
     if isinstance(fields.get("value"), str):
@@ -51,8 +68,8 @@ def _event(row: RowMapping) -> Event:
         actor=row["actor"],
         action=row["action"],
         field=row["field"],
-        old=event_value(row["action"], row["old"]),
-        new=event_value(row["action"], row["new"]),
+        old=event_value(row["action"], row["old"], row["field"]),
+        new=event_value(row["action"], row["new"], row["field"]),
         note=row["note"],
     )
 

@@ -1,10 +1,12 @@
 """``opp undo``: revert the acting user's most recent command that is not undone yet.
 
 A command's history events share its ``commands`` row, so undo knows exactly what one command did.
-Every field it changed goes back to the ``old`` side of the command's first event for that field, in
-one unit of work that records ``undo`` events (so history can still rebuild every instant); a deal the
-command created is removed, with its history, when nothing else refers to it. The undone command is
-marked ``undone_by`` the undo, so repeating ``opp undo`` goes further back, as in Taskwarrior. Undo
+Every field it changed goes back to the ``old`` side of the command's first event for that field, a
+deal's contacts to what they were (opp.core.work.contacts), and a customer the command edited or merged
+away to what it was (opp.core.pipeline.customers, opp.core.pipeline.merge), in one unit of work that
+records ``undo`` events (so history can still rebuild every instant); a deal the command created is
+removed, with its history, when nothing else refers to it. The undone command is marked ``undone_by``
+the undo, so repeating ``opp undo`` goes further back, as in Taskwarrior. Undo
 refuses (Conflict, exit 4) when another user has changed one of the deals since, and for what cannot
 be taken back: an invoice, a removed billable line, a deal something else now refers to.
 """
@@ -21,6 +23,7 @@ from sqlalchemy import Connection, RowMapping, delete, or_, select, update
 from opp.core.context import Context, UnitOfWork
 from opp.core.dates import format_instant
 from opp.core.errors import Conflict
+from opp.core.pipeline import customers
 from opp.core.pipeline.changes import FieldChange, write_deal
 from opp.core.pipeline.codec import FIELDS, column_of, column_value
 from opp.core.pipeline.deals import lock_deal
@@ -63,6 +66,11 @@ def undo_last(ctx: Context) -> UndoResult:
         label = f"{command['name']} of {format_instant(command['at'])}"
         for deal_id, deal_events in sorted(by_deal.items()):
             _check_undoable(uow.conn, deal_id, deal_events, ctx.actor)
+        customer_events = customers.customer_events(uow.conn, command["id"])
+        if customer_events:
+            customers.check_customers_undoable(uow.conn, customer_events, ctx.actor, _reverted_commands())
+            # First: a customer merged away must exist again before its deals go back to it.
+            customers.revert_customer_events(uow, customer_events, note=f"undid {label}")
         restored, removed = [], []
         for deal_id, deal_events in sorted(by_deal.items()):
             if any(event["action"] == "created" for event in deal_events):
@@ -76,7 +84,7 @@ def undo_last(ctx: Context) -> UndoResult:
             command=command["id"],
             name=command["name"],
             at=aware(command["at"]),  # type: ignore[arg-type]
-            events=len(events),
+            events=len(events) + len(customer_events),
             restored=restored,
             removed=removed,
         )
@@ -173,6 +181,12 @@ def _restore(uow: UnitOfWork, deal_id: int, events: list[RowMapping], *, note: s
     row = lock_deal(uow.conn, deal_id)
     before: dict[str, str | None] = {}  # field -> its value before the command (first event's old)
     now: dict[str, str | None] = {}  # field -> its value after the command (last event's new)
+    contact_events = [event for event in events if event["action"] == "contact"]
+    if contact_events:
+        from opp.core.work.contacts import revert_contact_event
+
+        for event in reversed(contact_events):
+            revert_contact_event(uow, deal_id, event, note=note)
     for event in events:
         action, name = event["action"], event["field"]
         if action == "billable" and name == "line" and event["new"] is not None:

@@ -1,4 +1,5 @@
-"""Loading the example data that ships with opp (``opp demo``): deals and exchange rates from CSV files.
+"""Loading the example data that ships with opp (``opp demo``): deals and exchange rates from CSV files,
+and the work around the deals (people at the organizations, their places on deals, notes).
 
 The deals go through the importer's row rules (:mod:`opp.core.transfer.importer`), so the demo data and
 an imported file mean the same thing; unlike ``opp import`` this only creates.
@@ -86,3 +87,73 @@ def load_rates_csv(ctx: Context, path: str | Path) -> list[Rate]:
             exc.message = f"line {row.line}: {exc.message}"
             raise
     return added
+
+
+@dataclass(frozen=True)
+class WorkSummary(Record):
+    """What a load of the work around the deals added."""
+
+    people: int
+    contacts: int
+    notes: int
+
+
+def load_work_csv(ctx: Context, people: Path | None, notes: Path | None) -> WorkSummary:
+    """Load people and notes onto deals already loaded, in one unit of work.
+
+    ``people`` has the columns ``name, employer, job_title, email, deal, role``: a person (created on
+    the first row naming them) at an organization, put on the deal whose external ref is ``deal``.
+    ``notes`` has ``deal, kind, text``. A row naming what does not exist is refused with its line.
+    """
+    from sqlalchemy import select
+
+    from opp.core.pipeline.customers import insert_customer, read_customer, resolve_customer, resolve_employer
+    from opp.core.pipeline.deals import lock_deal
+    from opp.core.work.contacts import put_on_deal
+    from opp.core.work.notes import check_kind
+    from opp.store import schema
+
+    o = schema.opportunities
+    made = contacts = written = 0
+    with ctx.unit_of_work("demo") as uow:
+
+        def deal_of(ref: str, line: int) -> int:
+            found = uow.conn.execute(select(o.c.id).where(o.c.external_ref == ref)).scalar()
+            if found is None:
+                raise Invalid(f"line {line}: no deal with the external ref {ref!r}")
+            lock_deal(uow.conn, found)
+            return int(found)
+
+        people_rows = _read_rows(people, PEOPLE_COLUMNS, ("name",)) if people is not None else []
+        for row in people_rows:
+            cells = row.cells
+            try:
+                person = resolve_customer(uow.conn, cells["name"], kind="individual", strict=False)
+            except OppError:
+                employer = cells.get("employer") or None
+                new_id = insert_customer(
+                    uow.conn,
+                    "individual",
+                    cells["name"],
+                    email=cells.get("email") or None,
+                    phone=None,
+                    at=uow.at,
+                    employer_id=resolve_employer(uow.conn, employer).id if employer else None,
+                    job_title=cells.get("job_title") or None,
+                )
+                person = read_customer(uow.conn, new_id)
+                made += 1
+            if cells.get("deal"):
+                put_on_deal(uow, deal_of(cells["deal"], row.line), person, cells.get("role") or None)
+                contacts += 1
+        note_rows = _read_rows(notes, NOTE_COLUMNS, NOTE_COLUMNS) if notes is not None else []
+        for row in note_rows:
+            cells = row.cells
+            deal_id = deal_of(cells["deal"], row.line)
+            uow.record(deal_id, "note", field=check_kind(cells["kind"]), note=cells["text"])
+            written += 1
+    return WorkSummary(people=made, contacts=contacts, notes=written)
+
+
+PEOPLE_COLUMNS = ("name", "employer", "job_title", "email", "deal", "role")
+NOTE_COLUMNS = ("deal", "kind", "text")
