@@ -79,7 +79,8 @@ def waterfall_chart(flow: dict[str, Any]) -> Markup:
     columns.append(("start", Decimal(0), level, GREY))
     for step in steps:
         change = Decimal(str(step["value"]))
-        columns.append((step["step"], level, level + change, GREEN if change >= 0 else RED))
+        colour = GREEN if change > 0 else RED if change < 0 else GRID
+        columns.append((step["step"], level, level + change, colour))
         level += change
     columns.append(("end", Decimal(0), Decimal(str(flow["end"]["value"])), GREY))
     top = max([max(a, b) for _, a, b, _ in columns] + [Decimal(0)])
@@ -101,7 +102,8 @@ def waterfall_chart(flow: dict[str, Any]) -> Markup:
         figure = compact(end if label in ("start", "end") else change)
         if label not in ("start", "end") and change > 0:
             figure = "+" + figure
-        body.append(_text(x + width / 2, high - 5, figure, anchor="middle", size=10, fill=INK))
+        shade = MUTED if change == 0 and label not in ("start", "end") else INK
+        body.append(_text(x + width / 2, high - 5, figure, anchor="middle", size=10, fill=shade))
         body.append(
             _text(x + width / 2, chart_top + chart_height + 18, label, anchor="middle", size=10, fill=MUTED)
         )

@@ -41,19 +41,19 @@ def _escape_line_start(found: re.Match[str]) -> str:
 
 def money(amount: Any) -> str:
     """An amount with thousands separators, as tables show it; empty for none."""
-    if amount is None:
-        return ""
+    if not isinstance(amount, Decimal | int | float | str) or amount == "":
+        return ""  # none, or a figure a section does not have
     return format_money(amount if isinstance(amount, Decimal) else Decimal(str(amount)))
 
 
 def signed(amount: Any) -> str:
     """An amount with its sign (``+1,200.00``, ``-300.00``), as a waterfall step shows it."""
     text = money(amount)
-    return text if text.startswith("-") or not text or Decimal(str(amount)) == 0 else "+" + text
+    return text if not text or text.startswith("-") or Decimal(str(amount)) == 0 else "+" + text
 
 
 def day(value: Any) -> str:
-    if value is None:
+    if not isinstance(value, date | str):
         return ""
     if isinstance(value, datetime):
         return format_instant(value)
@@ -64,7 +64,7 @@ def day(value: Any) -> str:
 
 def percent(ratio: Any) -> str:
     """A ratio (0-1, four decimals) as a percentage to one decimal; empty for none."""
-    if ratio is None:
+    if not isinstance(ratio, Decimal | int | float | str) or ratio == "":
         return ""
     return f"{(Decimal(str(ratio)) * 100).quantize(Decimal('0.1'))}%"
 
@@ -81,7 +81,7 @@ def environment() -> Any:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("opp", "templates"),
         autoescape=_escapes_html,
-        undefined=jinja2.StrictUndefined,
+        undefined=jinja2.ChainableUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,

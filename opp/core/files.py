@@ -29,6 +29,16 @@ def _refuse(path: Path, *, force: bool) -> None:
         raise Unavailable(f"cannot write {path}: there is no folder {path.parent}")
 
 
+def check_target(target: str | Path, *, force: bool = False) -> Path:
+    """Refuse a target that :func:`write_file` would refuse, before the work that fills it is done
+    (it is checked again when written)."""
+    if not str(target).strip():
+        raise Invalid("the file name is empty")
+    path = Path(target).expanduser()
+    _refuse(path, force=force)
+    return path
+
+
 def write_file(target: str | Path, fill: Callable[[Path], None], *, force: bool = False) -> Path:
     """Make ``target`` by calling ``fill`` on a temporary path in the same folder, then renaming it.
 
