@@ -32,10 +32,26 @@ def build(opp: Cli) -> None:
     opp("user", "add", "sam", OPP_NOW="2026-01-05T09:00:00Z")
     make = [
         ("Website relaunch", "12000", "2026-03-20", ("--assign", "dana", "--stage", "proposal")),
-        (XSS, "4000", "2026-03-25", ("--assign", "sam",)),
+        (
+            XSS,
+            "4000",
+            "2026-03-25",
+            (
+                "--assign",
+                "sam",
+            ),
+        ),
         ("Support renewal", "8000", "2026-03-31", ("--assign", "sam", "--stage", "negotiation")),
         ("Data platform", "30000", "2026-02-27", ("--assign", "dana", "--stage", "qualification")),
-        ("Training", "2500", "2026-03-12", ("--assign", "dana",)),
+        (
+            "Training",
+            "2500",
+            "2026-03-12",
+            (
+                "--assign",
+                "dana",
+            ),
+        ),
         ("Licences", "6000", "2026-03-28", ("--stage", "negotiation", "--assign", "dana")),
     ]
     for title, value, close, extra in make:
@@ -72,11 +88,15 @@ def exact(cli, *args, **env):
 def test_every_section_has_the_keys_and_figures_of_its_own_command(shop):
     found = exact(shop, "review")
     assert list(found) == TOP
-    assert (found["period"], found["period_start"], found["period_end"]) == ("2026Q1", "2026-01-01", "2026-03-31")
+    assert (found["period"], found["period_start"], found["period_end"]) == (
+        "2026Q1",
+        "2026-01-01",
+        "2026-03-31",
+    )
     assert (found["since"], found["today"], found["currency"]) == ("2026-03-03", "2026-03-10", "USD")
     assert found["pipeline"] == exact(shop, "pipeline")
-    assert found["waterfall"] == exact(shop, "report", "waterfall", "--from", "2026-03-03", "--to", "2026-03-10",
-                                       "--period", "2026Q1")  # fmt: skip
+    week = ("--from", "2026-03-03", "--to", "2026-03-10", "--period", "2026Q1")
+    assert found["waterfall"] == exact(shop, "report", "waterfall", *week)
     listed = exact(shop, "list", "--status", "all")
     deal_keys = list(listed[0])
     for section in ("won", "lost", "stuck", "overdue"):
@@ -115,9 +135,10 @@ def test_period_since_and_assignee_narrow_every_section(shop):
 
 def test_markdown_is_for_chat_and_escapes_what_users_typed(shop):
     text = shop("review", "--format", "md").stdout
-    for heading in ("# Pipeline review 2026Q1", "## Pipeline", "## Forecast by category", "## Attainment",
-                    "## Waterfall 2026-03-03 → 2026-03-10", "## Won since 2026-03-03", "## Lost since 2026-03-03",
-                    "## Pushed since 2026-03-03", "## Stuck", "## Overdue", "## Overdue tasks"):  # fmt: skip
+    headings = ("# Pipeline review 2026Q1", "## Pipeline", "## Forecast by category", "## Attainment",
+                "## Waterfall 2026-03-03 → 2026-03-10", "## Won since 2026-03-03", "## Lost since 2026-03-03",
+                "## Pushed since 2026-03-03", "## Stuck", "## Overdue", "## Overdue tasks")  # fmt: skip
+    for heading in headings:
         assert f"\n{heading}" in "\n" + text, heading
     assert "| **End** | **4** | **56,000.00** |" in text
     assert "| increased | 1 | +3,000.00 |" in text

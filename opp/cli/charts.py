@@ -48,7 +48,8 @@ def _text(x: float, y: float, label: str, *, anchor: str = "start", fill: str = 
 
 
 def _rect(x: float, y: float, width: float, height: float, fill: str) -> str:
-    return f'<rect x="{x:.1f}" y="{y:.1f}" width="{max(width, 0):.1f}" height="{max(height, 0):.1f}" fill="{fill}"/>'
+    size = f'width="{max(width, 0):.1f}" height="{max(height, 0):.1f}"'
+    return f'<rect x="{x:.1f}" y="{y:.1f}" {size} fill="{fill}"/>'
 
 
 def pipeline_chart(stages: Sequence[dict[str, Any]], currency: str) -> Markup:
@@ -67,7 +68,9 @@ def pipeline_chart(stages: Sequence[dict[str, Any]], currency: str) -> Markup:
         body.append(_rect(label_width, y + 4, float(value / largest) * span, 18, LIGHT_BLUE))
         body.append(_rect(label_width, y + 4, float(forecast / largest) * span, 18, BLUE))
         figure = f"{compact(value)} · {stage['count']} deal{'s' if stage['count'] != 1 else ''}"
-        body.append(_text(label_width + float(value / largest) * span + 6, y + 17, figure, fill=MUTED, size=11))
+        body.append(
+            _text(label_width + float(value / largest) * span + 6, y + 17, figure, fill=MUTED, size=11)
+        )
     return _svg(height, body, "Open pipeline by stage")
 
 
@@ -131,6 +134,8 @@ def attainment_chart(rows: Sequence[dict[str, Any]]) -> Markup:
         percent = (ratio * 100).quantize(Decimal("1"))
         body.append(_text(label_width + length + 6, y + 15, f"{percent}%", fill=MUTED, size=11))
     bottom = 10 + row * max(len(people), 1)
-    body.append(f'<line x1="{full:.1f}" y1="4" x2="{full:.1f}" y2="{bottom}" stroke="{INK}" stroke-dasharray="3 3"/>')
+    body.append(
+        f'<line x1="{full:.1f}" y1="4" x2="{full:.1f}" y2="{bottom}" stroke="{INK}" stroke-dasharray="3 3"/>'
+    )
     body.append(_text(full, bottom + 14, "quota", anchor="middle", fill=MUTED, size=10))
     return _svg(height, body, "Attainment per user")

@@ -67,12 +67,21 @@ def _flat(found: dict[str, Any]) -> list[dict[str, Any]]:
     def add(section: str, key: Any, *, id: Any = None, count: Any = None, value: Any = None,
             forecast: Any = None, currency: str = code) -> None:  # fmt: skip
         rows.append(
-            {"section": section, "key": key, "id": id, "count": count, "value": value,
-             "forecast": forecast, "currency": currency}  # fmt: skip
+            {
+                "section": section,
+                "key": key,
+                "id": id,
+                "count": count,
+                "value": value,
+                "forecast": forecast,
+                "currency": currency,
+            }
         )
 
     for stage in found["pipeline"]["stages"]:
-        add("pipeline", stage["stage"], count=stage["count"], value=stage["value"], forecast=stage["forecast"])
+        add(
+            "pipeline", stage["stage"], count=stage["count"], value=stage["value"], forecast=stage["forecast"]
+        )
     for group in (found["forecast"] or {}).get("groups", []):
         add("forecast", group["key"], count=group["count"], value=group["value"], forecast=group["forecast"])
     for row in attainment_rows(found["attainment"]):
@@ -227,7 +236,9 @@ def review_command(
     elif fmt is ReviewFormat.table:
         _table(found)
     else:
-        emit(found, Format(fmt.value), rows=_flat(found), fields=FLAT_FIELDS if fmt is ReviewFormat.csv else ())
+        emit(
+            found, Format(fmt.value), rows=_flat(found), fields=FLAT_FIELDS if fmt is ReviewFormat.csv else ()
+        )
 
 
 def register(app: typer.Typer) -> None:

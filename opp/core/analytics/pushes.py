@@ -16,7 +16,7 @@ from decimal import Decimal
 from sqlalchemy import Connection, and_, func, select
 
 from opp.core.context import Context
-from opp.core.dates import parse_date, parse_period, start_of_day_utc
+from opp.core.dates import parse_date, start_of_day_utc
 from opp.core.errors import Invalid
 from opp.core.money.amounts import from_minor
 from opp.core.pipeline.users import user_id
@@ -50,7 +50,7 @@ def pushes(
     ctx: Context,
     *,
     period: str | None = None,
-    min: int | None = None,  # noqa: A002 - the option is --min
+    min: int | None = None,
     status: str | None = None,
     since: str | None = None,
     assignee: str | None = None,

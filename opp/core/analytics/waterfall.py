@@ -302,7 +302,10 @@ def _group(key: str | None, rows: list[Any], code: str) -> WaterfallGroup:
         for name in STEPS
     ]
     return WaterfallGroup(
-        key, Figure(start_count, from_minor(start_minor, code)), steps, Figure(end_count, from_minor(end_minor, code))
+        key,
+        Figure(start_count, from_minor(start_minor, code)),
+        steps,
+        Figure(end_count, from_minor(end_minor, code)),
     )
 
 
