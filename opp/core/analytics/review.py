@@ -5,7 +5,7 @@ assignee and reporting currency: ``pipeline`` (``opp pipeline``), ``forecast`` (
 category``), ``attainment`` (``opp report attainment``), ``waterfall`` (``opp report waterfall`` from
 ``since`` to today over the period), ``won`` and ``lost`` (deals closed since), ``pushes`` (deals
 pushed since), ``stuck``, ``overdue`` and ``overdue_tasks``. The lists hold the first
-:data:`LIST_LIMIT` deals only (largest value, longest stuck, most overdue, most pushed first), so the
+:data:`LIST_LIMIT` deals only (latest closed, longest stuck, most overdue, most pushed first), so the
 page stays short on a database of millions of deals.
 
 The sections that stand on forecast categories, quotas and tasks are read through
@@ -167,7 +167,7 @@ def review(
             close_from=first.isoformat(),
             close_to=today.isoformat(),
             dated="closed_at",
-            sort="-value",
+            sort="-closed_at",
             limit=LIST_LIMIT,
         )
 

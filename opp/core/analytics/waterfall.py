@@ -347,16 +347,13 @@ def waterfall(
             .group_by(*([] if built.key is None else [built.key]), built.step)
         )
         rows = list(conn.execute(_filtered(query, built)))
+        order = _stage_order(conn) if chosen_by == "stage" else {}
     code = built.currency
     whole = _group(None, rows, code)
     groups = None
     if built.key is not None:
         keys = sorted({row.key for row in rows}, key=lambda key: (key is None, key or ""))
-        if chosen_by == "stage":
-            with ctx.reading() as conn:
-                from opp.core.pipeline.stages import load_pipeline
-
-                order = {stage.key: index for index, stage in enumerate(load_pipeline(conn).stages)}
+        if order:
             keys.sort(key=lambda key: order.get(key or "", len(order)))
         groups = [_group(key, [row for row in rows if row.key == key], code) for key in keys]
     return Waterfall(
@@ -371,6 +368,12 @@ def waterfall(
         by=chosen_by,
         groups=groups,
     )
+
+
+def _stage_order(conn: Connection) -> dict[str, int]:
+    from opp.core.pipeline.stages import load_pipeline
+
+    return {stage.key: index for index, stage in enumerate(load_pipeline(conn).stages)}
 
 
 def _moves(conn: Connection, built: _Query) -> list[Move]:
