@@ -39,6 +39,7 @@ from sqlalchemy import (
     func,
     literal,
     null,
+    or_,
     select,
     union,
 )
@@ -155,13 +156,34 @@ def _naive(instant: datetime) -> datetime:
     return instant.replace(tzinfo=None)
 
 
-def _state(conn: Connection, day: date, name: str) -> FromClause:
-    """The deals as they stood at the end of ``day``, under a name of its own (the two states are
-    joined in one query)."""
-    from opp.core.pipeline.asof import deal_source
+def _instant(day: date) -> datetime:
+    return _naive(day_end_exclusive(day))
 
-    source = deal_source(conn, _naive(day_end_exclusive(day)))
-    return select(source).subquery(name)
+
+def _states(
+    conn: Connection, first: date, last: date, window: Period | None
+) -> tuple[FromClause, FromClause]:
+    """The deals of either side as they stood at the end of ``first`` and at the end of ``last``.
+
+    Only the deals that matter are kept, each state in a temporary table keyed by id (see
+    :func:`opp.core.pipeline.asof.materialize`): the deals in the window on that day, and the deals in
+    the window on the other day (to tell a pushed deal from a won one, a created deal from a pulled-in
+    one). Reading those few from each state, by the index on the close date and by id, spares copying
+    every deal's past state to join the two.
+    """
+    from opp.core.pipeline.asof import deal_source, materialize
+
+    then = deal_source(conn, _instant(first))
+    now = deal_source(conn, _instant(last))
+    ending = select(now.c.id).where(_in_window(now, window))
+    start = materialize(
+        conn, select(then).where(or_(_in_window(then, window), then.c.id.in_(ending))).subquery("start_state")
+    )
+    starting = select(start.c.id).where(_in_window(start, window))
+    end = materialize(
+        conn, select(now).where(or_(_in_window(now, window), now.c.id.in_(starting))).subquery("end_state")
+    )
+    return start, end
 
 
 def _in_window(state: FromClause, window: Period | None) -> ColumnElement[bool]:
@@ -219,8 +241,7 @@ def _build(
     currency: str | None,
     assignee: str | None,
 ) -> _Query:
-    start = _state(conn, first, "waterfall_start")
-    end = _state(conn, last, "waterfall_end")
+    start, end = _states(conn, first, last, window)
     starting = select(start.c.id).where(_in_window(start, window))
     ending = select(end.c.id).where(_in_window(end, window))
     members = union(starting, ending).subquery("members")
