@@ -235,6 +235,20 @@ def _png_size_and_colours(path: Path) -> tuple[int, int, int]:
     return width, height, len(set(pixels))
 
 
+def _fetched_from_outside(netlog: Path) -> list[str]:
+    """The http(s) addresses the page itself asked for, from Chromium's network log (Chromium's own
+    background requests carry no file:// page as their network isolation key)."""
+    events = json.loads(netlog.read_text(encoding="utf-8"))["events"]
+    return sorted(
+        {
+            event["params"]["url"]
+            for event in events
+            if str(event.get("params", {}).get("url", "")).startswith(("http://", "https://"))
+            and "file://" in str(event["params"].get("network_isolation_key", ""))
+        }
+    )
+
+
 def _chromium(*args: str) -> None:
     subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
@@ -252,9 +266,21 @@ def test_the_review_and_an_invoice_look_right_in_chromium(shop, tmp_path):
     shop("bill", "invoice", 6)
     invoice = tmp_path / "invoice.html"
     shop("invoice", "show", "INV-2026-0001", "--format", "html", "--out", invoice)
+    control = tmp_path / "control.html"  # the network log does see what a page fetches
+    control.write_text('<!DOCTYPE html><p>x</p><img src="http://127.0.0.1:9/x.png">', encoding="utf-8")
+    _chromium(
+        f"--log-net-log={tmp_path / 'control.json'}", f"--screenshot={tmp_path / 'c.png'}", control.as_uri()
+    )
+    assert _fetched_from_outside(tmp_path / "control.json") == ["http://127.0.0.1:9/x.png"]
     for html in (page, invoice):
-        shot, pdf = html.with_suffix(".png"), html.with_suffix(".pdf")
-        _chromium(f"--screenshot={shot}", f"--window-size={A4_WIDTH_PX},1800", html.as_uri())
+        shot, pdf, netlog = html.with_suffix(".png"), html.with_suffix(".pdf"), html.with_suffix(".json")
+        _chromium(
+            f"--log-net-log={netlog}",
+            f"--screenshot={shot}",
+            f"--window-size={A4_WIDTH_PX},1800",
+            html.as_uri(),
+        )
+        assert _fetched_from_outside(netlog) == []
         width, height, colours = _png_size_and_colours(shot)
         assert (width, height) == (A4_WIDTH_PX, 1800)
         assert shot.stat().st_size > 20_000 and colours > 50, "the screenshot is blank"

@@ -9,19 +9,16 @@ Letter; every text that came from a user is escaped.
 
 from __future__ import annotations
 
-import re
 import sys
 from decimal import Decimal
 
+from opp.cli.documents import md as _md
+from opp.cli.documents import md_line as _md_line
 from opp.cli.render import PipeClosed, message
 from opp.core.billing.billables import Line
 from opp.core.billing.invoices import Invoice
 from opp.core.dates import format_date
 from opp.core.money.amounts import format_money
-
-_MD_SPECIAL = str.maketrans({char: "\\" + char for char in "\\`*_[]<>|#~&"})
-# What Markdown reads as a heading underline, a rule, a list item or a quote when it starts a line.
-_MD_LINE_START = re.compile(r"^([=+-]|\d+(?=[.)]))")
 
 
 def _money(amount: Decimal) -> str:
@@ -61,23 +58,6 @@ NUMERIC = {0, 3, 4, 5, 6, 7}
 
 
 # -- Markdown ------------------------------------------------------------------------------------------
-
-
-def _md(text: str) -> str:
-    """Text safe inside Markdown (and a table cell): special characters escaped, one line."""
-    return " ".join(text.split()).translate(_MD_SPECIAL)
-
-
-def _md_line(text: str) -> str:
-    """Text shown as a line of its own, as it was typed: also what means something at the start of a
-    line is escaped (a customer called ``===`` would otherwise underline the line before it into a
-    heading, and vanish)."""
-    return _MD_LINE_START.sub(_escape_line_start, _md(text))
-
-
-def _escape_line_start(found: re.Match[str]) -> str:
-    start = found.group(0)
-    return start + "\\" if start[0].isdigit() else "\\" + start  # 1\. as in "1. item"; \= \- \+
 
 
 def markdown(invoice: Invoice) -> str:
