@@ -289,3 +289,59 @@ def test_the_review_and_an_invoice_look_right_in_chromium(shop, tmp_path):
         assert document.startswith(b"%PDF") and len(document) > 5_000
         boxes = re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", document)
         assert boxes and all(abs(float(w) - 595.9) < 2 and abs(float(h) - 842.9) < 2 for w, h in boxes), boxes
+
+
+def test_the_forecast_and_attainment_sections_are_drawn_when_filled(shop, monkeypatch):
+    """The sections that stand on forecast categories and quotas, as their commands give them."""
+    from decimal import Decimal
+
+    from opp.core.analytics import review
+
+    def money(text: str) -> Decimal:
+        return Decimal(text)
+
+    forecast = {
+        "currency": "USD",
+        "groups": [
+            {"key": "pipeline", "count": 2, "value": money("7000.00"), "forecast": money("1050.00")},
+            {"key": "best-case", "count": 1, "value": money("15000.00"), "forecast": money("7500.00")},
+            {"key": "commit", "count": 1, "value": money("8000.00"), "forecast": money("6000.00")},
+            {"key": "closed", "count": 1, "value": money("6000.00"), "forecast": money("6000.00")},
+            {"key": "omitted", "count": 0, "value": money("0.00"), "forecast": money("0.00")},
+        ],
+        "total": {"count": 5, "value": money("36000.00"), "forecast": money("20550.00")},
+        "rollups": {
+            "commit": money("12000.00"),
+            "best_case": money("19500.00"),
+            "pipeline": money("14550.00"),
+        },
+    }
+    row = {"quota": money("20000.00"), "won": money("6000.00"), "attainment": money("0.3"),
+           "gap": money("14000.00"), "open_value": money("30000.00"), "open_forecast": money("13550.00"),
+           "coverage": money("2.1429"), "pace": money("0.3")}  # fmt: skip
+    attainment = {
+        "currency": "USD",
+        "rows": [{"key": "dana", **row}, {"key": "<b>sam</b>", **row}],
+        "total": row,
+    }
+    monkeypatch.setattr(review, "forecast_section", lambda *args, **kwargs: forecast)
+    monkeypatch.setattr(review, "attainment_section", lambda *args, **kwargs: attainment)
+    found = exact(shop, "review")
+    assert found["forecast"]["rollups"] == {
+        "commit": "12000.00",
+        "best_case": "19500.00",
+        "pipeline": "14550.00",
+    }
+    page = shop("review", "--format", "html").stdout
+    assert page.count("<svg") == 3 and "Attainment per user" in page
+    assert "Commit 12,000.00 · best case 19,500.00 · pipeline 14,550.00" in page
+    assert "&lt;b&gt;sam&lt;/b&gt;" in page and "<b>sam" not in page
+    assert "30.0%" in page and "2.14×" in page
+    text = shop("review", "--format", "md").stdout
+    assert "| best-case | 1 | 15,000.00 | 7,500.00 |" in text
+    assert "| total | 20,000.00 | 6,000.00 | 30.0% | 14,000.00 | 30,000.00 | 2.14× | 30.0% |" in text
+    assert "\\<b\\>sam\\</b\\>" in text
+    csv = shop("review", "--format", "csv").stdout.splitlines()
+    assert "forecast,commit,,1,8000.00,6000.00,USD" in csv
+    table = shop("review").stdout
+    assert "\nforecast by category\n" in table and "\nattainment\n" in table

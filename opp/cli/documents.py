@@ -73,6 +73,13 @@ def _escapes_html(name: str | None) -> bool:
     return not (name or "").endswith(".md.j2")
 
 
+def times(ratio: Any) -> str:
+    """A ratio such as coverage as a multiple to two decimals (``2.14×``); empty for none."""
+    if not isinstance(ratio, Decimal | int | float | str) or ratio == "":
+        return ""
+    return f"{Decimal(str(ratio)).quantize(Decimal('0.01'))}×"
+
+
 @cache
 def environment() -> Any:
     """The Jinja2 environment over the package's templates (autoescaping on)."""
@@ -86,7 +93,9 @@ def environment() -> Any:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(md=md, md_line=md_line, money=money, signed=signed, day=day, percent=percent)
+    env.filters.update(
+        md=md, md_line=md_line, money=money, signed=signed, day=day, percent=percent, times=times
+    )
     return env
 
 
