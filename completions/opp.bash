@@ -47,9 +47,12 @@
 #   opp report deal-size --assignee --by --currency --format --period
 #   opp report lost-reasons --assignee --by --format --period
 #   opp report overdue --assignee --fail-if-any --format --limit
+#   opp report pushes --assignee --format --limit --min --period --since --status
 #   opp report services --format --period
 #   opp report stuck --assignee --days --fail-if-any --format --limit
+#   opp report waterfall --assignee --by --currency --detail --format --from --measure --period --to
 #   opp report win-rate --assignee --by --format --period
+#   opp review --assignee --currency --force --format --out --period --since
 #   opp service add --currency --format --name --price --tax --unit
 #   opp service edit --currency --format --name --price --tax --unit
 #   opp service list --all --format

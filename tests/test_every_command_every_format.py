@@ -48,6 +48,12 @@ def _groups_and_total(found: Any) -> int:
     return len(found.get("groups", found.get("stages", []))) + 1
 
 
+def _review_rows(found: Any) -> int:
+    """A CSV row per stage, waterfall start, step and end, and deal listed."""
+    listed = sum(len(found[name]) for name in ("won", "lost", "pushes", "stuck", "overdue", "overdue_tasks"))
+    return len(found["pipeline"]["stages"]) + len(found["waterfall"]["steps"]) + 2 + listed
+
+
 SAMPLES: dict[tuple[str, ...], list[Sample]] = {
     ("create",): [Sample(("New deal", "--org", "Initech", "--value", "10"))],
     ("show",): [Sample(("1",))],
@@ -87,6 +93,15 @@ SAMPLES: dict[tuple[str, ...], list[Sample]] = {
             "calibration",
         )
     },
+    ("report", "waterfall"): [
+        Sample(("--from", "2026-03-01"), rows=lambda found: len(found["steps"]) + 2),
+        Sample(
+            ("--from", "2026-03-01", "--by", "assignee"), rows=lambda found: 11 * (len(found["groups"]) + 1)
+        ),
+        Sample(("--from", "2026-03-01", "--detail")),
+    ],
+    ("report", "pushes"): [Sample(()), Sample(("--status", "all"))],
+    ("review",): [Sample((), rows=_review_rows), Sample(("--since", "2026-01-01"), rows=_review_rows)],
     ("report", "accuracy"): [Sample(("--period", "2026Q1"), rows=lambda found: len(found["assignees"]) + 1)],
     ("suggest",): [Sample(("2",))],
     ("import",): [Sample(("{tmp}/deals.csv",))],

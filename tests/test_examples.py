@@ -34,9 +34,10 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def run(script: str, *args: str, db: Path) -> subprocess.CompletedProcess[str]:
+def run(script: str, *args: str, db: Path, **extra: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPP_")}
     env.update(
+        **extra,
         OPP_DB=str(db),
         OPP_USER="dana",
         OPP_NOW=DEMO_NOW,
@@ -54,6 +55,7 @@ def test_the_examples_include_the_documented_scripts():
         "spreadsheet-import.sh",
         "bulk-reassign.sh",
         "maven-crm-import.sh",
+        "review-page.sh",
     } <= set(SCRIPTS)
 
 
@@ -73,6 +75,16 @@ def test_every_example_script_runs(script, demo_template, tmp_path):
         cli("stage", "negotiation", "15", "--force")
         cli("edit", "15", "--close", "2027-01-31")
         assert run(script, db=db).returncode == 0
+    elif script == "review-page.sh":
+        result = run(script, db=db, REVIEW_DIR=str(tmp_path))
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith("# Pipeline review 2026Q4")
+        pages = list(tmp_path.glob("review-*.html"))
+        assert len(pages) == 1 and f"The page to print: {pages[0]}" in result.stdout
+        page = pages[0].read_text(encoding="utf-8")
+        assert page.startswith("<!DOCTYPE html>") and "<svg" in page and "<script" not in page
+        assert run(script, db=db, REVIEW_DIR=str(tmp_path)).returncode == 0  # the same day again: replaced
+        assert run(script, db=db, REVIEW_DIR=str(tmp_path / "missing")).returncode == 5
     elif script == "jq-recipes.sh":
         result = run(script, db=db)
         assert result.returncode == 0, result.stderr

@@ -226,6 +226,7 @@ def _register() -> None:
         invoice,
         rates,
         report,
+        review,
         stages,
         transfer,
         undo,
@@ -235,6 +236,7 @@ def _register() -> None:
     deals.register(app)
     forecast.register(app)
     report.register(app)
+    review.register(app)
     invoice.register(app)
     insight.register(app)
     transfer.register(app)

@@ -31,6 +31,13 @@ PARAMETERS: dict[str, tuple[Any, dict[str, Any]]] = {
     "days": (int | None, {"metavar": "N"}),
     "limit": (int | None, {"metavar": "N"}),
     "fail_if_any": (bool, {}),
+    "from_day": (str | None, {"metavar": "D0"}),
+    "to_day": (str | None, {"metavar": "D1"}),
+    "measure": (str | None, {"metavar": "MEASURE"}),
+    "detail": (bool, {}),
+    "min": (int | None, {"metavar": "N"}),
+    "status": (str | None, {"metavar": "STATUS"}),
+    "since": (str | None, {"metavar": "DATE"}),
 }
 #: Every option some report takes: given to a report that does not take it, it is refused by name.
 REPORT_FLAGS = frozenset(flag for report in registry.REPORTS for flag in report.flags)
@@ -118,6 +125,9 @@ def run(report: Report, fmt: Format, given: dict[str, Any]) -> None:
             raise typer.Exit(CHECK_FOUND_SOMETHING)
         return
     result = report.compute(ctx, **given)
+    if report.shape is Shape.WATERFALL:
+        emit_waterfall(result, fmt)
+        return
     if report.shape is Shape.TOTALLED:
         total = {"key": "total", **result.total.as_dict()}
         rows = [*getattr(result, report.rows or ""), total]
@@ -130,6 +140,31 @@ def run(report: Report, fmt: Format, given: dict[str, Any]) -> None:
     elif not isinstance(result, list):
         columns = None  # one record: a vertical table
     emit(result, fmt, columns=columns, empty=report.empty)
+
+
+MOVE_COLUMNS = [
+    Column("id", "id"),
+    Column("title", "title", 40),
+    Column("step", "step"),
+    Column("from", "from_value"),
+    Column("to", "to_value"),
+    Column("change", "change"),
+]
+
+
+def emit_waterfall(result: Any, fmt: Format) -> None:
+    """A waterfall: JSON whole; a table or CSV a row for the start, each step and the end (per group
+    first, when split). With ``--detail``, the deals that moved."""
+    if isinstance(result, list):
+        keyed = bool(result) and "key" in result[0].as_dict()
+        columns = [Column("key", "key"), *MOVE_COLUMNS] if keyed else MOVE_COLUMNS
+        emit(result, fmt, columns=columns, empty="no deal moved")
+        return
+    rows = result.rows()
+    columns = [Column("step", "step"), Column("count", "count"), Column(result.currency, "value")]
+    if result.groups is not None:
+        columns = [Column(result.by, "key"), *columns]
+    emit(result, fmt, rows=rows, columns=columns)
 
 
 def _offer(choices: Sequence[str]) -> Callable[[str], list[str]]:

@@ -331,3 +331,10 @@ def insert_returning_ids(conn: Connection, table: Table, rows: Sequence[Mapping[
     ids = list(range(last + 1, last + 1 + len(rows)))
     insert_rows(conn, table, rows, ids=ids)
     return ids
+
+
+def days_between_dates(dialect_name: str, start: Any, end: Any) -> ColumnElement[int]:
+    """Whole days from one ``YYYY-MM-DD`` text (as history stores a date) to another, later one."""
+    if dialect_name == "sqlite":
+        return cast(func.julianday(end) - func.julianday(start), Integer)
+    return cast(cast(end, Date) - cast(start, Date), Integer)

@@ -32,6 +32,8 @@ class Shape(StrEnum):
     DEALS = "deals"
     #: Rows per assignee and a total (``total``), money in the result's ``currency``.
     TOTALLED = "totalled"
+    #: A waterfall: start, its steps and end (per group when split); with ``detail`` one row per deal.
+    WATERFALL = "waterfall"
 
 
 @dataclass(frozen=True)
@@ -48,10 +50,12 @@ class Option:
     computes: bool = True
     #: The values it takes, when they are a few words (offered by shell completion).
     choices: tuple[str, ...] = ()
+    #: The flag, when it is not the name's (``from_day``: ``--from``, as ``from`` is a Python keyword).
+    long: str | None = None
 
     @property
     def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
+        return self.long or "--" + self.name.replace("_", "-")
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,7 @@ _CLOSED_BY = Option(
 _LIMIT = Option("limit", "Only the first N (the longest stuck, most overdue).")
 _FAIL_IF_ANY = Option("fail_if_any", "Exit 6 when the list is not empty (cron alerts).", computes=False)
 _REPORTING_CURRENCY = Option("currency", "Report in this currency (as forecast).")
+_ASSIGNEE_THEN = Option("assignee", "Only deals assigned to this user (at the end, else at the start).")
 
 
 REPORTS: tuple[Report, ...] = (
@@ -295,6 +300,68 @@ REPORTS: tuple[Report, ...] = (
             Column("win rate", "win_rate"),
             Column("gap", "gap"),
         ),
+    ),
+    Report(
+        "waterfall",
+        "How the open pipeline of a close-date window changed between two days, step by step.",
+        "Start = the open deals at the end of day --from (as --as-of sees them) whose close date falls "
+        "in --period (every open deal without it); end = the same at the end of --to (default today). "
+        "Each deal lands in one step: increased or decreased (in both), won, lost, pushed (close date "
+        "moved out of the period) or removed (only at the start), created, pulled-in or reopened (only "
+        "at the end). Step values are signed and start + the steps = end exactly; each deal is "
+        "converted at the rate in force on its close date in that state. --by splits by the group a "
+        "deal is in at the end (at the start, if it left); --detail lists the deals that moved.",
+        "opp.core.analytics.waterfall:waterfall",
+        options=(
+            Option(
+                "from_day",
+                "The day the waterfall starts from (its end, UTC): 2026-03-02, -7d ...",
+                required=True,
+                example="2026-03-02",
+                long="--from",
+            ),
+            Option("to_day", "The day it ends at (its end, UTC); default today.", long="--to"),
+            Option("period", "Only deals whose close date falls in 2026Q2, this-quarter ..."),
+            Option("measure", "value (default) or forecast.", choices=("value", "forecast")),
+            Option("by", "Split by assignee or stage.", choices=("assignee", "stage")),
+            _REPORTING_CURRENCY,
+            _ASSIGNEE_THEN,
+            Option("detail", "One row per deal that moved: its step, from and to values and change."),
+        ),
+        columns=(
+            Column("step", "step"),
+            Column("count", "count"),
+            Column("{currency}", "value"),
+        ),
+        shape=Shape.WATERFALL,
+    ),
+    Report(
+        "pushes",
+        "Deals whose expected close was moved later, most pushes first.",
+        "Deals with the number of times their expected close was moved to a later date (pushes), the "
+        "days those moves added (slip_days), the first expected close ever recorded (first_close) and "
+        "the expected close now, most pushes first (then most days slipped), read from history. "
+        "--since counts only the moves made from that day on.",
+        "opp.core.analytics.pushes:pushes",
+        options=(
+            Option("period", "Only deals whose close date now falls in 2026Q2, this-quarter ..."),
+            Option("min", "Only deals pushed at least N times (default 1)."),
+            Option("status", "open (default) or all.", choices=("open", "all")),
+            Option("since", "Count only the pushes made from this day on (UTC)."),
+            _ASSIGNEE,
+            _LIMIT,
+        ),
+        columns=(
+            Column("id", "id"),
+            Column("title", "title", 40),
+            Column("assignee", "assignee"),
+            Column("stage", "stage"),
+            Column("pushes", "pushes"),
+            Column("slip days", "slip_days"),
+            Column("first close", "first_close"),
+            Column("expected close", "expected_close"),
+        ),
+        empty="no pushed deals",
     ),
 )
 

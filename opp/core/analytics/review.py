@@ -1,0 +1,192 @@
+"""The weekly review: the manager's page, one section per question asked in the pipeline meeting.
+
+Each section is what its own command gives, computed by that command's core function with the same
+assignee and reporting currency: ``pipeline`` (``opp pipeline``), ``forecast`` (``opp forecast --by
+category``), ``attainment`` (``opp report attainment``), ``waterfall`` (``opp report waterfall`` from
+``since`` to today over the period), ``won`` and ``lost`` (deals closed since), ``pushes`` (deals
+pushed since), ``stuck``, ``overdue`` and ``overdue_tasks``. The lists hold the first
+:data:`LIST_LIMIT` deals only (latest closed, longest stuck, most overdue, most pushed first), so the
+page stays short on a database of millions of deals.
+
+The sections that stand on forecast categories, quotas and tasks are read through
+:func:`forecast_section`, :func:`attainment_section` and :func:`overdue_tasks_section` only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from opp.core.context import Context
+from opp.core.dates import Period, parse_date, parse_period
+from opp.core.errors import Invalid
+from opp.core.records import Record
+
+#: How many deals each list of the review shows at most.
+LIST_LIMIT = 25
+#: The review's defaults: this quarter, and the week before today.
+DEFAULT_PERIOD = "this-quarter"
+DEFAULT_SINCE_DAYS = 7
+
+#: The sections, in the order the page shows them.
+SECTIONS = (
+    "pipeline",
+    "forecast",
+    "attainment",
+    "waterfall",
+    "won",
+    "lost",
+    "pushes",
+    "stuck",
+    "overdue",
+    "overdue_tasks",
+)
+
+
+@dataclass(frozen=True)
+class Review(Record):
+    period: str
+    period_start: date
+    period_end: date
+    since: date
+    today: date
+    currency: str
+    assignee: str | None
+    pipeline: Any
+    forecast: Any
+    attainment: Any
+    waterfall: Any
+    won: list[Any]
+    lost: list[Any]
+    pushes: list[Any]
+    stuck: list[Any]
+    overdue: list[Any]
+    overdue_tasks: list[Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        from opp.core.values import plain
+
+        return {field.name: plain(getattr(self, field.name)) for field in dataclasses.fields(self)}
+
+
+# -- the sections that stand on other capabilities -------------------------------------------------------
+
+
+def forecast_section(ctx: Context, period: Period, *, currency: str, assignee: str | None) -> Any:
+    """The forecast of the period by forecast category (pipeline, best-case, commit, closed, omitted)
+    with its rollups, as ``opp forecast --by category`` gives it.
+
+    It is filled when forecast categories exist in this opp (stages and deals carry a category); an
+    opp without them has no such forecast, and the section is None.
+    """
+    return None
+
+
+def attainment_section(ctx: Context, period: Period, *, currency: str, assignee: str | None) -> Any:
+    """Attainment against quota per user and in total for the period, as ``opp report attainment``
+    gives it.
+
+    It is filled when quotas exist in this opp (``opp quota``); an opp without them has no attainment
+    to show, and the section is None.
+    """
+    return None
+
+
+def overdue_tasks_section(ctx: Context, *, assignee: str | None, limit: int) -> list[Any]:
+    """The open tasks past their due date, as the task list gives them (most overdue first).
+
+    It is filled when tasks exist in this opp; an opp without them has none, and the list is empty.
+    """
+    return []
+
+
+# -- the review ------------------------------------------------------------------------------------------
+
+
+def review_window(ctx: Context, period: str | None, since: str | None) -> tuple[Period, date, date]:
+    """The period the review covers (this quarter unless given), the day it looks back to (a week ago
+    unless given) and today; a day after today is refused."""
+    today = ctx.clock.today()
+    chosen = parse_period(period or DEFAULT_PERIOD, today)
+    first = parse_date(since, today) if since is not None else today - timedelta(days=DEFAULT_SINCE_DAYS)
+    if first > today:
+        raise Invalid(f"the review looks back from today, and {first.isoformat()} is after today")
+    return chosen, first, today
+
+
+def _currency(ctx: Context, asked: str | None) -> str:
+    """One currency for every section: asked, else the reporting currency, else the deals' one."""
+    from sqlalchemy import select
+
+    from opp.core.analytics.forecast import reporting_currency
+    from opp.store import schema
+
+    with ctx.reading() as conn:
+        return reporting_currency(conn, asked, [select(schema.opportunities.c.currency)])
+
+
+def review(
+    ctx: Context,
+    *,
+    period: str | None = None,
+    since: str | None = None,
+    assignee: str | None = None,
+    currency: str | None = None,
+) -> Review:
+    """The weekly review (see the module's docstring)."""
+    from opp.core.analytics import forecast as forecasts
+    from opp.core.analytics.pushes import pushes
+    from opp.core.analytics.reports import overdue, stuck
+    from opp.core.analytics.waterfall import Waterfall, waterfall
+    from opp.core.pipeline.deals import list_deals
+
+    chosen, first, today = review_window(ctx, period, since)
+    if assignee is not None:
+        from opp.core.pipeline.users import user_id
+
+        with ctx.reading() as conn:
+            user_id(conn, assignee)
+    code = _currency(ctx, currency)
+    flow = waterfall(
+        ctx,
+        from_day=first.isoformat(),
+        to_day=today.isoformat(),
+        period=chosen.label,
+        currency=code,
+        assignee=assignee,
+    )
+    assert isinstance(flow, Waterfall)
+
+    def closed(status: str) -> list[Any]:
+        return list_deals(
+            ctx,
+            status=status,
+            assignee=assignee,
+            close_from=first.isoformat(),
+            close_to=today.isoformat(),
+            dated="closed_at",
+            sort="-closed_at",
+            limit=LIST_LIMIT,
+        )
+
+    return Review(
+        period=chosen.label,
+        period_start=chosen.start,
+        period_end=chosen.end,
+        since=first,
+        today=today,
+        currency=code,
+        assignee=assignee,
+        pipeline=forecasts.pipeline_board(ctx, assignee=assignee, currency=code),
+        forecast=forecast_section(ctx, chosen, currency=code, assignee=assignee),
+        attainment=attainment_section(ctx, chosen, currency=code, assignee=assignee),
+        waterfall=flow,
+        won=closed("won"),
+        lost=closed("lost"),
+        pushes=pushes(ctx, since=first.isoformat(), assignee=assignee, limit=LIST_LIMIT),
+        stuck=list(stuck(ctx, assignee=assignee, limit=LIST_LIMIT)),
+        overdue=list(overdue(ctx, assignee=assignee, limit=LIST_LIMIT)),
+        overdue_tasks=overdue_tasks_section(ctx, assignee=assignee, limit=LIST_LIMIT),
+    )

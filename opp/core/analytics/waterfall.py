@@ -1,0 +1,431 @@
+"""The pipeline waterfall: how the open pipeline of a close-date window went from one day to another.
+
+Start is the open deals at the end of day D0 (as ``--as-of D0`` sees them) whose close date falls in the
+window P (every open deal when no window is given); End is the same at the end of D1. Each deal of
+either side lands in exactly one step:
+
+- in both: ``increased`` or ``decreased`` by its change (an unchanged deal is in no step);
+- only in Start: ``won`` or ``lost`` (closed by D1), ``pushed`` (still open, its close date moved out of
+  P), or ``removed`` (no longer there at D1);
+- only in End: ``created`` (created after D0), ``pulled-in`` (open at D0 with its close date outside P)
+  or ``reopened`` (closed at D0).
+
+A step's value is signed: what it added is positive, what it took away negative. Both states are
+rebuilt from history in SQL (:mod:`opp.core.pipeline.asof`) and each deal is converted in it at the
+rate in force on its close date in that state, rounded once to the minor unit, so every figure is an
+integer sum and Start + Σ steps = End exactly. The measure is the deal's value or its forecast
+(value × probability at that state, rounded as in ``opp forecast``).
+
+Split ``by`` assignee or stage, a deal counts in the group it is in at D1 when it is in End, else in
+the group it was in at D0, so each group's Start + Σ steps = End as well and the groups add up to the
+whole. The same rule chooses the deals of one assignee.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    FromClause,
+    Select,
+    String,
+    and_,
+    case,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union,
+)
+
+from opp.core.analytics.forecast import reporting_currency
+from opp.core.context import Context
+from opp.core.dates import Period, day_end_exclusive, parse_date, parse_period
+from opp.core.errors import Invalid
+from opp.core.money.amounts import from_minor
+from opp.core.money.rates import conversion
+from opp.core.pipeline.users import user_id
+from opp.core.records import Record
+from opp.store import schema
+
+o = schema.opportunities
+us = schema.users
+
+#: The steps in the order they are listed (every one, even when zero).
+STEPS = ("increased", "decreased", "won", "lost", "pushed", "removed", "created", "pulled-in", "reopened")
+MEASURES = ("value", "forecast")
+GROUPINGS = ("assignee", "stage")
+
+
+@dataclass(frozen=True)
+class Figure(Record):
+    count: int
+    value: Decimal
+
+
+@dataclass(frozen=True)
+class Step(Record):
+    step: str
+    count: int
+    value: Decimal
+
+
+@dataclass(frozen=True)
+class WaterfallGroup(Record):
+    """One group's waterfall (``by``): its key, then the same figures as the whole."""
+
+    key: str | None
+    start: Figure
+    steps: list[Step]
+    end: Figure
+
+
+@dataclass(frozen=True)
+class Waterfall(Record):
+    currency: str
+    from_day: date
+    to_day: date
+    start: Figure
+    steps: list[Step]
+    end: Figure
+    #: The close-date window (its label, such as ``2026Q1``), None for every open deal.
+    period: str | None = None
+    measure: str = "value"
+    by: str | None = None
+    groups: list[WaterfallGroup] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        found: dict[str, Any] = {
+            "currency": self.currency,
+            "from": self.from_day,
+            "to": self.to_day,
+            "start": self.start.as_dict(),
+            "steps": [step.as_dict() for step in self.steps],
+            "end": self.end.as_dict(),
+            "period": self.period,
+            "measure": self.measure,
+        }
+        if self.groups is not None:
+            found["by"] = self.by
+            found["groups"] = [group.as_dict() for group in self.groups]
+        return found
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The waterfall as table rows: start, each step, end (per group first when split)."""
+        rows: list[dict[str, Any]] = []
+        parts: list[tuple[str | None, Figure, list[Step], Figure]] = [
+            (group.key, group.start, group.steps, group.end) for group in self.groups or []
+        ]
+        if self.groups is not None:
+            parts.append(("total", self.start, self.steps, self.end))
+        else:
+            parts.append((None, self.start, self.steps, self.end))
+        for key, start, steps, end in parts:
+            keyed = {"key": key} if self.groups is not None else {}
+            rows.append({**keyed, "step": "start", **start.as_dict()})
+            rows += [{**keyed, **step.as_dict()} for step in steps]
+            rows.append({**keyed, "step": "end", **end.as_dict()})
+        return rows
+
+
+@dataclass(frozen=True)
+class Move(Record):
+    """A deal that moved (``--detail``): its step, its measure on each side (null where it is not in
+    that side) and the signed change."""
+
+    id: int
+    title: str
+    step: str
+    from_value: Decimal | None
+    to_value: Decimal | None
+    change: Decimal
+
+
+@dataclass(frozen=True)
+class GroupedMove(Move):
+    key: str | None = None
+
+
+def _naive(instant: datetime) -> datetime:
+    return instant.replace(tzinfo=None)
+
+
+def _instant(day: date) -> datetime:
+    return _naive(day_end_exclusive(day))
+
+
+def _states(
+    conn: Connection, first: date, last: date, window: Period | None
+) -> tuple[FromClause, FromClause]:
+    """The deals of either side as they stood at the end of ``first`` and at the end of ``last``.
+
+    Only the deals that matter are kept, each state in a temporary table keyed by id (see
+    :func:`opp.core.pipeline.asof.materialize`): the deals in the window on that day, and the deals in
+    the window on the other day (to tell a pushed deal from a won one, a created deal from a pulled-in
+    one). Reading those few from each state, by the index on the close date and by id, spares copying
+    every deal's past state to join the two.
+    """
+    from opp.core.pipeline.asof import deal_source, materialize
+
+    then = deal_source(conn, _instant(first))
+    now = deal_source(conn, _instant(last))
+    ending = select(now.c.id).where(_in_window(now, window))
+    start = materialize(
+        conn, select(then).where(or_(_in_window(then, window), then.c.id.in_(ending))).subquery("start_state")
+    )
+    starting = select(start.c.id).where(_in_window(start, window))
+    end = materialize(
+        conn, select(now).where(or_(_in_window(now, window), now.c.id.in_(starting))).subquery("end_state")
+    )
+    return start, end
+
+
+def _in_window(state: FromClause, window: Period | None) -> ColumnElement[bool]:
+    """Open, with its close date (an open deal's expected close) in the window."""
+    if window is None:
+        return state.c.status == "open"
+    return and_(state.c.status == "open", state.c.expected_close.between(window.start, window.end))
+
+
+@dataclass(frozen=True)
+class _Query:
+    """The members of either side joined to both states, with each one's step and measures."""
+
+    source: FromClause
+    id: ColumnElement[Any]
+    title: ColumnElement[Any]
+    in_start: ColumnElement[bool]
+    in_end: ColumnElement[bool]
+    start_amount: ColumnElement[Any]
+    end_amount: ColumnElement[Any]
+    step: ColumnElement[Any]
+    group_id: ColumnElement[Any] | None
+    key: ColumnElement[Any] | None
+    currency: str
+
+
+def _days(ctx: Context, from_day: str, to_day: str | None) -> tuple[date, date]:
+    today = ctx.clock.today()
+    first = parse_date(from_day, today)
+    last = parse_date(to_day, today) if to_day is not None else today
+    if first > last:
+        raise Invalid(
+            f"the waterfall's start day {first.isoformat()} is after its end day {last.isoformat()}",
+            hint="give the earlier day first",
+        )
+    return first, last
+
+
+def _choice(text: str | None, allowed: tuple[str, ...], what: str, default: str | None) -> str | None:
+    if text is None:
+        return default
+    wanted = text.strip().lower()
+    if wanted not in allowed:
+        raise Invalid(f"unknown {what} {text!r}", hint=f"{what}s are " + ", ".join(allowed))
+    return wanted
+
+
+def _build(
+    conn: Connection,
+    first: date,
+    last: date,
+    window: Period | None,
+    measure: str,
+    by: str | None,
+    currency: str | None,
+    assignee: str | None,
+) -> _Query:
+    start, end = _states(conn, first, last, window)
+    starting = select(start.c.id).where(_in_window(start, window))
+    ending = select(end.c.id).where(_in_window(end, window))
+    members = union(starting, ending).subquery("members")
+    code = reporting_currency(
+        conn,
+        currency,
+        [starting.with_only_columns(start.c.currency), ending.with_only_columns(end.c.currency)],
+    )
+    then = conversion(conn, starting, code, today=first, source=start)
+    now = conversion(conn, ending, code, today=last, source=end)
+    in_start = and_(start.c.id.is_not(None), _in_window(start, window))
+    in_end = and_(end.c.id.is_not(None), _in_window(end, window))
+    start_amount = case((in_start, getattr(then, measure)), else_=0)
+    end_amount = case((in_end, getattr(now, measure)), else_=0)
+    change = end_amount - start_amount
+    step = case(
+        (and_(in_start, in_end, change > 0), literal("increased", String)),
+        (and_(in_start, in_end, change < 0), literal("decreased", String)),
+        (and_(in_start, in_end), null()),
+        (and_(in_start, end.c.id.is_(None)), literal("removed", String)),
+        (and_(in_start, end.c.status == "won"), literal("won", String)),
+        (and_(in_start, end.c.status == "lost"), literal("lost", String)),
+        (in_start, literal("pushed", String)),
+        (start.c.id.is_(None), literal("created", String)),
+        (start.c.status == "open", literal("pulled-in", String)),
+        else_=literal("reopened", String),
+    )
+    source: FromClause = members.outerjoin(start, start.c.id == members.c.id).outerjoin(
+        end, end.c.id == members.c.id
+    )
+    # A deal counts where it is at D1 when it is in End, else where it was at D0.
+    assignee_id = case((in_end, end.c.assignee_id), else_=start.c.assignee_id)
+    key: ColumnElement[Any] | None = None
+    if by == "stage":
+        key = case((in_end, end.c.stage), else_=start.c.stage)
+    elif by == "assignee":
+        source = source.outerjoin(us, us.c.id == assignee_id)
+        key = us.c.handle
+    group_id = None
+    if assignee is not None:
+        group_id = assignee_id == user_id(conn, assignee)
+    return _Query(
+        source=source,
+        id=members.c.id,
+        title=case((in_end, end.c.title), else_=start.c.title),
+        in_start=in_start,
+        in_end=in_end,
+        start_amount=start_amount,
+        end_amount=end_amount,
+        step=step,
+        group_id=group_id,
+        key=key,
+        currency=code,
+    )
+
+
+def _filtered(query: Select[Any], built: _Query) -> Select[Any]:
+    return query if built.group_id is None else query.where(built.group_id)
+
+
+def _count_where(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _group(key: str | None, rows: list[Any], code: str) -> WaterfallGroup:
+    start_count = sum(row.start_count for row in rows)
+    end_count = sum(row.end_count for row in rows)
+    start_minor = sum(int(row.start_minor) for row in rows)
+    end_minor = sum(int(row.end_minor) for row in rows)
+    by_step = {row.step: row for row in rows if row.step is not None}
+    steps = [
+        Step(
+            name,
+            by_step[name].count if name in by_step else 0,
+            from_minor(int(by_step[name].end_minor) - int(by_step[name].start_minor), code)
+            if name in by_step
+            else from_minor(0, code),
+        )
+        for name in STEPS
+    ]
+    return WaterfallGroup(
+        key,
+        Figure(start_count, from_minor(start_minor, code)),
+        steps,
+        Figure(end_count, from_minor(end_minor, code)),
+    )
+
+
+def waterfall(
+    ctx: Context,
+    *,
+    from_day: str,
+    to_day: str | None = None,
+    period: str | None = None,
+    measure: str | None = None,
+    by: str | None = None,
+    currency: str | None = None,
+    assignee: str | None = None,
+    detail: bool = False,
+) -> Waterfall | list[Move]:
+    """The waterfall from the end of ``from_day`` to the end of ``to_day`` (today when not given) over
+    the close-date window ``period`` (see the module's docstring); with ``detail``, the deals that
+    moved instead, in step order then by id."""
+    first, last = _days(ctx, from_day, to_day)
+    window = parse_period(period, ctx.clock.today()) if period is not None else None
+    chosen_measure = _choice(measure, MEASURES, "measure", "value") or "value"
+    chosen_by = _choice(by, GROUPINGS, "grouping", None)
+    with ctx.reading() as conn:
+        built = _build(conn, first, last, window, chosen_measure, chosen_by, currency, assignee)
+        if detail:
+            return _moves(conn, built)
+        keyed = [] if built.key is None else [built.key.label("key")]
+        query = (
+            select(
+                *keyed,
+                built.step.label("step"),
+                func.count().label("count"),
+                _count_where(built.in_start).label("start_count"),
+                _count_where(built.in_end).label("end_count"),
+                func.coalesce(func.sum(built.start_amount), 0).label("start_minor"),
+                func.coalesce(func.sum(built.end_amount), 0).label("end_minor"),
+            )
+            .select_from(built.source)
+            .group_by(*([] if built.key is None else [built.key]), built.step)
+        )
+        rows = list(conn.execute(_filtered(query, built)))
+        order = _stage_order(conn) if chosen_by == "stage" else {}
+    code = built.currency
+    whole = _group(None, rows, code)
+    groups = None
+    if built.key is not None:
+        keys = sorted({row.key for row in rows}, key=lambda key: (key is None, key or ""))
+        if order:
+            keys.sort(key=lambda key: order.get(key or "", len(order)))
+        groups = [_group(key, [row for row in rows if row.key == key], code) for key in keys]
+    return Waterfall(
+        currency=code,
+        from_day=first,
+        to_day=last,
+        start=whole.start,
+        steps=whole.steps,
+        end=whole.end,
+        period=window.label if window is not None else None,
+        measure=chosen_measure,
+        by=chosen_by,
+        groups=groups,
+    )
+
+
+def _stage_order(conn: Connection) -> dict[str, int]:
+    from opp.core.pipeline.stages import load_pipeline
+
+    return {stage.key: index for index, stage in enumerate(load_pipeline(conn).stages)}
+
+
+def _moves(conn: Connection, built: _Query) -> list[Move]:
+    order = case({name: index for index, name in enumerate(STEPS)}, value=built.step)
+    keyed = [] if built.key is None else [built.key.label("key")]
+    query = (
+        select(
+            built.id.label("id"),
+            built.title.label("title"),
+            built.step.label("step"),
+            built.in_start.label("in_start"),
+            built.in_end.label("in_end"),
+            built.start_amount.label("start_minor"),
+            built.end_amount.label("end_minor"),
+            *keyed,
+        )
+        .select_from(built.source)
+        .where(built.step.is_not(None))
+        .order_by(order, built.id)
+    )
+    code = built.currency
+    moves: list[Move] = []
+    for row in conn.execute(_filtered(query, built)):
+        start_minor, end_minor = int(row.start_minor), int(row.end_minor)
+        figures = (
+            row.id,
+            row.title,
+            row.step,
+            from_minor(start_minor, code) if row.in_start else None,
+            from_minor(end_minor, code) if row.in_end else None,
+            from_minor(end_minor - start_minor, code),
+        )
+        moves.append(GroupedMove(*figures, key=row.key) if built.key is not None else Move(*figures))
+    return moves
