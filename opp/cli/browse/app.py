@@ -80,6 +80,8 @@ class BrowseApp(App[int]):
         self.more = False
         #: The deal the detail panel shows, as read when it was selected: its version guards changes.
         self.current: Opportunity | None = None
+        #: What the status bar says: the last change made, or why it was refused.
+        self.status_text = ""
 
     # -- layout ----------------------------------------------------------------------------------------
 
@@ -141,7 +143,7 @@ class BrowseApp(App[int]):
             self.table.add_row(*view.list_cells(deal), key=str(deal.id))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if self.more and event.cursor_row >= len(self.rows) - 5:
+        if self.more and event.cursor_row >= len(self.rows) - 1:
             try:
                 self._load_page()
             except OppError as exc:
@@ -195,12 +197,14 @@ class BrowseApp(App[int]):
     def say(self, message: str) -> None:
         status = self.query_one("#status", Static)
         status.remove_class("error")
+        self.status_text = message
         status.update(Text(message))
 
     def show_error(self, exc: OppError) -> None:
         status = self.query_one("#status", Static)
         status.add_class("error")
-        status.update(Text(error_text(exc.message, exc.hint)))
+        self.status_text = error_text(exc.message, exc.hint)
+        status.update(Text(self.status_text))
 
     # -- search and filters ----------------------------------------------------------------------------
 

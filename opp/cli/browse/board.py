@@ -50,6 +50,7 @@ class BoardScreen(Screen[None]):
         self.browser = browser
         self.view: BoardView | None = None
         self.stages: list[str] = []
+        self.status_text = ""
 
     def compose(self) -> ComposeResult:
         yield Static(id="board-title")
@@ -146,6 +147,7 @@ class BoardScreen(Screen[None]):
     def say(self, message: str, *, error: bool = False) -> None:
         status = self.query_one("#board-status", Static)
         status.set_class(error, "error")
+        self.status_text = message
         status.update(Text(message))
 
     def action_move(self, step: int) -> None:
