@@ -50,6 +50,13 @@ class SearchBox(Input):
         assert isinstance(app, BrowseApp)
         app.clear_search()
 
+    async def action_submit(self) -> None:
+        # Handled at once rather than through a Submitted message, so that a key typed right after
+        # Enter already goes to the list.
+        app = self.app
+        assert isinstance(app, BrowseApp)
+        app.keep_search(self.value)
+
 
 class BrowseApp(App[int]):
     """The master list with a detail panel (Overview, Billables, Activity) and the board."""
@@ -152,7 +159,7 @@ class BrowseApp(App[int]):
         self._show_detail()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        self.query_one("#detail", TabbedContent).query_one("Tabs").focus()
+        self.set_focus(self.query_one("#detail", TabbedContent).query_one("Tabs"))
 
     def _selected_id(self) -> int | None:
         table = self.table
@@ -212,7 +219,7 @@ class BrowseApp(App[int]):
         box = self.query_one("#search", SearchBox)
         box.display = True
         box.value = self.browser.search
-        box.focus()
+        self.set_focus(box)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id != "search":
@@ -220,15 +227,14 @@ class BrowseApp(App[int]):
         self.browser.search = event.value
         self.reload()
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id != "search":
-            return
-        event.input.display = False
-        self.browser.search = event.value
+    def keep_search(self, value: str) -> None:
+        """Enter in the search: keep the filter, back to the list with its first deal selected."""
+        self.query_one("#search", SearchBox).display = False
+        self.browser.search = value
         self.reload()
         if self.rows:
             self.table.move_cursor(row=0, animate=False)
-        self.table.focus()
+        self.set_focus(self.table)
 
     def clear_search(self) -> None:
         box = self.query_one("#search", SearchBox)
@@ -237,12 +243,12 @@ class BrowseApp(App[int]):
             box.value = ""
         self.browser.search = ""
         self.reload()
-        self.table.focus()
+        self.set_focus(self.table)
 
     def key_escape(self) -> None:
         """Escape in the detail tabs goes back to the list; in the list it clears a search."""
         if self.focused is not self.table:
-            self.table.focus()
+            self.set_focus(self.table)
         elif self.browser.search:
             self.clear_search()
 
