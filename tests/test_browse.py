@@ -536,3 +536,13 @@ def test_a_stale_card_is_refused(made, as_fox):
 def test_browse_refuses_without_a_terminal(opp):
     line = opp.fails(2, "browse")
     assert line == "opp: error: opp browse needs a terminal (hint: in scripts and pipes use opp list)"
+
+
+def test_no_color_draws_without_colour(made, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+
+    async def scenario(app, pilot):
+        assert app.no_color
+        assert listed(app) == [1, 2, 3, 4, 5]
+
+    drive(made, scenario)
