@@ -121,6 +121,7 @@ class Browser:
         self.search = scope.search or ""
         #: The stage the screen shows (at first the command's --stage, when it names one).
         self.stage: str | None = scope.stages[0] if len(scope.stages) == 1 else None
+        self._first: list[Opportunity] | None = None
 
     @property
     def actor(self) -> str:
@@ -135,11 +136,16 @@ class Browser:
         """``size`` deals of the list from ``offset`` on, in its order, read from the database alone."""
         from opp.core.pipeline.deals import list_deals
 
+        first, self._first = self._first, None
+        if first is not None and offset == 0 and size == PAGE_SIZE:
+            return first
         return list_deals(self.ctx, self.filtered(), sort=self.sort, limit=size, offset=offset)
 
     def check(self) -> None:
-        """Refuse bad list filters before the screen opens (the first page reads them)."""
-        self.page(0, 1)
+        """Refuse bad list filters before the screen opens: the first page is read here (and kept
+        for the screen, which then starts without asking again)."""
+        self._first = None
+        self._first = self.page(0)
 
     def deal(self, deal_id: int) -> Opportunity:
         from opp.core.pipeline.deals import show_deal
