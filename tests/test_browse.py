@@ -24,6 +24,8 @@ from opp.core.pipeline.history import list_events
 from opp.core.pipeline.scope import Scope
 from tests.conftest import NOW, seed
 
+# Each test starts the app: a second or more.
+pytestmark = pytest.mark.slow
 SIZE = (80, 24)
 
 
@@ -528,14 +530,6 @@ def test_a_stale_card_is_refused(made, as_fox):
         assert app.screen.status_text == "opportunity 1 moved to qualification"
 
     drive(made, scenario)
-
-
-# -- the command -------------------------------------------------------------------------------------
-
-
-def test_browse_refuses_without_a_terminal(opp):
-    line = opp.fails(2, "browse")
-    assert line == "opp: error: opp browse needs a terminal (hint: in scripts and pipes use opp list)"
 
 
 def test_no_color_draws_without_colour(made, monkeypatch):

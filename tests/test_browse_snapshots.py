@@ -18,7 +18,10 @@ from opp.core.pipeline.scope import Scope
 from tests.conftest import BACKEND, NOW
 from tests.test_browse import browse_template  # noqa: F401  (the fixture)
 
-pytestmark = pytest.mark.skipif(BACKEND != "sqlite", reason="the pictures are taken once, on SQLite")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(BACKEND != "sqlite", reason="the pictures are taken once, on SQLite"),
+]
 
 
 @pytest.fixture

@@ -50,13 +50,6 @@ class SearchBox(Input):
         assert isinstance(app, BrowseApp)
         app.clear_search()
 
-    async def action_submit(self) -> None:
-        # Handled at once rather than through a Submitted message, so that a key typed right after
-        # Enter already goes to the list.
-        app = self.app
-        assert isinstance(app, BrowseApp)
-        app.keep_search(self.value)
-
 
 class BrowseApp(App[int]):
     """The master list with a detail panel (Overview, Billables, Activity) and the board."""
@@ -65,7 +58,10 @@ class BrowseApp(App[int]):
     TITLE = "opp browse"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "search", "Search"),
+        # Priority bindings act when the key arrives, before keys typed after it reach a widget: a
+        # quick "/acme" or "acme<Enter>c" lands where it is meant to (see check_action).
+        Binding("slash", "search", "Search", priority=True),
+        Binding("enter", "keep_search", "Keep", show=False, priority=True),
         Binding("s", "stage", "Stage"),
         Binding("a", "assign", "Assign"),
         Binding("c", "claim", "Claim"),
@@ -226,6 +222,27 @@ class BrowseApp(App[int]):
             return
         self.browser.search = event.value
         self.reload()
+
+    #: What the list's keys do only while the list is the screen shown (not on the board or a dialog).
+    LIST_ACTIONS = frozenset(
+        {
+            *("search", "keep_search", "stage_filter", "refresh", "board"),
+            *("stage", "assign", "claim", "note", "task", "undo"),
+        }
+    )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action not in self.LIST_ACTIONS:
+            return True
+        if len(self.screen_stack) > 1:
+            return False
+        box = self.query_one("#search", SearchBox)
+        if action == "keep_search":
+            return self.focused is box
+        return self.focused is not box if action == "search" else True
+
+    def action_keep_search(self) -> None:
+        self.keep_search(self.query_one("#search", SearchBox).value)
 
     def keep_search(self, value: str) -> None:
         """Enter in the search: keep the filter, back to the list with its first deal selected."""

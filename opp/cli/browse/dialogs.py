@@ -131,7 +131,7 @@ class TaskDialog(ModalScreen[tuple[str, str] | None]):
 
 
 KEYS = [
-    ("/", "search as you type (title, customer, description); Enter keeps it, Escape clears"),
+    ("/", "search as you type; Enter keeps the filter, Escape clears it"),
     ("↑ ↓", "select a deal (PgUp/PgDn, Home/End)"),
     ("Enter, Tab", "to the detail tabs (← → switch tabs; Escape back to the list)"),
     ("f", "filter by stage"),
