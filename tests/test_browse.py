@@ -416,7 +416,7 @@ def test_t_asks_for_a_task_and_says_tasks_are_not_available_yet(made, unchanged)
     check()
 
 
-def test_u_undoes_the_last_change_and_refuses_when_nothing_is_left(made, db, restore, browse_template):
+def test_u_undoes_the_last_change(made):
     async def scenario(app, pilot):
         await pilot.press("c")
         assert app.current.assignee == "dana"
@@ -426,6 +426,17 @@ def test_u_undoes_the_last_change_and_refuses_when_nothing_is_left(made, db, res
 
     drive(made, scenario)
     assert last_event(made, 1).action == "undo"
+
+
+def test_u_with_nothing_left_to_undo_says_so(as_fox):
+    async def scenario(app, pilot):
+        await pilot.press("u")
+        assert app.status_text == (
+            "nothing to undo: fox has no command left that changed a deal "
+            "(hint: undo reverts your own changes to deals; see opp history --actor fox)"
+        )
+
+    drive(as_fox, scenario)
 
 
 def test_undo_refused_shows_the_commands_message(made, as_fox):

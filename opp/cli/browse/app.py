@@ -108,7 +108,6 @@ class BrowseApp(App[int]):
         for label, key, width in COLUMNS:
             justify = "right" if key in view.NUMERIC else "left"
             table.add_column(Text(label, justify=justify), key=key, width=width)  # type: ignore[arg-type]
-        self.query_one("#search", SearchBox).display = False
         self.reload()
         table.focus()
 
