@@ -7,6 +7,7 @@
 #   opp bill invoice --due --format
 #   opp bill list --format
 #   opp bill remove --format
+#   opp browse --assignee --customer --from --overdue --period --search --sort --stage --status --to --unassigned
 #   opp claim --format
 #   opp config get --format
 #   opp config list --format

@@ -150,7 +150,8 @@ SAMPLES: dict[tuple[str, ...], list[Sample]] = {
 #: Commands that print data for programs only, never a table.
 MACHINE_ONLY = {("export",)}
 #: Commands that print no records (and so take no --format).
-NO_RECORDS: set[tuple[str, ...]] = set()
+#: Commands that print no records: ``browse`` is a full-screen program (tests/test_browse.py).
+NO_RECORDS: set[tuple[str, ...]] = {("browse",)}
 
 RAW_VALUE = re.compile(r'\{"|\["|\[\{|\[\]|\{\}|\bTrue\b|\bFalse\b|\bNone\b|Decimal\(|datetime\.')
 

@@ -104,13 +104,31 @@ def test_help_and_version_do_not_import_heavy_libraries():
         "        run()\n"
         "    except SystemExit as exc:\n"
         "        assert exc.code in (0, None), (argv, exc.code)\n"
-        "heavy = ('sqlalchemy', 'alembic', 'tabulate', 'dateutil')\n"
+        "heavy = ('sqlalchemy', 'alembic', 'tabulate', 'dateutil', 'textual')\n"
         "print('LOADED', sorted(m for m in sys.modules if m.split('.')[0] in heavy), file=sys.stderr)\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "Usage: opp" in result.stdout
     assert result.stderr.strip().splitlines()[-1] == "LOADED []"
+
+
+@pytest.mark.slow
+def test_only_browse_imports_textual(tmp_path):
+    """Every command is built by the full app; only `opp browse` running loads Textual."""
+    script = (
+        "import sys\n"
+        "from opp.cli.app import app\n"
+        "sys.argv = ['opp', 'list']\n"
+        "try:\n"
+        "    app(prog_name='opp')\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code in (0, None), exc.code\n"
+        "print('LOADED', sorted(m for m in sys.modules if m.split('.')[0] == 'textual'), file=sys.stderr)\n"
+    )
+    env = {**os.environ, "OPP_DB": str(tmp_path / "opp.db"), "OPP_USER": "dana"}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert result.stderr.strip().splitlines()[-1] == "LOADED []", result.stderr
 
 
 def test_the_console_script_shows_the_same_help_as_the_app(run_opp):

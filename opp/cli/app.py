@@ -215,6 +215,7 @@ def main(
 def _register() -> None:
     from opp.cli import (
         bill,
+        browse,
         config_cmd,
         contacts,
         customers,
@@ -234,6 +235,7 @@ def _register() -> None:
     )
 
     deals.register(app)
+    browse.register(app)
     forecast.register(app)
     report.register(app)
     review.register(app)

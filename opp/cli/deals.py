@@ -29,7 +29,9 @@ from opp.cli.options import (
     RawOpt,
     RecordFormatOpt,
     SearchOpt,
+    SortOpt,
     StagesOpt,
+    StatusOpt,
     ToOpt,
     UnassignedOpt,
     read_ids,
@@ -154,14 +156,7 @@ def show(deal_id: IdArg, fmt: RecordFormatOpt = Format.table) -> None:
 
 def list_(
     stage: StagesOpt = None,
-    status: Annotated[
-        str | None,
-        typer.Option(
-            "--status",
-            metavar="STATUS",
-            help="open, won, lost or all (default open; all when --stage is given).",
-        ),
-    ] = None,
+    status: StatusOpt = None,
     assignee: AssigneeOpt = None,
     unassigned: UnassignedOpt = False,
     customer: CustomerOpt = None,
@@ -170,12 +165,7 @@ def list_(
     close_to: ToOpt = None,
     search: SearchOpt = None,
     overdue: OverdueOpt = False,
-    sort: Annotated[
-        str | None,
-        typer.Option(
-            "--sort", metavar="FIELD", help="id, value, forecast, close, stage ...; '-value' descends."
-        ),
-    ] = None,
+    sort: SortOpt = None,
     limit: LimitOpt = None,
     as_of: AsOfOpt = None,
     raw: RawOpt = False,

@@ -47,12 +47,19 @@ def debug_enabled() -> bool:
     return os.environ.get("OPP_DEBUG", "") not in ("", "0")
 
 
+def error_text(message: str, hint: str | None = None) -> str:
+    """A failure as one line, ``MESSAGE (hint: HINT)``: what follows ``opp: error:`` (``opp browse``
+    shows it in its status bar)."""
+    text = " ".join(message.split())
+    if hint:
+        text += f" (hint: {' '.join(hint.split())})"
+    return text
+
+
 def report(message: str, *, exit_code: int, hint: str | None = None, as_json: bool = False) -> int:
     """Write the error line (and its JSON form when asked) to stderr; returns the exit code."""
     flat = " ".join(message.split())
-    line = f"opp: error: {flat}"
-    if hint:
-        line += f" (hint: {' '.join(hint.split())})"
+    line = f"opp: error: {error_text(message, hint)}"
     sys.stderr.write(line + "\n")
     if as_json:
         payload = {"error": {"code": ERROR_CODES.get(exit_code, "internal"), "message": flat}}

@@ -71,6 +71,18 @@ StagesOpt = Annotated[
         "--stage", metavar="S", help="Only these stages (repeatable).", autocompletion=complete_stage
     ),
 ]
+StatusOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--status",
+        metavar="STATUS",
+        help="open, won, lost or all (default open; all when --stage is given).",
+    ),
+]
+SortOpt = Annotated[
+    str | None,
+    typer.Option("--sort", metavar="FIELD", help="id, value, forecast, close, stage ...; '-value' descends."),
+]
 AssigneeOpt = Annotated[
     str | None,
     typer.Option(

@@ -341,3 +341,45 @@ def test_plan_move_wins_only_from_the_last_open_stage(count, data):
                 with pytest.raises(StageRuleViolation):
                     plan_move(pipeline, closed, target, force=True)
                 assert plan_move(pipeline, closed, target, reopen=True).target == target  # type: ignore[union-attr]
+
+
+def test_a_listing_pages_with_limit_and_offset(core):
+    for number in range(5):
+        deals.create_deal(core, f"Deal {number}", org="Initech", value=str(100 * (number + 1)))
+    pages = [
+        [deal.id for deal in deals.list_deals(core, sort="-value", limit=2, offset=offset)]
+        for offset in (0, 2, 4, 6)
+    ]
+    assert pages == [[5, 4], [3, 2], [1], []]
+    with pytest.raises(Invalid, match="offset must not be negative"):
+        deals.list_deals(core, limit=2, offset=-1)
+
+
+def test_stage_assign_and_claim_refuse_a_stale_version_as_edit_does(core):
+    deal = deals.create_deal(core, "Stale", org="Initech")
+    deals.edit_deal(later(core, "mo"), deal.id, value="10")  # version 2, by mo
+    expected = (
+        f"opportunity {deal.id} is at version 2, not 1: it was changed since by mo at 2026-03-12T10:00:00Z"
+    )
+    for change in (
+        lambda: deals.move_deals(core, "qualification", [deal.id], if_version=1),
+        lambda: deals.assign_deals(core, "mo", [deal.id], if_version=1),
+        lambda: deals.unassign_deals(core, [deal.id], if_version=1),
+        lambda: deals.claim_deals(core, [deal.id], if_version=1),
+    ):
+        with pytest.raises(Conflict) as refused:
+            change()
+        assert refused.value.message == expected
+        assert refused.value.hint == f"look at opp show {deal.id} and try again"
+    with pytest.raises(Conflict) as edit_refused:
+        deals.edit_deal(core, deal.id, title="x", if_version=1)
+    assert edit_refused.value.message == expected
+    assert deals.claim_deals(core, [deal.id], if_version=2)[0].assignee == "dana"
+    assert deals.move_deals(core, "qualification", [deal.id], if_version=3)[0].stage == "qualification"
+
+
+def test_a_version_check_covers_one_deal(core):
+    first = deals.create_deal(core, "One", org="Initech")
+    second = deals.create_deal(core, "Two", org="Initech")
+    with pytest.raises(Invalid, match="one opportunity at a time"):
+        deals.move_deals(core, "qualification", [first.id, second.id], if_version=1)

@@ -94,6 +94,8 @@ class DealFilter(DealScope):
     ids: Sequence[int] | None = None
     sort: Sequence[Any] = field(default_factory=lambda: [o.c.id])
     limit: int | None = None
+    #: Leave out the first this many deals (in the filter's order): a screen's page of a long list.
+    offset: int | None = None
     #: At most this many deals of each stage (the first ones in the filter's order): the board's cards.
     per_stage: int | None = None
 
@@ -193,6 +195,8 @@ def deals_query(conn: Connection, where: DealFilter) -> Select[Any]:
         query = query.order_by(*where.sort, o.c.id)
     if where.limit is not None:
         query = query.limit(where.limit)
+    if where.offset:
+        query = query.offset(where.offset)
     return over(query, deal_source(conn, where.as_of))
 
 
@@ -241,13 +245,21 @@ def sort_terms(sort: str | None) -> list[Any]:
 
 
 def build_filter(
-    conn: Connection, ctx: Context, scope: Scope, *, sort: str | None = None, limit: int | None = None
+    conn: Connection,
+    ctx: Context,
+    scope: Scope,
+    *,
+    sort: str | None = None,
+    limit: int | None = None,
+    offset: int | None = None,
 ) -> DealFilter:
     """Turn the deals a command covers (a :class:`~opp.core.pipeline.scope.Scope`, validated as it is
-    resolved), their order and how many into a filter."""
+    resolved), their order and how many (after the first ``offset``) into a filter."""
     if limit is not None and limit < 1:
         raise Invalid(f"--limit must be a positive number, not {limit}")
-    return DealFilter.of(scope.resolve(conn, ctx), sort=sort_terms(sort), limit=limit)
+    if offset is not None and offset < 0:
+        raise Invalid(f"the offset must not be negative, not {offset}")
+    return DealFilter.of(scope.resolve(conn, ctx), sort=sort_terms(sort), limit=limit, offset=offset)
 
 
 def list_deals(
@@ -256,11 +268,13 @@ def list_deals(
     *,
     sort: str | None = None,
     limit: int | None = None,
+    offset: int | None = None,
     **filters: Any,
 ) -> list[Opportunity]:
     """Deals in ``scope``, or in the scope the ``filters`` (its fields as keywords) make; open deals by
-    default. ``sort`` is a list of fields (``-value`` descends) and ``limit`` keeps the first that many."""
-    return list(stream_deals(ctx, scope, sort=sort, limit=limit, **filters))
+    default. ``sort`` is a list of fields (``-value`` descends), ``limit`` keeps the first that many
+    (after the first ``offset``)."""
+    return list(stream_deals(ctx, scope, sort=sort, limit=limit, offset=offset, **filters))
 
 
 def stream_deals(
@@ -269,12 +283,16 @@ def stream_deals(
     *,
     sort: str | None = None,
     limit: int | None = None,
+    offset: int | None = None,
     **filters: Any,
 ) -> Iterator[Opportunity]:
     """:func:`list_deals` as a generator: the deals as they are read, the read transaction open until
-    the last one (or until the generator is closed). Bad options raise at the first ``next``."""
+    the last one (or until the generator is closed). Bad options raise at the first ``next``.
+
+    ``offset`` leaves out the first that many: with ``limit``, one page of a long list, read from the
+    database alone (``opp browse`` pages through a million deals this way)."""
     with ctx.reading() as conn:
-        where = build_filter(conn, ctx, scope_of(scope, **filters), sort=sort, limit=limit)
+        where = build_filter(conn, ctx, scope_of(scope, **filters), sort=sort, limit=limit, offset=offset)
         yield from iter_deals(conn, where)
 
 
@@ -451,6 +469,18 @@ def _changed_since(conn: Connection, deal_id: int, seen: int, now: int) -> Confl
     )
 
 
+def check_version(conn: Connection, row: RowMapping, seen: int | None) -> None:
+    """Refuse a change made on a stale copy: ``seen`` is the version the caller last saw (None: no
+    check), ``row`` the deal as locked. The refusal names who changed it since."""
+    if seen is not None and row["version"] != seen:
+        raise _changed_since(conn, row["id"], seen, row["version"])
+
+
+def _one_deal_for(ids: Sequence[int], if_version: int | None) -> None:
+    if if_version is not None and len(ids) != 1:
+        raise Invalid("a version check covers one opportunity at a time")
+
+
 def edit_deal(
     ctx: Context,
     deal_id: int | str,
@@ -484,8 +514,7 @@ def edit_deal(
     lost_reason = clean_reason(reason, what="reason", required=True) if reason is not None else None
     with ctx.unit_of_work("edit") as uow:
         row = lock_deal(uow.conn, wanted)
-        if if_version is not None and row["version"] != if_version:
-            raise _changed_since(uow.conn, wanted, if_version, row["version"])
+        check_version(uow.conn, row, if_version)
         change = DealChange(uow, row)
         if title is not None:
             change.set("title", clean_title(title))
@@ -537,9 +566,13 @@ def move_deals(
     reason: str | None = None,
     force: bool = False,
     reopen: bool = False,
+    if_version: int | None = None,
 ) -> list[Opportunity]:
-    """Move deals to a stage under the pipeline rules: all of them, or (on any refusal) none."""
+    """Move deals to a stage under the pipeline rules: all of them, or (on any refusal) none.
+
+    ``if_version`` (one deal only) is the version the caller last saw, as for :func:`edit_deal`."""
     ids = parse_ids(deal_ids)
+    _one_deal_for(ids, if_version)
     chance = parse_probability(probability) if probability is not None else None
     lost_reason = clean_reason(reason, what="reason")
     with ctx.unit_of_work("stage") as uow:
@@ -549,6 +582,7 @@ def move_deals(
             raise Invalid("--reason applies only to a move to closed-lost")
         for deal_id in ids:
             row = lock_deal(uow.conn, deal_id)
+            check_version(uow.conn, row, if_version)
             try:
                 move = plan_move(
                     pipeline,
@@ -573,13 +607,23 @@ def _apply_move(uow: UnitOfWork, row: RowMapping, move: Move, lost_reason: str |
 
 
 def _reassign(
-    ctx: Context, deal_ids: Iterable[int | str], handle: str | None, *, command: str, claim: bool = False
+    ctx: Context,
+    deal_ids: Iterable[int | str],
+    handle: str | None,
+    *,
+    command: str,
+    claim: bool = False,
+    if_version: int | None = None,
 ) -> list[Opportunity]:
-    """Set (or clear) the assignee of each deal; a claim refuses deals someone else holds."""
+    """Set (or clear) the assignee of each deal; a claim refuses deals someone else holds.
+    ``if_version`` (one deal only) refuses a change to a deal changed since (see :func:`edit_deal`)."""
     ids = parse_ids(deal_ids)
+    _one_deal_for(ids, if_version)
     with ctx.unit_of_work(command) as uow:
         new_id = user_id(uow.conn, handle) if handle is not None else None
         for deal_id in ids:
+            if if_version is not None:
+                check_version(uow.conn, lock_deal(uow.conn, deal_id), if_version)
             if claim:
                 _claim_one(uow, deal_id, new_id, handle or "")
                 continue
@@ -610,17 +654,23 @@ def _claim_one(uow: UnitOfWork, deal_id: int, me: int | None, handle: str) -> No
         )
 
 
-def assign_deals(ctx: Context, handle: str, deal_ids: Iterable[int | str]) -> list[Opportunity]:
-    return _reassign(ctx, deal_ids, handle_key(handle), command="assign")
+def assign_deals(
+    ctx: Context, handle: str, deal_ids: Iterable[int | str], *, if_version: int | None = None
+) -> list[Opportunity]:
+    return _reassign(ctx, deal_ids, handle_key(handle), command="assign", if_version=if_version)
 
 
-def unassign_deals(ctx: Context, deal_ids: Iterable[int | str]) -> list[Opportunity]:
-    return _reassign(ctx, deal_ids, None, command="unassign")
+def unassign_deals(
+    ctx: Context, deal_ids: Iterable[int | str], *, if_version: int | None = None
+) -> list[Opportunity]:
+    return _reassign(ctx, deal_ids, None, command="unassign", if_version=if_version)
 
 
-def claim_deals(ctx: Context, deal_ids: Iterable[int | str]) -> list[Opportunity]:
+def claim_deals(
+    ctx: Context, deal_ids: Iterable[int | str], *, if_version: int | None = None
+) -> list[Opportunity]:
     """Assign deals to the acting user, who must be a known user; held deals are refused."""
-    return _reassign(ctx, deal_ids, ctx.actor, command="claim", claim=True)
+    return _reassign(ctx, deal_ids, ctx.actor, command="claim", claim=True, if_version=if_version)
 
 
 def add_note(ctx: Context, deal_id: int | str, text: str, *, kind: str | None = None) -> Event:

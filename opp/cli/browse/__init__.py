@@ -1,0 +1,73 @@
+"""``opp browse``: the pipeline full-screen, for a person at a terminal (scripts keep the commands).
+
+Textual is imported only when the command runs (opp.cli.browse.app), so no other command's start-up
+pays for it. The screen calls the core only, through :class:`opp.cli.browse.data.Browser`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from opp.cli import state
+from opp.cli.options import (
+    AssigneeOpt,
+    CustomerOpt,
+    FromOpt,
+    OverdueOpt,
+    PeriodOpt,
+    SearchOpt,
+    SortOpt,
+    StagesOpt,
+    StatusOpt,
+    ToOpt,
+    UnassignedOpt,
+)
+
+
+def browse(
+    stage: StagesOpt = None,
+    status: StatusOpt = None,
+    assignee: AssigneeOpt = None,
+    unassigned: UnassignedOpt = False,
+    customer: CustomerOpt = None,
+    period: PeriodOpt = None,
+    close_from: FromOpt = None,
+    close_to: ToOpt = None,
+    search: SearchOpt = None,
+    overdue: OverdueOpt = False,
+    sort: SortOpt = None,
+) -> None:
+    """Browse opportunities full-screen: the list (filtered as opp list is), search as you type, a deal's
+    overview, billables and activity, the board; keys change deals as the commands do (? shows them)."""
+    from opp.core.errors import Invalid
+
+    if not (sys.stdout.isatty() and sys.stdin.isatty()):
+        raise Invalid("opp browse needs a terminal", hint="in scripts and pipes use opp list")
+    from opp.cli.browse.data import Browser
+    from opp.core.pipeline.scope import Scope
+
+    scope = Scope(
+        stages=stage or (),
+        status=status,
+        assignee=assignee,
+        unassigned=unassigned,
+        customer=customer,
+        period=period,
+        close_from=close_from,
+        close_to=close_to,
+        search=search,
+        overdue=overdue,
+    )
+    browser = Browser(state.context(), scope, sort=sort)
+    browser.check()  # bad filters are refused (exit 2, 3) before the screen opens
+    from opp.cli.browse.app import BrowseApp
+
+    code = BrowseApp(browser).run()
+    if code:
+        raise typer.Exit(code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(browse)

@@ -1,0 +1,164 @@
+"""The small windows of ``opp browse``: pick one of a list, confirm, type a line, add a task, help.
+
+Each is a modal screen that hands back what was chosen (None when Escape cancels it)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+
+class ChoiceDialog(ModalScreen[str | None]):
+    """One of a list (stages, users): Enter picks the highlighted one, Escape cancels."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, choices: list[tuple[str, str]], current: str | None = None) -> None:
+        super().__init__()
+        self.title_text = title
+        self.choices = choices
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield OptionList(*[Option(label, id=value) for value, label in self.choices], id="choices")
+            yield Label("Enter choose · Escape cancel", classes="dialog-keys")
+
+    def on_mount(self) -> None:
+        options = self.query_one(OptionList)
+        values = [value for value, _ in self.choices]
+        options.highlighted = values.index(self.current) if self.current in values else 0
+        options.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmDialog(ModalScreen[bool]):
+    """A yes-or-no question: y (or Enter) says yes, n or Escape no."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y,enter", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self.question, classes="dialog-question")
+            yield Label("y yes · n no", classes="dialog-keys")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class PromptDialog(ModalScreen[str | None]):
+    """One line of text: Enter gives it, Escape cancels; ``required`` refuses a blank one."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, *, placeholder: str = "", required: bool = True) -> None:
+        super().__init__()
+        self.title_text = title
+        self.placeholder = placeholder
+        self.required = required
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield Input(placeholder=self.placeholder, id="answer")
+            yield Label("Enter save · Escape cancel", classes="dialog-keys")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if self.required and not event.value.strip():
+            self.query_one(".dialog-keys", Label).update("Type something, or Escape to cancel")
+            return
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class TaskDialog(ModalScreen[tuple[str, str] | None]):
+    """A task: its title and an optional due date (2026-12-31, +3d, eow ...). Enter saves, Escape
+    cancels; Tab moves between the two."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self.title_text = title
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield Input(placeholder="title", id="task-title")
+            yield Input(placeholder="due date (optional): 2026-12-31, +3d, eom", id="task-due")
+            yield Label("Enter save · Tab next field · Escape cancel", classes="dialog-keys")
+
+    def on_mount(self) -> None:
+        self.query_one("#task-title", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        title = self.query_one("#task-title", Input).value
+        if not title.strip():
+            self.query_one("#task-title", Input).focus()
+            self.query_one(".dialog-keys", Label).update("A task needs a title, or Escape to cancel")
+            return
+        self.dismiss((title, self.query_one("#task-due", Input).value))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+KEYS = [
+    ("/", "search as you type; Enter keeps the filter, Escape clears it"),
+    ("↑ ↓", "select a deal (PgUp/PgDn, Home/End)"),
+    ("Enter, Tab", "to the detail tabs (← → switch tabs; Escape back to the list)"),
+    ("f", "filter by stage"),
+    ("s", "move the deal to a stage (a skip asks to force; lost asks why)"),
+    ("a", "assign the deal (or nobody)"),
+    ("c", "claim the deal for yourself"),
+    ("n", "add a note"),
+    ("t", "add a task"),
+    ("b", "the board: stage columns; < > move a card one stage"),
+    ("u", "undo your last change"),
+    ("r", "refresh"),
+    ("?", "this help"),
+    ("q", "quit"),
+]
+
+
+class HelpScreen(ModalScreen[None]):
+    """The keys, one a line; any of Escape, ? or q closes it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark,q", "close", "Close")]
+
+    def compose(self) -> ComposeResult:
+        lines = "\n".join(f"{key:<11} {what}" for key, what in KEYS)
+        with Vertical(classes="dialog help"):
+            yield Label("opp browse: keys", classes="dialog-title")
+            yield Static(lines, markup=False)
+            yield Label("Escape close", classes="dialog-keys")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
