@@ -226,6 +226,8 @@ def _register() -> None:
         rates,
         report,
         stages,
+        tasks,
+        tickets,
         transfer,
         undo,
         users,
@@ -240,6 +242,8 @@ def _register() -> None:
     undo.register(app)
     db.register(app)
     demo.register(app)
+    tasks.register(app)
+    tickets.register(app)
     app.add_typer(customers.app, name="customer")
     app.add_typer(users.app, name="user")
     app.add_typer(stages.app, name="stages")

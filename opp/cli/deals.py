@@ -162,6 +162,9 @@ def list_(
     close_to: ToOpt = None,
     search: SearchOpt = None,
     overdue: OverdueOpt = False,
+    without_task: Annotated[
+        bool, typer.Option("--without-task", help="Open deals with no open task: nobody has a next step.")
+    ] = False,
     sort: Annotated[
         str | None,
         typer.Option(
@@ -188,6 +191,7 @@ def list_(
         close_to=close_to,
         search=search,
         overdue=overdue,
+        without_task=without_task,
         as_of=as_of,
     )
     # --format ids reads only the ids: no record is built for a deal whose id alone is printed.

@@ -34,12 +34,15 @@ class Format(StrEnum):
     jsonl = "jsonl"
     csv = "csv"
     ids = "ids"
+    ics = "ics"
 
 
 #: The formats of a command that prints one record or a grouped result.
 RECORD_FORMATS = (Format.table, Format.json, Format.jsonl, Format.csv)
 #: The formats of a command that prints a list of records: also their ids, one a line.
 LIST_FORMATS = (*RECORD_FORMATS, Format.ids)
+#: The formats of a list of dated things (tasks): also an iCalendar file (:func:`emit_calendar`).
+CALENDAR_FORMATS = (*LIST_FORMATS, Format.ics)
 
 
 def format_names(formats: Sequence[Format]) -> str:
@@ -581,6 +584,50 @@ def emit(
                     table = _table([plain(r) for r in extra_rows], extra_columns, terminal_width())
                     out.write(table + "\n")
         out.flush()
+    except BrokenPipeError as exc:
+        raise PipeClosed from exc
+    return count
+
+
+@dataclass(frozen=True)
+class CalendarEvent:
+    """An all-day event of a calendar: ``uid`` stays the same for the same thing, so that a calendar
+    imported again updates its events instead of adding them twice; ``stamp`` is when it was made."""
+
+    uid: str
+    day: date
+    summary: str
+    description: str
+    stamp: datetime
+
+
+def emit_calendar(events: Iterable[CalendarEvent], *, name: str = "opp") -> int:
+    """Write one iCalendar (RFC 5545) VCALENDAR with an all-day VEVENT per event (``DTSTART;VALUE=DATE``),
+    with the maintained ``icalendar`` package, loaded only here. Returns how many events were written."""
+    from datetime import UTC, timedelta
+
+    import icalendar
+
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", "-//opp//opp sales pipeline//EN")
+    calendar.add("version", "2.0")
+    calendar.add("x-wr-calname", name)
+    count = 0
+    for found in events:
+        event = icalendar.Event()
+        event.add("uid", found.uid)
+        event.add(
+            "dtstamp", found.stamp.astimezone(UTC) if found.stamp.tzinfo else found.stamp.replace(tzinfo=UTC)
+        )
+        event.add("dtstart", found.day)
+        event.add("dtend", found.day + timedelta(days=1))
+        event.add("summary", found.summary)
+        event.add("description", found.description)
+        calendar.add_component(event)
+        count += 1
+    try:
+        sys.stdout.write(calendar.to_ical().decode("utf-8"))
+        sys.stdout.flush()
     except BrokenPipeError as exc:
         raise PipeClosed from exc
     return count

@@ -18,7 +18,19 @@ from opp.core.refs import aware, handle_key, parse_id
 from opp.store import schema
 
 h = schema.history
-ACTIONS = ("created", "updated", "stage", "assign", "note", "billable", "invoice", "import", "undo")
+ACTIONS = (
+    "created",
+    "updated",
+    "stage",
+    "assign",
+    "note",
+    "billable",
+    "invoice",
+    "import",
+    "undo",
+    "task",
+    "ticket",
+)
 
 
 @dataclass
