@@ -55,6 +55,8 @@ def demo(
         demo.load_rates_csv(ctx, rates_path)
         if settings.get_setting(ctx, "reporting_currency").value is None:
             settings.set_setting(ctx, "reporting_currency", DEMO_REPORTING_CURRENCY)
+    # The work around the deals (tasks, some overdue, and tickets), when their files are beside the deals.
+    work = demo.load_work_csv(ctx, path.with_name("tasks.csv"), path.with_name("tickets.csv"))
     open_stages = [stage for stage in stages.list_stages(ctx) if stage.is_open]
     by_stage: dict[str, list[Opportunity]] = {stage.key: [] for stage in open_stages}
     for deal in deals.list_deals(ctx, sort="close"):
@@ -73,7 +75,8 @@ def demo(
         f"opp demo: loaded {count_of(summary.created, 'deal')}, "
         f"{count_of(summary.customers_created, 'customer')} and {count_of(summary.users_created, 'user')} "
         f"from {path}; {count_of(still_open, 'deal')} {'is' if still_open == 1 else 'are'} open "
-        "(try opp list --status all, opp show 1, opp history 1)"
+        f"with {count_of(work.tasks, 'task')} and {count_of(work.tickets, 'ticket')} "
+        "(try opp list --status all, opp show 1, opp agenda --all, opp timeline 1)"
     )
 
 

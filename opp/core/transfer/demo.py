@@ -82,3 +82,56 @@ def load_rates_csv(ctx: Context, path: str | Path) -> list[Rate]:
             exc.message = f"line {row.line}: {exc.message}"
             raise
     return added
+
+
+@dataclass(frozen=True)
+class WorkSummary(Record):
+    """The tasks and tickets a load added."""
+
+    tasks: int
+    tickets: int
+
+
+def load_work_csv(ctx: Context, tasks_path: Path | None, tickets_path: Path | None) -> WorkSummary:
+    """Add the example tasks and tickets: their deals are named by external ref (tickets may name a
+    customer instead), due dates are relative to the clock (``-2d``, ``today``), so that the demo always
+    has overdue work and work due this week. Each goes through the commands' own functions."""
+    import csv
+
+    from opp.core.pipeline.deals import list_deals
+    from opp.core.work import tasks, tickets
+
+    by_ref = {deal.external_ref: deal.id for deal in list_deals(ctx, status="all") if deal.external_ref}
+    added_tasks = added_tickets = 0
+    if tasks_path is not None and tasks_path.is_file():
+        with tasks_path.open(encoding="utf-8", newline="") as stream:
+            for row in csv.DictReader(stream):
+                task = tasks.add_task(
+                    ctx,
+                    by_ref[row["external_ref"]],
+                    row["title"],
+                    due=row["due"] or None,
+                    assign=row["assignee"],
+                )
+                if row["status"] == "done":
+                    tasks.complete_tasks(ctx, [task.id])
+                added_tasks += 1
+    if tickets_path is not None and tickets_path.is_file():
+        with tickets_path.open(encoding="utf-8", newline="") as stream:
+            for row in csv.DictReader(stream):
+                ref = row["external_ref"]
+                ticket = tickets.open_ticket(
+                    ctx,
+                    row["title"],
+                    deal=by_ref[ref] if ref else None,
+                    customer=row["customer"] or None,
+                    kind=row["kind"] or None,
+                    priority=row["priority"] or None,
+                    assign=row["assignee"] or None,
+                )
+                if row["hours"]:
+                    tickets.log_time(ctx, ticket.id, row["hours"])
+                if row["status"] != "open":
+                    tickets.set_status(ctx, ticket.id, row["status"])
+                added_tickets += 1
+    return WorkSummary(tasks=added_tasks, tickets=added_tickets)
