@@ -373,10 +373,13 @@ def _csv(
     header: Sequence[str] = (),
     flat_already: bool = False,
     empty_header: Sequence[str] = (),
+    known_header: Sequence[str] = (),
 ) -> None:
-    """The header is ``header`` when given (and then the only keys written), else every key of every
-    row or, for a stream (records of one kind), the first row's. With no rows, ``empty_header`` alone
-    (the header of the records the listing would have had); with none known, nothing."""
+    """The header is ``header`` when given (and then the only keys written), else ``known_header`` (that
+    of the record class listed, so that a nested record that is null in some rows keeps its columns),
+    else every key of every row or, for a stream (records of one kind), the first row's. With no rows,
+    ``empty_header`` alone (the header of the records the listing would have had); with none known,
+    nothing."""
     write = _csv_writer(out)
     flat: Iterator[Mapping[str, Any]] = rows if flat_already else (flatten(row) for row in rows)
     if header:
@@ -385,7 +388,9 @@ def _csv(
             write([_csv_cell(row.get(key), raw) for key in header])
         return
     headers: dict[str, None] = {}
-    if streamed:
+    if known_header:
+        headers.update(dict.fromkeys(known_header))
+    elif streamed:
         first = next(flat, None)
         if first is not None:
             headers.update(dict.fromkeys(first))
@@ -395,7 +400,13 @@ def _csv(
         for row in held:
             headers.update(dict.fromkeys(row))
         flat = iter(held)
-    if not headers:
+    if known_header:
+        first = next(flat, None)
+        if first is None:
+            write(known_header)
+            return
+        flat = itertools.chain([first], flat)
+    elif not headers:
         if empty_header:
             write(empty_header)
         return
@@ -414,6 +425,9 @@ def csv_header(record_type: type) -> list[str]:
     header: list[str] = []
     for field in dataclasses.fields(record_type):
         kind = hints[field.name]
+        optional = [arg for arg in typing.get_args(kind) if arg is not type(None)]
+        if len(optional) == 1 and isinstance(optional[0], type) and dataclasses.is_dataclass(optional[0]):
+            kind = optional[0]  # a nested record or null (next_task): its columns, empty when null
         if isinstance(kind, type) and dataclasses.is_dataclass(kind):
             header += [field.name if sub == "name" else f"{field.name}_{sub}" for sub in csv_header(kind)]
         elif typing.get_origin(kind) not in (list, tuple):
@@ -471,6 +485,19 @@ def _cell_texts() -> dict[type, Callable[[Any], str]]:
     }
 
 
+def _plain_record_type(item: Any) -> type | None:
+    """The record class of a listed item whose keys are its fields (a core record that keeps the
+    base ``as_dict``), whose CSV header :func:`csv_header` then knows; None for anything else."""
+    import dataclasses
+
+    kind = type(item)
+    if not dataclasses.is_dataclass(kind) or not hasattr(kind, "as_dict"):
+        return None
+    if any("as_dict" in vars(base) for base in kind.__mro__ if base.__name__ != "Record"):
+        return None
+    return kind
+
+
 def _id_of(record: Mapping[str, Any]) -> Any:
     for key in ("id", "number", "handle", "key", "code"):
         if key in record:
@@ -510,6 +537,14 @@ def emit(
     if rows is not None and (fmt is Format.csv or (fmt is Format.table and columns is not None)):
         data = list(rows)
     streamed = isinstance(data, Iterator)
+    listed_type: type | None = None
+    if fmt is Format.csv and not fields and rows is None:
+        if streamed:
+            raw_first = next(data, None)
+            data = iter(()) if raw_first is None else itertools.chain([raw_first], data)
+            listed_type = _plain_record_type(raw_first)
+        elif isinstance(data, list) and data:
+            listed_type = _plain_record_type(data[0])
     if streamed:
         whole: Any = None
         single = False
@@ -563,6 +598,7 @@ def emit(
                 header=fields,
                 flat_already=bool(fields),
                 empty_header=csv_header(of) if of is not None else (),
+                known_header=csv_header(listed_type) if listed_type is not None else (),
             )
         elif fmt is Format.ids:
             for row in counted():  # records, or the ids alone (opp.core.pipeline.deals.iter_deal_ids)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, RowMapping, Select, exists, insert, select, update
+from sqlalchemy import ColumnElement, Connection, RowMapping, Select, exists, func, insert, select, update
 
 from opp.core.context import Context, UnitOfWork
 from opp.core.dates import parse_date
@@ -35,15 +35,16 @@ TITLE_LENGTH = 500
 
 def next_task_id(deal_id: ColumnElement[Any]) -> Any:
     """The id of the deal's open task due first (undated last, then lowest id), as a correlated SQL
-    scalar: read from the index on (opportunity_id, status, due)."""
+    scalar. Two lookups, each read in order from the index on (opportunity_id, status, due): the first
+    dated task, else the first undated one (one ``ORDER BY due IS NULL`` would sort every deal's tasks).
+    """
     inner = t.alias("open_task")
-    return (
-        select(inner.c.id)
-        .where(inner.c.opportunity_id == deal_id, inner.c.status == "open")
-        .order_by(inner.c.due.is_(None), inner.c.due, inner.c.id)
-        .limit(1)
-        .scalar_subquery()
+    mine = [inner.c.opportunity_id == deal_id, inner.c.status == "open"]
+    dated = (
+        select(inner.c.id).where(*mine, inner.c.due.is_not(None)).order_by(inner.c.due, inner.c.id).limit(1)
     )
+    undated = select(inner.c.id).where(*mine, inner.c.due.is_(None)).order_by(inner.c.id).limit(1)
+    return func.coalesce(dated.scalar_subquery(), undated.scalar_subquery())
 
 
 def has_open_task(deal_id: ColumnElement[Any]) -> ColumnElement[bool]:
