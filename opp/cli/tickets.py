@@ -180,14 +180,8 @@ def ticket_show(ticket_id: TicketArg, fmt: RecordFormatOpt = Format.table) -> No
     detail = tickets.show_ticket(state.context(), ticket_id)
     record = detail.as_dict()
     if fmt is Format.table:
-        record.pop("time")
-    rows = [{"ticket": detail.ticket.id, **entry.as_dict()} for entry in detail.time]
-    emit(
-        record,
-        fmt,
-        rows=rows if fmt is Format.csv else None,
-        extra_tables=[("time", detail.time, TIME_COLUMNS)],
-    )
+        record.pop("time")  # its own table below
+    emit(record, fmt, extra_tables=[("time", detail.time, TIME_COLUMNS)])
 
 
 def timeline(

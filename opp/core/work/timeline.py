@@ -175,7 +175,7 @@ def describe(event: Any, *, lone: bool = False) -> str:
     suffix = f" ({note})" if note else ""
     if action == "created":
         return _created(new)
-    if action == "stage":
+    if action == "stage" and field == "stage":
         return f"stage {old} → {new}{suffix}"
     if action == "assign":
         if new is None:
@@ -195,7 +195,11 @@ def describe(event: Any, *, lone: bool = False) -> str:
         return _ticket(event, lone)
     if action == "undo":
         return note or "undo"
-    return f"{field}: {old if old is not None else '—'} → {new if new is not None else '—'}{suffix}"
+    return f"{field}: {_shown(old)} → {_shown(new)}{suffix}"
+
+
+def _shown(value: str | None) -> str:
+    return "—" if value is None else value
 
 
 def _created(snapshot: str | None) -> str:
@@ -223,7 +227,7 @@ def _task(event: Any) -> str:
     if field == "task_status":
         return f"task {task_id} done" if new == "done" else f"task {task_id} reopened"
     name = field.removeprefix("task_")
-    return f"task {task_id} {name}: {old if old is not None else '—'} → {new if new is not None else '—'}"
+    return f"task {task_id} {name}: {_shown(old)} → {_shown(new)}"
 
 
 def _ticket(event: Any, lone: bool) -> str:
@@ -235,4 +239,4 @@ def _ticket(event: Any, lone: bool) -> str:
         return f"ticket {ticket_id}: {hours} h logged" + (f" ({event['note']})" if event["note"] else "")
     if field == "ticket_status":
         return f"ticket {ticket_id} {new}" if old is None else f"ticket {ticket_id} {old} → {new}"
-    return f"ticket {ticket_id} {field}: {old} → {new}"
+    return f"ticket {ticket_id} {field}: {_shown(old)} → {_shown(new)}"
