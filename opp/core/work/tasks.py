@@ -295,5 +295,6 @@ def deal_titles(ctx: Context, deal_ids: Sequence[int]) -> dict[int, str]:
     with ctx.reading() as conn:
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
-            found.update(conn.execute(select(o.c.id, o.c.title).where(o.c.id.in_(chunk))).tuples().all())
+            for row in conn.execute(select(o.c.id, o.c.title).where(o.c.id.in_(chunk))):
+                found[row.id] = row.title
     return found
