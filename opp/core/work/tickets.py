@@ -62,10 +62,15 @@ class TicketDetail(Record):
         return {**self.ticket.as_dict(), "time": [entry.as_dict() for entry in self.time]}
 
 
+_PLURALS = {"kind": "kinds", "priority": "priorities", "status": "statuses"}
+
+
 def _choice(text: str | None, allowed: tuple[str, ...], what: str) -> str:
     word = (text or "").strip().lower()
     if word not in allowed:
-        raise Invalid(f"unknown ticket {what} {text!r}", hint=f"ticket {what}s are " + ", ".join(allowed))
+        raise Invalid(
+            f"unknown ticket {what} {text!r}", hint=f"ticket {_PLURALS[what]} are " + ", ".join(allowed)
+        )
     return word
 
 
