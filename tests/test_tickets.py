@@ -57,7 +57,11 @@ def test_kind_defaults_to_post_sale_on_a_won_deal(opp, deal):
 
 def test_a_ticket_on_a_customer_alone(opp):
     ticket = opp.json("ticket", "add", "--customer", "Initech", "Question", "--priority", "urgent")
-    assert (ticket["opportunity_id"], ticket["customer"]["name"], ticket["priority"]) == (None, "Initech", "urgent")
+    assert (ticket["opportunity_id"], ticket["customer"]["name"], ticket["priority"]) == (
+        None,
+        "Initech",
+        "urgent",
+    )
 
 
 @pytest.mark.parametrize(
@@ -145,7 +149,11 @@ def test_list_filters_and_leaves_closed_ones_out_by_default(opp, deal):
 
     assert titles() == ["On the deal", "On Initech alone", "On Hooli"]
     assert titles("--deal", str(deal)) == ["On the deal"]
-    assert titles("--customer", "Initech", "--status", "all") == ["On the deal", "On Initech alone", "Closed one"]
+    assert titles("--customer", "Initech", "--status", "all") == [
+        "On the deal",
+        "On Initech alone",
+        "Closed one",
+    ]
     assert titles("--customer", str(other)) == ["On Hooli"]
     assert titles("--status", "closed") == ["Closed one"]
     assert titles("--kind", "post-sale") == ["On Hooli"]

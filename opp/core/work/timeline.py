@@ -49,6 +49,7 @@ class TimelineEntry(Record):
 def _history_part(deals: Any, since: datetime | None) -> Select[Any]:
     query = select(
         h.c.at,
+        cast(literal(0), Integer).label("rank"),
         h.c.id.label("seq"),
         h.c.opportunity_id,
         h.c.actor,
@@ -69,14 +70,17 @@ def _lone_ticket_parts(customer_id: int, since: datetime | None) -> list[Select[
     no_deal = cast(null(), Integer)
     no_text = cast(null(), String)
 
-    def part(at: Any, actor: Any, field: str, new: Any, note: Any, *where: Any) -> Select[Any]:
+    def part(
+        at: Any, rank: int, seq: Any, actor: Any, field: str, new: Any, note: Any, *where: Any
+    ) -> Select[Any]:
         query = select(
             at.label("at"),
-            literal(0).label("seq"),
+            cast(literal(rank), Integer).label("rank"),
+            seq.label("seq"),
             no_deal.label("opportunity_id"),
             actor.label("actor"),
-            literal("ticket").label("action"),
-            literal(field).label("field"),
+            cast(literal("ticket"), String).label("action"),
+            cast(literal(field), String).label("field"),
             no_text.label("old"),
             new.label("new"),
             note.label("note"),
@@ -85,12 +89,27 @@ def _lone_ticket_parts(customer_id: int, since: datetime | None) -> list[Select[
         ).where(alone, *where)
         return query if since is None else query.where(at >= since)
 
-    opened = part(tk.c.opened_at, tk.c.opened_by, TICKET_OPENED, tk.c.title, tk.c.kind)
-    solved = part(
-        tk.c.solved_at, tk.c.opened_by, "ticket_status", tk.c.status, no_text, tk.c.solved_at.is_not(None)
-    )
+    # At one instant: opened, then time logged (in the order logged), then solved.
+    opened = part(tk.c.opened_at, 0, tk.c.id, tk.c.opened_by, TICKET_OPENED, tk.c.title, tk.c.kind)
     logged = part(
-        tt.c.at, tt.c.actor, TICKET_HOURS, cast(tt.c.hundredths, String), tt.c.note, tt.c.ticket_id == tk.c.id
+        tt.c.at,
+        1,
+        tt.c.id,
+        tt.c.actor,
+        TICKET_HOURS,
+        cast(tt.c.hundredths, String),
+        tt.c.note,
+        tt.c.ticket_id == tk.c.id,
+    )
+    solved = part(
+        tk.c.solved_at,
+        2,
+        tk.c.id,
+        tk.c.opened_by,
+        "ticket_status",
+        tk.c.status,
+        no_text,
+        tk.c.solved_at.is_not(None),
     )
     return [opened, solved, logged]
 
@@ -122,7 +141,7 @@ def timeline(
             parts = [_history_part(customer_deals(conn, customer_id), start)]
             parts += _lone_ticket_parts(customer_id, start)
         story = union_all(*parts).subquery("story") if len(parts) > 1 else parts[0].subquery("story")
-        query = select(story).order_by(story.c.at, story.c.seq)
+        query = select(story).order_by(story.c.at, story.c.rank, story.c.seq)
         for row in conn.execute(query, execution_options={"yield_per": 1000}).mappings():
             yield _entry(row)
 
