@@ -83,7 +83,7 @@ def test_buckets_turn_at_midnight_utc_by_the_opp_clock(opp, now, buckets):
 
 def test_fail_if_any_exits_6_only_when_an_overdue_task_is_listed(opp, tasks):
     outcome = opp("agenda", "--fail-if-any", "-f", "json", code=6)
-    assert [t["bucket"] for t in outcome.json()][0] == "overdue"  # the list is printed all the same
+    assert outcome.json()[0]["bucket"] == "overdue"  # the list is printed all the same
     opp("task", "done", "1")
     opp("agenda", "--fail-if-any")  # today's and upcoming tasks are no alarm
     opp("agenda", "--fail-if-any", "--all", code=6)  # Sam's is overdue
