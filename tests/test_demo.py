@@ -112,7 +112,7 @@ def test_each_demo_deal_has_one_created_event_at_its_creation(demo):
     assert snapshot["stage"] == "closed-won"
     assert snapshot["status"] == "won"
     assert snapshot["closed_at"] == "2026-08-27T00:00:00Z"
-    assert len(demo.json("history")) == 40
+    assert len(demo.json("history", "--action", "created")) == 40
 
 
 def test_demo_prints_open_deals_grouped_by_stage_in_pipeline_order(demo):
