@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 TICKET_KEYS = [
     "id",
@@ -302,3 +304,12 @@ def test_support_period_and_bad_options(opp, supported):
     assert "invalid hourly cost" in opp.fails(2, "report", "support", "--hourly-cost", "-5")
     assert "invalid hourly cost" in opp.fails(2, "config", "set", "support_hourly_cost", "lots")
     assert len(opp("report", "support", "-f", "csv").stdout.splitlines()) == 3
+
+
+@given(st.integers(min_value=1, max_value=878_400))
+def test_hours_with_two_decimals_are_kept_exactly_in_hundredths(hundredths):
+    from opp.core.work.tickets import hours_of, parse_hours
+
+    typed = str(hours_of(hundredths))
+    assert parse_hours(typed) == hundredths
+    assert parse_hours(typed.rstrip("0").rstrip(".") or "0") == hundredths
