@@ -213,3 +213,17 @@ def test_export_what_tasks(opp, deal):
     assert opp.json("export", "--what", "tasks")[0]["title"] == "One"
     assert "cannot export" in opp.fails(2, "export", "--what", "contacts")
     assert "apply to --what deals" in opp.fails(2, "export", "--what", "tasks", "--status", "won")
+
+
+def test_completion_offers_open_task_and_ticket_ids_and_the_fixed_words(opp, deal, db):
+    from opp.cli.complete import offer
+    from opp.core.lookups import names
+
+    opp("task", "add", deal, "Call back")
+    opp("task", "add", deal, "Finished")
+    opp("task", "done", "2")
+    opp("ticket", "add", deal, "Login fails")
+    assert names(db, "task", "") == [("1", "Call back")]
+    assert names(db, "ticket", "1") == [("1", "Login fails")]
+    assert names(db, "task", "9") == []
+    assert offer(("pre-sale", "post-sale"))("po") == ["post-sale"]
