@@ -63,16 +63,16 @@ def test_a_customers_timeline_covers_its_deals_and_its_tickets_alone(opp, story)
     second = opp.json("create", "Initech renewal", "--org", "Initech", OPP_NOW=DAY2)["id"]
     opp("ticket", "add", "--customer", "Initech", "Account question", OPP_NOW=DAY2)
     opp("ticket", "log", "2", "0.25", "--note", "email", OPP_NOW=DAY3)
-    opp("ticket", "status", "2", "closed", OPP_NOW=DAY3)
+    opp("ticket", "status", "2", "closed", OPP_NOW=DAY3, OPP_USER="sam")
     entries = opp.json("timeline", "--customer", "Initech")
     deals = {e["opportunity_id"] for e in entries}
     assert deals == {story, second, None}
     assert other not in deals
-    alone = [(e["at"], e["text"]) for e in entries if e["opportunity_id"] is None]
+    alone = [(e["at"], e["actor"], e["text"]) for e in entries if e["opportunity_id"] is None]
     assert alone == [
-        (DAY2, "ticket 2 opened: Account question"),
-        (DAY3, "ticket 2: 0.25 h logged (email)"),
-        (DAY3, "ticket 2 closed"),
+        (DAY2, "dana", "ticket 2 opened: Account question"),
+        (DAY3, "dana", "ticket 2: 0.25 h logged (email)"),
+        (DAY3, "sam", "ticket 2 closed"),
     ]
     assert [e["at"] for e in entries] == sorted(e["at"] for e in entries)
     assert opp.json("timeline", "--customer", "Hooli")[0]["opportunity_id"] == other

@@ -16,7 +16,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Integer, Select, String, and_, cast, literal, null, or_, select, union_all
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Select,
+    String,
+    and_,
+    cast,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 
 from opp.core.context import Context
 from opp.core.dates import parse_date, start_of_day_utc
@@ -101,11 +114,13 @@ def _lone_ticket_parts(customer_id: int, since: datetime | None) -> list[Select[
         tt.c.note,
         tt.c.ticket_id == tk.c.id,
     )
+    cm = schema.commands
+    status_setter = select(cm.c.actor).where(cm.c.id == tk.c.status_command_id).scalar_subquery()
     solved = part(
         tk.c.solved_at,
         2,
         tk.c.id,
-        tk.c.opened_by,
+        func.coalesce(status_setter, tk.c.opened_by),  # who last set its status
         "ticket_status",
         tk.c.status,
         no_text,
