@@ -227,3 +227,18 @@ def test_completion_offers_open_task_and_ticket_ids_and_the_fixed_words(opp, dea
     assert names(db, "ticket", "1") == [("1", "Login fails")]
     assert names(db, "task", "9") == []
     assert offer(("pre-sale", "post-sale"))("po") == ["post-sale"]
+
+
+def test_the_demo_has_tasks_some_overdue_and_tickets(cli):
+    cli("demo", OPP_NOW="2027-01-10T08:30:00Z")
+    agenda = cli.json("agenda", "--all", OPP_NOW="2027-01-10T08:30:00Z")
+    assert {"overdue", "today", "upcoming"} <= {task["bucket"] for task in agenda}
+    assert len(cli.json("ticket", "list", "--status", "all")) == 5
+    assert cli.json("report", "support", "--by", "customer", "--hourly-cost", "80")
+
+
+def test_demo_work_naming_an_unknown_deal_is_refused_by_line(cli, tmp_path):
+    (tmp_path / "deals.csv").write_text("title,customer,value\nOnly deal,Initech,100\n")
+    (tmp_path / "tasks.csv").write_text("external_ref,title,due,assignee,status\nCRM-9,Call,,dana,open\n")
+    line = cli.fails(2, "demo", "--file", tmp_path / "deals.csv")
+    assert "tasks.csv line 2: no deal with the external ref 'CRM-9'" in line

@@ -102,13 +102,19 @@ def load_work_csv(ctx: Context, tasks_path: Path | None, tickets_path: Path | No
     from opp.core.work import tasks, tickets
 
     by_ref = {deal.external_ref: deal.id for deal in list_deals(ctx, status="all") if deal.external_ref}
+
+    def deal_of(path: Path, line: int, ref: str) -> int:
+        if ref not in by_ref:
+            raise Invalid(f"{path} line {line}: no deal with the external ref {ref!r}")
+        return by_ref[ref]
+
     added_tasks = added_tickets = 0
     if tasks_path is not None and tasks_path.is_file():
         with tasks_path.open(encoding="utf-8", newline="") as stream:
-            for row in csv.DictReader(stream):
+            for line, row in enumerate(csv.DictReader(stream), start=2):
                 task = tasks.add_task(
                     ctx,
-                    by_ref[row["external_ref"]],
+                    deal_of(tasks_path, line, row["external_ref"]),
                     row["title"],
                     due=row["due"] or None,
                     assign=row["assignee"],
@@ -118,12 +124,12 @@ def load_work_csv(ctx: Context, tasks_path: Path | None, tickets_path: Path | No
                 added_tasks += 1
     if tickets_path is not None and tickets_path.is_file():
         with tickets_path.open(encoding="utf-8", newline="") as stream:
-            for row in csv.DictReader(stream):
+            for line, row in enumerate(csv.DictReader(stream), start=2):
                 ref = row["external_ref"]
                 ticket = tickets.open_ticket(
                     ctx,
                     row["title"],
-                    deal=by_ref[ref] if ref else None,
+                    deal=deal_of(tickets_path, line, ref) if ref else None,
                     customer=row["customer"] or None,
                     kind=row["kind"] or None,
                     priority=row["priority"] or None,
