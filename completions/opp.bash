@@ -2,6 +2,7 @@
 # Values such as stage keys, user handles, customer names and service codes come from
 # `opp` itself on each TAB, read from the database that --db or OPP_DB names.
 #
+#   opp agenda --all --assignee --days --fail-if-any --format
 #   opp assign --format
 #   opp bill add --format --item --price --qty --service --tax
 #   opp bill invoice --due --format
@@ -28,13 +29,13 @@
 #   opp db upgrade --format
 #   opp demo --file --format
 #   opp edit --close --currency --description --format --if-version --probability --reason --ref --title --value --value-from-billables
-#   opp export --assignee --customer --format --from --limit --overdue --period --raw --search --stage --status --to --unassigned
+#   opp export --assignee --customer --format --from --limit --overdue --period --raw --search --stage --status --to --unassigned --what
 #   opp forecast --as-of --assignee --by --currency --format --from --period --range --stage --to
 #   opp history --action --actor --format --limit --reverse --since
 #   opp import --currency --customer-kind --date-order --default-customer --dry-run --force --format --ignore --map --output-format --profile --raw --rejects --require --skip-invalid --stage-map
 #   opp invoice list --customer --deal --format --period
 #   opp invoice show --force --format --out
-#   opp list --as-of --assignee --customer --format --from --limit --overdue --period --raw --search --sort --stage --status --to --unassigned
+#   opp list --as-of --assignee --customer --format --from --limit --overdue --period --raw --search --sort --stage --status --to --unassigned --without-task
 #   opp note --format --kind
 #   opp notes --customer --format --kind --limit --search
 #   opp pipeline --as-of --assignee --board --cards --currency --format
@@ -51,6 +52,7 @@
 #   opp report pushes --assignee --format --limit --min --period --since --status
 #   opp report services --format --period
 #   opp report stuck --assignee --days --fail-if-any --format --limit
+#   opp report support --by --currency --format --hourly-cost --period
 #   opp report waterfall --assignee --by --currency --detail --format --from --measure --period --to
 #   opp report win-rate --assignee --by --format --period
 #   opp review --assignee --currency --force --format --out --period --since
@@ -66,6 +68,17 @@
 #   opp stages list --format
 #   opp stages remove --format
 #   opp suggest --format
+#   opp task add --assign --due --format
+#   opp task done --format
+#   opp task edit --assign --due --format --title
+#   opp task list --assignee --deal --due-before --format --mine --overdue --status
+#   opp task reopen --format
+#   opp ticket add --assign --customer --format --kind --priority
+#   opp ticket list --customer --deal --format --kind --status
+#   opp ticket log --format --note
+#   opp ticket show --format
+#   opp ticket status --format
+#   opp timeline --customer --format --since
 #   opp unassign --format
 #   opp undo --format
 #   opp user add --email --format --name

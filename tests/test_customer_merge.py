@@ -110,6 +110,7 @@ def test_merge_moves_deals_contacts_people_and_invoices(twins):
             "deal_contacts.customer_id": 0,
             "customers.employer_id": 1,
             "invoices.customer_id": 1,
+            "tickets.customer_id": 0,
         },
     }
     twins.fails(3, "customer", "show", "2")
@@ -207,3 +208,15 @@ def test_case_punctuation_and_a_legal_form_never_change_the_normalised_name(word
     assert normalized_name(name.upper()) == normalized_name(name.lower()) == normalized_name(name)
     assert normalized_name(f"{name}{punctuation} {form}") == normalized_name(name)
     assert normalized_name(name.replace(" ", "")) == normalized_name(name)
+
+
+def test_merge_moves_the_tickets_of_drop_and_undo_moves_them_back(twins):
+    lone = twins.json("ticket", "add", "--customer", "INITECH Inc.", "Printer on fire")["id"]
+    on_deal = twins.json("ticket", "add", "3", "Setup help")["id"]
+    moved = twins.json("customer", "merge", "Initech", "INITECH Inc.")["moved"]
+    assert moved["tickets.customer_id"] == 2
+    assert twins.json("ticket", "show", lone)["customer"]["id"] == 1
+    assert twins.json("ticket", "show", on_deal)["customer"]["id"] == 1
+    twins("undo")
+    assert twins.json("ticket", "show", lone)["customer"]["id"] == 2
+    assert twins.json("ticket", "show", on_deal)["customer"]["id"] == 2

@@ -91,6 +91,7 @@ SAMPLES: dict[tuple[str, ...], list[Sample]] = {
             "overdue",
             "services",
             "calibration",
+            "support",
         )
     },
     ("report", "waterfall"): [
@@ -146,6 +147,18 @@ SAMPLES: dict[tuple[str, ...], list[Sample]] = {
     ("config", "list"): [Sample(())],
     ("config", "get"): [Sample(("currency",))],
     ("config", "set"): [Sample(("invoice_due", "+14d"))],
+    ("task", "add"): [Sample(("2", "Call back", "--due", "+3d"))],
+    ("task", "done"): [Sample(("1",))],
+    ("task", "reopen"): [Sample(("3",))],
+    ("task", "edit"): [Sample(("1", "--title", "Renamed", "--due", ""))],
+    ("task", "list"): [Sample(()), Sample(("--status", "all", "--mine"))],
+    ("agenda",): [Sample(("--all", "--days", "30"))],
+    ("ticket", "add"): [Sample(("2", "Broken login", "--priority", "high"))],
+    ("ticket", "status"): [Sample(("1", "solved"))],
+    ("ticket", "log"): [Sample(("1", "1.5", "--note", "call"))],
+    ("ticket", "list"): [Sample(()), Sample(("--status", "all"))],
+    ("ticket", "show"): [Sample(("1",))],
+    ("timeline",): [Sample(("1",)), Sample(("--customer", "Initech"))],
 }
 #: Commands that print data for programs only, never a table.
 MACHINE_ONLY = {("export",)}
@@ -246,6 +259,13 @@ def _build(db: str) -> None:
     cli("create", "Workshop", "--org", "Initech", "--value", "900", "--close", "2026-03-20")
     cli("bill", "add", "4", "--item", "Workshop day", "--price", "900")
     cli("stage", "won", "4", "--force")
+    cli("task", "add", "2", "Send the proposal", "--due", "2026-03-12")
+    cli("task", "add", "2", "Ask about the budget", "--due", "2026-03-01", "--assign", "sam")
+    cli("task", "add", "4", "Undated follow-up")
+    cli("task", "done", "3")
+    cli("ticket", "add", "1", "Login fails after upgrade")
+    cli("ticket", "log", "1", "2.25", "--note", "first look")
+    cli("ticket", "add", "--customer", "Initech", "General question", "--kind", "post-sale")
 
 
 @pytest.fixture(scope="module")

@@ -229,6 +229,8 @@ def _register() -> None:
         report,
         review,
         stages,
+        tasks,
+        tickets,
         transfer,
         undo,
         users,
@@ -245,6 +247,8 @@ def _register() -> None:
     undo.register(app)
     db.register(app)
     demo.register(app)
+    tasks.register(app)
+    tickets.register(app)
     app.add_typer(customers.app, name="customer")
     app.add_typer(contacts.app, name="contact")
     app.add_typer(users.app, name="user")

@@ -65,6 +65,12 @@ class PlainCoercion:
         for member in members:
             if member.value == text or (any_case and str(member.value).lower() == text.lower()):
                 return member  # type: ignore[no-any-return]
+        # A --format option names the formats its command prints in its metavar ([table|json|...]):
+        # only those are offered, not every format some other command prints.
+        metavar = getattr(param, "metavar", None) or ""
+        if metavar.startswith("[") and metavar.endswith("]"):
+            named = metavar[1:-1].split("|")
+            members = [member for member in members if member.value in named] or members
         choices = ", ".join(repr(member.value) for member in members)
         raise typer.BadParameter(f"{text!r} is not one of {choices}.", ctx=ctx, param=param)
 

@@ -91,6 +91,25 @@ def complete_note_kind(ctx: typer.Context, incomplete: str) -> Choices:
     return [(kind, about) for kind, about in kinds if kind.startswith(incomplete.lower())]
 
 
+def complete_task(ctx: typer.Context, incomplete: str) -> Choices:
+    """Ids of open tasks, with their titles."""
+    return _values(ctx, "task", incomplete)
+
+
+def complete_ticket(ctx: typer.Context, incomplete: str) -> Choices:
+    """Ids of tickets not closed, with their titles."""
+    return _values(ctx, "ticket", incomplete)
+
+
+def offer(choices: tuple[str, ...]) -> Any:
+    """Completion of a fixed set of words (statuses, kinds, priorities)."""
+
+    def offered(incomplete: str) -> list[str]:
+        return [choice for choice in choices if choice.startswith(incomplete.lower())]
+
+    return offered
+
+
 # -- quoting ----------------------------------------------------------------------------------------------
 
 _UNSAFE = re.compile(r"[^\w@%+=:,./-]")

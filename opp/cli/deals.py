@@ -165,6 +165,9 @@ def list_(
     close_to: ToOpt = None,
     search: SearchOpt = None,
     overdue: OverdueOpt = False,
+    without_task: Annotated[
+        bool, typer.Option("--without-task", help="Open deals with no open task: nobody has a next step.")
+    ] = False,
     sort: SortOpt = None,
     limit: LimitOpt = None,
     as_of: AsOfOpt = None,
@@ -186,6 +189,7 @@ def list_(
         close_to=close_to,
         search=search,
         overdue=overdue,
+        without_task=without_task,
         as_of=as_of,
     )
     # --format ids reads only the ids: no record is built for a deal whose id alone is printed.

@@ -55,11 +55,19 @@ def demo(
         demo.load_rates_csv(ctx, rates_path)
         if settings.get_setting(ctx, "reporting_currency").value is None:
             settings.set_setting(ctx, "reporting_currency", DEMO_REPORTING_CURRENCY)
-    people_path, notes_path = path.with_name("people.csv"), path.with_name("notes.csv")
+
+    # The work around the deals (people on them, notes, tasks (some overdue) and tickets), when their
+    # files are beside the deals.
+    def beside(name: str) -> Path | None:
+        found = path.with_name(name)
+        return found if found.is_file() else None
+
     work = demo.load_work_csv(
         ctx,
-        people_path if people_path.is_file() else None,
-        notes_path if notes_path.is_file() else None,
+        people=beside("people.csv"),
+        notes=beside("notes.csv"),
+        tasks=beside("tasks.csv"),
+        tickets=beside("tickets.csv"),
     )
     open_stages = [stage for stage in stages.list_stages(ctx) if stage.is_open]
     by_stage: dict[str, list[Opportunity]] = {stage.key: [] for stage in open_stages}
@@ -79,8 +87,9 @@ def demo(
         f"opp demo: loaded {count_of(summary.created, 'deal')}, "
         f"{count_of(summary.customers_created, 'customer')} and {count_of(summary.users_created, 'user')} "
         f"from {path}; {count_of(still_open, 'deal')} {'is' if still_open == 1 else 'are'} open; "
-        f"{count_of(work.contacts, 'contact')} on deals and {count_of(work.notes, 'note')} "
-        "(try opp list --status all, opp show 1, opp notes, opp history 1)"
+        f"{count_of(work.contacts, 'contact')} on deals, {count_of(work.notes, 'note')}, "
+        f"{count_of(work.tasks, 'task')} and {count_of(work.tickets, 'ticket')} "
+        "(try opp list --status all, opp show 1, opp agenda --all, opp timeline 1)"
     )
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from opp.cli.complete import complete_customer, complete_stage, complete_user
-from opp.cli.render import LIST_FORMATS, RECORD_FORMATS, Format, format_names
+from opp.cli.render import CALENDAR_FORMATS, LIST_FORMATS, RECORD_FORMATS, Format, format_names
 
 
 def format_check(formats: Sequence[Format]) -> Callable[[Format], Format]:
@@ -41,6 +41,8 @@ def format_option(formats: Sequence[Format], *names: str, help: str | None = Non
 
 #: The format of a command that prints a list of records: also ``ids``, one a line.
 FormatOpt = Annotated[Format, format_option(LIST_FORMATS)]
+#: The format of a command that prints a list of dated tasks: also ``ics``, an iCalendar file.
+CalendarFormatOpt = Annotated[Format, format_option(CALENDAR_FORMATS)]
 #: The format of a command that prints one record or a grouped result (no ``ids``).
 RecordFormatOpt = Annotated[Format, format_option(RECORD_FORMATS)]
 IdsArg = Annotated[

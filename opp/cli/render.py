@@ -34,12 +34,15 @@ class Format(StrEnum):
     jsonl = "jsonl"
     csv = "csv"
     ids = "ids"
+    ics = "ics"
 
 
 #: The formats of a command that prints one record or a grouped result.
 RECORD_FORMATS = (Format.table, Format.json, Format.jsonl, Format.csv)
 #: The formats of a command that prints a list of records: also their ids, one a line.
 LIST_FORMATS = (*RECORD_FORMATS, Format.ids)
+#: The formats of a list of dated things (tasks): also an iCalendar file (:func:`emit_calendar`).
+CALENDAR_FORMATS = (*LIST_FORMATS, Format.ics)
 
 
 def format_names(formats: Sequence[Format]) -> str:
@@ -375,10 +378,13 @@ def _csv(
     header: Sequence[str] = (),
     flat_already: bool = False,
     empty_header: Sequence[str] = (),
+    known_header: Sequence[str] = (),
 ) -> None:
-    """The header is ``header`` when given (and then the only keys written), else every key of every
-    row or, for a stream (records of one kind), the first row's. With no rows, ``empty_header`` alone
-    (the header of the records the listing would have had); with none known, nothing."""
+    """The header is ``header`` when given (and then the only keys written), else ``known_header`` (that
+    of the record class listed, so that a nested record that is null in some rows keeps its columns),
+    else every key of every row or, for a stream (records of one kind), the first row's. With no rows,
+    ``empty_header`` alone (the header of the records the listing would have had); with none known,
+    nothing."""
     write = _csv_writer(out)
     flat: Iterator[Mapping[str, Any]] = rows if flat_already else (flatten(row) for row in rows)
     if header:
@@ -387,7 +393,9 @@ def _csv(
             write([_csv_cell(row.get(key), raw) for key in header])
         return
     headers: dict[str, None] = {}
-    if streamed:
+    if known_header:
+        headers.update(dict.fromkeys(known_header))
+    elif streamed:
         first = next(flat, None)
         if first is not None:
             headers.update(dict.fromkeys(first))
@@ -397,7 +405,13 @@ def _csv(
         for row in held:
             headers.update(dict.fromkeys(row))
         flat = iter(held)
-    if not headers:
+    if known_header:
+        first = next(flat, None)
+        if first is None:
+            write(known_header)
+            return
+        flat = itertools.chain([first], flat)
+    elif not headers:
         if empty_header:
             write(empty_header)
         return
@@ -416,6 +430,9 @@ def csv_header(record_type: type) -> list[str]:
     header: list[str] = []
     for field in dataclasses.fields(record_type):
         kind = hints[field.name]
+        optional = [arg for arg in typing.get_args(kind) if arg is not type(None)]
+        if len(optional) == 1 and isinstance(optional[0], type) and dataclasses.is_dataclass(optional[0]):
+            kind = optional[0]  # a nested record or null (next_task): its columns, empty when null
         if isinstance(kind, type) and dataclasses.is_dataclass(kind):
             header += [field.name if sub == "name" else f"{field.name}_{sub}" for sub in csv_header(kind)]
         elif typing.get_origin(kind) not in (list, tuple):
@@ -473,6 +490,19 @@ def _cell_texts() -> dict[type, Callable[[Any], str]]:
     }
 
 
+def _plain_record_type(item: Any) -> type | None:
+    """The record class of a listed item whose keys are its fields (a core record that keeps the
+    base ``as_dict``), whose CSV header :func:`csv_header` then knows; None for anything else."""
+    import dataclasses
+
+    kind = type(item)
+    if not dataclasses.is_dataclass(kind) or not hasattr(kind, "as_dict"):
+        return None
+    if any("as_dict" in vars(base) for base in kind.__mro__ if base.__name__ != "Record"):
+        return None
+    return kind
+
+
 def _id_of(record: Mapping[str, Any]) -> Any:
     for key in ("id", "number", "handle", "key", "code"):
         if key in record:
@@ -512,6 +542,14 @@ def emit(
     if rows is not None and (fmt is Format.csv or (fmt is Format.table and columns is not None)):
         data = list(rows)
     streamed = isinstance(data, Iterator)
+    listed_type: type | None = None
+    if fmt is Format.csv and not fields and rows is None:
+        if streamed:
+            raw_first = next(data, None)
+            data = iter(()) if raw_first is None else itertools.chain([raw_first], data)
+            listed_type = _plain_record_type(raw_first)
+        elif isinstance(data, list) and data:
+            listed_type = _plain_record_type(data[0])
     if streamed:
         whole: Any = None
         single = False
@@ -565,6 +603,7 @@ def emit(
                 header=fields,
                 flat_already=bool(fields),
                 empty_header=csv_header(of) if of is not None else (),
+                known_header=csv_header(listed_type) if listed_type is not None else (),
             )
         elif fmt is Format.ids:
             for row in counted():  # records, or the ids alone (opp.core.pipeline.deals.iter_deal_ids)
@@ -586,6 +625,50 @@ def emit(
                     table = _table([plain(r) for r in extra_rows], extra_columns, terminal_width())
                     out.write(table + "\n")
         out.flush()
+    except BrokenPipeError as exc:
+        raise PipeClosed from exc
+    return count
+
+
+@dataclass(frozen=True)
+class CalendarEvent:
+    """An all-day event of a calendar: ``uid`` stays the same for the same thing, so that a calendar
+    imported again updates its events instead of adding them twice; ``stamp`` is when it was made."""
+
+    uid: str
+    day: date
+    summary: str
+    description: str
+    stamp: datetime
+
+
+def emit_calendar(events: Iterable[CalendarEvent], *, name: str = "opp") -> int:
+    """Write one iCalendar (RFC 5545) VCALENDAR with an all-day VEVENT per event (``DTSTART;VALUE=DATE``),
+    with the maintained ``icalendar`` package, loaded only here. Returns how many events were written."""
+    from datetime import UTC, timedelta
+
+    import icalendar
+
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", "-//opp//opp sales pipeline//EN")
+    calendar.add("version", "2.0")
+    calendar.add("x-wr-calname", name)
+    count = 0
+    for found in events:
+        event = icalendar.Event()
+        event.add("uid", found.uid)
+        event.add(
+            "dtstamp", found.stamp.astimezone(UTC) if found.stamp.tzinfo else found.stamp.replace(tzinfo=UTC)
+        )
+        event.add("dtstart", found.day)
+        event.add("dtend", found.day + timedelta(days=1))
+        event.add("summary", found.summary)
+        event.add("description", found.description)
+        calendar.add_component(event)
+        count += 1
+    try:
+        sys.stdout.write(calendar.to_ical().decode("utf-8"))
+        sys.stdout.flush()
     except BrokenPipeError as exc:
         raise PipeClosed from exc
     return count

@@ -38,6 +38,7 @@ PARAMETERS: dict[str, tuple[Any, dict[str, Any]]] = {
     "min": (int | None, {"metavar": "N"}),
     "status": (str | None, {"metavar": "STATUS"}),
     "since": (str | None, {"metavar": "DATE"}),
+    "hourly_cost": (str | None, {"metavar": "N"}),
 }
 #: Every option some report takes: given to a report that does not take it, it is refused by name.
 REPORT_FLAGS = frozenset(flag for report in registry.REPORTS for flag in report.flags)
@@ -135,7 +136,7 @@ def run(report: Report, fmt: Format, given: dict[str, Any]) -> None:
         return
     by = given.get("by")
     columns: list[Column] | None = table_columns(report)
-    if by is not None:
+    if by is not None and report.split_function is not None:
         columns = [Column(by.strip().lower(), "key"), *_columns(report.columns)]
     elif not isinstance(result, list):
         columns = None  # one record: a vertical table

@@ -347,18 +347,45 @@ def export(
     search: SearchOpt = None,
     overdue: OverdueOpt = False,
     limit: LimitOpt = None,
+    what: Annotated[
+        str,
+        typer.Option(
+            "--what",
+            metavar="WHAT",
+            help="deals (default), tasks, tickets or notes.",
+            autocompletion=complete.offer(("deals", "tasks", "tickets", "notes")),
+        ),
+    ] = "deals",
     raw: RawOpt = False,
     fmt: Annotated[
         ExportFormat,
         typer.Option("--format", "-f", case_sensitive=False, help="csv (default), json or jsonl."),
     ] = ExportFormat.csv,
 ) -> None:
-    """Export deals (every status unless filtered) in the columns opp import reads, in id order.
+    """Export deals (every status unless filtered) in the columns opp import reads, in id order;
+    --what tasks, tickets or notes exports those instead, every one of them, in id order.
 
     Takes the filters of opp list. The output streams: a large export is never held in memory.
     """
     from opp.core.pipeline.scope import Scope
+    from opp.core.transfer import exporter
     from opp.core.transfer.exporter import EXPORT_COLUMNS, export_deals
+
+    kind = what.strip().lower()
+    columns = exporter.export_columns(kind)
+    if kind != "deals":
+        from opp.core.errors import Invalid
+
+        filters = (stage, status, assignee, customer, period, close_from, close_to, search, limit)
+        if unassigned or overdue or any(value is not None for value in filters):
+            raise Invalid(f"the deal filters apply to --what deals, not {kind}")
+        readers = {
+            "tasks": exporter.export_tasks,
+            "tickets": exporter.export_tickets,
+            "notes": exporter.export_notes,
+        }
+        emit(readers[kind](state.context()), fmt.value, fields=columns, raw=raw)
+        return
 
     scope = Scope(
         stages=stage or (),

@@ -46,6 +46,9 @@ class EventDetails(TypedDict, total=False):
     new: str | None
     note: str | None
     at: datetime | None
+    #: The task or ticket an event of action ``task`` or ``ticket`` concerns.
+    task_id: int | None
+    ticket_id: int | None
 
 
 @dataclass
@@ -87,6 +90,8 @@ class UnitOfWork:
             "old": details.get("old"),
             "new": details.get("new"),
             "note": details.get("note"),
+            "task_id": details.get("task_id"),
+            "ticket_id": details.get("ticket_id"),
         }
 
     def record(self, opportunity_id: int, action: str, **details: Unpack[EventDetails]) -> int:
@@ -139,6 +144,8 @@ _RECORD_NOUNS = {
     "rates": "rate",
     "invoices": "invoice",
     "settings": "setting",
+    "tasks": "task",
+    "tickets": "ticket",
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, String, cast, func, select
 
 from opp.store import schema
 from opp.store.engine import Store, resolve_url
@@ -59,6 +59,26 @@ def _services(prefix: str) -> Select[Any]:
     )
 
 
+def _tasks(prefix: str) -> Select[Any]:
+    """Open tasks whose id starts with what is typed, newest first, with their titles."""
+    t = schema.tasks
+    return (
+        select(t.c.id, t.c.title)
+        .where(t.c.status == "open", cast(t.c.id, String).startswith(prefix, autoescape=True))
+        .order_by(t.c.id.desc())
+    )
+
+
+def _tickets(prefix: str) -> Select[Any]:
+    """Tickets not closed whose id starts with what is typed, newest first, with their titles."""
+    tk = schema.tickets
+    return (
+        select(tk.c.id, tk.c.title)
+        .where(tk.c.status != "closed", cast(tk.c.id, String).startswith(prefix, autoescape=True))
+        .order_by(tk.c.id.desc())
+    )
+
+
 QUERIES: dict[str, Callable[[str], Select[Any]]] = {
     "stage": _stages,
     "user": _users,
@@ -66,6 +86,8 @@ QUERIES: dict[str, Callable[[str], Select[Any]]] = {
     "organization": _organizations,
     "individual": _individuals,
     "service": _services,
+    "task": _tasks,
+    "ticket": _tickets,
 }
 
 

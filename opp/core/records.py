@@ -87,6 +87,15 @@ class Stage(Record):
 
 
 @dataclass(frozen=True)
+class NextTask(Record):
+    """An open deal's next step: its open task due first (undated ones last, then the first added)."""
+
+    id: int
+    title: str
+    due: date | None
+
+
+@dataclass(frozen=True)
 class Opportunity(Record):
     id: int
     title: str
@@ -107,6 +116,8 @@ class Opportunity(Record):
     closed_at: datetime | None
     # Bumped by every change to the deal: `opp edit --if-version` refuses to work on a stale copy.
     version: int
+    #: Null for a closed deal, or an open one with no open task (``opp list --without-task``).
+    next_task: NextTask | None = None
 
 
 @dataclass(frozen=True)
@@ -129,3 +140,35 @@ class Setting(Record):
     value: str | None
     default: str | None
     description: str
+
+
+@dataclass(frozen=True)
+class Task(Record):
+    """A next step on a deal, for someone, maybe by a day (see opp.core.work.tasks)."""
+
+    id: int
+    opportunity_id: int
+    title: str
+    due: date | None
+    assignee: str | None
+    status: str
+    created_at: datetime
+    done_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Ticket(Record):
+    """A support ticket on a deal or on a customer alone (see opp.core.work.tickets); ``hours`` is all
+    the time logged on it, to the hundredth."""
+
+    id: int
+    opportunity_id: int | None
+    customer: CustomerRef
+    title: str
+    kind: str
+    priority: str
+    status: str
+    assignee: str | None
+    opened_at: datetime
+    solved_at: datetime | None
+    hours: Decimal

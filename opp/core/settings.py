@@ -25,6 +25,19 @@ class SettingSpec:
     normalize: Callable[[str], str]
 
 
+def parse_hourly_cost(text: str) -> str:
+    """A cost per hour: a number not below zero, with at most four decimals."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        cost = Decimal(text.strip().replace("_", ""))
+    except InvalidOperation:
+        cost = Decimal(-1)
+    if not cost.is_finite() or cost < 0 or cost.as_tuple().exponent < -4:  # type: ignore[operator]
+        raise Invalid(f"invalid hourly cost {text!r}", hint="a number such as 60 or 72.50")
+    return str(cost)
+
+
 SPECS: dict[str, SettingSpec] = {
     spec.key: spec
     for spec in (
@@ -48,6 +61,12 @@ SPECS: dict[str, SettingSpec] = {
             "payment term of new invoices when --due is not given: +30d, +2w, +1m",
             "+30d",
             check_term,
+        ),
+        SettingSpec(
+            "support_hourly_cost",
+            "cost of an hour of support in the reporting currency (opp report support)",
+            None,
+            parse_hourly_cost,
         ),
         SettingSpec(
             "invoice_issuer",

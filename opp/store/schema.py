@@ -277,3 +277,69 @@ customer_history = Table(
     Index("ix_customer_history_customer_id_id", "customer_id", "id"),
     Index("ix_customer_history_command_id", "command_id"),
 )
+
+# -- the work around a deal: tasks and tickets (revision 0008) ------------------------------------------
+
+# History events of tasks and tickets name the task or ticket they concern (null on every other event):
+# undo reverts exactly that record, and a timeline links the event to it.
+history.append_column(Column("task_id", Integer))
+history.append_column(Column("ticket_id", Integer))
+
+# A deal's next steps. ``assignee`` is a handle, as history's actor is: a task is assigned to the
+# acting user by default, who need not be a user row. Dates only (``due``): a task is due on a day.
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("opportunity_id", Integer, ForeignKey("opportunities.id"), nullable=False),
+    Column("title", String(500), nullable=False),
+    Column("due", Date),
+    Column("assignee", String(64)),
+    Column("status", String(8), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("done_at", DateTime),
+    # A deal's open tasks, first due first: next_task, list --without-task, task list --deal.
+    Index("ix_tasks_opportunity_id_status_due", "opportunity_id", "status", "due"),
+    # Someone's open tasks by due date: agenda, task list --mine.
+    Index("ix_tasks_assignee_status_due", "assignee", "status", "due"),
+    # Everyone's open tasks by due date: agenda --all, task list --overdue.
+    Index("ix_tasks_status_due", "status", "due"),
+)
+
+# Support tickets: on a deal (the deal's customer copied in) or on a customer alone. ``command_id`` is
+# the command that opened it and ``status_command_id`` the one that last set its status: undo reverts a
+# ticket on a customer alone by them, as such a ticket has no deal whose history holds its events.
+tickets = Table(
+    "tickets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("opportunity_id", Integer, ForeignKey("opportunities.id")),
+    Column("customer_id", Integer, ForeignKey("customers.id"), nullable=False),
+    Column("title", String(500), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("priority", String(8), nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("assignee", String(64)),
+    Column("opened_at", DateTime, nullable=False),
+    Column("opened_by", String(64), nullable=False),
+    Column("solved_at", DateTime),
+    Column("command_id", Integer, ForeignKey("commands.id")),
+    Column("status_command_id", Integer, ForeignKey("commands.id")),
+    Index("ix_tickets_opportunity_id", "opportunity_id"),
+    Index("ix_tickets_customer_id", "customer_id"),
+    Index("ix_tickets_status", "status"),
+)
+
+# Time spent on a ticket, in hundredths of an hour (1.25 h = 125), one row per `ticket log`.
+ticket_time = Table(
+    "ticket_time",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ticket_id", Integer, ForeignKey("tickets.id"), nullable=False),
+    Column("hundredths", BigInteger, nullable=False),
+    Column("note", Text),
+    Column("at", DateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("command_id", Integer, ForeignKey("commands.id")),
+    Index("ix_ticket_time_ticket_id", "ticket_id"),
+)

@@ -286,6 +286,33 @@ REPORTS: tuple[Report, ...] = (
         rows="assignees",
     ),
     Report(
+        "support",
+        "Support tickets, hours and their cost beside the value won, per deal or customer.",
+        "Per won deal closed in the period (--by deal, the default) or per customer (--by customer, which "
+        "also counts the tickets filed on the customer alone, opened in the period): won_value in the "
+        "reporting currency (converted as forecasts are), tickets, hours logged, cost = hours x the "
+        "hourly cost (--hourly-cost, else the support_hourly_cost setting; null when neither) rounded "
+        "half up to the minor unit, and cost_ratio = cost / won_value rounded half up to 4 decimals.",
+        "opp.core.work.support:support",
+        options=(
+            Option("by", "deal (default) or customer.", choices=("deal", "customer")),
+            _CLOSED_IN,
+            _REPORTING_CURRENCY,
+            Option("hourly_cost", "Cost of an hour of support, in the reporting currency."),
+        ),
+        columns=(
+            Column("key", "key"),
+            Column("name", "name", 40),
+            Column("cur", "currency"),
+            Column("won", "won_value"),
+            Column("tickets", "tickets"),
+            Column("hours", "hours"),
+            Column("cost", "cost"),
+            Column("cost ratio", "cost_ratio"),
+        ),
+        empty="no won deals to report on",
+    ),
+    Report(
         "calibration",
         "How often deals were won against the probability they carried.",
         "Closed deals: the probability each carried when it left each open stage, per band of 20 "

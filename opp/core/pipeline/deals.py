@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, RowMapping, Select, func, select, update
+from sqlalchemy import Connection, RowMapping, Select, and_, func, select, update
 
 from opp.core import settings
 from opp.core.billing.billables import BillingSummary
@@ -33,7 +33,7 @@ from opp.core.pipeline.customers import resolve_customer
 from opp.core.pipeline.scope import DealScope, Scope, scope_of
 from opp.core.pipeline.stages import Move, load_pipeline, plan_move
 from opp.core.pipeline.users import user_id
-from opp.core.records import CustomerRef, Event, Opportunity, Record, Stage
+from opp.core.records import CustomerRef, Event, NextTask, Opportunity, Record, Stage
 from opp.core.refs import aware, handle_key, parse_id, parse_ids
 from opp.store import schema
 from opp.store.dialect import insert_returning_ids
@@ -109,6 +109,9 @@ class DealFilter(DealScope):
 
 
 def _deal_select() -> Select[Any]:
+    from opp.core.work.tasks import next_task_id
+
+    nt = schema.tasks.alias("next_task")
     return (
         select(
             o,
@@ -116,9 +119,14 @@ def _deal_select() -> Select[Any]:
             cu.c.name.label("customer_name"),
             us.c.handle.label("assignee_handle"),
             forecast_minor_expr(o.c.value_minor, o.c.probability).label("forecast_minor"),
+            nt.c.id.label("next_task_id"),
+            nt.c.title.label("next_task_title"),
+            nt.c.due.label("next_task_due"),
         )
         .join(cu, cu.c.id == o.c.customer_id)
         .outerjoin(us, us.c.id == o.c.assignee_id)
+        # The next step, in the same query (never a query per deal): the open task due first.
+        .outerjoin(nt, and_(o.c.status == "open", nt.c.id == next_task_id(o.c.id)))
     )
 
 
@@ -143,6 +151,9 @@ def _opportunity(row: RowMapping) -> Opportunity:
         updated_at=aware(row["updated_at"]),  # type: ignore[arg-type]
         closed_at=aware(row["closed_at"]),
         version=row["version"],
+        next_task=None
+        if row["next_task_id"] is None
+        else NextTask(id=row["next_task_id"], title=row["next_task_title"], due=row["next_task_due"]),
     )
 
 

@@ -29,6 +29,8 @@ ACTIONS = (
     "import",
     "undo",
     "contact",
+    "task",
+    "ticket",
 )
 
 

@@ -55,6 +55,7 @@ CUSTOMER_REFERENCES: tuple[Reference, ...] = (
     Reference("deal_contacts", "customer_id", how="contact"),
     Reference("customers", "employer_id"),
     Reference("invoices", "customer_id"),  # the invoice keeps its customer_name: it was issued to it
+    Reference("tickets", "customer_id"),
 )
 
 #: What KEEP takes from DROP when KEEP has none.

@@ -53,6 +53,8 @@ class DealScope:
     created_within: tuple[datetime | None, datetime | None] | None = None
     search: str | None = None
     overdue_on: date | None = None
+    #: Open deals with no open task: nobody has a next step on them.
+    without_task: bool = False
     as_of: datetime | None = None
     day: date | None = field(default=None, compare=False)
 
@@ -84,6 +86,10 @@ class DealScope:
                 found.extend([] if end is None else [column < end])
         if self.overdue_on is not None:
             found.extend([o.c.status == "open", o.c.expected_close < self.overdue_on])
+        if self.without_task:
+            from opp.core.work.tasks import has_open_task
+
+            found.extend([o.c.status == "open", ~has_open_task(o.c.id)])
         if self.search:
             from opp.store.search import deals_containing
 
@@ -136,6 +142,7 @@ class Scope:
     dated: Dated = "expected_close"
     search: str | None = None
     overdue: bool = False
+    without_task: bool = False
     as_of: str | None = None
 
     def resolve(self, conn: Connection, ctx: Context) -> DealScope:
@@ -168,6 +175,7 @@ class Scope:
             customer_id=resolve_customer(conn, self.customer).id if self.customer is not None else None,
             search=self.search or None,
             overdue_on=day if self.overdue else None,
+            without_task=self.without_task,
             as_of=instant,
             day=day,
         )

@@ -39,6 +39,8 @@ st = schema.stages
 
 # Actions whose events carry a field change that undo reverses.
 FIELD_ACTIONS = ("updated", "stage", "assign", "import")
+#: Actions of the work around a deal, reverted by opp.core.work.undo.
+WORK_ACTIONS = ("task", "ticket")
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,9 @@ def undo_last(ctx: Context) -> UndoResult:
             else:
                 _restore(uow, deal_id, deal_events, note=f"undid {label}")
                 restored.append(deal_id)
+        from opp.core.work.undo import revert_unlinked
+
+        revert_unlinked(uow, command["id"])
         uow.conn.execute(update(cm).where(cm.c.id == command["id"]).values(undone_by=uow.command_id()))
         return UndoResult(
             command=command["id"],
@@ -187,8 +192,15 @@ def _restore(uow: UnitOfWork, deal_id: int, events: list[RowMapping], *, note: s
 
         for event in reversed(contact_events):
             revert_contact_event(uow, deal_id, event, note=note)
+    work = [event for event in events if event["action"] in WORK_ACTIONS]
+    if work:
+        from opp.core.work.undo import revert_events
+
+        revert_events(uow, deal_id, work, note)
     for event in events:
         action, name = event["action"], event["field"]
+        if action in WORK_ACTIONS:
+            continue
         if action == "billable" and name == "line" and event["new"] is not None:
             _remove_line(uow, deal_id, int(event["new"]), note)
         elif action == "billable" and name == "line" and event["old"] is not None:

@@ -96,9 +96,28 @@ class WorkSummary(Record):
     people: int
     contacts: int
     notes: int
+    tasks: int
+    tickets: int
 
 
-def load_work_csv(ctx: Context, people: Path | None, notes: Path | None) -> WorkSummary:
+def load_work_csv(
+    ctx: Context,
+    *,
+    people: Path | None = None,
+    notes: Path | None = None,
+    tasks: Path | None = None,
+    tickets: Path | None = None,
+) -> WorkSummary:
+    """Load the work around deals already loaded: people and the deals they are contacts on, notes,
+    tasks and tickets, each from its own CSV file where given."""
+    made, contacts, written = _load_people_and_notes(ctx, people, notes)
+    added_tasks, added_tickets = _load_tasks_and_tickets(ctx, tasks, tickets)
+    return WorkSummary(
+        people=made, contacts=contacts, notes=written, tasks=added_tasks, tickets=added_tickets
+    )
+
+
+def _load_people_and_notes(ctx: Context, people: Path | None, notes: Path | None) -> tuple[int, int, int]:
     """Load people and notes onto deals already loaded, in one unit of work.
 
     ``people`` has the columns ``name, employer, job_title, email, deal, role``: a person (created on
@@ -152,8 +171,61 @@ def load_work_csv(ctx: Context, people: Path | None, notes: Path | None) -> Work
             deal_id = deal_of(cells["deal"], row.line)
             uow.record(deal_id, "note", field=check_kind(cells["kind"]), note=cells["text"])
             written += 1
-    return WorkSummary(people=made, contacts=contacts, notes=written)
+    return made, contacts, written
 
 
 PEOPLE_COLUMNS = ("name", "employer", "job_title", "email", "deal", "role")
 NOTE_COLUMNS = ("deal", "kind", "text")
+
+
+def _load_tasks_and_tickets(
+    ctx: Context, tasks_path: Path | None, tickets_path: Path | None
+) -> tuple[int, int]:
+    """Add the example tasks and tickets: their deals are named by external ref (tickets may name a
+    customer instead), due dates are relative to the clock (``-2d``, ``today``), so that the demo always
+    has overdue work and work due this week. Each goes through the commands' own functions."""
+    import csv
+
+    from opp.core.pipeline.deals import list_deals
+    from opp.core.work import tasks, tickets
+
+    by_ref = {deal.external_ref: deal.id for deal in list_deals(ctx, status="all") if deal.external_ref}
+
+    def deal_of(path: Path, line: int, ref: str) -> int:
+        if ref not in by_ref:
+            raise Invalid(f"{path} line {line}: no deal with the external ref {ref!r}")
+        return by_ref[ref]
+
+    added_tasks = added_tickets = 0
+    if tasks_path is not None and tasks_path.is_file():
+        with tasks_path.open(encoding="utf-8", newline="") as stream:
+            for line, row in enumerate(csv.DictReader(stream), start=2):
+                task = tasks.add_task(
+                    ctx,
+                    deal_of(tasks_path, line, row["external_ref"]),
+                    row["title"],
+                    due=row["due"] or None,
+                    assign=row["assignee"],
+                )
+                if row["status"] == "done":
+                    tasks.complete_tasks(ctx, [task.id])
+                added_tasks += 1
+    if tickets_path is not None and tickets_path.is_file():
+        with tickets_path.open(encoding="utf-8", newline="") as stream:
+            for line, row in enumerate(csv.DictReader(stream), start=2):
+                ref = row["external_ref"]
+                ticket = tickets.open_ticket(
+                    ctx,
+                    row["title"],
+                    deal=deal_of(tickets_path, line, ref) if ref else None,
+                    customer=row["customer"] or None,
+                    kind=row["kind"] or None,
+                    priority=row["priority"] or None,
+                    assign=row["assignee"] or None,
+                )
+                if row["hours"]:
+                    tickets.log_time(ctx, ticket.id, row["hours"])
+                if row["status"] != "open":
+                    tickets.set_status(ctx, ticket.id, row["status"])
+                added_tickets += 1
+    return added_tasks, added_tickets

@@ -24,6 +24,7 @@ from opp.core.errors import Invalid
 from opp.core.pipeline.deals import DealFilter, query_deals
 from opp.core.pipeline.scope import Scope, scope_of
 from opp.core.records import Opportunity
+from opp.core.refs import aware
 from opp.store import schema
 
 o = schema.opportunities
@@ -150,3 +151,73 @@ def _people_of(
         query = select(us.c.handle, us.c.name).where(us.c.handle.in_(handles))
         names = {row.handle: row.name for row in conn.execute(query)}
     return contacts, names
+
+
+# -- the work around deals: tasks, tickets, notes ---------------------------------------------------------
+
+TASK_COLUMNS = ("id", "opportunity_id", "title", "due", "assignee", "status", "created_at", "done_at")
+TICKET_COLUMNS = (
+    "id",
+    "opportunity_id",
+    "customer_id",
+    "customer",
+    "title",
+    "kind",
+    "priority",
+    "status",
+    "assignee",
+    "opened_at",
+    "solved_at",
+    "hours",
+)
+NOTE_COLUMNS = ("id", "opportunity_id", "at", "actor", "kind", "text")
+#: What ``opp export --what`` writes, and its columns.
+WHAT = {"deals": EXPORT_COLUMNS, "tasks": TASK_COLUMNS, "tickets": TICKET_COLUMNS, "notes": NOTE_COLUMNS}
+
+
+def export_columns(what: str) -> tuple[str, ...]:
+    """The columns of an export of ``what`` (deals, tasks, tickets or notes)."""
+    found = WHAT.get(what.strip().lower())
+    if found is None:
+        raise Invalid(f"cannot export {what!r}", hint="export " + ", ".join(WHAT))
+    return tuple(found)
+
+
+def export_tasks(ctx: Context) -> Iterator[dict[str, Any]]:
+    """Every task, open or done, in id order."""
+    from opp.core.work.tasks import task_of
+
+    t = schema.tasks
+    with ctx.reading() as conn:
+        for row in conn.execute(
+            select(t).order_by(t.c.id), execution_options={"yield_per": CHUNK}
+        ).mappings():
+            yield task_of(row).as_dict()
+
+
+def export_tickets(ctx: Context) -> Iterator[dict[str, Any]]:
+    """Every ticket, closed ones too, in id order, the customer as its id and name."""
+    from opp.core.work.tickets import list_tickets
+
+    for ticket in list_tickets(ctx, status="all"):
+        record = ticket.as_dict()
+        customer = record.pop("customer")
+        yield {**record, "customer_id": customer["id"], "customer": customer["name"]}
+
+
+def export_notes(ctx: Context) -> Iterator[dict[str, Any]]:
+    """Every note on a deal, oldest first; a note without a kind is an internal one."""
+    h = schema.history
+    query = select(h.c.id, h.c.opportunity_id, h.c.at, h.c.actor, h.c.field, h.c.note).where(
+        h.c.action == "note"
+    )
+    with ctx.reading() as conn:
+        for row in conn.execute(query.order_by(h.c.id), execution_options={"yield_per": CHUNK}).mappings():
+            yield {
+                "id": row["id"],
+                "opportunity_id": row["opportunity_id"],
+                "at": aware(row["at"]),
+                "actor": row["actor"],
+                "kind": row["field"] or "internal",
+                "text": row["note"],
+            }

@@ -1,1 +1,3 @@
-"""The work around a deal: the people on it (contacts) and the notes kept about it."""
+"""The work around a deal: the people on it (contacts), typed notes, tasks (the next steps), the agenda,
+support tickets, the support report and the timeline of everything that happened to a deal or a
+customer."""
