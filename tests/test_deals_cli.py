@@ -30,6 +30,8 @@ OPPORTUNITY_KEYS = [
     "updated_at",
     "closed_at",
     "version",
+    "category",
+    "category_set",
 ]
 LATER = "2026-03-12T10:00:00Z"
 
@@ -117,6 +119,8 @@ def test_create_prints_the_contract_opportunity(opp):
         "updated_at": "2026-03-10T08:30:00Z",
         "closed_at": None,
         "version": 1,
+        "category": "pipeline",
+        "category_set": False,
     }
 
 

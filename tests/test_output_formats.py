@@ -46,7 +46,8 @@ def test_csv_has_a_header_and_flattens_nested_records(deals):
     rows = list(csv.DictReader(io.StringIO(text)))
     assert text.splitlines()[0] == (
         "id,title,description,customer_id,customer_kind,customer,value,currency,probability,forecast,stage,"
-        "status,expected_close,external_ref,assignee,lost_reason,created_at,updated_at,closed_at,version"
+        "status,expected_close,external_ref,assignee,lost_reason,created_at,updated_at,closed_at,version,"
+        "category,category_set"
     )
     assert rows[0]["customer_id"] == "1"
     assert rows[0]["customer_kind"] == "organization"

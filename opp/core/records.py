@@ -63,6 +63,8 @@ class Stage(Record):
     probability: int
     position: int
     kind: str
+    #: The forecast category of the stage's deals (unless a deal's is set by hand).
+    category: str = "pipeline"
 
     @property
     def is_open(self) -> bool:
@@ -90,6 +92,10 @@ class Opportunity(Record):
     closed_at: datetime | None
     # Bumped by every change to the deal: `opp edit --if-version` refuses to work on a stale copy.
     version: int
+    #: The forecast category: won deals ``closed``, lost ones ``omitted``, an open deal the one set by
+    #: hand (``category_set``) else its stage's (see opp.core.pipeline.categories).
+    category: str = "pipeline"
+    category_set: bool = False
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from opp.core.dates import format_instant, parse_date
 from opp.core.errors import Conflict, Invalid, NotFound
 from opp.core.money.amounts import from_minor, normalize_currency, parse_amount, parse_probability, to_minor
 from opp.core.money.figures import forecast_minor_expr
+from opp.core.pipeline.categories import category_sql
 from opp.core.pipeline.changes import (
     DealChange,
     check_ref_free,
@@ -41,6 +42,7 @@ from opp.store.dialect import insert_returning_ids
 o = schema.opportunities
 cu = schema.customers
 us = schema.users
+st = schema.stages
 
 #: Deals fetched from the database at a time by a listing.
 STREAM_BATCH = 1000
@@ -111,9 +113,11 @@ def _deal_select() -> Select[Any]:
             cu.c.name.label("customer_name"),
             us.c.handle.label("assignee_handle"),
             forecast_minor_expr(o.c.value_minor, o.c.probability).label("forecast_minor"),
+            category_sql(o, st).label("forecast_category"),
         )
         .join(cu, cu.c.id == o.c.customer_id)
         .outerjoin(us, us.c.id == o.c.assignee_id)
+        .join(st, st.c.key == o.c.stage)
     )
 
 
@@ -138,6 +142,8 @@ def _opportunity(row: RowMapping) -> Opportunity:
         updated_at=aware(row["updated_at"]),  # type: ignore[arg-type]
         closed_at=aware(row["closed_at"]),
         version=row["version"],
+        category=row["forecast_category"],
+        category_set=row["status"] == "open" and row["category"] is not None,
     )
 
 

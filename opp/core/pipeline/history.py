@@ -18,7 +18,18 @@ from opp.core.refs import aware, handle_key, parse_id
 from opp.store import schema
 
 h = schema.history
-ACTIONS = ("created", "updated", "stage", "assign", "note", "billable", "invoice", "import", "undo")
+ACTIONS = (
+    "created",
+    "updated",
+    "stage",
+    "assign",
+    "category",
+    "note",
+    "billable",
+    "invoice",
+    "import",
+    "undo",
+)
 
 
 @dataclass

@@ -35,7 +35,7 @@ bl = schema.billables
 st = schema.stages
 
 # Actions whose events carry a field change that undo reverses.
-FIELD_ACTIONS = ("updated", "stage", "assign", "import")
+FIELD_ACTIONS = ("updated", "stage", "assign", "import", "category")
 
 
 @dataclass(frozen=True)
