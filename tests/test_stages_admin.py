@@ -6,11 +6,46 @@ import pytest
 
 DEFAULT = [
     {"key": "lead", "name": "Lead", "probability": 15, "position": 1, "kind": "open", "category": "pipeline"},
-    {"key": "qualification", "name": "Qualification", "probability": 30, "position": 2, "kind": "open", "category": "pipeline"},
-    {"key": "proposal", "name": "Proposal", "probability": 50, "position": 3, "kind": "open", "category": "best-case"},
-    {"key": "negotiation", "name": "Negotiation", "probability": 75, "position": 4, "kind": "open", "category": "commit"},
-    {"key": "closed-won", "name": "Closed-Won", "probability": 100, "position": 1000, "kind": "won", "category": "closed"},
-    {"key": "closed-lost", "name": "Closed-Lost", "probability": 0, "position": 1001, "kind": "lost", "category": "omitted"},
+    {
+        "key": "qualification",
+        "name": "Qualification",
+        "probability": 30,
+        "position": 2,
+        "kind": "open",
+        "category": "pipeline",
+    },
+    {
+        "key": "proposal",
+        "name": "Proposal",
+        "probability": 50,
+        "position": 3,
+        "kind": "open",
+        "category": "best-case",
+    },
+    {
+        "key": "negotiation",
+        "name": "Negotiation",
+        "probability": 75,
+        "position": 4,
+        "kind": "open",
+        "category": "commit",
+    },
+    {
+        "key": "closed-won",
+        "name": "Closed-Won",
+        "probability": 100,
+        "position": 1000,
+        "kind": "won",
+        "category": "closed",
+    },
+    {
+        "key": "closed-lost",
+        "name": "Closed-Lost",
+        "probability": 0,
+        "position": 1001,
+        "kind": "lost",
+        "category": "omitted",
+    },
 ]
 
 
@@ -54,7 +89,14 @@ def test_add_after_renumbers_the_open_stages(cli):
 
 def test_add_before_with_a_name(cli):
     added = cli.json("stages", "add", "Demo", "--before", "proposal", "-p", "40%", "--name", "Product demo")
-    assert added == {"key": "demo", "name": "Product demo", "probability": 40, "position": 3, "kind": "open", "category": "pipeline"}
+    assert added == {
+        "key": "demo",
+        "name": "Product demo",
+        "probability": 40,
+        "position": 3,
+        "kind": "open",
+        "category": "pipeline",
+    }
     assert keys(cli) == [
         "lead",
         "qualification",

@@ -21,7 +21,12 @@ down_revision = "0006"
 branch_labels = None
 depends_on = None
 
-DEFAULTS = {"proposal": "best-case", "negotiation": "commit", "closed-won": "closed", "closed-lost": "omitted"}
+DEFAULTS = {
+    "proposal": "best-case",
+    "negotiation": "commit",
+    "closed-won": "closed",
+    "closed-lost": "omitted",
+}
 
 
 def upgrade() -> None:
