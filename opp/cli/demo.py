@@ -32,7 +32,8 @@ def demo(
     """Load example deals into an empty database (--db or OPP_DB) and show the open ones by stage.
 
     A rates.csv beside the deals file is loaded too, and USD becomes the reporting currency unless one
-    is set, so that forecasts can add the example's several currencies.
+    is set, so that forecasts can add the example's several currencies; so is a quotas.csv (user,
+    period, amount, currency), for opp report attainment.
     """
     from opp.cli.deals import DEAL_COLUMNS
     from opp.core import settings
@@ -55,6 +56,9 @@ def demo(
         demo.load_rates_csv(ctx, rates_path)
         if settings.get_setting(ctx, "reporting_currency").value is None:
             settings.set_setting(ctx, "reporting_currency", DEMO_REPORTING_CURRENCY)
+    quotas_path = path.with_name("quotas.csv")
+    if quotas_path.is_file():
+        demo.load_quotas_csv(ctx, quotas_path)
     open_stages = [stage for stage in stages.list_stages(ctx) if stage.is_open]
     by_stage: dict[str, list[Opportunity]] = {stage.key: [] for stage in open_stages}
     for deal in deals.list_deals(ctx, sort="close"):

@@ -1,4 +1,5 @@
-"""Loading the example data that ships with opp (``opp demo``): deals and exchange rates from CSV files.
+"""Loading the example data that ships with opp (``opp demo``): deals, exchange rates and quotas from
+CSV files.
 
 The deals go through the importer's row rules (:mod:`opp.core.transfer.importer`), so the demo data and
 an imported file mean the same thing; unlike ``opp import`` this only creates.
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from opp.core.context import Context
 from opp.core.errors import Invalid, OppError
+from opp.core.analytics.quotas import Quota
 from opp.core.money.rates import Rate
 from opp.core.records import Record
 from opp.core.transfer.readers import (
@@ -77,6 +79,28 @@ def load_rates_csv(ctx: Context, path: str | Path) -> list[Rate]:
         try:
             added.append(
                 set_rate(ctx, cells["from"], cells["to"], cells["rate"], on=cells.get("date") or None)
+            )
+        except OppError as exc:
+            exc.message = f"line {row.line}: {exc.message}"
+            raise
+    return added
+
+
+#: The columns of a quotas file: ``user,period,amount,currency`` (a period may be relative, such as
+#: this-quarter, so that the demo's quotas are for the quarter it is loaded in).
+QUOTA_COLUMNS = ("user", "period", "amount", "currency")
+
+
+def load_quotas_csv(ctx: Context, path: str | Path) -> list[Quota]:
+    """Set every quota of a CSV file with the columns ``user,period,amount[,currency]``."""
+    from opp.core.analytics.quotas import set_quota
+
+    added = []
+    for row in _read_rows(Path(path), QUOTA_COLUMNS, QUOTA_COLUMNS[:3]):
+        cells = row.cells
+        try:
+            added.append(
+                set_quota(ctx, cells["user"], cells["period"], cells["amount"], currency=cells.get("currency") or None)
             )
         except OppError as exc:
             exc.message = f"line {row.line}: {exc.message}"
