@@ -100,7 +100,13 @@ def load_quotas_csv(ctx: Context, path: str | Path) -> list[Quota]:
         cells = row.cells
         try:
             added.append(
-                set_quota(ctx, cells["user"], cells["period"], cells["amount"], currency=cells.get("currency") or None)
+                set_quota(
+                    ctx,
+                    cells["user"],
+                    cells["period"],
+                    cells["amount"],
+                    currency=cells.get("currency") or None,
+                )
             )
         except OppError as exc:
             exc.message = f"line {row.line}: {exc.message}"
