@@ -54,6 +54,7 @@ SAMPLES: dict[tuple[str, ...], list[Sample]] = {
     ("list",): [Sample(()), Sample(("--status", "all"))],
     ("edit",): [Sample(("2", "--title", "Renamed"))],
     ("stage",): [Sample(("proposal", "2", "--force"))],
+    ("category",): [Sample(("commit", "2"))],
     ("assign",): [Sample(("sam", "2"))],
     ("unassign",): [Sample(("1",))],
     ("claim",): [Sample(("2",))],
@@ -63,6 +64,7 @@ SAMPLES: dict[tuple[str, ...], list[Sample]] = {
         Sample((), rows=_groups_and_total),
         Sample(("--by", "assignee"), rows=_groups_and_total),
         Sample(("--by", "quarter"), rows=_groups_and_total),
+        Sample(("--by", "category"), rows=lambda found: _groups_and_total(found) + len(found["rollups"])),
         Sample(("--range",)),
     ],
     ("pipeline",): [
@@ -84,6 +86,9 @@ SAMPLES: dict[tuple[str, ...], list[Sample]] = {
         )
     },
     ("report", "accuracy"): [Sample(("--period", "2026Q1"), rows=lambda found: len(found["assignees"]) + 1)],
+    ("report", "attainment"): [
+        Sample(("--period", "2026Q1", "--currency", "USD"), rows=lambda found: len(found["rows"]) + 1)
+    ],
     ("suggest",): [Sample(("2",))],
     ("import",): [Sample(("{tmp}/deals.csv",))],
     ("export",): [Sample(())],
@@ -121,6 +126,9 @@ SAMPLES: dict[tuple[str, ...], list[Sample]] = {
     ("rate", "set"): [Sample(("GBP", "USD", "1.27"))],
     ("rate", "list"): [Sample(())],
     ("rate", "remove"): [Sample(("EUR", "USD", "--date", "2026-01-01"))],
+    ("quota", "set"): [Sample(("sam", "2026Q1", "1500"))],
+    ("quota", "list"): [Sample(())],
+    ("quota", "remove"): [Sample(("dana", "2026Q1"))],
     ("config", "list"): [Sample(())],
     ("config", "get"): [Sample(("currency",))],
     ("config", "set"): [Sample(("invoice_due", "+14d"))],
@@ -221,6 +229,7 @@ def _build(db: str) -> None:
     cli("create", "Workshop", "--org", "Initech", "--value", "900", "--close", "2026-03-20")
     cli("bill", "add", "4", "--item", "Workshop day", "--price", "900")
     cli("stage", "won", "4", "--force")
+    cli("quota", "set", "dana", "2026Q1", "2000")
 
 
 @pytest.fixture(scope="module")

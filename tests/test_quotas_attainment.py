@@ -277,8 +277,8 @@ def test_pace_is_null_before_the_period_even_with_a_quota(team):
 
 
 def test_ratios_round_half_up(team):
-    # 1 / 16000 = 0.0000625 → 0.0001 (rounded half up, a truncation would give 0.0000)
-    team("quota", "set", "dana", "2026Q1", "16000")
+    # 1 / 20000 = 0.00005, a tie: half up gives 0.0001 (half to even would give 0.0000)
+    team("quota", "set", "dana", "2026Q1", "20000")
     deal(team, "--value", "1", "--stage", "won", "--assign", "dana")
     [dana] = report(team, "--period", "2026Q1")["rows"]
     assert dana["attainment"] == "0.0001"
