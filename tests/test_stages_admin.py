@@ -63,8 +63,8 @@ def test_default_six_stages(cli):
 
 def test_list_as_a_table(cli):
     lines = cli("stages", "list").stdout.splitlines()
-    assert lines[0].split() == ["key", "name", "probability", "position", "kind"]
-    assert lines[2].split() == ["lead", "Lead", "15", "1", "open"]
+    assert lines[0].split() == ["key", "name", "probability", "position", "kind", "category"]
+    assert lines[2].split() == ["lead", "Lead", "15", "1", "open", "pipeline"]
     assert len(lines) == 2 + 6
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from opp.core.analytics.quotas import Quota
 from opp.core.context import Context
 from opp.core.errors import Invalid, OppError
-from opp.core.analytics.quotas import Quota
 from opp.core.money.rates import Rate
 from opp.core.records import Record
 from opp.core.transfer.readers import (

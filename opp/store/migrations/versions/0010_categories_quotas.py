@@ -30,8 +30,9 @@ DEFAULTS = {
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("stages") as batch:
-        batch.add_column(sa.Column("category", sa.String(16), nullable=False, server_default="pipeline"))
+    # Plain ALTER TABLE (no batch copy): other tables refer to stages and opportunities, and SQLite
+    # adds a NOT NULL column with a default, and drops a plain column, in place.
+    op.add_column("stages", sa.Column("category", sa.String(16), nullable=False, server_default="pipeline"))
     stages = sa.table("stages", sa.column("key", sa.String), sa.column("category", sa.String))
     for key, category in DEFAULTS.items():
         op.execute(stages.update().where(stages.c.key == key).values(category=category))
@@ -55,7 +56,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_quotas_period", table_name="quotas")
     op.drop_table("quotas")
-    with op.batch_alter_table("opportunities") as batch:
-        batch.drop_column("category")
-    with op.batch_alter_table("stages") as batch:
-        batch.drop_column("category")
+    op.drop_column("opportunities", "category")
+    op.drop_column("stages", "category")
