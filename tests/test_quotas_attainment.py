@@ -368,3 +368,13 @@ def test_attainment_in_the_core(team, ctx):
     [row] = result.rows
     assert (row.key, row.won, row.attainment) == ("dana", Decimal("250.00"), Decimal("0.2500"))
     assert result.total.key == "total"
+
+
+def test_the_demo_gives_every_demo_user_a_quota_for_this_quarter(cli):
+    cli("demo", OPP_NOW="2026-11-26T09:00:00Z")
+    result = report(cli, "--period", "this-quarter", OPP_NOW="2026-11-26T09:00:00Z")
+    assert result["period"] == "2026Q4" and result["currency"] == "USD"
+    with_quota = [row["key"] for row in result["rows"] if row["quota"] is not None]
+    assert with_quota == ["dana", "lena", "miguel", "priya", "sam"]
+    assert result["total"]["won"] != "0.00" and result["total"]["pace"] is not None
+    assert len(cli.json("quota", "list", "--period", "next-quarter", OPP_NOW="2026-11-26T09:00:00Z")) == 5
