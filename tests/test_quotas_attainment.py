@@ -352,6 +352,7 @@ def test_attainment_as_a_table_and_csv(team):
     table = team("report", "attainment", "--period", "2026Q1").stdout
     assert table.splitlines()[0].split()[:4] == ["user", "quota", "USD", "won"]
     assert "None" not in table and "total" in table
+    assert [line.split()[0] for line in table.splitlines()[2:]] == ["dana", "(none)", "total"]
     assert team("report", "attainment", "--period", "2026Q1", "-f", "csv").stdout.splitlines() == [
         ",".join(KEYS),
         "dana,1000.00,0.00,0.0000,1000.00,0.00,0.00,0.0000,0.0000",
