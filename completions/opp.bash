@@ -9,6 +9,7 @@
 #   opp bill list --format
 #   opp bill remove --format
 #   opp browse --assignee --customer --from --overdue --period --search --sort --stage --status --to --unassigned
+#   opp category --format
 #   opp claim --format
 #   opp config get --format
 #   opp config list --format
@@ -39,10 +40,14 @@
 #   opp note --format --kind
 #   opp notes --customer --format --kind --limit --search
 #   opp pipeline --as-of --assignee --board --cards --currency --format
+#   opp quota list --format --period --user
+#   opp quota remove --format
+#   opp quota set --currency --format
 #   opp rate list --currency --format
 #   opp rate remove --date --format
 #   opp rate set --date --format
 #   opp report accuracy --assignee --currency --format --period
+#   opp report attainment --assignee --currency --format --period
 #   opp report calibration --assignee --by --format --period
 #   opp report conversion --assignee --format --period
 #   opp report cycle --assignee --by --format --period
@@ -63,8 +68,8 @@
 #   opp service show --format
 #   opp show --format
 #   opp stage --force --format --probability --reason --reopen
-#   opp stages add --after --before --format --name --probability
-#   opp stages edit --after --before --format --name --probability
+#   opp stages add --after --before --category --format --name --probability
+#   opp stages edit --after --before --category --format --name --probability
 #   opp stages list --format
 #   opp stages remove --format
 #   opp suggest --format

@@ -31,6 +31,8 @@ OPPORTUNITY_KEYS = [
     "closed_at",
     "version",
     "next_task",
+    "category",
+    "category_set",
 ]
 LATER = "2026-03-12T10:00:00Z"
 
@@ -119,6 +121,8 @@ def test_create_prints_the_contract_opportunity(opp):
         "closed_at": None,
         "version": 1,
         "next_task": None,
+        "category": "pipeline",
+        "category_set": False,
     }
 
 

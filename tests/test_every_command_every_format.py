@@ -60,6 +60,7 @@ SAMPLES: dict[tuple[str, ...], list[Sample]] = {
     ("list",): [Sample(()), Sample(("--status", "all"))],
     ("edit",): [Sample(("2", "--title", "Renamed"))],
     ("stage",): [Sample(("proposal", "2", "--force"))],
+    ("category",): [Sample(("commit", "2"))],
     ("assign",): [Sample(("sam", "2"))],
     ("unassign",): [Sample(("1",))],
     ("claim",): [Sample(("2",))],
@@ -73,6 +74,7 @@ SAMPLES: dict[tuple[str, ...], list[Sample]] = {
         Sample((), rows=_groups_and_total),
         Sample(("--by", "assignee"), rows=_groups_and_total),
         Sample(("--by", "quarter"), rows=_groups_and_total),
+        Sample(("--by", "category"), rows=lambda found: _groups_and_total(found) + len(found["rollups"])),
         Sample(("--range",)),
     ],
     ("pipeline",): [
@@ -104,6 +106,9 @@ SAMPLES: dict[tuple[str, ...], list[Sample]] = {
     ("report", "pushes"): [Sample(()), Sample(("--status", "all"))],
     ("review",): [Sample((), rows=_review_rows), Sample(("--since", "2026-01-01"), rows=_review_rows)],
     ("report", "accuracy"): [Sample(("--period", "2026Q1"), rows=lambda found: len(found["assignees"]) + 1)],
+    ("report", "attainment"): [
+        Sample(("--period", "2026Q1", "--currency", "USD"), rows=lambda found: len(found["rows"]) + 1)
+    ],
     ("suggest",): [Sample(("2",))],
     ("import",): [Sample(("{tmp}/deals.csv",))],
     ("export",): [Sample(())],
@@ -144,6 +149,9 @@ SAMPLES: dict[tuple[str, ...], list[Sample]] = {
     ("rate", "set"): [Sample(("GBP", "USD", "1.27"))],
     ("rate", "list"): [Sample(())],
     ("rate", "remove"): [Sample(("EUR", "USD", "--date", "2026-01-01"))],
+    ("quota", "set"): [Sample(("sam", "2026Q1", "1500"))],
+    ("quota", "list"): [Sample(())],
+    ("quota", "remove"): [Sample(("dana", "2026Q1"))],
     ("config", "list"): [Sample(())],
     ("config", "get"): [Sample(("currency",))],
     ("config", "set"): [Sample(("invoice_due", "+14d"))],
@@ -266,6 +274,7 @@ def _build(db: str) -> None:
     cli("ticket", "add", "1", "Login fails after upgrade")
     cli("ticket", "log", "1", "2.25", "--note", "first look")
     cli("ticket", "add", "--customer", "Initech", "General question", "--kind", "post-sale")
+    cli("quota", "set", "dana", "2026Q1", "2000")
 
 
 @pytest.fixture(scope="module")

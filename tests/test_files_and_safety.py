@@ -412,7 +412,7 @@ def test_the_demo_data_ships_inside_the_package_and_examples_link_to_it():
 
     package = REPO / "opp"
     assert package / "data" / "deals.csv" == EXAMPLE_DEALS
-    for name in ("deals.csv", "rates.csv"):
+    for name in ("deals.csv", "rates.csv", "quotas.csv"):
         shipped = package / "data" / name
         assert shipped.is_file() and not shipped.is_symlink()
         assert (REPO / "examples" / name).resolve() == shipped.resolve()  # one copy, not two

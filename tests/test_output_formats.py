@@ -47,7 +47,7 @@ def test_csv_has_a_header_and_flattens_nested_records(deals):
     assert text.splitlines()[0] == (
         "id,title,description,customer_id,customer_kind,customer,value,currency,probability,forecast,stage,"
         "status,expected_close,external_ref,assignee,lost_reason,created_at,updated_at,closed_at,version,"
-        "next_task_id,next_task_title,next_task_due"
+        "next_task_id,next_task_title,next_task_due,category,category_set"
     )
     assert rows[0]["customer_id"] == "1"
     assert rows[0]["customer_kind"] == "organization"

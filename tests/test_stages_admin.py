@@ -5,12 +5,47 @@ from __future__ import annotations
 import pytest
 
 DEFAULT = [
-    {"key": "lead", "name": "Lead", "probability": 15, "position": 1, "kind": "open"},
-    {"key": "qualification", "name": "Qualification", "probability": 30, "position": 2, "kind": "open"},
-    {"key": "proposal", "name": "Proposal", "probability": 50, "position": 3, "kind": "open"},
-    {"key": "negotiation", "name": "Negotiation", "probability": 75, "position": 4, "kind": "open"},
-    {"key": "closed-won", "name": "Closed-Won", "probability": 100, "position": 1000, "kind": "won"},
-    {"key": "closed-lost", "name": "Closed-Lost", "probability": 0, "position": 1001, "kind": "lost"},
+    {"key": "lead", "name": "Lead", "probability": 15, "position": 1, "kind": "open", "category": "pipeline"},
+    {
+        "key": "qualification",
+        "name": "Qualification",
+        "probability": 30,
+        "position": 2,
+        "kind": "open",
+        "category": "pipeline",
+    },
+    {
+        "key": "proposal",
+        "name": "Proposal",
+        "probability": 50,
+        "position": 3,
+        "kind": "open",
+        "category": "best-case",
+    },
+    {
+        "key": "negotiation",
+        "name": "Negotiation",
+        "probability": 75,
+        "position": 4,
+        "kind": "open",
+        "category": "commit",
+    },
+    {
+        "key": "closed-won",
+        "name": "Closed-Won",
+        "probability": 100,
+        "position": 1000,
+        "kind": "won",
+        "category": "closed",
+    },
+    {
+        "key": "closed-lost",
+        "name": "Closed-Lost",
+        "probability": 0,
+        "position": 1001,
+        "kind": "lost",
+        "category": "omitted",
+    },
 ]
 
 
@@ -28,8 +63,8 @@ def test_default_six_stages(cli):
 
 def test_list_as_a_table(cli):
     lines = cli("stages", "list").stdout.splitlines()
-    assert lines[0].split() == ["key", "name", "probability", "position", "kind"]
-    assert lines[2].split() == ["lead", "Lead", "15", "1", "open"]
+    assert lines[0].split() == ["key", "name", "probability", "position", "kind", "category"]
+    assert lines[2].split() == ["lead", "Lead", "15", "1", "open", "pipeline"]
     assert len(lines) == 2 + 6
 
 
@@ -41,6 +76,7 @@ def test_add_after_renumbers_the_open_stages(cli):
         "probability": 20,
         "position": 2,
         "kind": "open",
+        "category": "pipeline",
     }
     assert open_positions(cli) == [
         ("lead", 1),
@@ -53,7 +89,14 @@ def test_add_after_renumbers_the_open_stages(cli):
 
 def test_add_before_with_a_name(cli):
     added = cli.json("stages", "add", "Demo", "--before", "proposal", "-p", "40%", "--name", "Product demo")
-    assert added == {"key": "demo", "name": "Product demo", "probability": 40, "position": 3, "kind": "open"}
+    assert added == {
+        "key": "demo",
+        "name": "Product demo",
+        "probability": 40,
+        "position": 3,
+        "kind": "open",
+        "category": "pipeline",
+    }
     assert keys(cli) == [
         "lead",
         "qualification",
@@ -127,6 +170,7 @@ def test_edit_name_and_probability(cli):
         "probability": 55,
         "position": 3,
         "kind": "open",
+        "category": "best-case",
     }
     assert cli.json("stages", "list")[2] == edited
 

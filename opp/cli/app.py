@@ -225,6 +225,7 @@ def _register() -> None:
         forecast,
         insight,
         invoice,
+        quota,
         rates,
         report,
         review,
@@ -256,6 +257,7 @@ def _register() -> None:
     app.add_typer(bill.app, name="bill")
     app.add_typer(bill.service_app, name="service")
     app.add_typer(rates.app, name="rate")
+    app.add_typer(quota.app, name="quota")
     app.add_typer(config_cmd.app, name="config")
 
 

@@ -110,6 +110,22 @@ def offer(choices: tuple[str, ...]) -> Any:
     return offered
 
 
+def complete_category(ctx: typer.Context, incomplete: str) -> Choices:
+    """The forecast categories a deal or stage can be given (and ``auto``)."""
+    from opp.core.pipeline.categories import AUTO, OPEN_CATEGORIES
+
+    wanted = incomplete.lower()
+    return [(name, "") for name in (*OPEN_CATEGORIES, AUTO) if name.startswith(wanted)]
+
+
+def complete_period(ctx: typer.Context, incomplete: str) -> Choices:
+    """The named periods (a year, 2026Q4 or 2026-11 is typed as it is)."""
+    from opp.core.dates import PERIOD_WORDS
+
+    wanted = incomplete.lower()
+    return [(word, "") for word in PERIOD_WORDS if word.startswith(wanted)]
+
+
 # -- quoting ----------------------------------------------------------------------------------------------
 
 _UNSAFE = re.compile(r"[^\w@%+=:,./-]")

@@ -1,4 +1,5 @@
-"""Deal commands: create, show, list, edit, stage, assign, unassign, claim, note, notes, history."""
+"""Deal commands: create, show, list, edit, stage, category, assign, unassign, claim, note, notes,
+history."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import typer
 
 from opp.cli import state
 from opp.cli.complete import (
+    complete_category,
     complete_individual,
     complete_note_kind,
     complete_organization,
@@ -280,6 +282,25 @@ def stage(
     emit(moved, fmt, columns=DEAL_COLUMNS)
 
 
+def category(
+    category_name: Annotated[
+        str,
+        typer.Argument(
+            metavar="CATEGORY",
+            help="pipeline, best-case, commit or omitted; auto to follow the stage again.",
+            autocompletion=complete_category,
+        ),
+    ],
+    ids: IdsArg,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Set open deals' forecast category by hand (kept through stage changes), or auto: all or none."""
+    from opp.core.pipeline import categories
+
+    changed = categories.set_category(state.context(), category_name, read_ids(ids))
+    emit(changed, fmt, columns=[*DEAL_COLUMNS[:4], Column("category", "category"), *DEAL_COLUMNS[4:]])
+
+
 def assign(
     handle: Annotated[
         str, typer.Argument(metavar="HANDLE", help="The user to assign.", autocompletion=complete_user)
@@ -433,6 +454,7 @@ def register(app: typer.Typer) -> None:
     app.command("list")(list_)
     app.command()(edit)
     app.command()(stage)
+    app.command()(category)
     app.command()(assign)
     app.command()(unassign)
     app.command()(claim)

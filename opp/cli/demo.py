@@ -32,7 +32,8 @@ def demo(
     """Load example deals into an empty database (--db or OPP_DB) and show the open ones by stage.
 
     A rates.csv beside the deals file is loaded too, and USD becomes the reporting currency unless one
-    is set, so that forecasts can add the example's several currencies.
+    is set, so that forecasts can add the example's several currencies; so is a quotas.csv (user,
+    period, amount, currency), for opp report attainment.
     """
     from opp.cli.deals import DEAL_COLUMNS
     from opp.core import settings
@@ -69,6 +70,9 @@ def demo(
         tasks=beside("tasks.csv"),
         tickets=beside("tickets.csv"),
     )
+    quotas_path = path.with_name("quotas.csv")
+    if quotas_path.is_file():
+        demo.load_quotas_csv(ctx, quotas_path)
     open_stages = [stage for stage in stages.list_stages(ctx) if stage.is_open]
     by_stage: dict[str, list[Opportunity]] = {stage.key: [] for stage in open_stages}
     for deal in deals.list_deals(ctx, sort="close"):

@@ -44,7 +44,11 @@ CARD_TITLE = 20
 def forecast(
     by: Annotated[
         str | None,
-        typer.Option("--by", metavar="GROUP", help="stage (default), assignee, customer, month or quarter."),
+        typer.Option(
+            "--by",
+            metavar="GROUP",
+            help="stage (default), assignee, customer, month, quarter or category (with the rollups).",
+        ),
     ] = None,
     period: PeriodOpt = None,
     close_from: FromOpt = None,
@@ -87,6 +91,13 @@ def forecast(
         for each in result.groups
     ]
     rows.append({group: "total", "currency": result.currency, **_figures(result.total)})
+    if isinstance(result, service.CategoryForecast):
+        # The rollups are cumulative forecasts: a row each, its forecast alone (no count or value).
+        rollups = result.rollups.as_dict()
+        rows += [
+            {group: f"rollup {name.replace('_', '-')}", "currency": result.currency, "forecast": figure}
+            for name, figure in rollups.items()
+        ]
     emit(result, fmt, rows=rows, columns=[Column(group, group), *_figure_columns(result.currency)])
 
 

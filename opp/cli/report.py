@@ -131,7 +131,13 @@ def run(report: Report, fmt: Format, given: dict[str, Any]) -> None:
         return
     if report.shape is Shape.TOTALLED:
         total = {"key": "total", **result.total.as_dict()}
-        rows = [*getattr(result, report.rows or ""), total]
+        rows: list[Any] = [*getattr(result, report.rows or ""), total]
+        if fmt is Format.table:
+            # The deals of no one need a name a reader can see, as in opp forecast.
+            rows = [
+                {**row.as_dict(), "key": "(none)"} if row is not total and row.key is None else row
+                for row in rows
+            ]
         emit(result, fmt, rows=rows, columns=_columns(report.columns, currency=result.currency))
         return
     by = given.get("by")

@@ -18,6 +18,7 @@ STAGE_COLUMNS = [
     Column("probability", "probability"),
     Column("position", "position"),
     Column("kind", "kind"),
+    Column("category", "category"),
 ]
 KeyArg = Annotated[str, typer.Argument(metavar="KEY", help="Stage key, e.g. discovery.")]
 AfterOpt = Annotated[
@@ -27,6 +28,15 @@ BeforeOpt = Annotated[
     str | None, typer.Option("--before", metavar="STAGE", help="Place before this open stage.")
 ]
 NameOpt = Annotated[str | None, typer.Option("--name", metavar="T", help="Display name.")]
+CategoryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--category",
+        metavar="C",
+        help="Forecast category of the stage's deals: pipeline, best-case, commit or omitted "
+        "(a new stage: pipeline).",
+    ),
+]
 
 
 @app.command("list")
@@ -46,6 +56,7 @@ def add(
     after: AfterOpt = None,
     before: BeforeOpt = None,
     name: NameOpt = None,
+    category: CategoryOpt = None,
     fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """Add an open stage after (or before) another open stage."""
@@ -53,7 +64,13 @@ def add(
 
     emit(
         stages.add_stage(
-            state.context(), key, probability=probability, name=name, after=after, before=before
+            state.context(),
+            key,
+            probability=probability,
+            name=name,
+            after=after,
+            before=before,
+            category=category,
         ),
         fmt,
     )
@@ -66,14 +83,21 @@ def edit(
     probability: ProbabilityOpt = None,
     after: AfterOpt = None,
     before: BeforeOpt = None,
+    category: CategoryOpt = None,
     fmt: RecordFormatOpt = Format.table,
 ) -> None:
-    """Rename, re-weight or move an open stage (deals keep the probability they carry)."""
+    """Rename, re-weight, re-categorize or move an open stage (deals keep the probability they carry)."""
     from opp.core.pipeline import stages
 
     emit(
         stages.edit_stage(
-            state.context(), key, name=name, probability=probability, after=after, before=before
+            state.context(),
+            key,
+            name=name,
+            probability=probability,
+            after=after,
+            before=before,
+            category=category,
         ),
         fmt,
     )

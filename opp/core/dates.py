@@ -40,6 +40,10 @@ _PERIOD_HINT = (
     "this-month, last-month, next-month, this-quarter, last-quarter, next-quarter, "
     "this-year, last-year or next-year"
 )
+#: The periods named relative to today (``2026``, ``2026Q4`` and ``2026-11`` name themselves).
+PERIOD_WORDS = tuple(
+    f"{when}-{unit}" for unit in ("month", "quarter", "year") for when in ("this", "last", "next")
+)
 _INSTANT_HINT = "use an ISO-8601 instant such as 2026-03-10T08:30:00Z or 2026-03-10T08:30:00+02:00"
 _RANGE_HINT = "use a date between 0001-01-01 and 9999-12-31"
 

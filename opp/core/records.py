@@ -80,6 +80,8 @@ class Stage(Record):
     probability: int
     position: int
     kind: str
+    #: The forecast category of the stage's deals (unless a deal's is set by hand).
+    category: str = "pipeline"
 
     @property
     def is_open(self) -> bool:
@@ -118,6 +120,10 @@ class Opportunity(Record):
     version: int
     #: Null for a closed deal, or an open one with no open task (``opp list --without-task``).
     next_task: NextTask | None = None
+    #: The forecast category: won deals ``closed``, lost ones ``omitted``, an open deal the one set by
+    #: hand (``category_set``) else its stage's (see opp.core.pipeline.categories).
+    category: str = "pipeline"
+    category_set: bool = False
 
 
 @dataclass(frozen=True)

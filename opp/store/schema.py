@@ -343,3 +343,26 @@ ticket_time = Table(
     Column("command_id", Integer, ForeignKey("commands.id")),
     Index("ix_ticket_time_ticket_id", "ticket_id"),
 )
+
+# -- forecast categories and quotas (revision 0010) -----------------------------------------------------
+
+# A stage's forecast category (closed-won ``closed``, closed-lost ``omitted``; an open stage's is set with
+# ``opp stages edit --category``), and a deal's category set by hand (null: it follows its stage).
+stages.append_column(Column("category", String(16), nullable=False, server_default="pipeline"))
+opportunities.append_column(Column("category", String(16)))
+
+# One target per user and period: ``2026-11``, ``2026Q4`` or ``2026`` (the canonical text of the period),
+# in minor units of its currency.
+quotas = Table(
+    "quotas",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("period", String(16), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    UniqueConstraint("user_id", "period", name="uq_quotas_user_id_period"),
+    Index("ix_quotas_period", "period"),
+)

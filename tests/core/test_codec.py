@@ -122,6 +122,11 @@ def test_the_created_snapshot_comes_back_unchanged_in_sql(ctx: Context) -> None:
             for name in codec.FIELDS:
                 if name == "description":
                     continue  # not in the snapshot (as-of reads it from the first edit)
+                if name == "category":
+                    # Not in the snapshot: a new deal follows its stage; the absent key reads as null.
+                    text = json_text_field(conn.dialect.name, h.c.new, name)
+                    assert conn.execute(select(text).where(h.c.id == event)).scalar_one() is None
+                    continue
                 text = json_text_field(conn.dialect.name, h.c.new, name)
                 in_sql = codec.column_sql(conn.dialect.name, name, text)
                 value = conn.execute(select(in_sql).where(h.c.id == event)).scalar_one()

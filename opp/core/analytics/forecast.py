@@ -31,7 +31,7 @@ from opp.store import schema
 from opp.store.dialect import month_key, quarter_key
 
 o = schema.opportunities
-GROUPINGS = ("stage", "assignee", "customer", "month", "quarter")
+GROUPINGS = ("stage", "assignee", "customer", "month", "quarter", "category")
 #: Cards per stage on the pipeline board unless asked otherwise.
 BOARD_CARDS = 20
 
@@ -56,6 +56,24 @@ class Forecast(Record):
     currency: str
     groups: list[Group]
     total: Figures
+
+
+@dataclass(frozen=True)
+class Rollups(Record):
+    """The cumulative forecast of a forecast call, from the forecast sums of the categories:
+    commit = commit + closed; best_case = best-case + commit + closed; pipeline = pipeline + best-case
+    + commit (what is still open, omitted left out)."""
+
+    commit: Decimal
+    best_case: Decimal
+    pipeline: Decimal
+
+
+@dataclass(frozen=True)
+class CategoryForecast(Forecast):
+    """A forecast by category: the five categories in order (empty ones too), and the rollups."""
+
+    rollups: Rollups
 
 
 @dataclass(frozen=True)
@@ -188,6 +206,11 @@ def _group_key(conn: Connection, by: str, src: FromClause) -> tuple[ColumnElemen
         return month_key(dialect, src.c.expected_close), []
     if by == "quarter":
         return quarter_key(dialect, src.c.expected_close), []
+    if by == "category":
+        from opp.core.pipeline.categories import category_sql
+
+        stages = schema.stages
+        return category_sql(src, stages), [(stages, stages.c.key == src.c.stage)]
     raise Invalid(f"cannot group a forecast by {by!r}", hint="use " + ", ".join(GROUPINGS))
 
 
@@ -235,11 +258,29 @@ def forecast(
         Group(key, *_figures(row["count"], row["value_minor"], row["forecast_minor"], code))
         for key, row in zip(keys, rows, strict=True)
     ]
+    if by == "category":
+        return _by_category(groups, code)
     if by == "stage":
         groups.sort(key=lambda group: order.get(group.key or "", len(order)))
     else:
         groups.sort(key=lambda group: (group.key is None, group.key or ""))
     return Forecast(currency=code, groups=groups, total=_total(groups, code))
+
+
+def _by_category(found: Sequence[Group], currency: str) -> CategoryForecast:
+    """The five categories in their order, each listed even when empty, and their rollups."""
+    from opp.core.pipeline.categories import CATEGORIES
+
+    by_key = {group.key: group for group in found}
+    zero = from_minor(0, currency)
+    groups = [by_key.get(name) or Group(name, 0, zero, zero) for name in CATEGORIES]
+    sums = {group.key: group.forecast for group in groups}
+    rollups = Rollups(
+        commit=sums["commit"] + sums["closed"],
+        best_case=sums["best-case"] + sums["commit"] + sums["closed"],
+        pipeline=sums["pipeline"] + sums["best-case"] + sums["commit"],
+    )
+    return CategoryForecast(currency=currency, groups=groups, total=_total(groups, currency), rollups=rollups)
 
 
 def _total(groups: Sequence[Group | StageFigures | BoardColumn], currency: str) -> Figures:

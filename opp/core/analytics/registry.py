@@ -313,6 +313,40 @@ REPORTS: tuple[Report, ...] = (
         empty="no won deals to report on",
     ),
     Report(
+        "attainment",
+        "Each user's quota for a period against what they won and have open in it.",
+        "Per user with a quota for exactly the period or with deals in it, and in total: quota; won = "
+        "value of the deals won with closed_at in the period; attainment = won / quota; gap = max(quota "
+        "- won, 0); open_value and open_forecast of the open deals expected to close in it; coverage = "
+        "open_value / gap; pace = attainment / (days of the period elapsed up to and including today / "
+        "days in it). Ratios rounded half up to 4 decimals, null where a divisor is 0 or missing or the "
+        "period has not started. Quotas convert at the rate on the period's last day.",
+        "opp.core.analytics.attainment:attainment_report",
+        options=(
+            Option(
+                "period",
+                "The month, quarter or year (required): 2026Q4, 2026-11, this-quarter ...",
+                required=True,
+                example="2026Q4 or this-quarter",
+            ),
+            _ASSIGNEE,
+            _REPORTING_CURRENCY,
+        ),
+        columns=(
+            Column("user", "key"),
+            Column("quota {currency}", "quota"),
+            Column("won", "won"),
+            Column("attainment", "attainment"),
+            Column("gap", "gap"),
+            Column("open value", "open_value"),
+            Column("open forecast", "open_forecast"),
+            Column("coverage", "coverage"),
+            Column("pace", "pace"),
+        ),
+        shape=Shape.TOTALLED,
+        rows="rows",
+    ),
+    Report(
         "calibration",
         "How often deals were won against the probability they carried.",
         "Closed deals: the probability each carried when it left each open stage, per band of 20 "

@@ -67,6 +67,7 @@ FIELDS = (
     "assignee",
     "closed_at",
     "lost_reason",
+    "category",
 )
 
 E = TypeVar("E")

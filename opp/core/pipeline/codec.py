@@ -6,7 +6,8 @@ assign, import, undo) writes through :func:`field_text`; ``opp undo`` reads a va
 (:func:`column_value`) and ``--as-of`` in SQL (:func:`column_sql`, see opp.core.pipeline.asof). Both
 readings live here beside the writing, so that they cannot drift apart:
 
-- text fields (title, description, external_ref, lost_reason, stage, status, currency) as they are;
+- text fields (title, description, external_ref, lost_reason, stage, status, currency, category) as
+  they are (category is the one set by hand, null while the deal follows its stage);
 - value: the amount with exactly its currency's decimals (``1234.50``; JPY ``1234``), so that its minor
   units are its digits without the point;
 - probability and customer_id: the integer in decimal (a JSON number in the snapshot);
@@ -138,6 +139,7 @@ FIELDS: dict[str, HistoryField] = {
         HistoryField("assignee", "assignee_id", HANDLE),
         HistoryField("closed_at", "closed_at", INSTANT),
         HistoryField("lost_reason", "lost_reason", TEXT),
+        HistoryField("category", "category", TEXT),
     )
 }
 

@@ -20,6 +20,7 @@ from opp.core.dates import format_instant, parse_date
 from opp.core.errors import Conflict, Invalid, NotFound
 from opp.core.money.amounts import from_minor, normalize_currency, parse_amount, parse_probability, to_minor
 from opp.core.money.figures import forecast_minor_expr
+from opp.core.pipeline.categories import category_sql
 from opp.core.pipeline.changes import (
     DealChange,
     check_ref_free,
@@ -41,6 +42,7 @@ from opp.store.dialect import insert_returning_ids
 o = schema.opportunities
 cu = schema.customers
 us = schema.users
+st = schema.stages
 
 #: Deals fetched from the database at a time by a listing.
 STREAM_BATCH = 1000
@@ -122,9 +124,11 @@ def _deal_select() -> Select[Any]:
             nt.c.id.label("next_task_id"),
             nt.c.title.label("next_task_title"),
             nt.c.due.label("next_task_due"),
+            category_sql(o, st).label("forecast_category"),
         )
         .join(cu, cu.c.id == o.c.customer_id)
         .outerjoin(us, us.c.id == o.c.assignee_id)
+        .join(st, st.c.key == o.c.stage)
         # The next step, in the same query (never a query per deal): the open task due first.
         .outerjoin(nt, and_(o.c.status == "open", nt.c.id == next_task_id(o.c.id)))
     )
@@ -154,6 +158,8 @@ def _opportunity(row: RowMapping) -> Opportunity:
         next_task=None
         if row["next_task_id"] is None
         else NextTask(id=row["next_task_id"], title=row["next_task_title"], due=row["next_task_due"]),
+        category=row["forecast_category"],
+        category_set=row["status"] == "open" and row["category"] is not None,
     )
 
 

@@ -23,6 +23,7 @@ ACTIONS = (
     "updated",
     "stage",
     "assign",
+    "category",
     "note",
     "billable",
     "invoice",

@@ -167,9 +167,14 @@ def add_stage(
     name: str | None = None,
     after: str | None = None,
     before: str | None = None,
+    category: str | None = None,
 ) -> Stage:
+    """Add an open stage; its forecast category is ``category``, else ``pipeline``."""
+    from opp.core.pipeline.categories import DEFAULT, parse_category
+
     new_key = _check_new_key(key)
     chance = parse_probability(probability)
+    kind = DEFAULT if category is None else parse_category(category)
     display = clean_text(name, what="stage name", max_length=100) or new_key.replace("-", " ").capitalize()
     with ctx.unit_of_work("stages add") as uow:
         pipeline = load_pipeline(uow.conn)
@@ -177,7 +182,9 @@ def add_stage(
             raise Conflict(f"stage {new_key!r} already exists")
         ordered = _order_with(pipeline, new_key, after=after, before=before)
         uow.conn.execute(
-            insert(s).values(key=new_key, name=display, probability=chance, position=0, kind="open")
+            insert(s).values(
+                key=new_key, name=display, probability=chance, position=0, kind="open", category=kind
+            )
         )
         _renumber(uow.conn, ordered)
         result = load_pipeline(uow.conn).get(new_key)
@@ -192,8 +199,12 @@ def edit_stage(
     probability: str | None = None,
     after: str | None = None,
     before: str | None = None,
+    category: str | None = None,
 ) -> Stage:
-    """Rename, re-weight or move an open stage; existing deals keep the probability they carry."""
+    """Rename, re-weight, re-categorize or move an open stage; existing deals keep the probability they
+    carry, and those that follow their stage's category (none set by hand) take its new one."""
+    from opp.core.pipeline.categories import parse_category
+
     with ctx.unit_of_work("stages edit") as uow:
         pipeline = load_pipeline(uow.conn)
         stage = pipeline.get(key)
@@ -204,6 +215,8 @@ def edit_stage(
             values["name"] = clean_text(name, what="stage name", max_length=100, required=True)
         if probability is not None:
             values["probability"] = parse_probability(probability)
+        if category is not None:
+            values["category"] = parse_category(category)
         if values:
             uow.conn.execute(update(s).where(s.c.key == stage.key).values(**values))
         if after is not None or before is not None:

@@ -38,7 +38,7 @@ bl = schema.billables
 st = schema.stages
 
 # Actions whose events carry a field change that undo reverses.
-FIELD_ACTIONS = ("updated", "stage", "assign", "import")
+FIELD_ACTIONS = ("updated", "stage", "assign", "import", "category")
 #: Actions of the work around a deal, reverted by opp.core.work.undo.
 WORK_ACTIONS = ("task", "ticket")
 

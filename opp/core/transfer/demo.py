@@ -1,5 +1,6 @@
-"""Loading the example data that ships with opp (``opp demo``): deals and exchange rates from CSV files,
-and the work around the deals (people at the organizations, their places on deals, notes).
+"""Loading the example data that ships with opp (``opp demo``): deals, exchange rates and quotas from
+CSV files, and the work around the deals (people at the organizations, their places on deals, notes,
+tasks and tickets).
 
 The deals go through the importer's row rules (:mod:`opp.core.transfer.importer`), so the demo data and
 an imported file mean the same thing; unlike ``opp import`` this only creates.
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from opp.core.analytics.quotas import Quota
 from opp.core.context import Context
 from opp.core.errors import Invalid, OppError
 from opp.core.money.rates import Rate
@@ -229,3 +231,31 @@ def _load_tasks_and_tickets(
                     tickets.set_status(ctx, ticket.id, row["status"])
                 added_tickets += 1
     return added_tasks, added_tickets
+
+
+#: The columns of a quotas file: ``user,period,amount,currency`` (a period may be relative, such as
+#: this-quarter, so that the demo's quotas are for the quarter it is loaded in).
+QUOTA_COLUMNS = ("user", "period", "amount", "currency")
+
+
+def load_quotas_csv(ctx: Context, path: str | Path) -> list[Quota]:
+    """Set every quota of a CSV file with the columns ``user,period,amount[,currency]``."""
+    from opp.core.analytics.quotas import set_quota
+
+    added = []
+    for row in _read_rows(Path(path), QUOTA_COLUMNS, QUOTA_COLUMNS[:3]):
+        cells = row.cells
+        try:
+            added.append(
+                set_quota(
+                    ctx,
+                    cells["user"],
+                    cells["period"],
+                    cells["amount"],
+                    currency=cells.get("currency") or None,
+                )
+            )
+        except OppError as exc:
+            exc.message = f"line {row.line}: {exc.message}"
+            raise
+    return added
