@@ -116,11 +116,13 @@ def test_each_option_narrows_the_deals(pipeline):
     assert covered(ctx, Scope(assignee="mo")) == [pipeline["lead"]]
     assert covered(ctx, Scope(unassigned=True)) == [pipeline["proposal"]]
     assert covered(ctx, Scope(customer="Globex", status="all")) == [pipeline["proposal"], pipeline["lost"]]
-    assert covered(ctx, Scope(status="all", period="2026-03")) == [pipeline["lead"], pipeline["won"]]
-    assert covered(ctx, Scope(status="all", close_from="2026-04-01")) == [
-        pipeline["proposal"],
+    # A closed deal's close date is the day it closed (03-20), not its old expected close.
+    assert covered(ctx, Scope(status="all", period="2026-03")) == [
+        pipeline["lead"],
+        pipeline["won"],
         pipeline["lost"],
     ]
+    assert covered(ctx, Scope(status="all", close_from="2026-04-01")) == [pipeline["proposal"]]
     assert covered(ctx, Scope(search="propos")) == [pipeline["proposal"]]
     assert covered(ctx, Scope(status=CLOSED, period="2026-03", dated="closed_at")) == [
         pipeline["won"],

@@ -24,7 +24,7 @@ from opp.core.context import Context
 from opp.core.errors import Conflict, Invalid
 from opp.core.money.amounts import from_minor, normalize_currency
 from opp.core.money.rates import Conversion, conversion
-from opp.core.pipeline.scope import DealScope, Scope, Selection, scope_of
+from opp.core.pipeline.scope import DealScope, Scope, Selection, close_date, scope_of
 from opp.core.pipeline.stages import load_pipeline
 from opp.core.records import Opportunity, Record
 from opp.store import schema
@@ -184,10 +184,10 @@ def _group_key(conn: Connection, by: str, src: FromClause) -> tuple[ColumnElemen
         customers = schema.customers
         key = customers.c.kind + literal(KIND_SEPARATOR) + customers.c.name
         return key, [(customers, customers.c.id == src.c.customer_id)]
-    if by == "month":
-        return month_key(dialect, src.c.expected_close), []
+    if by == "month":  # on the close date: a deal won today is in today's month
+        return month_key(dialect, close_date(dialect, src)), []
     if by == "quarter":
-        return quarter_key(dialect, src.c.expected_close), []
+        return quarter_key(dialect, close_date(dialect, src)), []
     raise Invalid(f"cannot group a forecast by {by!r}", hint="use " + ", ".join(GROUPINGS))
 
 
