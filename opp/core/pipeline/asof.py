@@ -58,6 +58,7 @@ FIELDS = (
     "title",
     "description",
     "external_ref",
+    "customer_id",
     "value",
     "currency",
     "probability",
@@ -152,6 +153,9 @@ def deals_as_of(dialect_name: str, instant: datetime) -> Subquery:
         )
         for name in FIELDS
     }
+    # A created event written before its snapshot held the customer (or a customer never changed):
+    # the deal's customer today.
+    values["customer_id"] = func.coalesce(values["customer_id"], o.c.customer_id)
     return _state(
         values,
         updated_at=func.coalesce(changes.c.changed_at, created.c.at),

@@ -144,6 +144,7 @@ def show_customer(ctx: Context, ref: str) -> CustomerDetail:
     o = schema.opportunities
     with ctx.reading() as conn:
         customer = resolve_customer(conn, ref)
+        _refuse_too_large_totals(conn, customer)
         deals = query_deals(conn, DealFilter(status="all", customer_id=customer.id))
         forecast = forecast_minor_expr(o.c.value_minor, o.c.probability)
         by_currency = conn.execute(
@@ -187,3 +188,31 @@ def show_customer(ctx: Context, ref: str) -> CustomerDetail:
         opportunities=deals,
         totals=totals,
     )
+
+
+def _refuse_too_large_totals(conn: Connection, customer: Customer) -> None:
+    """Refuse (exit 4) a customer whose deals of one status and currency add up to more than the
+    database sums (64 bits), naming that sum; summed first in a way that cannot overflow."""
+    from opp.core.money.amounts import format_money
+    from opp.store.dialect import INTEGER_LIMIT, wide_sum
+
+    o = schema.opportunities
+    dialect = conn.dialect.name
+    rows = conn.execute(
+        select(
+            o.c.currency,
+            *(wide_sum(dialect, case((o.c.status == status, o.c.value_minor), else_=0)) for status in STATUSES),
+        )
+        .where(o.c.customer_id == customer.id)
+        .group_by(o.c.currency)
+        .order_by(o.c.currency)
+    ).all()
+    for currency, *sums in rows:
+        for status, total in zip(STATUSES, sums, strict=True):
+            if total is not None and Decimal(total) > INTEGER_LIMIT:
+                figure = format_money(from_minor(int(Decimal(total)), currency))
+                limit = format_money(from_minor(INTEGER_LIMIT, currency))
+                raise Conflict(
+                    f"{customer.name}'s {status} deals in {currency} add up to about {figure} {currency}, "
+                    f"more than opp can sum (at most {limit} {currency})"
+                )
