@@ -37,15 +37,17 @@ from opp.cli.render import Column, Format, emit
 
 DEAL_COLUMNS = [
     Column("id", "id"),
-    Column("title", "title", 40),
-    Column("customer", "customer.name", 24),
-    Column("stage", "stage"),
+    Column("title", "title", 40, keep=20),
+    Column("customer", "customer.name", 24, keep=10),
+    Column("stage", "stage", keep=11),
     Column("value", "value"),
     Column("cur", "currency"),
-    Column("prob", "probability"),
-    Column("forecast", "forecast"),
+    # At a narrow terminal these go first (probability, then forecast, then assignee), before a
+    # title is cut below 20 characters: `opp --wide list` or a wider terminal shows them.
+    Column("prob", "probability", drop=1),
+    Column("forecast", "forecast", drop=2),
     Column("close", "expected_close"),
-    Column("assignee", "assignee"),
+    Column("assignee", "assignee", keep=8, drop=3),
 ]
 EVENT_COLUMNS = [
     Column("id", "id"),
