@@ -58,6 +58,7 @@ SAMPLES: dict[tuple[str, ...], list[Sample]] = {
     ("unassign",): [Sample(("1",))],
     ("claim",): [Sample(("2",))],
     ("note",): [Sample(("2", "Called back"))],
+    ("delete",): [Sample(("2",))],
     ("history",): [Sample(()), Sample(("1",))],
     ("forecast",): [
         Sample((), rows=_groups_and_total),

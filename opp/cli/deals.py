@@ -33,7 +33,7 @@ from opp.cli.options import (
     UnassignedOpt,
     read_ids,
 )
-from opp.cli.render import Column, Format, emit
+from opp.cli.render import Column, Format, emit, message
 
 DEAL_COLUMNS = [
     Column("id", "id"),
@@ -379,6 +379,18 @@ def _event_rows(events: list[Any]) -> list[dict[str, Any]]:
     ]
 
 
+def delete(ids: IdsArg, fmt: FormatOpt = Format.table) -> None:
+    """Delete opportunities, all of them or none: refused for a deal on an issued invoice. Their
+    history stays (closed by a deleted event, so --as-of an earlier day still sees them), and opp
+    undo brings them back."""
+    from opp.core.pipeline import deals
+
+    gone = deals.delete_deals(state.context(), read_ids(ids))
+    emit(gone, fmt, columns=DEAL_COLUMNS)
+    count = len(gone)
+    message(f"deleted {count} opportunit{'y' if count == 1 else 'ies'}; opp undo brings {'it' if count == 1 else 'them'} back")
+
+
 def register(app: typer.Typer) -> None:
     app.command()(create)
     app.command()(show)
@@ -390,3 +402,4 @@ def register(app: typer.Typer) -> None:
     app.command()(claim)
     app.command()(note)
     app.command()(history)
+    app.command()(delete)

@@ -9,12 +9,19 @@ from __future__ import annotations
 
 
 class OppError(Exception):
-    """Base of every failure opp reports on purpose."""
+    """Base of every failure opp reports on purpose.
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    ``hint`` says what to do instead, in the domain's words. ``reason`` is a stable key naming the
+    kind of failure (``"value-needed"``, ``"skipped-stage"`` ...): the CLI's error mapping
+    (``opp.cli.errors``) turns it into a hint that names its own flags and commands, which the core
+    never does; a script that imports the core can branch on it.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None, reason: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.reason = reason
 
     def __str__(self) -> str:
         return self.message

@@ -20,7 +20,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Select, case, func, insert, literal, select, update
+from sqlalchemy import Connection, RowMapping, Select, and_, case, func, insert, literal, select, update
 
 from opp.core.billing.catalog import decimal_of, parse_tax, service_row, trimmed
 from opp.core.context import Context
@@ -146,7 +146,7 @@ def _deal_row(conn: Connection, deal_id: int) -> RowMapping:
         .mappings()
         .first()
     )
-    if row is None:
+    if row is None or row["status"] == "deleted":
         raise NotFound(f"no opportunity {deal_id}", hint="see opp list --status all")
     return row
 
@@ -213,7 +213,7 @@ def billing_summary(conn: Connection, deal_id: int) -> BillingSummary:
 def customer_billing(conn: Connection, customer_id: int) -> dict[str, dict[str, Decimal]]:
     """Per currency, the customer's billed and unbilled amounts before tax (``opp customer show``)."""
     rows = conn.execute(
-        _billed_sums(o.c.customer_id == customer_id)
+        _billed_sums(and_(o.c.customer_id == customer_id, o.c.status != "deleted"))
         .add_columns(bl.c.currency)
         .select_from(bl.join(o, o.c.id == bl.c.opportunity_id))
         .group_by(bl.c.currency)

@@ -156,7 +156,7 @@ def show_customer(ctx: Context, ref: str) -> CustomerDetail:
                 func.sum(case((o.c.status == "won", o.c.value_minor), else_=0)),
                 func.sum(case((o.c.status == "lost", o.c.value_minor), else_=0)),
             )
-            .where(o.c.customer_id == customer.id)
+            .where(o.c.customer_id == customer.id, o.c.status != "deleted")
             .group_by(o.c.currency)
             .order_by(o.c.currency)
         ).all()

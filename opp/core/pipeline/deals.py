@@ -22,15 +22,17 @@ from opp.core.money.amounts import from_minor, normalize_currency, parse_amount,
 from opp.core.money.figures import forecast_minor_expr
 from opp.core.pipeline.changes import (
     DealChange,
+    FieldChange,
     check_ref_free,
     clean_description,
     clean_reason,
     clean_ref,
     clean_title,
+    write_deal,
 )
 from opp.core.pipeline.codec import assignee_text, snapshot_text
 from opp.core.pipeline.customers import resolve_customer
-from opp.core.pipeline.scope import DealScope, Scope, scope_of
+from opp.core.pipeline.scope import DELETED, DealScope, Scope, scope_of
 from opp.core.pipeline.stages import Move, load_pipeline, plan_move
 from opp.core.pipeline.users import user_id
 from opp.core.records import CustomerRef, Event, Opportunity, Record, Stage
@@ -425,11 +427,43 @@ def insert_deals(uow: UnitOfWork, deals: Sequence[NewDeal]) -> list[int]:
     return ids
 
 
-def lock_deal(conn: Connection, deal_id: int) -> RowMapping:
+def lock_deal(conn: Connection, deal_id: int, *, deleted: bool = False) -> RowMapping:
+    """The deal's row, locked for this transaction; a deleted deal is not found unless ``deleted``."""
     row = conn.execute(select(o).where(o.c.id == deal_id).with_for_update()).mappings().first()
-    if row is None:
+    if row is None or (row["status"] == DELETED and not deleted):
         raise _no_such_deal(deal_id)
     return row
+
+
+def delete_deals(ctx: Context, deal_ids: Iterable[int | str]) -> list[Opportunity]:
+    """Delete deals, all or none; returns them as they were. A deal on an issued invoice is refused
+    (Conflict): an invoice is final. The row stays, with status ``deleted`` (every listing leaves it
+    out) and its external reference freed for another deal; its history stays too, closed by a
+    ``deleted`` event per changed field, so ``--as-of`` an earlier day still sees it and ``opp undo``
+    brings it back. Its billable lines stay with it, hidden, and come back with it."""
+    wanted = list(dict.fromkeys(parse_ids(deal_ids)))
+    if not wanted:
+        raise Invalid("no opportunity to delete", reason="ids-needed")
+    inv = schema.invoices
+    with ctx.unit_of_work("delete") as uow:
+        found = fetch_deals(uow.conn, wanted)
+        for deal_id in wanted:
+            row = lock_deal(uow.conn, deal_id)
+            number = uow.conn.execute(
+                select(inv.c.number).where(inv.c.opportunity_id == deal_id).order_by(inv.c.id).limit(1)
+            ).scalar()
+            if number is not None:
+                raise Conflict(
+                    f"opportunity {deal_id} is on invoice {number}, and an issued invoice is final",
+                    reason="invoiced",
+                )
+            values: dict[str, Any] = {"status": DELETED}
+            changes = [FieldChange("status", row["status"], DELETED)]
+            if row["external_ref"] is not None:
+                values["external_ref"] = None
+                changes.append(FieldChange("external_ref", row["external_ref"], None))
+            write_deal(uow, row, values, changes, action="deleted")
+    return found
 
 
 def _changed_since(conn: Connection, deal_id: int, seen: int, now: int) -> Conflict:
@@ -588,13 +622,13 @@ def _claim_one(uow: UnitOfWork, deal_id: int, me: int | None, handle: str) -> No
     """One conditional UPDATE: of two operators claiming the same deal, exactly one wins."""
     result = uow.conn.execute(
         update(o)
-        .where(o.c.id == deal_id, o.c.assignee_id.is_(None))
+        .where(o.c.id == deal_id, o.c.assignee_id.is_(None), o.c.status != DELETED)
         .values(assignee_id=me, updated_at=uow.at, version=o.c.version + 1)
     )
     if result.rowcount == 1:
         uow.record(deal_id, "assign", field="assignee", old=None, new=handle, note="claim")
         return
-    row = uow.conn.execute(select(o.c.assignee_id).where(o.c.id == deal_id)).first()
+    row = uow.conn.execute(select(o.c.assignee_id).where(o.c.id == deal_id, o.c.status != DELETED)).first()
     if row is None:
         raise _no_such_deal(deal_id)
     if row.assignee_id != me:

@@ -18,7 +18,7 @@ from opp.core.refs import aware, handle_key, parse_id
 from opp.store import schema
 
 h = schema.history
-ACTIONS = ("created", "updated", "stage", "assign", "note", "billable", "invoice", "import", "undo")
+ACTIONS = ("created", "updated", "stage", "assign", "note", "billable", "invoice", "import", "undo", "deleted")
 
 
 @dataclass
@@ -98,8 +98,9 @@ def list_events(
         raise Invalid(f"--limit must be a positive number, not {limit}")
     with ctx.reading() as conn:
         if deal_id is not None:
-            from opp.core.pipeline.deals import fetch_deals
+            from opp.core.pipeline.deals import lock_deal
 
             where.opportunity_id = parse_id(deal_id)
-            fetch_deals(conn, [where.opportunity_id])  # an unknown deal is "not found", not "no events"
+            # An unknown deal is "not found", not "no events"; a deleted one keeps its history.
+            lock_deal(conn, where.opportunity_id, deleted=True)
         return query_events(conn, where)

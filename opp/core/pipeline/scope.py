@@ -27,6 +27,9 @@ cu = schema.customers
 
 #: What ``--status`` takes; ``all`` is every status.
 STATUSES = ("open", "won", "lost", "all")
+#: The status of a deleted deal (``opp delete``): its row stays, for history, ``--as-of`` and undo,
+#: and every scope leaves it out (even ``all``).
+DELETED = "deleted"
 CLOSED = ("won", "lost")
 #: What a period dates a deal by: its close date (see :func:`close_date`), or when it closed or was
 #: created.
@@ -93,6 +96,8 @@ class DealScope:
         if isinstance(self.status, str):
             if self.status != "all":
                 found.append(o.c.status == self.status)
+            else:
+                found.append(o.c.status != DELETED)
         else:
             found.append(o.c.status.in_(list(self.status)))
         if self.stages:

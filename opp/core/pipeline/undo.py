@@ -21,7 +21,7 @@ from sqlalchemy import Connection, RowMapping, delete, or_, select, update
 from opp.core.context import Context, UnitOfWork
 from opp.core.dates import format_instant
 from opp.core.errors import Conflict
-from opp.core.pipeline.changes import FieldChange, write_deal
+from opp.core.pipeline.changes import FieldChange, check_ref_free, write_deal
 from opp.core.pipeline.codec import FIELDS, column_of, column_value
 from opp.core.pipeline.deals import lock_deal
 from opp.core.records import Record
@@ -35,7 +35,7 @@ bl = schema.billables
 st = schema.stages
 
 # Actions whose events carry a field change that undo reverses.
-FIELD_ACTIONS = ("updated", "stage", "assign", "import")
+FIELD_ACTIONS = ("updated", "stage", "assign", "import", "deleted")
 
 
 @dataclass(frozen=True)
@@ -169,8 +169,9 @@ def _remove_created(uow: UnitOfWork, deal_id: int, command_id: int) -> None:
 
 
 def _restore(uow: UnitOfWork, deal_id: int, events: list[RowMapping], *, note: str) -> None:
-    """Put every field the command changed back to its value before the command."""
-    row = lock_deal(uow.conn, deal_id)
+    """Put every field the command changed back to its value before the command (a deleted deal
+    comes back)."""
+    row = lock_deal(uow.conn, deal_id, deleted=True)
     before: dict[str, str | None] = {}  # field -> its value before the command (first event's old)
     now: dict[str, str | None] = {}  # field -> its value after the command (last event's new)
     for event in events:
@@ -199,6 +200,8 @@ def _restore(uow: UnitOfWork, deal_id: int, events: list[RowMapping], *, note: s
             f"opportunity {deal_id} has billable lines in {row['currency']}, so its currency cannot go back",
             hint=f"see opp bill list {deal_id}",
         )
+    if values.get("external_ref") is not None:
+        check_ref_free(uow.conn, values["external_ref"], deal_id)  # taken by another deal since
     if "stage" in values:
         _refuse_removed_stage(uow.conn, deal_id, values["stage"])
         values["stage_changed_at"] = _stage_changed_at(uow.conn, row, events[0]["id"], values)
