@@ -7,6 +7,8 @@ that says what to do instead.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class OppError(Exception):
     """Base of every failure opp reports on purpose.
@@ -17,11 +19,20 @@ class OppError(Exception):
     never does; a script that imports the core can branch on it.
     """
 
-    def __init__(self, message: str, *, hint: str | None = None, reason: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        reason: str | None = None,
+        details: Mapping[str, object] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
         self.reason = reason
+        #: What the CLI's hint for ``reason`` may name (``{"deal": 12}``, ``{"stage": "lead"}``).
+        self.details: dict[str, object] = dict(details or {})
 
     def __str__(self) -> str:
         return self.message

@@ -6,10 +6,10 @@ bulk operations touch every deal in one transaction, so one refusal leaves all o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import Connection, RowMapping, Select, func, select, update
 
@@ -39,6 +39,9 @@ from opp.core.records import CustomerRef, Event, Opportunity, Record, Stage
 from opp.core.refs import aware, clean_text, handle_key, parse_id, parse_ids
 from opp.store import schema
 from opp.store.dialect import insert_returning_ids
+
+if TYPE_CHECKING:
+    from opp.core.money.rates import Conversion
 
 o = schema.opportunities
 cu = schema.customers
@@ -220,21 +223,59 @@ def show_deal(ctx: Context, deal_id: int | str) -> DealDetail:
     return DealDetail(opportunity=deal, history=events, billing=billing)
 
 
-def sort_terms(sort: str | None) -> list[Any]:
+#: Sort fields that are amounts: across currencies they sort by the amount in the reporting currency.
+MONEY_SORTS = ("value", "forecast")
+
+
+def sort_terms(sort: str | None, converted: Callable[[], Conversion | None] | None = None) -> list[Any]:
+    """The ORDER BY terms of ``sort`` (fields separated by commas, ``-`` before one descends).
+
+    ``converted`` gives the deals' amounts in the reporting currency when they are in several
+    currencies (None when in one): ``value`` and ``forecast`` then sort by those, so 1,000 EUR comes
+    after 900 USD at 1.10, not before 2,000 JPY."""
     if not sort:
         return [o.c.id]
     terms = []
+    measures: Conversion | None = None
     for part in sort.split(","):
         name = part.strip().lower()
         descending = name.startswith("-")
-        column = SORT_FIELDS.get(name.lstrip("-+"))
+        field_name = name.lstrip("-+")
+        column = SORT_FIELDS.get(field_name)
         if column is None:
             raise Invalid(
                 f"cannot sort by {part.strip()!r}",
                 hint="sort by " + ", ".join(sorted(SORT_FIELDS)) + "; prefix '-' for descending",
             )
+        if field_name in MONEY_SORTS and converted is not None:
+            measures = measures or converted()
+            if measures is not None:
+                column = measures.value if field_name == "value" else measures.forecast
         terms.append(column.desc().nulls_last() if descending else column.asc().nulls_last())
     return terms
+
+
+def _amounts_in_reporting_currency(conn: Connection, ctx: Context, scope: DealScope) -> Conversion | None:
+    """The deals' value and forecast in the reporting currency, for sorting, when the deals of
+    ``scope`` are in several currencies (None when in one). Without a reporting currency, or a rate
+    in force for a deal, it is refused (Conflict) rather than sorted by numbers that do not compare."""
+    from opp.core.money.rates import conversion
+
+    deals = select(o.c.id)
+    if scope.search:
+        deals = deals.select_from(o.join(cu, cu.c.id == o.c.customer_id))
+    deals = deals.where(*scope.conditions(conn))
+    present = sorted(conn.execute(deals.with_only_columns(o.c.currency).distinct()).scalars())
+    if len(present) < 2:
+        return None
+    target = settings.value_of(conn, "reporting_currency")
+    if target is None:
+        raise Conflict(
+            "cannot sort by amount: the deals are in several currencies (" + ", ".join(present) + ") "
+            "and no reporting currency is set",
+            reason="sort-needs-reporting-currency",
+        )
+    return conversion(conn, deals, target, today=scope.day or ctx.clock.today())
 
 
 def build_filter(
@@ -244,7 +285,9 @@ def build_filter(
     resolved), their order and how many into a filter."""
     if limit is not None and limit < 1:
         raise Invalid(f"--limit must be a positive number, not {limit}")
-    return DealFilter.of(scope.resolve(conn, ctx), sort=sort_terms(sort), limit=limit)
+    resolved = scope.resolve(conn, ctx)
+    terms = sort_terms(sort, lambda: _amounts_in_reporting_currency(conn, ctx, resolved))
+    return DealFilter.of(resolved, sort=terms, limit=limit)
 
 
 def list_deals(
