@@ -188,7 +188,9 @@ def test_the_end_of_the_day_is_its_last_second_in_utc(shop):
 
 
 def test_the_filters_and_sort_apply_to_the_state_of_that_day(shop):
-    # Values as of day 4: Alpha 1000 EUR, Delta 800, Zeta 1000 EUR, Beta 500, Epsilon 100.
+    # Values as of day 4: Alpha 1000 EUR, Delta 800, Zeta 1000 EUR, Beta 500, Epsilon 100 (USD unless
+    # said); across currencies a value sorts in the reporting currency (1,100 USD for 1,000 EUR).
+    shop("config", "set", "reporting_currency", "USD")
     ids = shop("list", "--as-of", "2026-03-04", "--sort", "-value", "--format", "ids").stdout.split()
     assert ids == ["1", "3", "2", "4", "5"]
     assert listed(shop, "--as-of", "2026-03-04", "--stage", "negotiation").keys() == {3, 4}

@@ -97,10 +97,15 @@ CustomerOpt = Annotated[
 ]
 PeriodOpt = Annotated[
     str | None,
-    typer.Option("--period", metavar="P", help="Expected close in 2026, 2026Q4, 2026-11, this-quarter ..."),
+    typer.Option(
+        "--period",
+        metavar="P",
+        help="Close date (the day it closed, else the expected close) in 2026, 2026Q4, 2026-11, "
+        "this-quarter ...",
+    ),
 ]
-FromOpt = Annotated[str | None, typer.Option("--from", metavar="D", help="Expected close on or after.")]
-ToOpt = Annotated[str | None, typer.Option("--to", metavar="D", help="Expected close on or before.")]
+FromOpt = Annotated[str | None, typer.Option("--from", metavar="D", help="Close date on or after.")]
+ToOpt = Annotated[str | None, typer.Option("--to", metavar="D", help="Close date on or before.")]
 SearchOpt = Annotated[
     str | None,
     typer.Option(

@@ -139,6 +139,15 @@ def _offer(choices: Sequence[str]) -> Callable[[str], list[str]]:
     return offered
 
 
+def cli_text(text: str) -> str:
+    """A report's help as the command line says it: ``{option:days}`` is ``--days`` and
+    ``{command:list}`` is ``opp list`` (the registry, in the core, names no flag itself)."""
+    import re
+
+    text = re.sub(r"\{option:([a-z][a-z-]*)\}", r"--\1", text)
+    return re.sub(r"\{command:([a-z][a-z -]*)\}", r"opp \1", text)
+
+
 def command(report: Report) -> Callable[..., None]:
     """The command of one report: its options as keyword parameters Typer reads, then --format."""
 
@@ -155,7 +164,7 @@ def command(report: Report) -> Callable[..., None]:
             inspect.Parameter(
                 option.name,
                 inspect.Parameter.KEYWORD_ONLY,
-                annotation=Annotated[kind, typer.Option(option.flag, help=option.help, **settings)],
+                annotation=Annotated[kind, typer.Option(option.flag, help=cli_text(option.help), **settings)],
                 default=False if kind is bool else None,
             )
         )
@@ -164,12 +173,12 @@ def command(report: Report) -> Callable[..., None]:
     )
     report_command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     report_command.__annotations__ = {parameter.name: parameter.annotation for parameter in parameters}
-    report_command.__doc__ = report.help
+    report_command.__doc__ = cli_text(report.help)
     return report_command
 
 
 for _report in registry.REPORTS:
-    app.command(_report.name, cls=ReportCommand, short_help=_report.summary)(command(_report))
+    app.command(_report.name, cls=ReportCommand, short_help=cli_text(_report.summary))(command(_report))
 
 
 def register(root: typer.Typer) -> None:

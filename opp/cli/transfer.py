@@ -181,7 +181,7 @@ def import_(
     finally:
         bar.close()
     emit(summary, fmt)
-    message(importer.summary_message(summary))
+    message("opp import: " + importer.summary_message(summary))
 
 
 def export(

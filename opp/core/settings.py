@@ -29,7 +29,7 @@ SPECS: dict[str, SettingSpec] = {
     spec.key: spec
     for spec in (
         SettingSpec(
-            "currency", "currency of new deals when --currency is not given", "USD", normalize_currency
+            "currency", "currency of new deals when none is given", "USD", normalize_currency
         ),
         SettingSpec(
             "reporting_currency",
@@ -45,7 +45,7 @@ SPECS: dict[str, SettingSpec] = {
         ),
         SettingSpec(
             "invoice_due",
-            "payment term of new invoices when --due is not given: +30d, +2w, +1m",
+            "payment term of new invoices when none is given: +30d, +2w, +1m",
             "+30d",
             check_term,
         ),

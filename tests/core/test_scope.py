@@ -68,8 +68,8 @@ def test_open_deals_unless_stages_are_named(team):
     ("scope", "message"),
     [
         (Scope(status="pending"), "unknown status 'pending'"),
-        (Scope(assignee="mo", unassigned=True), "either --assignee or --unassigned"),
-        (Scope(period="2026Q3", close_from="2026-07-01"), "either --period or --from/--to"),
+        (Scope(assignee="mo", unassigned=True), "either an assignee or unassigned deals"),
+        (Scope(period="2026Q3", close_from="2026-07-01"), "either a period or a range of dates"),
         (Scope(as_of="not a date"), ""),
         (Scope(stages=["nowhere"]), "unknown stage 'nowhere'"),
     ],

@@ -119,7 +119,8 @@ def reporting_currency(conn: Connection, asked: str | None, deals: Sequence[Sele
     if len(present) > 1:
         raise Conflict(
             "the deals are in several currencies (" + ", ".join(sorted(present)) + ")",
-            hint="choose one with --currency, or set one with opp config set reporting_currency C",
+            hint="choose one, or set the reporting_currency setting",
+            reason="several-currencies",
         )
     return present.pop() if present else settings.default_currency(conn)
 
@@ -310,7 +311,11 @@ def board(
 
     cards = BOARD_CARDS if cards is None else cards
     if cards < 1:
-        raise Invalid(f"--cards must be a positive number, not {cards}")
+        raise Invalid(
+            f"the number of cards must be a positive number, not {cards}",
+            reason="cards-not-positive",
+            details={"value": cards},
+        )
     with ctx.reading() as conn:
         scope = _open_deals(assignee, as_of).resolve(conn, ctx)
         figures = _pipeline_board(conn, ctx, scope, currency)

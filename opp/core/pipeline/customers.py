@@ -123,15 +123,20 @@ def resolve_customer(conn: Connection, ref: str, *, kind: str | None = None) -> 
             )
         row = rows[0] if rows else None
     if row is None:
-        flag = "--person" if kind == "individual" else "--org"
         raise NotFound(
             f"no customer {text!r}",
-            hint=f"see opp customer list, or add it with opp customer add {flag} NAME",
+            hint="add the customer first",
+            reason="no-customer",
+            details={"kind": kind or "organization"},
         )
     customer = _customer(row)
     if kind is not None and customer.kind != kind:
-        other = "--person" if customer.kind == "individual" else "--org"
-        raise Invalid(f"customer {customer.id} ({customer.name}) is an {customer.kind}", hint=f"use {other}")
+        raise Invalid(
+            f"customer {customer.id} ({customer.name}) is an {customer.kind}",
+            hint=f"name it as an {customer.kind}",
+            reason="customer-kind",
+            details={"kind": customer.kind},
+        )
     return customer
 
 

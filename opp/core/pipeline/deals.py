@@ -208,7 +208,7 @@ def fetch_deals(conn: Connection, ids: Sequence[int]) -> list[Opportunity]:
 
 
 def _no_such_deal(deal_id: int) -> NotFound:
-    return NotFound(f"no opportunity {deal_id}", hint="see opp list --status all")
+    return NotFound(f"no opportunity {deal_id}", reason="no-deal", details={"deal": deal_id})
 
 
 def show_deal(ctx: Context, deal_id: int | str) -> DealDetail:
@@ -284,7 +284,7 @@ def build_filter(
     """Turn the deals a command covers (a :class:`~opp.core.pipeline.scope.Scope`, validated as it is
     resolved), their order and how many into a filter."""
     if limit is not None and limit < 1:
-        raise Invalid(f"--limit must be a positive number, not {limit}")
+        raise Invalid(f"the limit must be a positive number, not {limit}", reason="limit-not-positive", details={"value": limit})
     resolved = scope.resolve(conn, ctx)
     terms = sort_terms(sort, lambda: _amounts_in_reporting_currency(conn, ctx, resolved))
     return DealFilter.of(resolved, sort=terms, limit=limit)
@@ -358,7 +358,7 @@ def create_deal(
 ) -> Opportunity:
     """Create a deal for an existing customer; the currency defaults to the team's, the value to 0."""
     if (org is None) == (person is None):
-        raise Invalid("give exactly one of --org or --person", hint="for example --org 'Acme Corp'")
+        raise Invalid("a deal needs exactly one customer: an organization or a person", reason="org-or-person")
     new_title = clean_title(title)
     new_description = clean_description(description)
     new_ref = clean_ref(ref)
@@ -519,7 +519,9 @@ def _changed_since(conn: Connection, deal_id: int, seen: int, now: int) -> Confl
     who = f"{last.actor} at {format_instant(last.at)}" if last is not None else "someone"
     return Conflict(
         f"opportunity {deal_id} is at version {now}, not {seen}: it was changed since by {who}",
-        hint=f"look at opp show {deal_id} and try again",
+        hint="look at the deal again and try again",
+        reason="changed-meanwhile",
+        details={"deal": deal_id},
     )
 
 
@@ -552,7 +554,9 @@ def edit_deal(
 
     wanted = parse_id(deal_id)
     if value_from_billables and (value is not None or currency is not None):
-        raise Invalid("--value-from-billables goes without --value and --currency")
+        raise Invalid(
+            "the value comes either from the billable lines or as given, not both", reason="value-from-billables"
+        )
     lost_reason = clean_reason(reason, what="reason", required=True) if reason is not None else None
     with ctx.unit_of_work("edit") as uow:
         row = lock_deal(uow.conn, wanted)
@@ -577,7 +581,7 @@ def edit_deal(
             try:
                 change.value()  # the value it has, in the new currency
             except Invalid as exc:
-                exc.hint = "give --value as well"
+                exc.hint, exc.reason = "give the value as well", "value-needed"
                 raise
         if probability is not None:
             change.probability(parse_probability(probability))
@@ -618,7 +622,7 @@ def move_deals(
         pipeline = load_pipeline(uow.conn)
         target = pipeline.get(stage)
         if lost_reason is not None and target.kind != "lost":
-            raise Invalid("--reason applies only to a move to closed-lost")
+            raise Invalid("a lost reason applies only to a move to closed-lost", reason="reason-only-when-lost")
         for deal_id in ids:
             row = lock_deal(uow.conn, deal_id)
             try:
@@ -678,7 +682,9 @@ def _claim_one(uow: UnitOfWork, deal_id: int, me: int | None, handle: str) -> No
         holder = assignee_text(uow.conn, row.assignee_id)
         raise Conflict(
             f"opportunity {deal_id} is held by {holder}",
-            hint=f"ask {holder} to unassign it, or reassign it with opp assign {handle} {deal_id}",
+            hint=f"ask {holder} to unassign it, or reassign it to {handle}",
+            reason="held",
+            details={"holder": holder, "handle": handle, "deal": deal_id},
         )
 
 

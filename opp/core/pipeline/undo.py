@@ -96,7 +96,9 @@ def _last_command(conn: Connection, actor: str) -> RowMapping:
     if row is None:
         raise Conflict(
             f"nothing to undo: {actor} has no command left that changed a deal",
-            hint="undo reverts your own changes to deals; see opp history --actor " + actor,
+            hint="undo reverts your own changes to deals",
+            reason="nothing-to-undo",
+            details={"actor": actor},
         )
     return row
 
@@ -109,7 +111,9 @@ def _check_undoable(conn: Connection, deal_id: int, events: list[RowMapping], ac
         if event["action"] == "billable" and event["new"] is None:
             raise Conflict(
                 f"opportunity {deal_id}: a removed billable line cannot be restored by undo",
-                hint=f"add it again with opp bill add {deal_id}",
+                hint="add it again",
+                reason="line-removed",
+                details={"deal": deal_id},
             )
     later = (
         conn.execute(
@@ -130,7 +134,9 @@ def _check_undoable(conn: Connection, deal_id: int, events: list[RowMapping], ac
         raise Conflict(
             f"opportunity {deal_id} was changed by {later['actor']} since ({later['action']} at "
             f"{format_instant(later['at'])}); undo refused",
-            hint=f"see opp history {deal_id}, and change it back by hand if you still want to",
+            hint="see its history, and change it back by hand if you still want to",
+            reason="changed-since",
+            details={"deal": deal_id},
         )
 
 
@@ -145,7 +151,8 @@ def _remove_created(uow: UnitOfWork, deal_id: int, command_id: int) -> None:
     if _has_live_lines(conn, deal_id):
         raise Conflict(
             f"opportunity {deal_id} has billable lines now, so the command that created it cannot be undone",
-            hint=f"see opp bill list {deal_id}",
+            reason="created-has-lines",
+            details={"deal": deal_id},
         )
     other = conn.execute(
         select(h.c.action, h.c.actor)
@@ -160,7 +167,8 @@ def _remove_created(uow: UnitOfWork, deal_id: int, command_id: int) -> None:
         raise Conflict(
             f"opportunity {deal_id} has history from other commands ({other.action} by {other.actor}), "
             "so the command that created it cannot be undone",
-            hint=f"see opp history {deal_id}",
+            reason="created-has-history",
+            details={"deal": deal_id},
         )
     lock_deal(conn, deal_id)
     conn.execute(delete(bl).where(bl.c.opportunity_id == deal_id))  # only lines already taken back
@@ -198,7 +206,8 @@ def _restore(uow: UnitOfWork, deal_id: int, events: list[RowMapping], *, note: s
     if "currency" in values and _has_live_lines(uow.conn, deal_id):
         raise Conflict(
             f"opportunity {deal_id} has billable lines in {row['currency']}, so its currency cannot go back",
-            hint=f"see opp bill list {deal_id}",
+            reason="undo-currency-has-lines",
+            details={"deal": deal_id},
         )
     if values.get("external_ref") is not None:
         check_ref_free(uow.conn, values["external_ref"], deal_id)  # taken by another deal since
@@ -214,7 +223,9 @@ def _refuse_removed_stage(conn: Connection, deal_id: int, stage: str) -> None:
     if conn.execute(select(st.c.key).where(st.c.key == stage)).first() is None:
         raise Conflict(
             f"deal {deal_id} was in stage {stage}, which no longer exists",
-            hint=f"add the stage again with opp stages add {stage}, then undo",
+            hint=f"add the stage {stage} again, then undo",
+            reason="stage-removed",
+            details={"stage": stage},
         )
 
 

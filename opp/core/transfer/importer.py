@@ -126,13 +126,25 @@ class ImportSummary(Record):
 class ImportRejected(Invalid):
     """One or more bad rows: nothing was imported. ``problems`` lists up to 20 of them, each with its line."""
 
-    def __init__(self, problems: list[str], *, more: bool, hint: str | None = None) -> None:
+    #: Said after the first bad row's hint.
+    advice = "nothing was imported; fix the file and run the import again"
+
+    def __init__(
+        self,
+        problems: list[str],
+        *,
+        more: bool,
+        hint: str | None = None,
+        reason: str | None = None,
+        details: dict[str, object] | None = None,
+    ) -> None:
         others = [problem.split(":", 1)[0].removeprefix("line ") for problem in problems[1:]]
         message = problems[0]
         if others:
             message += f" (bad lines too: {', '.join(others)}{' and more' if more else ''})"
-        advice = "nothing was imported; fix the file and run the import again"
-        super().__init__(message, hint=f"{hint}; {advice}" if hint else advice)
+        super().__init__(
+            message, hint=f"{hint}; {self.advice}" if hint else self.advice, reason=reason, details=details
+        )
         self.problems = problems
         self.more = more
 
@@ -152,11 +164,16 @@ def parse_mapping(items: Iterable[str]) -> dict[str, str]:
         name, sep, column = item.partition("=")
         name, column = name.strip().lower(), column.strip().lower()
         if not sep or not name or not column:
-            raise Invalid(f"--map {item!r} is not FIELD=COLUMN", hint="for example --map title=Deal")
+            raise Invalid(f"the mapping {item!r} is not FIELD=COLUMN", reason="map-syntax", details={"item": repr(item)})
         if name not in FIELDS:
-            raise Invalid(f"--map {item!r}: unknown field {name!r}", hint="fields are " + ", ".join(FIELDS))
+            raise Invalid(
+                f"the mapping {item!r}: unknown field {name!r}",
+                hint="fields are " + ", ".join(FIELDS),
+                reason="map-field",
+                details={"item": repr(item), "name": repr(name)},
+            )
         if name in mapping:
-            raise Invalid(f"--map gives the field {name!r} twice")
+            raise Invalid(f"the field {name!r} is mapped twice", reason="map-twice", details={"name": repr(name)})
         mapping[name] = column
     return mapping
 
@@ -167,7 +184,9 @@ def parse_stage_map(items: Iterable[str]) -> dict[str, str]:
     for item in items:
         value, sep, stage = item.rpartition("=")
         if not sep or not value.strip() or not stage.strip():
-            raise Invalid(f"--stage-map {item!r} is not VALUE=STAGE", hint="for example --stage-map Won=won")
+            raise Invalid(
+                f"the stage mapping {item!r} is not VALUE=STAGE", reason="stage-map-syntax", details={"item": repr(item)}
+            )
         stage_map[value.strip().lower()] = stage.strip()
     return stage_map
 
@@ -261,7 +280,11 @@ def _check_options(options: ImportOptions) -> None:
     if options.date_order is not None and options.date_order not in ORDERS:
         raise Invalid(f"unknown date order {options.date_order!r}", hint="use mdy, dmy or ymd")
     if options.default_customer is not None:
-        clean_text(options.default_customer, what="--default-customer", max_length=300, required=True)
+        try:
+            clean_text(options.default_customer, what="default customer", max_length=300, required=True)
+        except Invalid as exc:
+            exc.reason, exc.details = "default-customer", {"problem": exc.message.removeprefix("default customer ")}
+            raise
 
 
 def _check_no_deals(conn: Connection) -> None:
@@ -269,7 +292,8 @@ def _check_no_deals(conn: Connection) -> None:
     if count:
         raise Conflict(
             f"the database already holds {count} opportunities; the demo loads only into an empty one",
-            hint="use a fresh database, e.g. opp --db demo.db demo",
+            hint="use a fresh database",
+            reason="demo-needs-empty",
         )
 
 
@@ -327,6 +351,8 @@ class _Import:
         self.pending_refs: set[str] = set()
         self.problems: list[str] = []
         self.first_hint: str | None = None
+        self.first_reason: str | None = None
+        self.first_details: dict[str, object] = {}
         self.more_problems = False
         self.created = self.updated = self.unchanged = 0
         self.customers_created = self.users_created = 0
@@ -349,23 +375,28 @@ class _Import:
                 if unknown:
                     raise Invalid(
                         f"line 1: unknown column {unknown[0]!r}",
-                        hint="columns are "
-                        + ", ".join(FIELDS)
-                        + "; map other columns with --map FIELD=COLUMN",
+                        hint="columns are " + ", ".join(FIELDS) + "; map other columns to them",
+                        reason="unknown-column",
+                        details={"fields": ", ".join(FIELDS)},
                     )
             if complete:
                 for name, column in mapping.items():
                     if column not in columns:
-                        raise Invalid(f"line 1: --map {name}={column}: the file has no column {column!r}")
+                        raise Invalid(
+                            f"line 1: the file has no column {column!r} to map to {name}",
+                            reason="map-missing-column",
+                            details={"name": name, "column": repr(column)},
+                        )
                 sources = {name: mapping.get(name, name) for name in FIELDS}
                 if sources["title"] not in columns:
                     raise Invalid(
-                        "line 1: the column 'title' is required", hint="or map one: --map title=COLUMN"
+                        "line 1: the column 'title' is required", hint="or map one to it", reason="title-column"
                     )
                 if sources["customer"] not in columns and self.default_customer is None:
                     raise Invalid(
                         "line 1: the column 'customer' is required",
-                        hint="map one with --map customer=COLUMN, or give --default-customer NAME",
+                        hint="map one to it, or give a default customer",
+                        reason="customer-column",
                     )
             return columns
 
@@ -399,7 +430,7 @@ class _Import:
             and self.default_customer is None
             and ("customer" in cells or self.options.create_only)
         ):
-            raise Invalid("customer is required", hint="fill it in, or give --default-customer NAME")
+            raise Invalid("customer is required", hint="fill it in, or give a default customer", reason="customer-required")
         kind_text = cell("customer_kind")
         currency_text = cell("currency")
         currency = normalize_currency(currency_text) if currency_text else None
@@ -480,7 +511,7 @@ class _Import:
         except Invalid as exc:
             exc.message = f"{column}: {exc.message}"
             if exc.message.startswith(f"{column}: ambiguous date"):
-                exc.hint = "say how to read it with --date-order mdy|dmy|ymd, or write YYYY-MM-DD"
+                exc.hint, exc.reason = "say in which order to read it, or write YYYY-MM-DD", "ambiguous-date"
             raise
         if len(self.dates) >= _CACHE_LIMIT:
             self.dates.clear()
@@ -549,12 +580,18 @@ class _Import:
         if self.options.create_only:
             raise exc  # the demo stops at the first bad row, with the error as it is
         if not self.problems:
-            self.first_hint = exc.hint
+            self.first_hint, self.first_reason, self.first_details = exc.hint, exc.reason, exc.details
         self.problems.append(exc.message)
 
     def finish(self) -> None:
         if self.problems:
-            raise ImportRejected(self.problems, more=self.more_problems, hint=self.first_hint)
+            raise ImportRejected(
+                self.problems,
+                more=self.more_problems,
+                hint=self.first_hint,
+                reason=self.first_reason,
+                details=self.first_details,
+            )
 
     def summary(self) -> ImportSummary:
         return ImportSummary(
@@ -608,7 +645,7 @@ class _Import:
                 )
             self.refs_seen[row.external_ref] = row.line
         if row.customer is None and self.default_customer is None:
-            raise Invalid("customer is required", hint="fill it in, or give --default-customer NAME")
+            raise Invalid("customer is required", hint="fill it in, or give a default customer", reason="customer-required")
         stage = row.stage or self.pipeline.open_stages[0]
         if not row.closing_checked:
             self._check_closing(row, stage)
@@ -823,7 +860,7 @@ def summary_message(summary: ImportSummary) -> str:
     """One line for people: what was (or would be) done, and the users that were created."""
     verb = "would import" if summary.dry_run else "imported"
     text = (
-        f"opp import: {verb} {count_of(summary.created + summary.updated + summary.unchanged, 'row')}: "
+        f"{verb} {count_of(summary.created + summary.updated + summary.unchanged, 'row')}: "
         f"{summary.created} created, {summary.updated} updated, {summary.unchanged} unchanged; "
         f"{count_of(summary.customers_created, 'new customer')}, "
         f"{count_of(summary.users_created, 'new user')}"
