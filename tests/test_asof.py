@@ -536,7 +536,10 @@ def test_a_deal_moved_to_another_customer_shows_its_customer_of_then(shop):
     shop("import", "-", input="external_ref,title,customer\nA-1,Alpha,Pat Smith\n", OPP_NOW=day(11))
     now = {d["id"]: d["customer"]["name"] for d in as_json(shop, "list", "--status", "all")}
     assert now[1] == "Pat Smith"
-    then = {d["id"]: d["customer"]["name"] for d in as_json(shop, "list", "--status", "all", "--as-of", "2026-03-10")}
+    then = {
+        d["id"]: d["customer"]["name"]
+        for d in as_json(shop, "list", "--status", "all", "--as-of", "2026-03-10")
+    }
     assert then[1] == "Initech"
     initech = [d["id"] for d in as_json(shop, "list", "--customer", "Initech", "--as-of", "2026-03-10")]
     assert 1 in initech

@@ -21,9 +21,9 @@ def deal(opp, *args, title="Deal"):
 
 @pytest.fixture
 def won_today(opp):
-    """Made on 2026-03-01: deal 1 was expected to close in 2026Q3 and was won today (2026-03-10); deal 2 is open and
-    expected in 2026Q3; deal 3 is open and expected in 2026Q1; deal 4 was expected in 2026Q1 and was
-    lost in 2026Q1."""
+    """Made on 2026-03-01: deal 1 was expected to close in 2026Q3 and was won today (2026-03-10);
+    deal 2 is open and expected in 2026Q3; deal 3 is open and expected in 2026Q1; deal 4 was expected
+    in 2026Q3 and was lost today."""
     won = deal(opp, "--value", "1000", "--stage", "negotiation", "--close", "2026-08-15", title="Won today")
     opp("stage", "won", won)
     deal(opp, "--value", "200", "--stage", "lead", "--close", "2026-08-20", title="Open later")

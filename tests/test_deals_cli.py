@@ -676,9 +676,10 @@ def test_a_repeatable_filter_takes_a_comma_separated_list(board, command):
     repeated = board(command, "--stage", "lead", "--stage", "proposal", *fmt).stdout
     assert board(command, "--stage", "lead,proposal", *fmt).stdout == repeated
     assert board(command, "--stage", "lead, proposal,", *fmt).stdout == repeated
-    assert board(command, "--stage", "lead,proposal", "--stage", "won", *fmt).stdout == board(
-        command, "--stage", "lead", "--stage", "proposal", "--stage", "won", *fmt
-    ).stdout
+    assert (
+        board(command, "--stage", "lead,proposal", "--stage", "won", *fmt).stdout
+        == board(command, "--stage", "lead", "--stage", "proposal", "--stage", "won", *fmt).stdout
+    )
 
 
 def test_a_comma_list_with_an_unknown_stage_is_refused(board, unchanged):

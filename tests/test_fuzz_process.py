@@ -70,7 +70,7 @@ HOSTILE: list[bytes] = [
     b"caf\xe9",  # latin-1, not UTF-8
     "Müller & Söhne".encode(),
     b"x" * 5000,
-    b"=HYPERLINK(\"http://x\")",
+    b'=HYPERLINK("http://x")',
     b"--",
     b"-",
 ]
@@ -140,7 +140,9 @@ CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(case=command_lines())
-def test_hostile_command_lines(template: Path, tmp_path: Path, case: tuple[tuple[str, ...], list[bytes]]) -> None:
+def test_hostile_command_lines(
+    template: Path, tmp_path: Path, case: tuple[tuple[str, ...], list[bytes]]
+) -> None:
     path, argv = case
     work = Path(tmp_path, "run", os.urandom(6).hex())
     cwd = work / "a" / "b" / "c"  # ``../../..`` stays inside the example's own folder

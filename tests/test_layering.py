@@ -105,7 +105,7 @@ def _strings(source: str) -> list[tuple[int, str]]:
             if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
                 docstrings.add(id(first.value))
         if isinstance(node, (ast.Module, ast.ClassDef)):  # attribute docstrings: a string after a name
-            for before, after in zip(node.body, node.body[1:]):
+            for before, after in zip(node.body, node.body[1:], strict=False):
                 if isinstance(before, (ast.Assign, ast.AnnAssign)) and isinstance(after, ast.Expr):
                     docstrings.add(id(after.value))
     return [

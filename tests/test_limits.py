@@ -243,9 +243,8 @@ def test_any_other_sum_beyond_64_bits_is_refused_not_unavailable(opp):
         OperationalError("SELECT sum(x)", {}, Orig("integer overflow")),
         DataError("SELECT sum(x)", {}, Orig("bigint out of range")),
     ):
-        with pytest.raises(Conflict, match="more than opp can sum"):
-            with translated_errors(_FakeStore()):
-                raise error
+        with pytest.raises(Conflict, match="more than opp can sum"), translated_errors(_FakeStore()):
+            raise error
 
 
 class _FakeStore:

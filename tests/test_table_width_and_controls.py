@@ -72,7 +72,18 @@ def test_at_80_columns_list_leaves_out_probability_forecast_and_assignee_before_
     assert LONG_TITLE[:19] + "…" in row
     assert _widest(fitted) <= 80
     wider = long("list", COLUMNS="110").stdout.splitlines()[0].split()
-    assert wider == ["id", "title", "customer", "stage", "value", "cur", "prob", "forecast", "close", "assignee"]
+    assert wider == [
+        "id",
+        "title",
+        "customer",
+        "stage",
+        "value",
+        "cur",
+        "prob",
+        "forecast",
+        "close",
+        "assignee",
+    ]
     assert long("--wide", "list", COLUMNS="80").stdout.splitlines()[0].split() == wider
 
 

@@ -388,7 +388,8 @@ def delete(ids: IdsArg, fmt: FormatOpt = Format.table) -> None:
     gone = deals.delete_deals(state.context(), read_ids(ids))
     emit(gone, fmt, columns=DEAL_COLUMNS)
     count = len(gone)
-    message(f"deleted {count} opportunit{'y' if count == 1 else 'ies'}; opp undo brings {'it' if count == 1 else 'them'} back")
+    what, which = ("opportunity", "it") if count == 1 else ("opportunities", "them")
+    message(f"deleted {count} {what}; opp undo brings {which} back")
 
 
 def register(app: typer.Typer) -> None:

@@ -101,7 +101,10 @@ CLI_WORDS: dict[str, tuple[Words, Words]] = {
     "period-and-dates": ("give either --period or --from/--to, not both", None),
     "range-reversed": ("--from {start} is after --to {end}", None),
     "sort-needs-reporting-currency": (None, "set one with opp config set reporting_currency C"),
-    "several-currencies": (None, "choose one with --currency, or set one with opp config set reporting_currency C"),
+    "several-currencies": (
+        None,
+        "choose one with --currency, or set one with opp config set reporting_currency C",
+    ),
     "cards-not-positive": ("--cards must be a positive number, not {value}", None),
     "days-negative": ("--days must be 0 or more, not {value}", None),
     "days-too-far": ("--days {value} reaches back before the year 1", None),
@@ -111,7 +114,10 @@ CLI_WORDS: dict[str, tuple[Words, Words]] = {
     "already-closed": (None, "reopen it first: opp stage STAGE ID --reopen, then move it to {stage}"),
     "reopen-needed": (None, "to reopen it, run opp stage {stage} ID --reopen"),
     "reopen-first": (None, "reopen it with opp stage STAGE ID --reopen"),
-    "reopen-to-change-probability": (None, "reopen it with opp stage STAGE ID --reopen to change its probability"),
+    "reopen-to-change-probability": (
+        None,
+        "reopen it with opp stage STAGE ID --reopen to change its probability",
+    ),
     "skipped-stage-to-win": (None, "move it through {skipped} first, or add --force"),
     "skipped-stage": (None, "move it to {next} first, or add --force"),
     "after-or-before": ("give exactly one of --after or --before", None),
@@ -119,9 +125,11 @@ CLI_WORDS: dict[str, tuple[Words, Words]] = {
     # customers and users
     "no-customer": (
         None,
-        lambda d: "see opp customer list, or add it with opp customer add "
-        + ("--person" if d.get("kind") == "individual" else "--org")
-        + " NAME",
+        lambda d: (
+            "see opp customer list, or add it with opp customer add "
+            + ("--person" if d.get("kind") == "individual" else "--org")
+            + " NAME"
+        ),
     ),
     "customer-kind": (None, lambda d: "use " + ("--person" if d.get("kind") == "individual" else "--org")),
     "no-user": (None, "see opp user list, or add one with opp user add HANDLE"),
@@ -136,7 +144,10 @@ CLI_WORDS: dict[str, tuple[Words, Words]] = {
     # billing
     "no-lines": (None, "add some with opp bill add {deal}"),
     "no-line": (None, "see opp bill list {deal}"),
-    "no-rate-for-line": (None, "add one with opp rate set {source} {currency} RATE, or add the line as --item"),
+    "no-rate-for-line": (
+        None,
+        "add one with opp rate set {source} {currency} RATE, or add the line as --item",
+    ),
     "line-source": ("give either --service CODE or --item TEXT --price N", None),
     "service-brings-price": ("--price and --tax go with --item; a service brings its own", None),
     "item-needs-price": ("--item needs --price", "for example --item Workshop --price 500"),
@@ -145,7 +156,10 @@ CLI_WORDS: dict[str, tuple[Words, Words]] = {
     "price-needed": (None, "give --price as well"),
     "invoice-number-taken": (None, "change it with opp config set invoice_pattern PATTERN"),
     "not-won": (None, "win it first with opp stage won {deal}"),
-    "nothing-to-invoice": (None, "every line is invoiced already, or there are none: see opp bill list {deal}"),
+    "nothing-to-invoice": (
+        None,
+        "every line is invoiced already, or there are none: see opp bill list {deal}",
+    ),
     "no-invoice": (None, "see opp invoice list"),
     # money
     "no-rate-period": (None, "see opp rate list"),

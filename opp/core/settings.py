@@ -28,9 +28,7 @@ class SettingSpec:
 SPECS: dict[str, SettingSpec] = {
     spec.key: spec
     for spec in (
-        SettingSpec(
-            "currency", "currency of new deals when none is given", "USD", normalize_currency
-        ),
+        SettingSpec("currency", "currency of new deals when none is given", "USD", normalize_currency),
         SettingSpec(
             "reporting_currency",
             "currency that forecasts and reports convert to (unset: the deals' own currency)",

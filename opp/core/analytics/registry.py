@@ -232,7 +232,8 @@ REPORTS: tuple[Report, ...] = (
         "overdue",
         "Open deals whose expected close is before today.",
         "Open deals whose expected close is before today, most overdue first (the same records as "
-        "{command:list}). With {option:fail-if-any} it exits 6 after printing a non-empty list, 0 for an empty one.",
+        "{command:list}). With {option:fail-if-any} it exits 6 after printing a non-empty list, 0 for an "
+        "empty one.",
         f"{_REPORTS_MODULE}:overdue",
         options=(_ASSIGNEE, _LIMIT, _FAIL_IF_ANY),
         shape=Shape.DEALS,

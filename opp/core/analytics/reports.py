@@ -502,7 +502,11 @@ def stuck_filter(
     if days is None:
         days = DEFAULT_STUCK_DAYS
     if days < 0:
-        raise Invalid(f"the number of days must be 0 or more, not {days}", reason="days-negative", details={"value": days})
+        raise Invalid(
+            f"the number of days must be 0 or more, not {days}",
+            reason="days-negative",
+            details={"value": days},
+        )
     try:
         since = _naive(ctx.clock.now() - timedelta(days=days))
     except OverflowError:

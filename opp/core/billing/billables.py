@@ -315,7 +315,9 @@ def add_billable(
     if (service is None) == (item is None):
         raise Invalid("a line comes either from a service or as an item with a price", reason="line-source")
     if service is not None and (price is not None or tax is not None):
-        raise Invalid("a price and a tax rate go with an item; a service brings its own", reason="service-brings-price")
+        raise Invalid(
+            "a price and a tax rate go with an item; a service brings its own", reason="service-brings-price"
+        )
     if item is not None and price is None:
         raise Invalid("an item needs a price", reason="item-needs-price")
     quantity_milli = parse_quantity(quantity) if quantity is not None else 1000
@@ -393,7 +395,9 @@ def remove_billable(ctx: Context, deal_id: int | str, line: int | str) -> Billab
             .first()
         )
         if row is None:
-            raise NotFound(f"opportunity {wanted} has no line {line_no}", reason="no-line", details={"deal": wanted})
+            raise NotFound(
+                f"opportunity {wanted} has no line {line_no}", reason="no-line", details={"deal": wanted}
+            )
         if row["invoice_number"] is not None:
             raise Conflict(f"line {line_no} is on invoice {row['invoice_number']} and cannot change")
         uow.conn.execute(update(bl).where(bl.c.id == row["id"]).values(removed_at=uow.at))

@@ -206,7 +206,10 @@ def _refuse_too_large_totals(conn: Connection, customer: Customer) -> None:
     rows = conn.execute(
         select(
             o.c.currency,
-            *(wide_sum(dialect, case((o.c.status == status, o.c.value_minor), else_=0)) for status in STATUSES),
+            *(
+                wide_sum(dialect, case((o.c.status == status, o.c.value_minor), else_=0))
+                for status in STATUSES
+            ),
         )
         .where(o.c.customer_id == customer.id)
         .group_by(o.c.currency)

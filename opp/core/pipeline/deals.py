@@ -284,7 +284,11 @@ def build_filter(
     """Turn the deals a command covers (a :class:`~opp.core.pipeline.scope.Scope`, validated as it is
     resolved), their order and how many into a filter."""
     if limit is not None and limit < 1:
-        raise Invalid(f"the limit must be a positive number, not {limit}", reason="limit-not-positive", details={"value": limit})
+        raise Invalid(
+            f"the limit must be a positive number, not {limit}",
+            reason="limit-not-positive",
+            details={"value": limit},
+        )
     resolved = scope.resolve(conn, ctx)
     terms = sort_terms(sort, lambda: _amounts_in_reporting_currency(conn, ctx, resolved))
     return DealFilter.of(resolved, sort=terms, limit=limit)
@@ -358,7 +362,9 @@ def create_deal(
 ) -> Opportunity:
     """Create a deal for an existing customer; the currency defaults to the team's, the value to 0."""
     if (org is None) == (person is None):
-        raise Invalid("a deal needs exactly one customer: an organization or a person", reason="org-or-person")
+        raise Invalid(
+            "a deal needs exactly one customer: an organization or a person", reason="org-or-person"
+        )
     new_title = clean_title(title)
     new_description = clean_description(description)
     new_ref = clean_ref(ref)
@@ -555,7 +561,8 @@ def edit_deal(
     wanted = parse_id(deal_id)
     if value_from_billables and (value is not None or currency is not None):
         raise Invalid(
-            "the value comes either from the billable lines or as given, not both", reason="value-from-billables"
+            "the value comes either from the billable lines or as given, not both",
+            reason="value-from-billables",
         )
     lost_reason = clean_reason(reason, what="reason", required=True) if reason is not None else None
     with ctx.unit_of_work("edit") as uow:
@@ -622,7 +629,9 @@ def move_deals(
         pipeline = load_pipeline(uow.conn)
         target = pipeline.get(stage)
         if lost_reason is not None and target.kind != "lost":
-            raise Invalid("a lost reason applies only to a move to closed-lost", reason="reason-only-when-lost")
+            raise Invalid(
+                "a lost reason applies only to a move to closed-lost", reason="reason-only-when-lost"
+            )
         for deal_id in ids:
             row = lock_deal(uow.conn, deal_id)
             try:

@@ -18,7 +18,18 @@ from opp.core.refs import aware, handle_key, parse_id
 from opp.store import schema
 
 h = schema.history
-ACTIONS = ("created", "updated", "stage", "assign", "note", "billable", "invoice", "import", "undo", "deleted")
+ACTIONS = (
+    "created",
+    "updated",
+    "stage",
+    "assign",
+    "note",
+    "billable",
+    "invoice",
+    "import",
+    "undo",
+    "deleted",
+)
 
 
 @dataclass
@@ -95,7 +106,11 @@ def list_events(
     if since is not None:
         where.since = start_of_day_utc(parse_date(since, ctx.clock.today()))
     if limit is not None and limit < 1:
-        raise Invalid(f"the limit must be a positive number, not {limit}", reason="limit-not-positive", details={"value": limit})
+        raise Invalid(
+            f"the limit must be a positive number, not {limit}",
+            reason="limit-not-positive",
+            details={"value": limit},
+        )
     with ctx.reading() as conn:
         if deal_id is not None:
             from opp.core.pipeline.deals import lock_deal

@@ -186,7 +186,9 @@ class Scope:
             stage_keys = [pipeline.get(stage).key for stage in self.stages]
         status = _status(self.status, named_stages=bool(stage_keys))
         if self.assignee is not None and self.unassigned:
-            raise Invalid("give either an assignee or unassigned deals, not both", reason="assignee-and-unassigned")
+            raise Invalid(
+                "give either an assignee or unassigned deals, not both", reason="assignee-and-unassigned"
+            )
         today = ctx.clock.today()
         start, end = close_window(self.period, self.close_from, self.close_to, today)
         instant, day = None, today

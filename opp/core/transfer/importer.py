@@ -164,7 +164,9 @@ def parse_mapping(items: Iterable[str]) -> dict[str, str]:
         name, sep, column = item.partition("=")
         name, column = name.strip().lower(), column.strip().lower()
         if not sep or not name or not column:
-            raise Invalid(f"the mapping {item!r} is not FIELD=COLUMN", reason="map-syntax", details={"item": repr(item)})
+            raise Invalid(
+                f"the mapping {item!r} is not FIELD=COLUMN", reason="map-syntax", details={"item": repr(item)}
+            )
         if name not in FIELDS:
             raise Invalid(
                 f"the mapping {item!r}: unknown field {name!r}",
@@ -173,7 +175,9 @@ def parse_mapping(items: Iterable[str]) -> dict[str, str]:
                 details={"item": repr(item), "name": repr(name)},
             )
         if name in mapping:
-            raise Invalid(f"the field {name!r} is mapped twice", reason="map-twice", details={"name": repr(name)})
+            raise Invalid(
+                f"the field {name!r} is mapped twice", reason="map-twice", details={"name": repr(name)}
+            )
         mapping[name] = column
     return mapping
 
@@ -185,7 +189,9 @@ def parse_stage_map(items: Iterable[str]) -> dict[str, str]:
         value, sep, stage = item.rpartition("=")
         if not sep or not value.strip() or not stage.strip():
             raise Invalid(
-                f"the stage mapping {item!r} is not VALUE=STAGE", reason="stage-map-syntax", details={"item": repr(item)}
+                f"the stage mapping {item!r} is not VALUE=STAGE",
+                reason="stage-map-syntax",
+                details={"item": repr(item)},
             )
         stage_map[value.strip().lower()] = stage.strip()
     return stage_map
@@ -283,7 +289,10 @@ def _check_options(options: ImportOptions) -> None:
         try:
             clean_text(options.default_customer, what="default customer", max_length=300, required=True)
         except Invalid as exc:
-            exc.reason, exc.details = "default-customer", {"problem": exc.message.removeprefix("default customer ")}
+            exc.reason, exc.details = (
+                "default-customer",
+                {"problem": exc.message.removeprefix("default customer ")},
+            )
             raise
 
 
@@ -390,7 +399,9 @@ class _Import:
                 sources = {name: mapping.get(name, name) for name in FIELDS}
                 if sources["title"] not in columns:
                     raise Invalid(
-                        "line 1: the column 'title' is required", hint="or map one to it", reason="title-column"
+                        "line 1: the column 'title' is required",
+                        hint="or map one to it",
+                        reason="title-column",
                     )
                 if sources["customer"] not in columns and self.default_customer is None:
                     raise Invalid(
@@ -430,7 +441,11 @@ class _Import:
             and self.default_customer is None
             and ("customer" in cells or self.options.create_only)
         ):
-            raise Invalid("customer is required", hint="fill it in, or give a default customer", reason="customer-required")
+            raise Invalid(
+                "customer is required",
+                hint="fill it in, or give a default customer",
+                reason="customer-required",
+            )
         kind_text = cell("customer_kind")
         currency_text = cell("currency")
         currency = normalize_currency(currency_text) if currency_text else None
@@ -645,7 +660,11 @@ class _Import:
                 )
             self.refs_seen[row.external_ref] = row.line
         if row.customer is None and self.default_customer is None:
-            raise Invalid("customer is required", hint="fill it in, or give a default customer", reason="customer-required")
+            raise Invalid(
+                "customer is required",
+                hint="fill it in, or give a default customer",
+                reason="customer-required",
+            )
         stage = row.stage or self.pipeline.open_stages[0]
         if not row.closing_checked:
             self._check_closing(row, stage)

@@ -264,7 +264,9 @@ def _json_array_rows(stream: IO[str], source: str, check_header: HeaderCheck) ->
 
     if next_char() != "[":
         raise Invalid(
-            f"{source} is not a JSON array of objects", hint="for one object a line use JSON lines", reason="json-not-array"
+            f"{source} is not a JSON array of objects",
+            hint="for one object a line use JSON lines",
+            reason="json-not-array",
         )
     position += 1
     if next_char() == "]":
