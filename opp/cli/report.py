@@ -120,16 +120,28 @@ def run(report: Report, fmt: Format, given: dict[str, Any]) -> None:
     result = report.compute(ctx, **given)
     if report.shape is Shape.TOTALLED:
         total = {"key": "total", **result.total.as_dict()}
-        rows = [*getattr(result, report.rows or ""), total]
+        rows = [*_named(getattr(result, report.rows or ""), fmt), total]
         emit(result, fmt, rows=rows, columns=_columns(report.columns, currency=result.currency))
         return
     by = given.get("by")
     columns: list[Column] | None = table_columns(report)
     if by is not None:
         columns = [Column(by.strip().lower(), "key"), *_columns(report.columns)]
+        if fmt is Format.table and isinstance(result, list):
+            emit(result, fmt, columns=columns, rows=_named(result, fmt), empty=report.empty)
+            return
     elif not isinstance(result, list):
         columns = None  # one record: a vertical table
     emit(result, fmt, columns=columns, empty=report.empty)
+
+
+def _named(records: Sequence[Any], fmt: Format) -> list[Any]:
+    """Rows split by a key, the group without one (no assignee) named "(none)" in a table, as the
+    forecast names it; JSON and CSV keep null and an empty cell."""
+    if fmt is not Format.table:
+        return list(records)
+    rows = [record.as_dict() if hasattr(record, "as_dict") else dict(record) for record in records]
+    return [{**row, "key": "(none)"} if row.get("key") is None else row for row in rows]
 
 
 def _offer(choices: Sequence[str]) -> Callable[[str], list[str]]:
