@@ -155,7 +155,7 @@ CLI_WORDS: dict[str, tuple[Words, Words]] = {
     "no-service": (None, "see opp service list"),
     "price-needed": (None, "give --price as well"),
     "invoice-number-taken": (None, "change it with opp config set invoice_pattern PATTERN"),
-    "not-won": (None, "win it first with opp stage won {deal}"),
+    "not-won": (None, "win it first with opp stage won {deal} (from the last open stage, else add --force)"),
     "nothing-to-invoice": (
         None,
         "every line is invoiced already, or there are none: see opp bill list {deal}",
