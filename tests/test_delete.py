@@ -124,3 +124,13 @@ def test_a_deal_with_billable_lines_not_invoiced_is_deleted_with_them(opp):
     assert totals["by_currency"] == []
     opp("undo")
     assert len(opp.json("bill", "list", first)["lines"]) == 1
+
+
+def test_a_stage_holding_only_deleted_deals_says_so_when_it_cannot_be_removed(opp, unchanged):
+    opp("stages", "add", "pilot", "--after", "lead", "--probability", "20")
+    pilot = deal(opp, "Pilot", "--stage", "pilot")
+    opp("delete", pilot)
+    check = unchanged()
+    line = opp.fails(4, "stages", "remove", "pilot")
+    assert "stage pilot still holds 1 deal(s), 1 of them deleted (they keep their stage for undo)" in line
+    check()

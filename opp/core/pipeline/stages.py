@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, case, delete, func, insert, select, update
 
 from opp.core.context import Context
 from opp.core.errors import Conflict, Invalid, StageRuleViolation
@@ -230,10 +230,16 @@ def remove_stage(ctx: Context, key: str) -> Stage:
         if len(pipeline.open_stages) == 1:
             raise Conflict(f"{stage.key} is the only open stage", hint="add another open stage first")
         o = schema.opportunities
-        in_use = uow.conn.execute(select(func.count()).where(o.c.stage == stage.key)).scalar_one()
+        in_use, deleted = uow.conn.execute(
+            select(
+                func.count(), func.coalesce(func.sum(case((o.c.status == "deleted", 1), else_=0)), 0)
+            ).where(o.c.stage == stage.key)
+        ).one()
         if in_use:
+            # A deleted deal keeps its stage, so that undoing the deletion puts it back where it was.
+            kept = f", {deleted} of them deleted (they keep their stage for undo)" if deleted else ""
             raise Conflict(
-                f"stage {stage.key} still holds {in_use} deal(s)",
+                f"stage {stage.key} still holds {in_use} deal(s){kept}",
                 hint="move them to another stage first",
                 reason="stage-in-use",
                 details={"stage": stage.key},
