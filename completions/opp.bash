@@ -28,6 +28,7 @@
 #   opp db copy --format --to
 #   opp db info --format
 #   opp db upgrade --format
+#   opp delete --format
 #   opp demo --file --format
 #   opp edit --close --currency --description --format --if-version --probability --reason --ref --title --value --value-from-billables
 #   opp export --assignee --customer --format --from --limit --overdue --period --raw --search --stage --status --to --unassigned --what

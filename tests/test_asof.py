@@ -7,6 +7,7 @@ Money is read with ``parse_float=str`` so that figures are compared as exact JSO
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
 
@@ -187,7 +188,9 @@ def test_the_end_of_the_day_is_its_last_second_in_utc(shop):
 
 
 def test_the_filters_and_sort_apply_to_the_state_of_that_day(shop):
-    # Values as of day 4: Alpha 1000 EUR, Delta 800, Zeta 1000 EUR, Beta 500, Epsilon 100.
+    # Values as of day 4: Alpha 1000 EUR, Delta 800, Zeta 1000 EUR, Beta 500, Epsilon 100 (USD unless
+    # said); across currencies a value sorts in the reporting currency (1,100 USD for 1,000 EUR).
+    shop("config", "set", "reporting_currency", "USD")
     ids = shop("list", "--as-of", "2026-03-04", "--sort", "-value", "--format", "ids").stdout.split()
     assert ids == ["1", "3", "2", "4", "5"]
     assert listed(shop, "--as-of", "2026-03-04", "--stage", "negotiation").keys() == {3, 4}
@@ -515,5 +518,41 @@ def test_forward_and_backward_rebuilds_give_the_same_deals_at_every_instant(shop
                 backward = conn.execute(select(deals_as_of_backward(dialect, instant)).order_by("id")).all()
                 assert forward == backward, instant
             assert len(backward) == 6
+    finally:
+        context.close()
+
+
+def test_a_deal_moved_to_another_customer_shows_its_customer_of_then(shop):
+    """An import that moves a deal to another customer is history: --as-of an earlier day shows (and
+    filters on) the customer of that day, whichever end history is rebuilt from."""
+    from sqlalchemy import select
+
+    from opp.core.clock import Clock
+    from opp.core.context import open_context
+    from opp.core.pipeline.asof import deals_as_of, deals_as_of_backward
+    from opp.store import schema
+
+    shop("edit", 1, "--ref", "A-1", OPP_NOW=day(10))
+    shop("import", "-", input="external_ref,title,customer\nA-1,Alpha,Pat Smith\n", OPP_NOW=day(11))
+    now = {d["id"]: d["customer"]["name"] for d in as_json(shop, "list", "--status", "all")}
+    assert now[1] == "Pat Smith"
+    then = {
+        d["id"]: d["customer"]["name"]
+        for d in as_json(shop, "list", "--status", "all", "--as-of", "2026-03-10")
+    }
+    assert then[1] == "Initech"
+    initech = [d["id"] for d in as_json(shop, "list", "--customer", "Initech", "--as-of", "2026-03-10")]
+    assert 1 in initech
+    context = open_context(shop.db, actor="dana", clock=Clock.from_env_value(NOW))
+    try:
+        with context.reading() as conn:
+            dialect = conn.dialect.name
+            instant = datetime(2026, 3, 10, 12, 0)
+            for rebuilt in (deals_as_of(dialect, instant), deals_as_of_backward(dialect, instant)):
+                row = conn.execute(select(rebuilt.c.customer_id).where(rebuilt.c.id == 1)).one()
+                initech_id = conn.execute(
+                    select(schema.customers.c.id).where(schema.customers.c.name == "Initech")
+                ).scalar_one()
+                assert row.customer_id == initech_id
     finally:
         context.close()

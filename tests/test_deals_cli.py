@@ -356,10 +356,11 @@ def test_list_by_customer(board):
 
 
 def test_list_by_period(board):
-    assert ids(board, "--period", "2026Q2", "--status", "all") == [2, 3, 5]
+    # Deals 3 and 4 closed on 2026-03-10 (their close date), whatever close they were once expected.
+    assert ids(board, "--period", "2026Q2", "--status", "all") == [2, 5]
     assert ids(board, "--period", "2026-06") == [5]
-    assert ids(board, "--period", "this-quarter", "--status", "all") == [1, 4]
-    assert ids(board, "--from", "2026-04-01", "--to", "2026-05-31", "--status", "all") == [2, 3]
+    assert ids(board, "--period", "this-quarter", "--status", "all") == [1, 3, 4]
+    assert ids(board, "--from", "2026-04-01", "--to", "2026-05-31", "--status", "all") == [2]
     assert ids(board, "--from", "2026-05-15") == [2, 5]
     assert ids(board, "--to", "2026-03-01") == [1]
 
@@ -673,3 +674,57 @@ def test_edit_on_a_stale_version_is_refused_naming_who_changed_it(opp, unchanged
     line = opp.fails(4, "edit", deal["id"], "--value", "500", "--if-version", deal["version"])
     assert "version 2, not 1" in line and f"mo at {LATER}" in line
     check()
+
+
+@pytest.mark.parametrize("command", ["list", "export", "forecast"])
+def test_a_repeatable_filter_takes_a_comma_separated_list(board, command):
+    fmt = ("-f", "json")
+    repeated = board(command, "--stage", "lead", "--stage", "proposal", *fmt).stdout
+    assert board(command, "--stage", "lead,proposal", *fmt).stdout == repeated
+    assert board(command, "--stage", "lead, proposal,", *fmt).stdout == repeated
+    assert (
+        board(command, "--stage", "lead,proposal", "--stage", "won", *fmt).stdout
+        == board(command, "--stage", "lead", "--stage", "proposal", "--stage", "won", *fmt).stdout
+    )
+
+
+def test_a_comma_list_with_an_unknown_stage_is_refused(board, unchanged):
+    assert "unknown stage 'nowhere'" in board.fails(2, "list", "--stage", "lead,nowhere")
+
+
+@pytest.fixture
+def currencies(opp):
+    """Three deals: 1,000 EUR (1,100 USD at 1.10), 1,050 USD, 100,000 JPY (at 0.0067: 670 USD)."""
+    opp("rate", "set", "EUR", "USD", "1.10", "--date", "2026-01-01")
+    opp("rate", "set", "JPY", "USD", "0.0067", "--date", "2026-01-01")
+    make(opp, "Euro", "--value", "1000", "--currency", "EUR")
+    make(opp, "Dollar", "--value", "1050", "--currency", "USD")
+    make(opp, "Yen", "--value", "100000", "--currency", "JPY")
+    return opp
+
+
+def test_sort_by_value_across_currencies_uses_the_reporting_currency(currencies):
+    currencies("config", "set", "reporting_currency", "USD")
+    assert ids(currencies, "--sort", "value") == [3, 2, 1]
+    assert ids(currencies, "--sort", "-value") == [1, 2, 3]
+    assert ids(currencies, "--sort", "-forecast") == [1, 2, 3]
+    assert [d["id"] for d in currencies.json("list", "--sort", "-value", "--limit", "1")] == [1]
+
+
+def test_sort_by_value_in_one_currency_needs_no_rate(opp):
+    make(opp, "Small", "--value", "5")
+    make(opp, "Large", "--value", "50")
+    assert ids(opp, "--sort", "-value") == [2, 1]
+
+
+def test_sort_by_value_across_currencies_without_a_reporting_currency_is_refused(currencies):
+    line = currencies.fails(4, "list", "--sort", "value")
+    assert "several currencies (EUR, JPY, USD)" in line
+    assert "reporting_currency" in line
+
+
+def test_sort_by_value_across_currencies_without_a_rate_is_refused_naming_it(currencies):
+    currencies("config", "set", "reporting_currency", "USD")
+    make(currencies, "Pound", "--value", "10", "--currency", "GBP")
+    line = currencies.fails(4, "list", "--sort", "value")
+    assert "GBP" in line and "USD" in line

@@ -69,6 +69,7 @@ SAMPLES: dict[tuple[str, ...], list[Sample]] = {
     ("contact", "add"): [Sample(("1", "Ann Lee", "--role", "sponsor"))],
     ("contact", "remove"): [Sample(("2", "Ann Lee"))],
     ("contact", "list"): [Sample(("2",))],
+    ("delete",): [Sample(("2",))],
     ("history",): [Sample(()), Sample(("1",))],
     ("forecast",): [
         Sample((), rows=_groups_and_total),

@@ -50,3 +50,21 @@ def test_suggested_command_lines_name_only_options_that_exist():
                 )
                 checked += 1
     assert checked > 10  # the scan found the suggestions
+
+
+def test_invoicing_a_deal_not_won_says_how_to_win_it_from_any_stage(opp):
+    opp("create", "Early", "--org", "Initech", "--stage", "qualification")
+    opp("bill", "add", "1", "--item", "Work", "--price", "10")
+    line = opp.fails(4, "bill", "invoice", "1")
+    assert "win it first with opp stage won 1 (from the last open stage, else add --force)" in line
+    opp("stage", "won", "1", "--force")
+    opp("bill", "invoice", "1")
+
+
+def test_every_reason_the_cli_words_is_one_the_core_gives():
+    """CLI_WORDS holds no dead entry: each reason it words is raised somewhere in the core."""
+    from opp.cli.errors import CLI_WORDS
+
+    core = "\n".join(path.read_text(encoding="utf-8") for path in (SOURCE / "core").rglob("*.py"))
+    given = set(re.findall(r"""["']([a-z]+(?:-[a-z]+)*)["']""", core))  # every word the core quotes
+    assert set(CLI_WORDS) - given == set()

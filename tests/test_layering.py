@@ -79,3 +79,71 @@ def test_the_reader_sees_deferred_and_relative_imports():
     source = "from . import money\nfrom ...cli.render import emit\ndef f():\n    import tabulate\n"
     names = imports_in(source, "opp.core.pipeline")
     assert {"opp.core.pipeline.money", "opp.cli.render", "opp.cli.render.emit", "tabulate"} <= names
+
+
+# -- the core names no command-line flag or command ----------------------------------------------------
+
+FLAG = r"(?<![\w-])--[a-z][a-z0-9-]*"
+
+
+def _commands() -> set[str]:
+    """The names of opp's top-level commands and groups, read from the app."""
+    from opp.cli.app import app
+    from opp.cli.compat import click_command
+
+    return set(click_command(app).commands)  # type: ignore[attr-defined]
+
+
+def _strings(source: str) -> list[tuple[int, str]]:
+    """Every string constant of a module, f-strings' fixed parts included, docstrings left out (they
+    speak to the reader of the code, not to the user)."""
+    tree = ast.parse(source)
+    docstrings = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            first = node.body[0] if node.body else None
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                docstrings.add(id(first.value))
+        if isinstance(node, (ast.Module, ast.ClassDef)):  # attribute docstrings: a string after a name
+            for before, after in zip(node.body, node.body[1:], strict=False):
+                if isinstance(before, (ast.Assign, ast.AnnAssign)) and isinstance(after, ast.Expr):
+                    docstrings.add(id(after.value))
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+    ]
+
+
+def core_strings_naming_the_cli(root: Path, commands: set[str]) -> list[str]:
+    import re
+
+    command = re.compile(r"\bopp (" + "|".join(sorted(map(re.escape, commands))) + r")\b")
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for line, text in _strings(path.read_text(encoding="utf-8")):
+            if re.search(FLAG, text) or command.search(text):
+                found.append(f"{path.relative_to(root.parent)}:{line}: {text[:80]!r}")
+    return found
+
+
+def test_the_core_names_no_flag_and_no_command():
+    """Core messages speak the domain: a hint that names a flag (``--force``) or a command (``opp
+    stage``) belongs to the CLI's error mapping (opp/cli/errors.py, CLI_WORDS), keyed by the error's
+    ``reason``. Docstrings may name them; strings the user can see may not."""
+    found = core_strings_naming_the_cli(ROOT / "core", _commands())
+    assert not found, "the core names CLI flags or commands:\n" + "\n".join(found)
+
+
+def test_the_check_finds_a_flag_and_a_command(tmp_path):
+    package = tmp_path / "core"
+    package.mkdir()
+    (package / "bad.py").write_text(
+        '"""Docstrings may say opp list --status all."""\n'
+        'def f(x):\n    """opp stage --force."""\n'
+        '    raise ValueError("give --value as well")\n'
+        'def g(x):\n    return f"see opp history {x}"\n'
+        'def h():\n    return "opp can hold no more; -- a dash; x--y"\n'
+    )
+    found = core_strings_naming_the_cli(package, {"history", "list", "stage"})
+    assert [entry.split(":")[1] for entry in found] == ["4", "6"]

@@ -203,3 +203,50 @@ def test_output_in_a_locale_that_is_not_utf8_falls_back_to_ascii(opp, process_en
 def test_an_unknown_url_scheme_is_invalid(cli):
     error = cli.fails(2, "--db", "foo://host/db", "list")
     assert "unknown kind of database 'foo'" in error
+
+
+def _values_beyond_a_sum(opp, count=2, minor=5 * 10**18):
+    """``count`` won deals of Initech whose values add up past 2**63 - 1 minor units (each is set
+    in the database: opp refuses one that large, but many deals of the largest value add up)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    for n in range(count):
+        opp("create", f"Big {n}", "--org", "Initech", "--stage", "won")
+    url = opp.db if "://" in opp.db else f"sqlite:///{opp.db}"
+    engine = create_engine(url, poolclass=NullPool)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE opportunities SET value_minor = :v"), {"v": minor})
+    engine.dispose()
+
+
+def test_a_customer_whose_totals_are_beyond_64_bits_is_refused_naming_the_sum(opp):
+    _values_beyond_a_sum(opp)
+    line = opp.fails(4, "customer", "show", "Initech")
+    assert "Initech's won deals in USD add up to about 100,000,000,000,000,000.00 USD" in line
+    assert "more than opp can sum" in line
+    assert len(line) < 300
+
+
+def test_any_other_sum_beyond_64_bits_is_refused_not_unavailable(opp):
+    """Where no command checks its sum first, the database's own overflow is still a rule (exit 4),
+    not an unavailable database (exit 5)."""
+    from sqlalchemy.exc import DataError, OperationalError
+
+    from opp.core.context import translated_errors
+    from opp.core.errors import Conflict
+
+    class Orig(Exception):
+        pass
+
+    for error in (
+        OperationalError("SELECT sum(x)", {}, Orig("integer overflow")),
+        DataError("SELECT sum(x)", {}, Orig("bigint out of range")),
+    ):
+        with pytest.raises(Conflict, match="more than opp can sum"), translated_errors(_FakeStore()):
+            raise error
+
+
+class _FakeStore:
+    url = "sqlite:///x.db"
+    lock_timeout = 30.0

@@ -32,7 +32,8 @@ def test_every_report_has_help_columns_and_a_command(report):
     assert report.summary.strip() and report.help.strip()
     assert report_cli.table_columns(report), f"report {report.name} declares no columns"
     command = report_commands()[report.name]
-    assert command.help == report.help
+    assert command.help == report_cli.cli_text(report.help)
+    assert "{option:" not in command.help and "{command:" not in command.help
     flags = sorted(opt for param in command.params for opt in param.opts if opt.startswith("--"))
     assert flags == sorted([*report.flags, "--format"])
 

@@ -502,3 +502,12 @@ def test_use_case_5_pipeline_management(pipeline):
     }
     assert rates["proposal"] == (3, 3, "1.0000")
     assert rates["negotiation"] == (5, 4, "0.8000")
+
+
+def test_a_group_without_an_assignee_is_named_none_in_tables_as_in_the_forecast(opp):
+    opp("create", "Nobody's", "--org", "Initech", "--stage", "won")
+    opp("create", "Dana's", "--org", "Initech", "--stage", "lost", "--assign", "dana")
+    table = opp("report", "win-rate", "--by", "assignee").stdout.splitlines()
+    assert [line.split()[0] for line in table[2:]] == ["dana", "(none)"]
+    assert [row["key"] for row in opp.json("report", "win-rate", "--by", "assignee")] == ["dana", None]
+    assert "(none)" in opp("forecast", "--by", "assignee").stdout

@@ -54,9 +54,37 @@ def test_at_80_columns_a_table_shortens_its_text_and_fits(long, terminal, comman
 
 
 def test_a_fitted_table_never_cuts_figures_or_dates(long, terminal):
-    fitted = long("list", COLUMNS="80").stdout
+    fitted = long("list", COLUMNS="100").stdout
     assert "1,234,567.89" in fitted and "185,185.18" in fitted and "2026-12-31" in fitted
     assert fitted.splitlines()[2].startswith("1 ")
+    narrow = long("list", COLUMNS="80").stdout
+    assert "1,234,567.89" in narrow and "2026-12-31" in narrow
+
+
+def test_at_80_columns_list_leaves_out_probability_forecast_and_assignee_before_cutting_titles(
+    long, terminal
+):
+    """At 80 columns ten columns left a title of five characters (``Acme …``): the lowest-value
+    columns go first (probability, forecast, then assignee), and a title keeps 20 characters."""
+    fitted = long("list", COLUMNS="80").stdout
+    header, _, row = fitted.splitlines()[:3]
+    assert header.split() == ["id", "title", "customer", "stage", "value", "cur", "close"]
+    assert LONG_TITLE[:19] + "…" in row
+    assert _widest(fitted) <= 80
+    wider = long("list", COLUMNS="110").stdout.splitlines()[0].split()
+    assert wider == [
+        "id",
+        "title",
+        "customer",
+        "stage",
+        "value",
+        "cur",
+        "prob",
+        "forecast",
+        "close",
+        "assignee",
+    ]
+    assert long("--wide", "list", COLUMNS="80").stdout.splitlines()[0].split() == wider
 
 
 def test_a_wider_terminal_shows_more_of_the_text(long, terminal):

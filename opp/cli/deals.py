@@ -38,19 +38,21 @@ from opp.cli.options import (
     UnassignedOpt,
     read_ids,
 )
-from opp.cli.render import Column, Format, emit
+from opp.cli.render import Column, Format, emit, message
 
 DEAL_COLUMNS = [
     Column("id", "id"),
-    Column("title", "title", 40),
-    Column("customer", "customer.name", 24),
-    Column("stage", "stage"),
+    Column("title", "title", 40, keep=20),
+    Column("customer", "customer.name", 24, keep=10),
+    Column("stage", "stage", keep=11),
     Column("value", "value"),
     Column("cur", "currency"),
-    Column("prob", "probability"),
-    Column("forecast", "forecast"),
+    # At a narrow terminal these go first (probability, then forecast, then assignee), before a
+    # title is cut below 20 characters: `opp --wide list` or a wider terminal shows them.
+    Column("prob", "probability", drop=1),
+    Column("forecast", "forecast", drop=2),
     Column("close", "expected_close"),
-    Column("assignee", "assignee"),
+    Column("assignee", "assignee", keep=8, drop=3),
 ]
 EVENT_COLUMNS = [
     Column("id", "id"),
@@ -448,6 +450,19 @@ def _event_rows(events: list[Any]) -> list[dict[str, Any]]:
     ]
 
 
+def delete(ids: IdsArg, fmt: FormatOpt = Format.table) -> None:
+    """Delete opportunities, all of them or none: refused for a deal on an issued invoice. Their
+    history stays (closed by a deleted event, so --as-of an earlier day still sees them), and opp
+    undo brings them back."""
+    from opp.core.pipeline import deals
+
+    gone = deals.delete_deals(state.context(), read_ids(ids))
+    emit(gone, fmt, columns=DEAL_COLUMNS)
+    count = len(gone)
+    what, which = ("opportunity", "it") if count == 1 else ("opportunities", "them")
+    message(f"deleted {count} {what}; opp undo brings {which} back")
+
+
 def register(app: typer.Typer) -> None:
     app.command()(create)
     app.command()(show)
@@ -461,3 +476,4 @@ def register(app: typer.Typer) -> None:
     app.command()(note)
     app.command()(notes)
     app.command()(history)
+    app.command()(delete)

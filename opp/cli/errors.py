@@ -10,7 +10,8 @@ import errno
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from opp.core.errors import Conflict, Invalid, NotFound, OppError, Unavailable, UnknownStage
 
@@ -87,6 +88,132 @@ def known_failure(exc: BaseException) -> tuple[str, int, str | None] | None:
     return None
 
 
+# How the command line words the core's failures. The core speaks the domain ("give the value as
+# well"); where the way out is a flag or a command, the error carries a ``reason`` and this table gives
+# the message and hint that name them, as sqlite-utils adds "Try using --alter" where it catches the
+# library's error. Each entry is (message, hint): None keeps the core's own; a text is formatted with
+# the error's ``details``; a function gets the details and returns the text.
+Words = str | Callable[[dict[str, Any]], str] | None
+CLI_WORDS: dict[str, tuple[Words, Words]] = {
+    # deals
+    "no-deal": (None, "see opp list --status all"),
+    "org-or-person": ("give exactly one of --org or --person", "for example --org 'Acme Corp'"),
+    "value-needed": (None, "give --value as well"),
+    "value-from-billables": ("--value-from-billables goes without --value and --currency", None),
+    "reason-only-when-lost": ("--reason applies only to a move to closed-lost", None),
+    "changed-meanwhile": (None, "look at opp show {deal} and try again"),
+    "held": (None, "ask {holder} to unassign it, or reassign it with opp assign {handle} {deal}"),
+    "limit-not-positive": ("--limit must be a positive number, not {value}", None),
+    "assignee-and-unassigned": ("give either --assignee or --unassigned, not both", None),
+    "period-and-dates": ("give either --period or --from/--to, not both", None),
+    "range-reversed": ("--from {start} is after --to {end}", None),
+    "sort-needs-reporting-currency": (None, "set one with opp config set reporting_currency C"),
+    "several-currencies": (
+        None,
+        "choose one with --currency, or set one with opp config set reporting_currency C",
+    ),
+    "cards-not-positive": ("--cards must be a positive number, not {value}", None),
+    "days-negative": ("--days must be 0 or more, not {value}", None),
+    "days-too-far": ("--days {value} reaches back before the year 1", None),
+    "calibration-split": (None, "use --by stage"),
+    "invoiced": (None, "an invoiced deal stays; see opp invoice list"),
+    # stages
+    "already-closed": (None, "reopen it first: opp stage STAGE ID --reopen, then move it to {stage}"),
+    "reopen-needed": (None, "to reopen it, run opp stage {stage} ID --reopen"),
+    "reopen-first": (None, "reopen it with opp stage STAGE ID --reopen"),
+    "reopen-to-change-probability": (
+        None,
+        "reopen it with opp stage STAGE ID --reopen to change its probability",
+    ),
+    "skipped-stage-to-win": (None, "move it through {skipped} first, or add --force"),
+    "skipped-stage": (None, "move it to {next} first, or add --force"),
+    "after-or-before": ("give exactly one of --after or --before", None),
+    "stage-in-use": (None, "move them elsewhere first: opp list --stage {stage} -f ids | opp stage OTHER -"),
+    # customers and users
+    "no-customer": (
+        None,
+        lambda d: (
+            "see opp customer list, or add it with opp customer add "
+            + ("--person" if d.get("kind") == "individual" else "--org")
+            + " NAME"
+        ),
+    ),
+    "customer-kind": (None, lambda d: "use " + ("--person" if d.get("kind") == "individual" else "--org")),
+    "no-user": (None, "see opp user list, or add one with opp user add HANDLE"),
+    # undo
+    "nothing-to-undo": (None, "undo reverts your own changes to deals; see opp history --actor {actor}"),
+    "line-removed": (None, "add it again with opp bill add {deal}"),
+    "changed-since": (None, "see opp history {deal}, and change it back by hand if you still want to"),
+    "created-has-lines": (None, "see opp bill list {deal}"),
+    "created-has-history": (None, "see opp history {deal}"),
+    "undo-currency-has-lines": (None, "see opp bill list {deal}"),
+    "stage-removed": (None, "add the stage again with opp stages add {stage}, then undo"),
+    # billing
+    "no-lines": (None, "add some with opp bill add {deal}"),
+    "no-line": (None, "see opp bill list {deal}"),
+    "no-rate-for-line": (
+        None,
+        "add one with opp rate set {source} {currency} RATE, or add the line as --item",
+    ),
+    "line-source": ("give either --service CODE or --item TEXT --price N", None),
+    "service-brings-price": ("--price and --tax go with --item; a service brings its own", None),
+    "item-needs-price": ("--item needs --price", "for example --item Workshop --price 500"),
+    "currency-has-lines": (None, "remove its uninvoiced lines first (see opp bill list {deal})"),
+    "no-service": (None, "see opp service list"),
+    "price-needed": (None, "give --price as well"),
+    "invoice-number-taken": (None, "change it with opp config set invoice_pattern PATTERN"),
+    "not-won": (None, "win it first with opp stage won {deal} (from the last open stage, else add --force)"),
+    "nothing-to-invoice": (
+        None,
+        "every line is invoiced already, or there are none: see opp bill list {deal}",
+    ),
+    "no-invoice": (None, "see opp invoice list"),
+    # money
+    "no-rate-period": (None, "see opp rate list"),
+    "no-rate": (None, "add one with opp rate set {source} {target} RATE --date {day}"),
+    # files and databases
+    "file-exists": (None, "give a new file name, or --force to replace it"),
+    "backup-needs-sqlite": (None, "for PostgreSQL use pg_dump, or opp db copy --to sqlite:///FILE"),
+    # import
+    "map-syntax": ("--map {item} is not FIELD=COLUMN", "for example --map title=Deal"),
+    "map-field": ("--map {item}: unknown field {name}", None),
+    "map-twice": ("--map gives the field {name} twice", None),
+    "stage-map-syntax": ("--stage-map {item} is not VALUE=STAGE", "for example --stage-map Won=won"),
+    "default-customer": ("--default-customer {problem}", None),
+    "demo-needs-empty": (None, "use a fresh database, e.g. opp --db demo.db demo"),
+    "unknown-column": (None, "columns are {fields}; map other columns with --map FIELD=COLUMN"),
+    "map-missing-column": ("line 1: --map {name}={column}: the file has no column {column}", None),
+    "title-column": (None, "or map one: --map title=COLUMN"),
+    "customer-column": (None, "map one with --map customer=COLUMN, or give --default-customer NAME"),
+    "customer-required": (None, "fill it in, or give --default-customer NAME"),
+    "ambiguous-date": (None, "say how to read it with --date-order mdy|dmy|ymd, or write YYYY-MM-DD"),
+    "unknown-extension": (None, "name it .csv, .json or .jsonl, or give --format csv|json|jsonl"),
+    "json-not-array": (None, "for one object a line use --format jsonl"),
+}
+
+
+def _worded(words: Words, details: dict[str, Any]) -> str | None:
+    if words is None:
+        return None
+    try:
+        return words(details) if callable(words) else words.format(**details)
+    except (KeyError, IndexError):  # details missing: the core's own words are still true
+        return None
+
+
+def cli_wording(error: OppError) -> tuple[str, str | None]:
+    """The message and hint of a core failure as the command line says them (see :data:`CLI_WORDS`)."""
+    message, hint = error.message, error.hint
+    words = CLI_WORDS.get(error.reason or "")
+    if words is not None:
+        message = _worded(words[0], error.details) or message
+        cli_hint = _worded(words[1], error.details)
+        if cli_hint is not None:
+            advice = getattr(error, "advice", None)  # an import's "nothing was imported" follows it
+            hint = f"{cli_hint}; {advice}" if isinstance(advice, str) else cli_hint
+    return message, hint
+
+
 def import_hint(error: OppError) -> str | None:
     """The hint for a row ``opp import`` refused, where it should name one of import's own options;
     None where the core's hint serves as it is."""
@@ -97,7 +224,8 @@ def import_hint(error: OppError) -> str | None:
 
 
 def report_opp_error(error: OppError, *, as_json: bool) -> int:
-    return report(error.message, exit_code=exit_code_of(error), hint=error.hint, as_json=as_json)
+    message, hint = cli_wording(error)
+    return report(message, exit_code=exit_code_of(error), hint=hint, as_json=as_json)
 
 
 # Why writing the output may fail (a full disk, a device that takes nothing), as opposed to a bug.

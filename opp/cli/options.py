@@ -66,11 +66,24 @@ def read_ids(ids: list[str]) -> list[str]:
     return ids
 
 
+def comma_list(values: list[str] | None) -> list[str] | None:
+    """A repeatable filter option's values with comma-separated lists split: ``--stage lead,proposal``
+    is ``--stage lead --stage proposal`` (blank items are left out). Every repeatable filter option
+    takes it as its callback."""
+    if values is None:
+        return None
+    return [item.strip() for value in values for item in value.split(",") if item.strip()]
+
+
 # The deal filters `list`, `export` and `forecast` share.
 StagesOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "--stage", metavar="S", help="Only these stages (repeatable).", autocompletion=complete_stage
+        "--stage",
+        metavar="S",
+        help="Only these stages (repeatable, or a comma-separated list).",
+        autocompletion=complete_stage,
+        callback=comma_list,
     ),
 ]
 StatusOpt = Annotated[
@@ -98,10 +111,15 @@ CustomerOpt = Annotated[
 ]
 PeriodOpt = Annotated[
     str | None,
-    typer.Option("--period", metavar="P", help="Expected close in 2026, 2026Q4, 2026-11, this-quarter ..."),
+    typer.Option(
+        "--period",
+        metavar="P",
+        help="Close date (the day it closed, else the expected close) in 2026, 2026Q4, 2026-11, "
+        "this-quarter ...",
+    ),
 ]
-FromOpt = Annotated[str | None, typer.Option("--from", metavar="D", help="Expected close on or after.")]
-ToOpt = Annotated[str | None, typer.Option("--to", metavar="D", help="Expected close on or before.")]
+FromOpt = Annotated[str | None, typer.Option("--from", metavar="D", help="Close date on or after.")]
+ToOpt = Annotated[str | None, typer.Option("--to", metavar="D", help="Close date on or before.")]
 SearchOpt = Annotated[
     str | None,
     typer.Option(

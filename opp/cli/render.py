@@ -57,11 +57,19 @@ class PipeClosed(Exception):
 
 @dataclass(frozen=True)
 class Column:
-    """A table column: its header, the record key it shows (``a.b`` reaches into nested dicts)."""
+    """A table column: its header, the record key it shows (``a.b`` reaches into nested dicts).
+
+    ``width`` cuts every cell to that many characters (unless ``--wide``). At a terminal too narrow
+    for the table, text columns are shortened down to ``keep`` characters (default
+    :data:`MIN_FITTED`); when that is not enough, the columns with a ``drop`` rank are left out, the
+    lowest rank first, before any text is cut further.
+    """
 
     header: str
     key: str
     width: int | None = None
+    keep: int | None = None
+    drop: int | None = None
 
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -240,14 +248,25 @@ def _is_text(values: Iterable[Any]) -> bool:
     return bool(kinds) and all(kind is str or issubclass(kind, Mapping) for kind in kinds)
 
 
-def _fit(body: list[list[Any]], headers: list[str], text: Sequence[bool], width: int) -> None:
+def _natural(body: list[list[Any]], headers: list[str]) -> list[int]:
+    return [max([len(header)] + [len(str(row[i])) for row in body]) for i, header in enumerate(headers)]
+
+
+def _fit(
+    body: list[list[Any]],
+    headers: list[str],
+    text: Sequence[bool],
+    width: int,
+    keep: Sequence[int | None] | None = None,
+) -> None:
     """Shorten the widest text columns (cells and header, with "…") until the table fits ``width``,
-    none below :data:`MIN_FITTED`; figures, dates and ids are never cut."""
-    natural = [max([len(header)] + [len(str(row[i])) for row in body]) for i, header in enumerate(headers)]
+    none below its ``keep`` (default :data:`MIN_FITTED`); figures, dates and ids are never cut."""
+    natural = _natural(body, headers)
     widths = list(natural)
     excess = sum(widths) + 2 * (len(widths) - 1) - width
+    keeps = keep or [None] * len(widths)
     while excess > 0:
-        floors = {i: MIN_FITTED for i in range(len(widths)) if text[i]}
+        floors = {i: keeps[i] or MIN_FITTED for i in range(len(widths)) if text[i]}
         candidates = [i for i, floor in floors.items() if widths[i] > floor]
         if not candidates:
             break
@@ -268,15 +287,38 @@ def _fit(body: list[list[Any]], headers: list[str], text: Sequence[bool], width:
 
 def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], width: int | None = None) -> str:
     """The rows laid out by tabulate, fitted to ``width`` when given."""
+    return _laid_out(rows, columns, width)[0]
+
+
+def _laid_out(
+    rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], width: int | None
+) -> tuple[str, list[Column]]:
+    """The rows laid out by tabulate, fitted to ``width`` when given, and the columns shown (at a
+    narrow terminal the droppable ones may be left out, see :class:`Column`)."""
     from tabulate import tabulate
 
-    values = [[_lookup(row, col.key) for col in columns] for row in rows]
-    body = [[_cell(value, col.width) for value, col in zip(line, columns, strict=True)] for line in values]
-    headers = [printable(col.header) for col in columns]
+    shown = list(columns)
+    values = [[_lookup(row, col.key) for col in shown] for row in rows]
+    body = [[_cell(value, col.width) for value, col in zip(line, shown, strict=True)] for line in values]
+    headers = [printable(col.header) for col in shown]
     if width is None or not body:
-        return tabulate(body, headers=headers, disable_numparse=True, stralign="left")
-    _fit(body, headers, [_is_text(line[i] for line in values) for i in range(len(columns))], width)
-    return _tight(lambda: tabulate(body, headers=headers, disable_numparse=True, stralign="left"))
+        return tabulate(body, headers=headers, disable_numparse=True, stralign="left"), shown
+    text = [_is_text(line[i] for line in values) for i in range(len(shown))]
+    while True:
+        natural = _natural(body, headers)
+        floors = [
+            min(whole, col.keep or MIN_FITTED) if is_text else whole
+            for whole, col, is_text in zip(natural, shown, text, strict=True)
+        ]
+        droppable = [i for i, col in enumerate(shown) if col.drop is not None]
+        if sum(floors) + 2 * (len(floors) - 1) <= width or not droppable:
+            break
+        gone = min(droppable, key=lambda i: shown[i].drop or 0)
+        del shown[gone], headers[gone], text[gone]
+        for line in body:
+            del line[gone]
+    _fit(body, headers, text, width, [col.keep for col in shown])
+    return _tight(lambda: tabulate(body, headers=headers, disable_numparse=True, stralign="left")), shown
 
 
 def _tight(lay_out: Callable[[], str]) -> str:
@@ -445,7 +487,7 @@ def _write_table(rows: Iterator[Mapping[str, Any]], columns: Sequence[Column], o
     listing of every deal) are written as they come in the same column widths, a longer cell cut
     with "…", so that a table of a million rows is never held in memory."""
     first = list(itertools.islice(rows, TABLE_CHUNK))
-    text = _table(first, columns, terminal_width())
+    text, columns = _laid_out(first, columns, terminal_width())
     out.write(text + "\n")
     if len(first) < TABLE_CHUNK:
         return

@@ -131,19 +131,16 @@ def run(report: Report, fmt: Format, given: dict[str, Any]) -> None:
         return
     if report.shape is Shape.TOTALLED:
         total = {"key": "total", **result.total.as_dict()}
-        rows: list[Any] = [*getattr(result, report.rows or ""), total]
-        if fmt is Format.table:
-            # The deals of no one need a name a reader can see, as in opp forecast.
-            rows = [
-                {**row.as_dict(), "key": "(none)"} if row is not total and row.key is None else row
-                for row in rows
-            ]
+        rows = [*_named(getattr(result, report.rows or ""), fmt), total]
         emit(result, fmt, rows=rows, columns=_columns(report.columns, currency=result.currency))
         return
     by = given.get("by")
     columns: list[Column] | None = table_columns(report)
     if by is not None and report.split_function is not None:
         columns = [Column(by.strip().lower(), "key"), *_columns(report.columns)]
+        if fmt is Format.table and isinstance(result, list):
+            emit(result, fmt, columns=columns, rows=_named(result, fmt), empty=report.empty)
+            return
     elif not isinstance(result, list):
         columns = None  # one record: a vertical table
     emit(result, fmt, columns=columns, empty=report.empty)
@@ -174,11 +171,29 @@ def emit_waterfall(result: Any, fmt: Format) -> None:
     emit(result, fmt, rows=rows, columns=columns)
 
 
+def _named(records: Sequence[Any], fmt: Format) -> list[Any]:
+    """Rows split by a key, the group without one (no assignee) named "(none)" in a table, as the
+    forecast names it; JSON and CSV keep null and an empty cell."""
+    if fmt is not Format.table:
+        return list(records)
+    rows = [record.as_dict() if hasattr(record, "as_dict") else dict(record) for record in records]
+    return [{**row, "key": "(none)"} if row.get("key") is None else row for row in rows]
+
+
 def _offer(choices: Sequence[str]) -> Callable[[str], list[str]]:
     def offered(incomplete: str) -> list[str]:
         return [choice for choice in choices if choice.startswith(incomplete)]
 
     return offered
+
+
+def cli_text(text: str) -> str:
+    """A report's help as the command line says it: ``{option:days}`` is ``--days`` and
+    ``{command:list}`` is ``opp list`` (the registry, in the core, names no flag itself)."""
+    import re
+
+    text = re.sub(r"\{option:([a-z][a-z-]*)\}", r"--\1", text)
+    return re.sub(r"\{command:([a-z][a-z -]*)\}", r"opp \1", text)
 
 
 def command(report: Report) -> Callable[..., None]:
@@ -197,7 +212,7 @@ def command(report: Report) -> Callable[..., None]:
             inspect.Parameter(
                 option.name,
                 inspect.Parameter.KEYWORD_ONLY,
-                annotation=Annotated[kind, typer.Option(option.flag, help=option.help, **settings)],
+                annotation=Annotated[kind, typer.Option(option.flag, help=cli_text(option.help), **settings)],
                 default=False if kind is bool else None,
             )
         )
@@ -206,12 +221,12 @@ def command(report: Report) -> Callable[..., None]:
     )
     report_command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     report_command.__annotations__ = {parameter.name: parameter.annotation for parameter in parameters}
-    report_command.__doc__ = report.help
+    report_command.__doc__ = cli_text(report.help)
     return report_command
 
 
 for _report in registry.REPORTS:
-    app.command(_report.name, cls=ReportCommand, short_help=_report.summary)(command(_report))
+    app.command(_report.name, cls=ReportCommand, short_help=cli_text(_report.summary))(command(_report))
 
 
 def register(root: typer.Typer) -> None:

@@ -323,7 +323,7 @@ def import_(
         where = f"; all of them are in {rejects}" if rejects is not None else ""
         message(f"opp import: … and {shown - MAX_SKIPS_SHOWN} more skipped{where}")
     emit(summary, fmt)
-    message(importer.summary_message(summary))
+    message("opp import: " + importer.summary_message(summary))
     if summary.columns_not_read:
         message(
             "opp import: columns not read: "

@@ -104,7 +104,8 @@ def backup_database(ctx: Context, destination: str, *, force: bool = False) -> B
     if not ctx.store.is_sqlite:
         raise Conflict(
             "backup copies SQLite databases",
-            hint="for PostgreSQL use pg_dump, or opp db copy --to sqlite:///FILE",
+            hint="for PostgreSQL use pg_dump, or copy it into a SQLite database first",
+            reason="backup-needs-sqlite",
         )
 
     live = _sqlite_path(ctx)

@@ -14,7 +14,14 @@ from datetime import datetime
 from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import Connection, Insert, event, insert
-from sqlalchemy.exc import DatabaseError, DBAPIError, IntegrityError, InvalidRequestError, OperationalError
+from sqlalchemy.exc import (
+    DatabaseError,
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    InvalidRequestError,
+    OperationalError,
+)
 
 from opp.core.clock import Clock
 from opp.core.errors import Conflict, Invalid, Unavailable
@@ -192,12 +199,32 @@ def translated_errors(store: Store) -> Iterator[None]:
             f"the database refused the change: {_first_line(exc.orig)}",
             hint="another operator may have changed the same record; try again",
         ) from exc
-    except OperationalError as exc:
+    except (OperationalError, DataError) as exc:
+        if _overflowed(exc):
+            raise Conflict(
+                "a sum or figure the database computed is more than opp can sum "
+                "(at most 9,223,372,036,854,775,807 units of a currency's minor unit)",
+                hint="narrow it to fewer deals, or report in a currency of smaller figures",
+            ) from exc
+        if isinstance(exc, DataError):
+            raise
         raise _unavailable(exc, store) from exc
     except DBAPIError as exc:
         if exc.connection_invalidated:
             raise Unavailable(f"lost the connection to {mask_password(store.url)}") from exc
         raise
+
+
+def _overflowed(exc: DBAPIError) -> bool:
+    """Whether the database gave up on an integer too large for 64 bits (SQLite: "integer overflow";
+    PostgreSQL: "bigint out of range", SQLSTATE 22003)."""
+    message = _first_line(exc.orig).lower()
+    return (
+        "integer overflow" in message
+        or "integer out of range" in message
+        or "bigint out of range" in message
+        or getattr(exc.orig, "sqlstate", None) == "22003"
+    )
 
 
 def _first_line(exc: Any) -> str:

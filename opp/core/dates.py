@@ -407,7 +407,7 @@ def close_window(
     start = end = None
     if period is not None:
         if close_from is not None or close_to is not None:
-            raise Invalid("give either --period or --from/--to, not both")
+            raise Invalid("give either a period or a range of dates, not both", reason="period-and-dates")
         chosen = parse_period(period, today)
         start, end = chosen.start, chosen.end
     if close_from is not None:
@@ -415,5 +415,9 @@ def close_window(
     if close_to is not None:
         end = parse_date(close_to, today)
     if start is not None and end is not None and start > end:
-        raise Invalid(f"--from {format_date(start)} is after --to {format_date(end)}")
+        raise Invalid(
+            f"the range starts on {format_date(start)}, after its end on {format_date(end)}",
+            reason="range-reversed",
+            details={"start": format_date(start), "end": format_date(end)},
+        )
     return start, end

@@ -7,14 +7,32 @@ that says what to do instead.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class OppError(Exception):
-    """Base of every failure opp reports on purpose."""
+    """Base of every failure opp reports on purpose.
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    ``hint`` says what to do instead, in the domain's words. ``reason`` is a stable key naming the
+    kind of failure (``"value-needed"``, ``"skipped-stage"`` ...): the CLI's error mapping
+    (``opp.cli.errors``) turns it into a hint that names its own flags and commands, which the core
+    never does; a script that imports the core can branch on it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        reason: str | None = None,
+        details: Mapping[str, object] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.reason = reason
+        #: What the CLI's hint for ``reason`` may name (``{"deal": 12}``, ``{"stage": "lead"}``).
+        self.details: dict[str, object] = dict(details or {})
 
     def __str__(self) -> str:
         return self.message

@@ -17,14 +17,16 @@ from pathlib import Path
 
 from opp.core.errors import Conflict, Invalid, Unavailable
 
-_NEW_NAME = "give a new file name, or --force to replace it"
+_NEW_NAME = "give a new file name, or allow replacing it"
 
 
 def _refuse(path: Path, *, force: bool) -> None:
     if path.is_symlink():
         raise Conflict(f"{path} is a symbolic link; opp does not write through one", hint="give another name")
     if path.exists() and (not force or path.is_dir()):
-        raise Conflict(f"{path} already exists", hint="give a new file name" if path.is_dir() else _NEW_NAME)
+        if path.is_dir():
+            raise Conflict(f"{path} already exists", hint="give a new file name")
+        raise Conflict(f"{path} already exists", hint=_NEW_NAME, reason="file-exists")
     if not path.parent.is_dir():
         raise Unavailable(f"cannot write {path}: there is no folder {path.parent}")
 
@@ -64,7 +66,7 @@ def write_file(target: str | Path, fill: Callable[[Path], None], *, force: bool 
         else:
             _link(scratch, path)
     except FileExistsError as exc:
-        raise Conflict(f"{path} already exists", hint=_NEW_NAME) from exc
+        raise Conflict(f"{path} already exists", hint=_NEW_NAME, reason="file-exists") from exc
     except OSError as exc:
         raise Unavailable(f"cannot write {path}: {exc.strerror or exc}") from exc
     finally:

@@ -41,9 +41,7 @@ def parse_hourly_cost(text: str) -> str:
 SPECS: dict[str, SettingSpec] = {
     spec.key: spec
     for spec in (
-        SettingSpec(
-            "currency", "currency of new deals when --currency is not given", "USD", normalize_currency
-        ),
+        SettingSpec("currency", "currency of new deals when none is given", "USD", normalize_currency),
         SettingSpec(
             "reporting_currency",
             "currency that forecasts and reports convert to (unset: the deals' own currency)",
@@ -58,7 +56,7 @@ SPECS: dict[str, SettingSpec] = {
         ),
         SettingSpec(
             "invoice_due",
-            "payment term of new invoices when --due is not given: +30d, +2w, +1m",
+            "payment term of new invoices when none is given: +30d, +2w, +1m",
             "+30d",
             check_term,
         ),

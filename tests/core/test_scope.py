@@ -68,8 +68,8 @@ def test_open_deals_unless_stages_are_named(team):
     ("scope", "message"),
     [
         (Scope(status="pending"), "unknown status 'pending'"),
-        (Scope(assignee="mo", unassigned=True), "either --assignee or --unassigned"),
-        (Scope(period="2026Q3", close_from="2026-07-01"), "either --period or --from/--to"),
+        (Scope(assignee="mo", unassigned=True), "either an assignee or unassigned deals"),
+        (Scope(period="2026Q3", close_from="2026-07-01"), "either a period or a range of dates"),
         (Scope(as_of="not a date"), ""),
         (Scope(stages=["nowhere"]), "unknown stage 'nowhere'"),
     ],
@@ -116,11 +116,13 @@ def test_each_option_narrows_the_deals(pipeline):
     assert covered(ctx, Scope(assignee="mo")) == [pipeline["lead"]]
     assert covered(ctx, Scope(unassigned=True)) == [pipeline["proposal"]]
     assert covered(ctx, Scope(customer="Globex", status="all")) == [pipeline["proposal"], pipeline["lost"]]
-    assert covered(ctx, Scope(status="all", period="2026-03")) == [pipeline["lead"], pipeline["won"]]
-    assert covered(ctx, Scope(status="all", close_from="2026-04-01")) == [
-        pipeline["proposal"],
+    # A closed deal's close date is the day it closed (03-20), not its old expected close.
+    assert covered(ctx, Scope(status="all", period="2026-03")) == [
+        pipeline["lead"],
+        pipeline["won"],
         pipeline["lost"],
     ]
+    assert covered(ctx, Scope(status="all", close_from="2026-04-01")) == [pipeline["proposal"]]
     assert covered(ctx, Scope(search="propos")) == [pipeline["proposal"]]
     assert covered(ctx, Scope(status=CLOSED, period="2026-03", dated="closed_at")) == [
         pipeline["won"],

@@ -148,7 +148,7 @@ def attainment(
         period=None,
         close_from=None,
         close_to=None,
-        dated="expected_close",
+        dated="close_date",
     )
     with ctx.reading() as conn:
         resolved = wanted.resolve(conn, ctx)

@@ -67,7 +67,9 @@ def calibration(
     band is listed, empty ones included; ``by="stage"`` gives the bands observed in each stage.
     """
     if by is not None and by.strip().lower() != "stage":
-        raise Invalid(f"cannot split calibration by {by!r}", hint="use --by stage")
+        raise Invalid(
+            f"cannot split calibration by {by!r}", hint="split it by stage", reason="calibration-split"
+        )
     with ctx.reading() as conn:
         pipeline = load_pipeline(conn)
         open_keys = [stage.key for stage in pipeline.open_stages]

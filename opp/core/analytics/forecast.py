@@ -24,7 +24,7 @@ from opp.core.context import Context
 from opp.core.errors import Conflict, Invalid
 from opp.core.money.amounts import from_minor, normalize_currency
 from opp.core.money.rates import Conversion, conversion
-from opp.core.pipeline.scope import DealScope, Scope, Selection, scope_of
+from opp.core.pipeline.scope import DealScope, Scope, Selection, close_date, scope_of
 from opp.core.pipeline.stages import load_pipeline
 from opp.core.records import Opportunity, Record
 from opp.store import schema
@@ -137,7 +137,8 @@ def reporting_currency(conn: Connection, asked: str | None, deals: Sequence[Sele
     if len(present) > 1:
         raise Conflict(
             "the deals are in several currencies (" + ", ".join(sorted(present)) + ")",
-            hint="choose one with --currency, or set one with opp config set reporting_currency C",
+            hint="choose one, or set the reporting_currency setting",
+            reason="several-currencies",
         )
     return present.pop() if present else settings.default_currency(conn)
 
@@ -202,10 +203,10 @@ def _group_key(conn: Connection, by: str, src: FromClause) -> tuple[ColumnElemen
         customers = schema.customers
         key = customers.c.kind + literal(KIND_SEPARATOR) + customers.c.name
         return key, [(customers, customers.c.id == src.c.customer_id)]
-    if by == "month":
-        return month_key(dialect, src.c.expected_close), []
+    if by == "month":  # on the close date: a deal won today is in today's month
+        return month_key(dialect, close_date(dialect, src)), []
     if by == "quarter":
-        return quarter_key(dialect, src.c.expected_close), []
+        return quarter_key(dialect, close_date(dialect, src)), []
     if by == "category":
         from opp.core.pipeline.categories import category_sql
 
@@ -351,7 +352,11 @@ def board(
 
     cards = BOARD_CARDS if cards is None else cards
     if cards < 1:
-        raise Invalid(f"--cards must be a positive number, not {cards}")
+        raise Invalid(
+            f"the number of cards must be a positive number, not {cards}",
+            reason="cards-not-positive",
+            details={"value": cards},
+        )
     with ctx.reading() as conn:
         scope = _open_deals(assignee, as_of).resolve(conn, ctx)
         figures = _pipeline_board(conn, ctx, scope, currency)

@@ -5,6 +5,10 @@ The functions are named by their dotted path and imported only when a report run
 stays light: ``opp --help``, ``opp report <TAB>`` and the completion scripts read the names, options and
 help from here without loading the database layer. A new report is one :class:`Report` in
 :data:`REPORTS`; the command line, its help and its completion follow from it.
+
+The core names no command-line flag: where a report's help refers to one of its options or to a
+command, it writes ``{option:NAME}`` or ``{command:NAME}``, and the command line spells them
+(``--days``, ``opp list``) with :func:`opp.cli.report.cli_text`.
 """
 
 from __future__ import annotations
@@ -150,7 +154,7 @@ REPORTS: tuple[Report, ...] = (
     Report(
         "deal-size",
         "Count, average, median, min and max value of the deals won.",
-        "Count, average, median, min and max value of the deals won, in one currency (--currency, "
+        "Count, average, median, min and max value of the deals won, in one currency ({option:currency}, "
         "else reporting_currency, else the deals' own), each deal converted at the rate on its close "
         "date; average and median rounded half up to the currency's minor unit.",
         function=f"{_REPORTS_MODULE}:deal_size",
@@ -209,9 +213,10 @@ REPORTS: tuple[Report, ...] = (
     ),
     Report(
         "stuck",
-        "Open deals whose stage last changed more than --days N days ago.",
-        "Open deals whose stage last changed more than --days N days ago (exactly N days is not "
-        "stuck), longest stuck first (the same records as opp list). With --fail-if-any it exits 6 "
+        "Open deals whose stage last changed more than {option:days} N days ago.",
+        "Open deals whose stage last changed more than {option:days} N days ago (exactly N days is not "
+        "stuck), longest stuck first (the same records as {command:list}). With {option:fail-if-any} it "
+        "exits 6 "
         "after printing a non-empty list, 0 for an empty one.",
         f"{_REPORTS_MODULE}:stuck",
         options=(
@@ -232,7 +237,8 @@ REPORTS: tuple[Report, ...] = (
         "overdue",
         "Open deals whose expected close is before today.",
         "Open deals whose expected close is before today, most overdue first (the same records as "
-        "opp list). With --fail-if-any it exits 6 after printing a non-empty list, 0 for an empty one.",
+        "{command:list}). With {option:fail-if-any} it exits 6 after printing a non-empty list, 0 for an "
+        "empty one.",
         f"{_REPORTS_MODULE}:overdue",
         options=(_ASSIGNEE, _LIMIT, _FAIL_IF_ANY),
         shape=Shape.DEALS,
@@ -242,7 +248,7 @@ REPORTS: tuple[Report, ...] = (
     Report(
         "services",
         "Quantity and revenue per service of the invoiced lines.",
-        "Quantity and revenue (before tax) per service and currency of the invoiced lines; --period "
+        "Quantity and revenue (before tax) per service and currency of the invoiced lines; {option:period} "
         "keeps the invoices issued in it (issue date).",
         f"{_REPORTS_MODULE}:services",
         options=(Option("period", "Invoices issued in 2026Q4, 2026-11, this-year ..."),),
@@ -350,7 +356,7 @@ REPORTS: tuple[Report, ...] = (
         "calibration",
         "How often deals were won against the probability they carried.",
         "Closed deals: the probability each carried when it left each open stage, per band of 20 "
-        "points, against the share of them won (--by stage: per stage).",
+        "points, against the share of them won ({option:by} stage: per stage).",
         "opp.core.analytics.calibration:calibration",
         options=(Option("by", "stage: the bands of each stage.", choices=("stage",)), _CLOSED_IN, _ASSIGNEE),
         columns=(

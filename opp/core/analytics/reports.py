@@ -502,11 +502,17 @@ def stuck_filter(
     if days is None:
         days = DEFAULT_STUCK_DAYS
     if days < 0:
-        raise Invalid(f"--days must be 0 or more, not {days}")
+        raise Invalid(
+            f"the number of days must be 0 or more, not {days}",
+            reason="days-negative",
+            details={"value": days},
+        )
     try:
         since = _naive(ctx.clock.now() - timedelta(days=days))
     except OverflowError:
-        raise Invalid(f"--days {days} reaches back before the year 1") from None
+        raise Invalid(
+            f"{days} days reach back before the year 1", reason="days-too-far", details={"value": days}
+        ) from None
     where = build_filter(conn, ctx, Scope(status="open", assignee=assignee), limit=limit)
     return dataclasses.replace(where, stage_changed_before=since, sort=[o.c.stage_changed_at])
 

@@ -98,7 +98,8 @@ def suggest(ctx: Context, deal_id: int | str) -> Suggestion:
         if deal.status != "open":
             raise Conflict(
                 f"opportunity {deal.id} is {deal.status}: suggestions are for open deals",
-                hint="reopen it with opp stage STAGE ID --reopen",
+                hint="reopen it first",
+                reason="reopen-first",
             )
         low, high, band_label = _value_band(int(deal.value.scaleb(minor_unit(deal.currency))), deal.currency)
         assignee_id = user_id(conn, deal.assignee) if deal.assignee is not None else None

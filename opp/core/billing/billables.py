@@ -20,7 +20,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Select, case, func, insert, literal, select, update
+from sqlalchemy import Connection, RowMapping, Select, and_, case, func, insert, literal, select, update
 
 from opp.core.billing.catalog import decimal_of, parse_tax, service_row, trimmed
 from opp.core.context import Context
@@ -146,8 +146,8 @@ def _deal_row(conn: Connection, deal_id: int) -> RowMapping:
         .mappings()
         .first()
     )
-    if row is None:
-        raise NotFound(f"no opportunity {deal_id}", hint="see opp list --status all")
+    if row is None or row["status"] == "deleted":
+        raise NotFound(f"no opportunity {deal_id}", reason="no-deal", details={"deal": deal_id})
     return row
 
 
@@ -213,7 +213,7 @@ def billing_summary(conn: Connection, deal_id: int) -> BillingSummary:
 def customer_billing(conn: Connection, customer_id: int) -> dict[str, dict[str, Decimal]]:
     """Per currency, the customer's billed and unbilled amounts before tax (``opp customer show``)."""
     rows = conn.execute(
-        _billed_sums(o.c.customer_id == customer_id)
+        _billed_sums(and_(o.c.customer_id == customer_id, o.c.status != "deleted"))
         .add_columns(bl.c.currency)
         .select_from(bl.join(o, o.c.id == bl.c.opportunity_id))
         .group_by(bl.c.currency)
@@ -233,7 +233,8 @@ def value_from_billables(conn: Connection, deal_id: int) -> int:
     if summary.lines == 0:
         raise Conflict(
             f"opportunity {deal_id} has no billable lines to take its value from",
-            hint=f"add some with opp bill add {deal_id}",
+            reason="no-lines",
+            details={"deal": deal_id},
         )
     total: int = summary.billed + summary.unbilled
     return total
@@ -284,7 +285,9 @@ def _priced(conn: Connection, service: RowMapping, currency: str, today: date) -
     if found.converted is None:
         raise Conflict(
             f"no exchange rate from {source} to {currency} in force on {format_date(today)}",
-            hint=f"add one with opp rate set {source} {currency} RATE, or add the line as --item",
+            hint=f"add a rate from {source} to {currency}, or add the line as an item with its own price",
+            reason="no-rate-for-line",
+            details={"source": source, "currency": currency},
         )
     pair, rate = (
         (f"{source}/{currency}", found.direct)
@@ -310,11 +313,13 @@ def add_billable(
     """Add a line from the catalog (``service``) or a custom one (``item`` and ``price``)."""
     wanted = parse_id(deal_id)
     if (service is None) == (item is None):
-        raise Invalid("give either --service CODE or --item TEXT --price N")
+        raise Invalid("a line comes either from a service or as an item with a price", reason="line-source")
     if service is not None and (price is not None or tax is not None):
-        raise Invalid("--price and --tax go with --item; a service brings its own")
+        raise Invalid(
+            "a price and a tax rate go with an item; a service brings its own", reason="service-brings-price"
+        )
     if item is not None and price is None:
-        raise Invalid("--item needs --price", hint="for example --item Workshop --price 500")
+        raise Invalid("an item needs a price", reason="item-needs-price")
     quantity_milli = parse_quantity(quantity) if quantity is not None else 1000
     with ctx.unit_of_work("bill add") as uow:
         deal = _deal_row(uow.conn, wanted)
@@ -390,7 +395,9 @@ def remove_billable(ctx: Context, deal_id: int | str, line: int | str) -> Billab
             .first()
         )
         if row is None:
-            raise NotFound(f"opportunity {wanted} has no line {line_no}", hint=f"see opp bill list {wanted}")
+            raise NotFound(
+                f"opportunity {wanted} has no line {line_no}", reason="no-line", details={"deal": wanted}
+            )
         if row["invoice_number"] is not None:
             raise Conflict(f"line {line_no} is on invoice {row['invoice_number']} and cannot change")
         uow.conn.execute(update(bl).where(bl.c.id == row["id"]).values(removed_at=uow.at))

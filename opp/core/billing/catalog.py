@@ -77,7 +77,7 @@ def _service(row: RowMapping) -> Service:
 def service_row(conn: Connection, code: str) -> RowMapping:
     row = conn.execute(select(sv).where(func.lower(sv.c.code) == code.strip().lower())).mappings().first()
     if row is None:
-        raise NotFound(f"no service {code!r}", hint="see opp service list")
+        raise NotFound(f"no service {code!r}", reason="no-service")
     return row
 
 
@@ -160,7 +160,9 @@ def edit_service(
                 values["price_minor"] = to_minor(old_price.normalize(), cur)
             except Invalid as exc:
                 raise Invalid(
-                    f"the price {old_price} cannot be expressed in {cur}", hint="give --price as well"
+                    f"the price {old_price} cannot be expressed in {cur}",
+                    hint="give the price as well",
+                    reason="price-needed",
                 ) from exc
         values["currency"] = cur
         uow.conn.execute(update(sv).where(sv.c.id == row["id"]).values(**values))

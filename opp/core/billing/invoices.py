@@ -84,7 +84,8 @@ def allocate_number(conn: Connection, issued: date) -> str:
     if conn.execute(select(iv.c.id).where(iv.c.number == number)).first() is not None:
         raise Conflict(
             f"invoice number {number} is taken: the invoice_pattern repeats an earlier number",
-            hint="change it with opp config set invoice_pattern PATTERN",
+            hint="change the invoice_pattern setting",
+            reason="invoice-number-taken",
         )
     return number
 
@@ -115,7 +116,9 @@ def invoice_deal(ctx: Context, deal_id: int | str, *, due: str | None = None) ->
         if deal["status"] != "won":
             raise Conflict(
                 f"opportunity {wanted} is {deal['stage']}, not won: only won deals are invoiced",
-                hint=f"win it first with opp stage won {wanted}",
+                hint="win it first",
+                reason="not-won",
+                details={"deal": wanted},
             )
         pending = select(bl.c.id, bl.c.line, bl.c.amount_minor, bl.c.tax_minor).where(
             bl.c.opportunity_id == wanted, bl.c.invoice_number.is_(None), LIVE
@@ -124,7 +127,9 @@ def invoice_deal(ctx: Context, deal_id: int | str, *, due: str | None = None) ->
         if not lines:
             raise Conflict(
                 f"opportunity {wanted} has nothing left to invoice",
-                hint=f"every line is invoiced already, or there are none: see opp bill list {wanted}",
+                hint="every line is invoiced already, or there are none",
+                reason="nothing-to-invoice",
+                details={"deal": wanted},
             )
         issued = uow.at.date()
         due_date = _due_date(conn, due, issued)
@@ -235,10 +240,10 @@ def get_invoice(ctx: Context, number: str) -> Invoice:
     """One invoice by number (case-insensitive: inv-2026-0001 finds INV-2026-0001)."""
     wanted = number.strip()
     if not wanted:
-        raise Invalid("invoice number must not be empty", hint="see opp invoice list")
+        raise Invalid("invoice number must not be empty", reason="no-invoice")
     with ctx.reading() as conn:
         found = _invoices(conn, select(iv).where(func.lower(iv.c.number) == wanted.lower()).order_by(iv.c.id))
     exact = [invoice for invoice in found if invoice.number == wanted]
     if not found:
-        raise NotFound(f"no invoice {wanted!r}", hint="see opp invoice list")
+        raise NotFound(f"no invoice {wanted!r}", reason="no-invoice")
     return (exact or found)[0]

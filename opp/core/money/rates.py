@@ -136,7 +136,7 @@ def remove_rate(ctx: Context, from_currency: str, to_currency: str, *, on: str) 
         row = uow.conn.execute(select(r).where(where)).first()
         if row is None:
             raise NotFound(
-                f"no {source}/{target} rate starting {format_date(valid_from)}", hint="see opp rate list"
+                f"no {source}/{target} rate starting {format_date(valid_from)}", reason="no-rate-period"
             )
         uow.conn.execute(delete(r).where(where))
     return _rate(row)
@@ -446,7 +446,9 @@ def _refuse_missing_rates(
 def _no_rate(currency: str, target: str, day: date) -> NoReturn:
     raise Conflict(
         f"no exchange rate from {currency} to {target} in force on {format_date(day)}",
-        hint=f"add one with opp rate set {currency} {target} RATE --date {format_date(day)}",
+        hint=f"add a rate from {currency} to {target} in force on {format_date(day)}",
+        reason="no-rate",
+        details={"source": currency, "target": target, "day": format_date(day)},
     )
 
 

@@ -58,6 +58,7 @@ FIELDS = (
     "title",
     "description",
     "external_ref",
+    "customer_id",
     "value",
     "currency",
     "probability",
@@ -153,6 +154,9 @@ def deals_as_of(dialect_name: str, instant: datetime) -> Subquery:
         )
         for name in FIELDS
     }
+    # A created event written before its snapshot held the customer (or a customer never changed):
+    # the deal's customer today.
+    values["customer_id"] = func.coalesce(values["customer_id"], o.c.customer_id)
     return _state(
         values,
         updated_at=func.coalesce(changes.c.changed_at, created.c.at),
@@ -229,8 +233,14 @@ def _state(
     source: FromClause,
     where: ColumnElement[bool] | None = None,
 ) -> Subquery:
-    """The rebuilt deals as a subquery with exactly the opportunities table's columns."""
-    rebuilt = {**values, "updated_at": updated_at, "stage_changed_at": stage_changed_at}
+    """The rebuilt deals as a subquery with exactly the opportunities table's columns.
+
+    A customer of then that is gone (merged into another by ``opp customer merge``) reads as the
+    deal's customer today, the one that took it over, so the deal is still listed."""
+    then = values["customer_id"]
+    customer_then = schema.customers.alias("customer_then")
+    held = case((exists().where(customer_then.c.id == then), then), else_=o.c.customer_id)
+    rebuilt = {**values, "customer_id": held, "updated_at": updated_at, "stage_changed_at": stage_changed_at}
     query = select(*(rebuilt.get(c.name, c).label(c.name) for c in o.columns)).select_from(source)
     if where is not None:
         query = query.where(where)

@@ -151,7 +151,9 @@ class DealChange:
             if has_lines(self.uow.conn, deal_id):
                 raise Conflict(
                     f"opportunity {deal_id} has billable lines in {old_code}, so its currency cannot change",
-                    hint=f"remove its uninvoiced lines first (see opp bill list {deal_id})",
+                    hint="remove its uninvoiced lines first",
+                    reason="currency-has-lines",
+                    details={"deal": deal_id},
                 )
         self.set("currency", code)
 
@@ -174,7 +176,8 @@ class DealChange:
         if self.row["status"] != "open" and chance != self.row["probability"]:
             raise Invalid(
                 f"a {self.row['stage']} deal has probability {self.row['probability']}, not {chance}",
-                hint="reopen it with opp stage STAGE ID --reopen to change its probability",
+                hint="reopen it to change its probability",
+                reason="reopen-to-change-probability",
             )
         self.set("probability", chance)
 
@@ -252,7 +255,9 @@ def write_deal(
         ).scalar()
         raise Conflict(
             f"opportunity {row['id']} was changed by {last or 'someone else'} while this command ran",
-            hint=f"look at opp show {row['id']} and try again",
+            hint="look at the deal again and try again",
+            reason="changed-meanwhile",
+            details={"deal": row["id"]},
         )
     for change in changes:
         uow.record(row["id"], action, field=change.field, old=change.old, new=change.new, note=note)

@@ -243,15 +243,20 @@ def resolve_customer(
             )
         row = rows[0] if rows else None
     if row is None:
-        flag = "--person" if kind == "individual" else "--org"
         raise NotFound(
             f"no customer {text!r}",
-            hint=f"see opp customer list, or add it with opp customer add {flag} NAME",
+            hint="add the customer first",
+            reason="no-customer",
+            details={"kind": kind or "organization"},
         )
     customer = _customer(row)
     if strict and kind is not None and customer.kind != kind:
-        other = "--person" if customer.kind == "individual" else "--org"
-        raise Invalid(f"customer {customer.id} ({customer.name}) is an {customer.kind}", hint=f"use {other}")
+        raise Invalid(
+            f"customer {customer.id} ({customer.name}) is an {customer.kind}",
+            hint=f"name it as an {customer.kind}",
+            reason="customer-kind",
+            details={"kind": customer.kind},
+        )
     return customer
 
 
@@ -264,6 +269,7 @@ def show_customer(ctx: Context, ref: str) -> CustomerDetail:
     o = schema.opportunities
     with ctx.reading() as conn:
         customer = resolve_customer(conn, ref)
+        _refuse_too_large_totals(conn, customer)
         deals = query_deals(conn, DealFilter(status="all", customer_id=customer.id))
         forecast = forecast_minor_expr(o.c.value_minor, o.c.probability)
         by_currency = conn.execute(
@@ -275,7 +281,7 @@ def show_customer(ctx: Context, ref: str) -> CustomerDetail:
                 func.sum(case((o.c.status == "won", o.c.value_minor), else_=0)),
                 func.sum(case((o.c.status == "lost", o.c.value_minor), else_=0)),
             )
-            .where(o.c.customer_id == customer.id)
+            .where(o.c.customer_id == customer.id, o.c.status != "deleted")
             .group_by(o.c.currency)
             .order_by(o.c.currency)
         ).all()
@@ -478,3 +484,34 @@ def revert_customer_events(uow: UnitOfWork, events: list[RowMapping], *, note: s
             if uow.conn.execute(select(c.c.id).where(c.c.id == event["customer_id"])).scalar() is None:
                 continue  # merged away since, by the same user: the merge's own undo brings it back
             write_customer(uow, event["customer_id"], {column: value}, action="undo", note=note)
+
+
+def _refuse_too_large_totals(conn: Connection, customer: Customer) -> None:
+    """Refuse (exit 4) a customer whose deals of one status and currency add up to more than the
+    database sums (64 bits), naming that sum; summed first in a way that cannot overflow."""
+    from opp.core.money.amounts import format_money
+    from opp.store.dialect import INTEGER_LIMIT, wide_sum
+
+    o = schema.opportunities
+    dialect = conn.dialect.name
+    rows = conn.execute(
+        select(
+            o.c.currency,
+            *(
+                wide_sum(dialect, case((o.c.status == status, o.c.value_minor), else_=0))
+                for status in STATUSES
+            ),
+        )
+        .where(o.c.customer_id == customer.id)
+        .group_by(o.c.currency)
+        .order_by(o.c.currency)
+    ).all()
+    for currency, *sums in rows:
+        for status, total in zip(STATUSES, sums, strict=True):
+            if total is not None and Decimal(total) > INTEGER_LIMIT:
+                figure = format_money(from_minor(int(Decimal(total)), currency))
+                limit = format_money(from_minor(INTEGER_LIMIT, currency))
+                raise Conflict(
+                    f"{customer.name}'s {status} deals in {currency} add up to about {figure} {currency}, "
+                    f"more than opp can sum (at most {limit} {currency})"
+                )

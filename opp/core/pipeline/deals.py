@@ -6,10 +6,10 @@ bulk operations touch every deal in one transaction, so one refusal leaves all o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import Connection, RowMapping, Select, and_, func, select, update
 
@@ -23,21 +23,26 @@ from opp.core.money.figures import forecast_minor_expr
 from opp.core.pipeline.categories import category_sql
 from opp.core.pipeline.changes import (
     DealChange,
+    FieldChange,
     check_ref_free,
     clean_description,
     clean_reason,
     clean_ref,
     clean_title,
+    write_deal,
 )
 from opp.core.pipeline.codec import assignee_text, snapshot_text
 from opp.core.pipeline.customers import resolve_customer
-from opp.core.pipeline.scope import DealScope, Scope, scope_of
+from opp.core.pipeline.scope import DELETED, DealScope, Scope, scope_of
 from opp.core.pipeline.stages import Move, load_pipeline, plan_move
 from opp.core.pipeline.users import user_id
 from opp.core.records import CustomerRef, Event, NextTask, Opportunity, Record, Stage
 from opp.core.refs import aware, handle_key, parse_id, parse_ids
 from opp.store import schema
 from opp.store.dialect import insert_returning_ids
+
+if TYPE_CHECKING:
+    from opp.core.money.rates import Conversion
 
 o = schema.opportunities
 cu = schema.customers
@@ -227,7 +232,7 @@ def fetch_deals(conn: Connection, ids: Sequence[int]) -> list[Opportunity]:
 
 
 def _no_such_deal(deal_id: int) -> NotFound:
-    return NotFound(f"no opportunity {deal_id}", hint="see opp list --status all")
+    return NotFound(f"no opportunity {deal_id}", reason="no-deal", details={"deal": deal_id})
 
 
 def show_deal(ctx: Context, deal_id: int | str) -> DealDetail:
@@ -244,21 +249,59 @@ def show_deal(ctx: Context, deal_id: int | str) -> DealDetail:
     return DealDetail(opportunity=deal, history=events, billing=billing, contacts=list(contacts))
 
 
-def sort_terms(sort: str | None) -> list[Any]:
+#: Sort fields that are amounts: across currencies they sort by the amount in the reporting currency.
+MONEY_SORTS = ("value", "forecast")
+
+
+def sort_terms(sort: str | None, converted: Callable[[], Conversion | None] | None = None) -> list[Any]:
+    """The ORDER BY terms of ``sort`` (fields separated by commas, ``-`` before one descends).
+
+    ``converted`` gives the deals' amounts in the reporting currency when they are in several
+    currencies (None when in one): ``value`` and ``forecast`` then sort by those, so 1,000 EUR comes
+    after 900 USD at 1.10, not before 2,000 JPY."""
     if not sort:
         return [o.c.id]
     terms = []
+    measures: Conversion | None = None
     for part in sort.split(","):
         name = part.strip().lower()
         descending = name.startswith("-")
-        column = SORT_FIELDS.get(name.lstrip("-+"))
+        field_name = name.lstrip("-+")
+        column = SORT_FIELDS.get(field_name)
         if column is None:
             raise Invalid(
                 f"cannot sort by {part.strip()!r}",
                 hint="sort by " + ", ".join(sorted(SORT_FIELDS)) + "; prefix '-' for descending",
             )
+        if field_name in MONEY_SORTS and converted is not None:
+            measures = measures or converted()
+            if measures is not None:
+                column = measures.value if field_name == "value" else measures.forecast
         terms.append(column.desc().nulls_last() if descending else column.asc().nulls_last())
     return terms
+
+
+def _amounts_in_reporting_currency(conn: Connection, ctx: Context, scope: DealScope) -> Conversion | None:
+    """The deals' value and forecast in the reporting currency, for sorting, when the deals of
+    ``scope`` are in several currencies (None when in one). Without a reporting currency, or a rate
+    in force for a deal, it is refused (Conflict) rather than sorted by numbers that do not compare."""
+    from opp.core.money.rates import conversion
+
+    deals = select(o.c.id)
+    if scope.search:
+        deals = deals.select_from(o.join(cu, cu.c.id == o.c.customer_id))
+    deals = deals.where(*scope.conditions(conn))
+    present = sorted(conn.execute(deals.with_only_columns(o.c.currency).distinct()).scalars())
+    if len(present) < 2:
+        return None
+    target = settings.value_of(conn, "reporting_currency")
+    if target is None:
+        raise Conflict(
+            "cannot sort by amount: the deals are in several currencies (" + ", ".join(present) + ") "
+            "and no reporting currency is set",
+            reason="sort-needs-reporting-currency",
+        )
+    return conversion(conn, deals, target, today=scope.day or ctx.clock.today())
 
 
 def build_filter(
@@ -273,10 +316,16 @@ def build_filter(
     """Turn the deals a command covers (a :class:`~opp.core.pipeline.scope.Scope`, validated as it is
     resolved), their order and how many (after the first ``offset``) into a filter."""
     if limit is not None and limit < 1:
-        raise Invalid(f"--limit must be a positive number, not {limit}")
+        raise Invalid(
+            f"the limit must be a positive number, not {limit}",
+            reason="limit-not-positive",
+            details={"value": limit},
+        )
     if offset is not None and offset < 0:
         raise Invalid(f"the offset must not be negative, not {offset}")
-    return DealFilter.of(scope.resolve(conn, ctx), sort=sort_terms(sort), limit=limit, offset=offset)
+    resolved = scope.resolve(conn, ctx)
+    terms = sort_terms(sort, lambda: _amounts_in_reporting_currency(conn, ctx, resolved))
+    return DealFilter.of(resolved, sort=terms, limit=limit, offset=offset)
 
 
 def list_deals(
@@ -353,7 +402,9 @@ def create_deal(
 ) -> Opportunity:
     """Create a deal for an existing customer; the currency defaults to the team's, the value to 0."""
     if (org is None) == (person is None):
-        raise Invalid("give exactly one of --org or --person", hint="for example --org 'Acme Corp'")
+        raise Invalid(
+            "a deal needs exactly one customer: an organization or a person", reason="org-or-person"
+        )
     new_title = clean_title(title)
     new_description = clean_description(description)
     new_ref = clean_ref(ref)
@@ -465,11 +516,43 @@ def insert_deals(uow: UnitOfWork, deals: Sequence[NewDeal]) -> list[int]:
     return ids
 
 
-def lock_deal(conn: Connection, deal_id: int) -> RowMapping:
+def lock_deal(conn: Connection, deal_id: int, *, deleted: bool = False) -> RowMapping:
+    """The deal's row, locked for this transaction; a deleted deal is not found unless ``deleted``."""
     row = conn.execute(select(o).where(o.c.id == deal_id).with_for_update()).mappings().first()
-    if row is None:
+    if row is None or (row["status"] == DELETED and not deleted):
         raise _no_such_deal(deal_id)
     return row
+
+
+def delete_deals(ctx: Context, deal_ids: Iterable[int | str]) -> list[Opportunity]:
+    """Delete deals, all or none; returns them as they were. A deal on an issued invoice is refused
+    (Conflict): an invoice is final. The row stays, with status ``deleted`` (every listing leaves it
+    out) and its external reference freed for another deal; its history stays too, closed by a
+    ``deleted`` event per changed field, so ``--as-of`` an earlier day still sees it and ``opp undo``
+    brings it back. Its billable lines stay with it, hidden, and come back with it."""
+    wanted = list(dict.fromkeys(parse_ids(deal_ids)))
+    if not wanted:
+        raise Invalid("no opportunity to delete", reason="ids-needed")
+    inv = schema.invoices
+    with ctx.unit_of_work("delete") as uow:
+        found = fetch_deals(uow.conn, wanted)
+        for deal_id in wanted:
+            row = lock_deal(uow.conn, deal_id)
+            number = uow.conn.execute(
+                select(inv.c.number).where(inv.c.opportunity_id == deal_id).order_by(inv.c.id).limit(1)
+            ).scalar()
+            if number is not None:
+                raise Conflict(
+                    f"opportunity {deal_id} is on invoice {number}, and an issued invoice is final",
+                    reason="invoiced",
+                )
+            values: dict[str, Any] = {"status": DELETED}
+            changes = [FieldChange("status", row["status"], DELETED)]
+            if row["external_ref"] is not None:
+                values["external_ref"] = None
+                changes.append(FieldChange("external_ref", row["external_ref"], None))
+            write_deal(uow, row, values, changes, action="deleted")
+    return found
 
 
 def _changed_since(conn: Connection, deal_id: int, seen: int, now: int) -> Conflict:
@@ -482,7 +565,9 @@ def _changed_since(conn: Connection, deal_id: int, seen: int, now: int) -> Confl
     who = f"{last.actor} at {format_instant(last.at)}" if last is not None else "someone"
     return Conflict(
         f"opportunity {deal_id} is at version {now}, not {seen}: it was changed since by {who}",
-        hint=f"look at opp show {deal_id} and try again",
+        hint="look at the deal again and try again",
+        reason="changed-meanwhile",
+        details={"deal": deal_id},
     )
 
 
@@ -527,7 +612,10 @@ def edit_deal(
 
     wanted = parse_id(deal_id)
     if value_from_billables and (value is not None or currency is not None):
-        raise Invalid("--value-from-billables goes without --value and --currency")
+        raise Invalid(
+            "the value comes either from the billable lines or as given, not both",
+            reason="value-from-billables",
+        )
     lost_reason = clean_reason(reason, what="reason", required=True) if reason is not None else None
     with ctx.unit_of_work("edit") as uow:
         row = lock_deal(uow.conn, wanted)
@@ -551,7 +639,7 @@ def edit_deal(
             try:
                 change.value()  # the value it has, in the new currency
             except Invalid as exc:
-                exc.hint = "give --value as well"
+                exc.hint, exc.reason = "give the value as well", "value-needed"
                 raise
         if probability is not None:
             change.probability(parse_probability(probability))
@@ -596,7 +684,9 @@ def move_deals(
         pipeline = load_pipeline(uow.conn)
         target = pipeline.get(stage)
         if lost_reason is not None and target.kind != "lost":
-            raise Invalid("--reason applies only to a move to closed-lost")
+            raise Invalid(
+                "a lost reason applies only to a move to closed-lost", reason="reason-only-when-lost"
+            )
         for deal_id in ids:
             row = lock_deal(uow.conn, deal_id)
             check_version(uow.conn, row, if_version)
@@ -654,20 +744,22 @@ def _claim_one(uow: UnitOfWork, deal_id: int, me: int | None, handle: str) -> No
     """One conditional UPDATE: of two operators claiming the same deal, exactly one wins."""
     result = uow.conn.execute(
         update(o)
-        .where(o.c.id == deal_id, o.c.assignee_id.is_(None))
+        .where(o.c.id == deal_id, o.c.assignee_id.is_(None), o.c.status != DELETED)
         .values(assignee_id=me, updated_at=uow.at, version=o.c.version + 1)
     )
     if result.rowcount == 1:
         uow.record(deal_id, "assign", field="assignee", old=None, new=handle, note="claim")
         return
-    row = uow.conn.execute(select(o.c.assignee_id).where(o.c.id == deal_id)).first()
+    row = uow.conn.execute(select(o.c.assignee_id).where(o.c.id == deal_id, o.c.status != DELETED)).first()
     if row is None:
         raise _no_such_deal(deal_id)
     if row.assignee_id != me:
         holder = assignee_text(uow.conn, row.assignee_id)
         raise Conflict(
             f"opportunity {deal_id} is held by {holder}",
-            hint=f"ask {holder} to unassign it, or reassign it with opp assign {handle} {deal_id}",
+            hint=f"ask {holder} to unassign it, or reassign it to {handle}",
+            reason="held",
+            details={"holder": holder, "handle": handle, "deal": deal_id},
         )
 
 

@@ -32,6 +32,7 @@ ACTIONS = (
     "contact",
     "task",
     "ticket",
+    "deleted",
 )
 
 
@@ -115,11 +116,16 @@ def list_events(
     if since is not None:
         where.since = start_of_day_utc(parse_date(since, ctx.clock.today()))
     if limit is not None and limit < 1:
-        raise Invalid(f"--limit must be a positive number, not {limit}")
+        raise Invalid(
+            f"the limit must be a positive number, not {limit}",
+            reason="limit-not-positive",
+            details={"value": limit},
+        )
     with ctx.reading() as conn:
         if deal_id is not None:
-            from opp.core.pipeline.deals import fetch_deals
+            from opp.core.pipeline.deals import lock_deal
 
             where.opportunity_id = parse_id(deal_id)
-            fetch_deals(conn, [where.opportunity_id])  # an unknown deal is "not found", not "no events"
+            # An unknown deal is "not found", not "no events"; a deleted one keeps its history.
+            lock_deal(conn, where.opportunity_id, deleted=True)
         return query_events(conn, where)

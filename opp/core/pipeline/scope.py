@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, FromClause, Select, select
+from sqlalchemy import ColumnElement, Connection, FromClause, Select, and_, case, func, or_, select
 
 from opp.core.context import Context
 from opp.core.dates import close_window, day_end_exclusive, parse_date, start_of_day_utc
@@ -27,9 +27,42 @@ cu = schema.customers
 
 #: What ``--status`` takes; ``all`` is every status.
 STATUSES = ("open", "won", "lost", "all")
+#: The status of a deleted deal (``opp delete``): its row stays, for history, ``--as-of`` and undo,
+#: and every scope leaves it out (even ``all``).
+DELETED = "deleted"
 CLOSED = ("won", "lost")
-#: What a period dates a deal by: its expected close (a day), or when it closed or was created.
-Dated = Literal["expected_close", "closed_at", "created_at"]
+#: What a period dates a deal by: its close date (see :func:`close_date`), or when it closed or was
+#: created.
+Dated = Literal["close_date", "closed_at", "created_at"]
+
+
+def close_date(dialect_name: str, table: FromClause = o) -> ColumnElement[date]:
+    """A deal's close date, as SQL: the day of its ``closed_at`` (UTC) once it is closed, else its
+    expected close. Month and quarter groups use it; a filter uses :func:`close_date_between`, which
+    says the same in terms the indexes on ``expected_close`` and ``status`` can serve."""
+    from opp.store.dialect import date_of
+
+    closed = func.coalesce(date_of(dialect_name, table.c.closed_at), table.c.expected_close)
+    return case((table.c.status == "open", table.c.expected_close), else_=closed)
+
+
+def close_date_between(
+    start: date | None, end: date | None, *, only_open: bool = False, table: FromClause = o
+) -> ColumnElement[bool]:
+    """Whether a deal's close date (see :func:`close_date`) is within [start, end] (both days included;
+    None leaves that side open). Written as "open and expected then, or closed then" rather than over
+    the CASE, so that SQLite and PostgreSQL can still use the index on ``expected_close``; a closed
+    deal's day is compared as instants, from the start of ``start`` to the end of ``end`` (UTC).
+    ``only_open`` leaves the closed branch out (the scope covers open deals only)."""
+    expected = [table.c.status == "open"]
+    expected.extend([] if start is None else [table.c.expected_close >= start])
+    expected.extend([] if end is None else [table.c.expected_close <= end])
+    if only_open:
+        return and_(*expected)
+    closed = [table.c.status != "open"]
+    closed.extend([] if start is None else [table.c.closed_at >= _naive(start_of_day_utc(start))])
+    closed.extend([] if end is None else [table.c.closed_at < _naive(day_end_exclusive(end))])
+    return or_(and_(*expected), and_(*closed))
 
 
 @dataclass
@@ -65,6 +98,8 @@ class DealScope:
         if isinstance(self.status, str):
             if self.status != "all":
                 found.append(o.c.status == self.status)
+            else:
+                found.append(o.c.status != DELETED)
         else:
             found.append(o.c.status.in_(list(self.status)))
         if self.stages:
@@ -75,10 +110,8 @@ class DealScope:
             found.append(o.c.assignee_id.is_(None))
         if self.customer_id is not None:
             found.append(o.c.customer_id == self.customer_id)
-        if self.close_from is not None:
-            found.append(o.c.expected_close >= self.close_from)
-        if self.close_to is not None:
-            found.append(o.c.expected_close <= self.close_to)
+        if self.close_from is not None or self.close_to is not None:
+            found.append(close_date_between(self.close_from, self.close_to, only_open=self.status == "open"))
         for column, within in ((o.c.closed_at, self.closed_within), (o.c.created_at, self.created_within)):
             if within is not None:
                 start, end = within
@@ -125,8 +158,9 @@ class Scope:
 
     ``status`` is a word as typed (open, won, lost or all) or the statuses a command always covers;
     without it, open deals, or every status when stages are named (deals in these stages, closed ones
-    included). ``period`` and ``close_from``/``close_to`` date deals by ``dated`` (the expected close
-    unless a report dates them by when they closed or were created); relative dates count from today.
+    included). ``period`` and ``close_from``/``close_to`` date deals by ``dated`` (the close date, see
+    :func:`close_date`, unless a report dates them by when they closed or were created); relative
+    dates count from today.
     ``overdue`` keeps the open deals whose expected close has passed. ``as_of`` (a date) answers from
     the deals as they stood at the end of that day (UTC), and overdue then means overdue on that day.
     """
@@ -139,7 +173,7 @@ class Scope:
     period: str | None = None
     close_from: str | None = None
     close_to: str | None = None
-    dated: Dated = "expected_close"
+    dated: Dated = "close_date"
     search: str | None = None
     overdue: bool = False
     without_task: bool = False
@@ -159,7 +193,9 @@ class Scope:
             stage_keys = [pipeline.get(stage).key for stage in self.stages]
         status = _status(self.status, named_stages=bool(stage_keys))
         if self.assignee is not None and self.unassigned:
-            raise Invalid("give either --assignee or --unassigned, not both")
+            raise Invalid(
+                "give either an assignee or unassigned deals, not both", reason="assignee-and-unassigned"
+            )
         today = ctx.clock.today()
         start, end = close_window(self.period, self.close_from, self.close_to, today)
         instant, day = None, today
@@ -179,7 +215,7 @@ class Scope:
             as_of=instant,
             day=day,
         )
-        if self.dated == "expected_close":
+        if self.dated == "close_date":
             scope.close_from, scope.close_to = start, end
         elif start is not None or end is not None:
             within = (  # from the start of the first day to the end of the last, as instants are stored

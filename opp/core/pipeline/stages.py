@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, case, delete, func, insert, select, update
 
 from opp.core.context import Context
 from opp.core.errors import Conflict, Invalid, StageRuleViolation, UnknownStage
@@ -95,11 +95,16 @@ def plan_move(
         if not target.is_open:
             raise StageRuleViolation(
                 f"the deal is already {current.key}",
-                hint=f"reopen it first: opp stage STAGE ID --reopen, then move it to {target.key}",
+                hint=f"reopen it first, then move it to {target.key}",
+                reason="already-closed",
+                details={"stage": target.key},
             )
         if not reopen:
             raise StageRuleViolation(
-                f"the deal is {current.key}", hint=f"to reopen it, run opp stage {target.key} ID --reopen"
+                f"the deal is {current.key}",
+                hint="reopen it",
+                reason="reopen-needed",
+                details={"stage": target.key},
             )
         return Move(target, new_probability, f"reopened from {current.key}")
     if target.kind == "lost":
@@ -114,11 +119,15 @@ def plan_move(
         if target.kind == "won":
             raise StageRuleViolation(
                 f"a deal wins only from {open_stages[-1].key}; this one is in {current.key}",
-                hint="move it through " + ", ".join(skipped) + " first, or add --force",
+                hint="move it through " + ", ".join(skipped) + " first, or force the move",
+                reason="skipped-stage-to-win",
+                details={"skipped": ", ".join(skipped)},
             )
         raise StageRuleViolation(
             f"moving from {current.key} to {target.key} skips " + ", ".join(skipped),
-            hint=f"move it to {open_stages[here + 1].key} first, or add --force",
+            hint=f"move it to {open_stages[here + 1].key} first, or force the move",
+            reason="skipped-stage",
+            details={"next": open_stages[here + 1].key},
         )
     return Move(target, new_probability, "forced: skipped " + ", ".join(skipped))
 
@@ -147,7 +156,7 @@ def _renumber(conn: Connection, ordered: list[str]) -> None:
 def _order_with(pipeline: Pipeline, key: str, *, after: str | None, before: str | None) -> list[str]:
     """The open stage keys with ``key`` placed after or before the named open stage."""
     if (after is None) == (before is None):
-        raise Invalid("give exactly one of --after or --before")
+        raise Invalid("give exactly one stage to place it after or before", reason="after-or-before")
     anchor = pipeline.get(after if after is not None else before or "")
     if not anchor.is_open:
         raise Invalid(f"{anchor.key} is a closed stage", hint="place open stages among the open ones")
@@ -234,11 +243,19 @@ def remove_stage(ctx: Context, key: str) -> Stage:
         if len(pipeline.open_stages) == 1:
             raise Conflict(f"{stage.key} is the only open stage", hint="add another open stage first")
         o = schema.opportunities
-        in_use = uow.conn.execute(select(func.count()).where(o.c.stage == stage.key)).scalar_one()
+        in_use, deleted = uow.conn.execute(
+            select(
+                func.count(), func.coalesce(func.sum(case((o.c.status == "deleted", 1), else_=0)), 0)
+            ).where(o.c.stage == stage.key)
+        ).one()
         if in_use:
+            # A deleted deal keeps its stage, so that undoing the deletion puts it back where it was.
+            kept = f", {deleted} of them deleted (they keep their stage for undo)" if deleted else ""
             raise Conflict(
-                f"stage {stage.key} still holds {in_use} deal(s)",
-                hint=f"move them elsewhere first: opp list --stage {stage.key} -f ids | opp stage OTHER -",
+                f"stage {stage.key} still holds {in_use} deal(s){kept}",
+                hint="move them to another stage first",
+                reason="stage-in-use",
+                details={"stage": stage.key},
             )
         uow.conn.execute(delete(s).where(s.c.key == stage.key))
         _renumber(uow.conn, [st.key for st in pipeline.open_stages if st != stage])

@@ -24,7 +24,7 @@ from opp.core.context import Context, UnitOfWork
 from opp.core.dates import format_instant
 from opp.core.errors import Conflict
 from opp.core.pipeline import customers
-from opp.core.pipeline.changes import FieldChange, write_deal
+from opp.core.pipeline.changes import FieldChange, check_ref_free, write_deal
 from opp.core.pipeline.codec import FIELDS, column_of, column_value
 from opp.core.pipeline.deals import lock_deal
 from opp.core.records import Record
@@ -38,7 +38,7 @@ bl = schema.billables
 st = schema.stages
 
 # Actions whose events carry a field change that undo reverses.
-FIELD_ACTIONS = ("updated", "stage", "assign", "import", "category")
+FIELD_ACTIONS = ("updated", "stage", "assign", "import", "category", "deleted")
 #: Actions of the work around a deal, reverted by opp.core.work.undo.
 WORK_ACTIONS = ("task", "ticket")
 
@@ -109,7 +109,9 @@ def _last_command(conn: Connection, actor: str) -> RowMapping:
     if row is None:
         raise Conflict(
             f"nothing to undo: {actor} has no command left that changed a deal",
-            hint="undo reverts your own changes to deals; see opp history --actor " + actor,
+            hint="undo reverts your own changes to deals",
+            reason="nothing-to-undo",
+            details={"actor": actor},
         )
     return row
 
@@ -122,7 +124,9 @@ def _check_undoable(conn: Connection, deal_id: int, events: list[RowMapping], ac
         if event["action"] == "billable" and event["new"] is None:
             raise Conflict(
                 f"opportunity {deal_id}: a removed billable line cannot be restored by undo",
-                hint=f"add it again with opp bill add {deal_id}",
+                hint="add it again",
+                reason="line-removed",
+                details={"deal": deal_id},
             )
     later = (
         conn.execute(
@@ -143,7 +147,9 @@ def _check_undoable(conn: Connection, deal_id: int, events: list[RowMapping], ac
         raise Conflict(
             f"opportunity {deal_id} was changed by {later['actor']} since ({later['action']} at "
             f"{format_instant(later['at'])}); undo refused",
-            hint=f"see opp history {deal_id}, and change it back by hand if you still want to",
+            hint="see its history, and change it back by hand if you still want to",
+            reason="changed-since",
+            details={"deal": deal_id},
         )
 
 
@@ -158,7 +164,8 @@ def _remove_created(uow: UnitOfWork, deal_id: int, command_id: int) -> None:
     if _has_live_lines(conn, deal_id):
         raise Conflict(
             f"opportunity {deal_id} has billable lines now, so the command that created it cannot be undone",
-            hint=f"see opp bill list {deal_id}",
+            reason="created-has-lines",
+            details={"deal": deal_id},
         )
     other = conn.execute(
         select(h.c.action, h.c.actor)
@@ -173,7 +180,8 @@ def _remove_created(uow: UnitOfWork, deal_id: int, command_id: int) -> None:
         raise Conflict(
             f"opportunity {deal_id} has history from other commands ({other.action} by {other.actor}), "
             "so the command that created it cannot be undone",
-            hint=f"see opp history {deal_id}",
+            reason="created-has-history",
+            details={"deal": deal_id},
         )
     lock_deal(conn, deal_id)
     conn.execute(delete(bl).where(bl.c.opportunity_id == deal_id))  # only lines already taken back
@@ -182,8 +190,9 @@ def _remove_created(uow: UnitOfWork, deal_id: int, command_id: int) -> None:
 
 
 def _restore(uow: UnitOfWork, deal_id: int, events: list[RowMapping], *, note: str) -> None:
-    """Put every field the command changed back to its value before the command."""
-    row = lock_deal(uow.conn, deal_id)
+    """Put every field the command changed back to its value before the command (a deleted deal
+    comes back)."""
+    row = lock_deal(uow.conn, deal_id, deleted=True)
     before: dict[str, str | None] = {}  # field -> its value before the command (first event's old)
     now: dict[str, str | None] = {}  # field -> its value after the command (last event's new)
     contact_events = [event for event in events if event["action"] == "contact"]
@@ -223,8 +232,11 @@ def _restore(uow: UnitOfWork, deal_id: int, events: list[RowMapping], *, note: s
     if "currency" in values and _has_live_lines(uow.conn, deal_id):
         raise Conflict(
             f"opportunity {deal_id} has billable lines in {row['currency']}, so its currency cannot go back",
-            hint=f"see opp bill list {deal_id}",
+            reason="undo-currency-has-lines",
+            details={"deal": deal_id},
         )
+    if values.get("external_ref") is not None:
+        check_ref_free(uow.conn, values["external_ref"], deal_id)  # taken by another deal since
     if "stage" in values:
         _refuse_removed_stage(uow.conn, deal_id, values["stage"])
         values["stage_changed_at"] = _stage_changed_at(uow.conn, row, events[0]["id"], values)
@@ -237,7 +249,9 @@ def _refuse_removed_stage(conn: Connection, deal_id: int, stage: str) -> None:
     if conn.execute(select(st.c.key).where(st.c.key == stage)).first() is None:
         raise Conflict(
             f"deal {deal_id} was in stage {stage}, which no longer exists",
-            hint=f"add the stage again with opp stages add {stage}, then undo",
+            hint=f"add the stage {stage} again, then undo",
+            reason="stage-removed",
+            details={"stage": stage},
         )
 
 

@@ -60,4 +60,4 @@ def user_id(conn: Connection, handle: str, *, required: bool = True) -> int | No
 
 
 def _no_such_user(handle: str) -> NotFound:
-    return NotFound(f"no user {handle!r}", hint="see opp user list, or add one with opp user add HANDLE")
+    return NotFound(f"no user {handle!r}", hint="add the user first", reason="no-user")

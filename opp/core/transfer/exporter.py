@@ -104,7 +104,11 @@ def export_deals(
     A generator: the read transaction stays open while the caller writes each record out.
     """
     if limit is not None and limit < 1:
-        raise Invalid(f"--limit must be a positive number, not {limit}")
+        raise Invalid(
+            f"the limit must be a positive number, not {limit}",
+            reason="limit-not-positive",
+            details={"value": limit},
+        )
     scope = scope_of(scope, **filters)
     scope = replace(scope, status=scope.status or "all")
     with ctx.reading() as conn:

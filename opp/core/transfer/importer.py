@@ -156,13 +156,20 @@ class ImportRejected(Invalid):
     ``first`` is the first row's error as raised (its class says what kind of problem it is)."""
 
     ADVICE = "nothing was imported; fix the file and run the import again"
+    #: Said after the first bad row's hint (the CLI's wording of that hint is followed by it too).
+    advice = ADVICE
 
     def __init__(self, problems: list[str], *, more: bool, first: OppError | None = None) -> None:
         others = [problem.split(":", 1)[0].removeprefix("line ") for problem in problems[1:]]
         message = problems[0]
         if others:
             message += f" (bad lines too: {', '.join(others)}{' and more' if more else ''})"
-        super().__init__(message, hint=self.advised(first.hint if first is not None else None))
+        super().__init__(
+            message,
+            hint=self.advised(first.hint if first is not None else None),
+            reason=first.reason if first is not None else None,
+            details=first.details if first is not None else None,
+        )
         self.problems = problems
         self.more = more
         self.first = first
@@ -201,11 +208,20 @@ def parse_mapping(items: Iterable[str]) -> dict[str, str]:
         name, sep, column = item.partition("=")
         name, column = name.strip().lower(), column.strip().lower()
         if not sep or not name or not column:
-            raise Invalid(f"--map {item!r} is not FIELD=COLUMN", hint="for example --map title=Deal")
+            raise Invalid(
+                f"the mapping {item!r} is not FIELD=COLUMN", reason="map-syntax", details={"item": repr(item)}
+            )
         if name not in FIELDS:
-            raise Invalid(f"--map {item!r}: unknown field {name!r}", hint="fields are " + ", ".join(FIELDS))
+            raise Invalid(
+                f"the mapping {item!r}: unknown field {name!r}",
+                hint="fields are " + ", ".join(FIELDS),
+                reason="map-field",
+                details={"item": repr(item), "name": repr(name)},
+            )
         if name in mapping:
-            raise Invalid(f"--map gives the field {name!r} twice")
+            raise Invalid(
+                f"the field {name!r} is mapped twice", reason="map-twice", details={"name": repr(name)}
+            )
         mapping[name] = column
     return mapping
 
@@ -240,7 +256,11 @@ def parse_stage_map(items: Iterable[str]) -> dict[str, str]:
     for item in items:
         value, sep, stage = item.rpartition("=")
         if not sep or not value.strip() or not stage.strip():
-            raise Invalid(f"--stage-map {item!r} is not VALUE=STAGE", hint="for example --stage-map Won=won")
+            raise Invalid(
+                f"the stage mapping {item!r} is not VALUE=STAGE",
+                reason="stage-map-syntax",
+                details={"item": repr(item)},
+            )
         stage_map[value.strip().lower()] = stage.strip()
     return stage_map
 
@@ -377,7 +397,14 @@ def _check_options(options: ImportOptions) -> None:
     if options.date_order is not None and options.date_order not in ORDERS:
         raise Invalid(f"unknown date order {options.date_order!r}", hint="use mdy, dmy or ymd")
     if options.default_customer is not None:
-        clean_text(options.default_customer, what="--default-customer", max_length=300, required=True)
+        try:
+            clean_text(options.default_customer, what="default customer", max_length=300, required=True)
+        except Invalid as exc:
+            exc.reason, exc.details = (
+                "default-customer",
+                {"problem": exc.message.removeprefix("default customer ")},
+            )
+            raise
 
 
 def _check_no_deals(conn: Connection) -> None:
@@ -385,7 +412,8 @@ def _check_no_deals(conn: Connection) -> None:
     if count:
         raise Conflict(
             f"the database already holds {count} opportunities; the demo loads only into an empty one",
-            hint="use a fresh database, e.g. opp --db demo.db demo",
+            hint="use a fresh database",
+            reason="demo-needs-empty",
         )
 
 
@@ -493,9 +521,9 @@ class _Import:
                 if unknown:
                     raise Invalid(
                         f"line 1: unknown column {unknown[0]!r}",
-                        hint="columns are "
-                        + ", ".join(FIELDS)
-                        + "; map other columns with --map FIELD=COLUMN",
+                        hint="columns are " + ", ".join(FIELDS) + "; map other columns to them",
+                        reason="unknown-column",
+                        details={"fields": ", ".join(FIELDS)},
                     )
             if complete:
                 for name, column in mapping.items():
@@ -504,7 +532,11 @@ class _Import:
                             f"line 1: the column {column!r} is to be ignored, yet {name} is read from it"
                         )
                     if column not in columns:
-                        raise Invalid(f"line 1: --map {name}={column}: the file has no column {column!r}")
+                        raise Invalid(
+                            f"line 1: the file has no column {column!r} to map to {name}",
+                            reason="map-missing-column",
+                            details={"name": name, "column": repr(column)},
+                        )
                 sources = {name: mapping.get(name, name) for name in FIELDS}
                 for name in self.required:
                     if sources[name] not in columns:
@@ -513,12 +545,15 @@ class _Import:
                         )
                 if sources["title"] not in columns:
                     raise Invalid(
-                        "line 1: the column 'title' is required", hint="or map one: --map title=COLUMN"
+                        "line 1: the column 'title' is required",
+                        hint="or map one to it",
+                        reason="title-column",
                     )
                 if sources["customer"] not in columns and self.default_customer is None:
                     raise Invalid(
                         "line 1: the column 'customer' is required",
-                        hint="map one with --map customer=COLUMN, or give --default-customer NAME",
+                        hint="map one to it, or give a default customer",
+                        reason="customer-column",
                     )
             return columns
 
@@ -557,7 +592,11 @@ class _Import:
             and self.default_customer is None
             and ("customer" in cells or self.options.create_only)
         ):
-            raise Invalid("customer is required", hint="fill it in, or give --default-customer NAME")
+            raise Invalid(
+                "customer is required",
+                hint="fill it in, or give a default customer",
+                reason="customer-required",
+            )
         kind_text = cell("customer_kind")
         currency_text = cell("currency")
         currency = normalize_currency(currency_text) if currency_text else None
@@ -653,7 +692,7 @@ class _Import:
         except Invalid as exc:
             exc.message = f"{column}: {exc.message}"
             if exc.message.startswith(f"{column}: ambiguous date"):
-                exc.hint = "say how to read it with --date-order mdy|dmy|ymd, or write YYYY-MM-DD"
+                exc.hint, exc.reason = "say in which order to read it, or write YYYY-MM-DD", "ambiguous-date"
             raise
         if len(self.dates) >= _CACHE_LIMIT:
             self.dates.clear()
@@ -842,7 +881,11 @@ class _Import:
                 )
             self.refs_seen[row.external_ref] = row.line
         if row.customer is None and self.default_customer is None:
-            raise Invalid("customer is required", hint="fill it in, or give --default-customer NAME")
+            raise Invalid(
+                "customer is required",
+                hint="fill it in, or give a default customer",
+                reason="customer-required",
+            )
         stage = row.stage or self.pipeline.open_stages[0]
         if not row.closing_checked:
             self._check_closing(row, stage)
@@ -1089,7 +1132,7 @@ def summary_message(summary: ImportSummary) -> str:
     skipped, passed over as blank, or whose probability followed their won or lost stage."""
     verb = "would import" if summary.dry_run else "imported"
     text = (
-        f"opp import: {verb} {count_of(summary.created + summary.updated + summary.unchanged, 'row')}: "
+        f"{verb} {count_of(summary.created + summary.updated + summary.unchanged, 'row')}: "
         f"{summary.created} created, {summary.updated} updated, {summary.unchanged} unchanged; "
         f"{count_of(summary.customers_created, 'new customer')}, "
         f"{count_of(summary.users_created, 'new user')}"

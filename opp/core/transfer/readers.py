@@ -104,7 +104,8 @@ def format_of(name: str, given: str | None) -> str:
     if by_extension is None:
         raise Invalid(
             f"cannot tell the format of {name} from its extension",
-            hint="name it .csv, .json or .jsonl, or give --format csv|json|jsonl",
+            hint="name it .csv, .json or .jsonl, or say its format",
+            reason="unknown-extension",
         )
     return by_extension
 
@@ -273,7 +274,9 @@ def _json_array_rows(stream: IO[str], source: str, check_header: HeaderCheck) ->
 
     if next_char() != "[":
         raise Invalid(
-            f"{source} is not a JSON array of objects", hint="for one object a line use --format jsonl"
+            f"{source} is not a JSON array of objects",
+            hint="for one object a line use JSON lines",
+            reason="json-not-array",
         )
     position += 1
     if next_char() == "]":
