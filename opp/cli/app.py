@@ -220,6 +220,7 @@ def _register() -> None:
         db,
         deals,
         demo,
+        fields,
         forecast,
         insight,
         invoice,
@@ -243,6 +244,7 @@ def _register() -> None:
     app.add_typer(customers.app, name="customer")
     app.add_typer(users.app, name="user")
     app.add_typer(stages.app, name="stages")
+    app.add_typer(fields.app, name="field")
     app.add_typer(bill.app, name="bill")
     app.add_typer(bill.service_app, name="service")
     app.add_typer(rates.app, name="rate")

@@ -37,6 +37,15 @@ def add(
     person: Annotated[str | None, typer.Option("--person", metavar="NAME", help="An individual.")] = None,
     email: Annotated[str | None, typer.Option("--email", metavar="E", help="Email address.")] = None,
     phone: Annotated[str | None, typer.Option("--phone", metavar="P", help="Phone number.")] = None,
+    set_fields: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="NAME=VALUE",
+            help="Set a custom customer field (repeatable); NAME= clears it. See opp field list.",
+            autocompletion=complete.complete_set_customer_field,
+        ),
+    ] = None,
     fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """Add a customer: exactly one of --org or --person."""
@@ -46,7 +55,10 @@ def add(
     if (org is None) == (person is None):
         raise Invalid("give exactly one of --org or --person", hint="for example --org 'Acme Corp'")
     kind, name = ("organization", org) if org is not None else ("individual", person)
-    emit(customers.add_customer(state.context(), kind, name or "", email=email, phone=phone), fmt)
+    added = customers.add_customer(
+        state.context(), kind, name or "", email=email, phone=phone, set_fields=set_fields or ()
+    )
+    emit(added, fmt)
 
 
 @app.command("list")
@@ -63,7 +75,13 @@ def list_(
     found = customers.list_customers(state.context(), kind=kind, search=search)
     from opp.core.records import Customer
 
-    emit(found, fmt, columns=CUSTOMER_COLUMNS, of=Customer, empty="no customers match")
+    columns = CUSTOMER_COLUMNS
+    if fmt is Format.table:  # a column per custom customer field
+        from opp.core.fields import field_names
+
+        names = field_names(state.context(), "customer")
+        columns = [*CUSTOMER_COLUMNS, *(Column(name, f"fields.{name}", 20) for name in names)]
+    emit(found, fmt, columns=columns, of=Customer, empty="no customers match")
 
 
 @app.command()
@@ -86,6 +104,7 @@ def show(
         "name": detail.name,
         "email": detail.email,
         "phone": detail.phone,
+        "fields": detail.fields,
     }
     # CSV: a row per currency of the customer's deals (the customer alone when it has none).
     rows = [{**who, **figures} for figures in detail.totals["by_currency"]] or [who]

@@ -31,6 +31,7 @@ PARAMETERS: dict[str, tuple[Any, dict[str, Any]]] = {
     "days": (int | None, {"metavar": "N"}),
     "limit": (int | None, {"metavar": "N"}),
     "fail_if_any": (bool, {}),
+    "where": (list[str] | None, {"metavar": "COND", "autocompletion": complete.complete_where}),
 }
 #: Every option some report takes: given to a report that does not take it, it is refused by name.
 REPORT_FLAGS = frozenset(flag for report in registry.REPORTS for flag in report.flags)

@@ -23,6 +23,7 @@ from opp.cli.options import (
     StagesOpt,
     ToOpt,
     UnassignedOpt,
+    WhereOpt,
 )
 from opp.cli.render import Format, emit, message
 
@@ -198,6 +199,7 @@ def export(
     close_to: ToOpt = None,
     search: SearchOpt = None,
     overdue: OverdueOpt = False,
+    where: WhereOpt = None,
     limit: LimitOpt = None,
     raw: RawOpt = False,
     fmt: Annotated[
@@ -210,7 +212,7 @@ def export(
     Takes the filters of opp list. The output streams: a large export is never held in memory.
     """
     from opp.core.pipeline.scope import Scope
-    from opp.core.transfer.exporter import EXPORT_COLUMNS, export_deals
+    from opp.core.transfer.exporter import export_columns, export_deals
 
     scope = Scope(
         stages=stage or (),
@@ -223,11 +225,13 @@ def export(
         close_to=close_to,
         search=search,
         overdue=overdue,
+        where=where or (),
     )
     bar = ProgressBar("exporting")
     try:
-        records = export_deals(state.context(), scope, progress=bar, limit=limit)
-        emit(records, fmt.value, fields=EXPORT_COLUMNS, raw=raw)
+        ctx = state.context()
+        records = export_deals(ctx, scope, progress=bar, limit=limit)
+        emit(records, fmt.value, fields=export_columns(ctx), raw=raw)
     finally:
         bar.close()
 

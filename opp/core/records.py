@@ -7,7 +7,7 @@ Money is ``Decimal`` quantized to its currency's minor unit; dates are ``date``;
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -47,6 +47,8 @@ class Customer(Record):
     name: str
     email: str | None
     phone: str | None
+    #: Every custom field defined for customers, None where unset (see opp.core.fields).
+    fields: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,8 @@ class Opportunity(Record):
     closed_at: datetime | None
     # Bumped by every change to the deal: `opp edit --if-version` refuses to work on a stale copy.
     version: int
+    #: Every custom field defined for deals, None where unset (see opp.core.fields).
+    fields: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -39,12 +40,20 @@ class CustomerDetail(Record):
     name: str
     email: str | None
     phone: str | None
+    fields: dict[str, Any]
     opportunities: list[Opportunity]
     totals: dict[str, Any]
 
 
-def _customer(row: RowMapping) -> Customer:
-    return Customer(id=row["id"], kind=row["kind"], name=row["name"], email=row["email"], phone=row["phone"])
+def _customer(row: RowMapping, fields: dict[str, Any] | None = None) -> Customer:
+    return Customer(
+        id=row["id"],
+        kind=row["kind"],
+        name=row["name"],
+        email=row["email"],
+        phone=row["phone"],
+        fields={} if fields is None else fields,
+    )
 
 
 def check_kind(kind: str) -> str:
@@ -57,8 +66,18 @@ def check_kind(kind: str) -> str:
 
 
 def add_customer(
-    ctx: Context, kind: str, name: str, *, email: str | None = None, phone: str | None = None
+    ctx: Context,
+    kind: str,
+    name: str,
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+    set_fields: Iterable[str] = (),
 ) -> Customer:
+    """Add a customer; ``set_fields`` are its custom field values, ``NAME=VALUE`` (opp.core.fields)."""
+    from opp.core import fields as custom
+
+    assignments = custom.parse_assignments(set_fields)
     kind = check_kind(kind)
     clean_name = clean_text(name, what="customer name", max_length=300, required=True)
     assert clean_name is not None
@@ -66,7 +85,9 @@ def add_customer(
     phone = clean_text(phone, what="phone", max_length=64)
     with ctx.unit_of_work("customer add") as uow:
         new_id = insert_customer(uow.conn, kind, clean_name, email=email, phone=phone, at=uow.at)
-    return Customer(id=new_id, kind=kind, name=clean_name, email=email, phone=phone)
+        custom.write_values(uow.conn, "customer", new_id, assignments, ctx.clock.today())
+        values = custom.values_of(uow.conn, "customer", [new_id])[new_id]
+    return Customer(id=new_id, kind=kind, name=clean_name, email=email, phone=phone, fields=values)
 
 
 def insert_customer(
@@ -98,7 +119,11 @@ def list_customers(ctx: Context, *, kind: str | None = None, search: str | None 
             from opp.store.search import customers_containing
 
             query = query.where(customers_containing(conn, search.lower()))
-        return [_customer(row) for row in conn.execute(query).mappings()]
+        from opp.core.fields import values_of
+
+        rows = list(conn.execute(query).mappings())
+        values = values_of(conn, "customer", [row["id"] for row in rows])
+        return [_customer(row, values[row["id"]]) for row in rows]
 
 
 def resolve_customer(conn: Connection, ref: str, *, kind: str | None = None) -> Customer:
@@ -160,6 +185,9 @@ def show_customer(ctx: Context, ref: str) -> CustomerDetail:
             .order_by(o.c.currency)
         ).all()
         billing = customer_billing(conn, customer.id)
+        from opp.core.fields import values_of
+
+        fields = values_of(conn, "customer", [customer.id])[customer.id]
     counts = {status: sum(row[1 + i] for row in by_currency) for i, status in enumerate(STATUSES)}
     totals: dict[str, Any] = {
         "count": sum(counts.values()),
@@ -184,6 +212,7 @@ def show_customer(ctx: Context, ref: str) -> CustomerDetail:
         name=customer.name,
         email=customer.email,
         phone=customer.phone,
+        fields=fields,
         opportunities=deals,
         totals=totals,
     )

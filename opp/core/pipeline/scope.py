@@ -55,6 +55,8 @@ class DealScope:
     overdue_on: date | None = None
     as_of: datetime | None = None
     day: date | None = field(default=None, compare=False)
+    #: ``--where`` conditions on custom fields, as SQL on the opportunities table (opp.core.fields).
+    field_conditions: tuple[ColumnElement[bool], ...] = field(default=(), compare=False)
 
     def conditions(self, conn: Connection) -> list[ColumnElement[bool]]:
         """The scope as conditions on the opportunities table (a search also needs the customers
@@ -89,6 +91,7 @@ class DealScope:
 
             # The index knows today's text only; deals rebuilt from history are searched by a scan.
             found.append(deals_containing(conn, self.search.lower(), indexed=self.as_of is None))
+        found.extend(self.field_conditions)
         return found
 
     def select(self, conn: Connection) -> Selection:
@@ -100,7 +103,7 @@ class DealScope:
         query = select(o.c.id)
         if self.search:
             query = query.select_from(o.join(cu, cu.c.id == o.c.customer_id))
-        return Selection(source, over(query.where(*self.conditions(conn)), source), self.day)
+        return Selection(source, over(query.where(*self.conditions(conn)), source), self.day, self.as_of)
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,8 @@ class Selection:
     source: FromClause
     deals: Select[Any]
     day: date | None
+    #: The instant the deals are as of (naive UTC), None for now.
+    as_of: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,9 @@ class Scope:
     unless a report dates them by when they closed or were created); relative dates count from today.
     ``overdue`` keeps the open deals whose expected close has passed. ``as_of`` (a date) answers from
     the deals as they stood at the end of that day (UTC), and overdue then means overdue on that day.
+    ``where`` are conditions on custom fields (``region=EMEA``, ``amount>=5000``; all must hold; see
+    opp.core.fields for what each operator means, an unset value included); with ``as_of`` they are
+    read as the fields stood then.
     """
 
     status: str | tuple[str, ...] | None = None
@@ -137,6 +145,7 @@ class Scope:
     search: str | None = None
     overdue: bool = False
     as_of: str | None = None
+    where: Sequence[str] = ()
 
     def resolve(self, conn: Connection, ctx: Context) -> DealScope:
         """Check every option and turn it into what the database holds (stage keys, user and customer
@@ -171,6 +180,12 @@ class Scope:
             as_of=instant,
             day=day,
         )
+        if self.where:
+            from opp.core.fields import where_condition, where_list
+
+            scope.field_conditions = tuple(
+                where_condition(conn, condition, today, instant) for condition in where_list(self.where)
+            )
         if self.dated == "expected_close":
             scope.close_from, scope.close_to = start, end
         elif start is not None or end is not None:

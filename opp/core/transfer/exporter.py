@@ -32,7 +32,7 @@ Progress = Callable[[int, float | None], None]
 
 
 def export_record(deal: Opportunity) -> dict[str, Any]:
-    """A deal as one flat record in the import's columns."""
+    """A deal as one flat record in the import's columns, and a column per custom deal field."""
     return {
         "title": deal.title,
         "customer": deal.customer.name,
@@ -48,7 +48,16 @@ def export_record(deal: Opportunity) -> dict[str, Any]:
         "created_at": deal.created_at,
         "closed_at": deal.closed_at,
         "lost_reason": deal.lost_reason,
+        **deal.fields,
     }
+
+
+def export_columns(ctx: Context) -> list[str]:
+    """The columns of an export: the import's, then one per custom deal field, named as the field
+    (which ``opp import`` reads back; see opp.core.fields)."""
+    from opp.core.fields import field_names
+
+    return [*EXPORT_COLUMNS, *field_names(ctx, "deal")]
 
 
 def export_deals(
