@@ -11,8 +11,8 @@
 #   opp config get --format
 #   opp config list --format
 #   opp config set --format
-#   opp create --assign --close --currency --description --format --org --person --probability --ref --stage --value
-#   opp customer add --email --format --org --person --phone
+#   opp create --assign --close --currency --description --format --org --person --probability --ref --set --stage --value
+#   opp customer add --email --format --org --person --phone --set
 #   opp customer list --format --kind --search
 #   opp customer show --format
 #   opp db backup --force --format
@@ -20,29 +20,33 @@
 #   opp db info --format
 #   opp db upgrade --format
 #   opp demo --file --format
-#   opp edit --close --currency --description --format --if-version --probability --reason --ref --title --value --value-from-billables
-#   opp export --assignee --customer --format --from --limit --overdue --period --raw --search --stage --status --to --unassigned
-#   opp forecast --as-of --assignee --by --currency --format --from --period --range --stage --to
+#   opp edit --close --currency --description --format --if-version --probability --reason --ref --set --title --value --value-from-billables
+#   opp export --assignee --customer --format --from --limit --overdue --period --raw --search --stage --status --to --unassigned --where
+#   opp field add --choices --format --on --type
+#   opp field edit --choices --format
+#   opp field list --format
+#   opp field remove --force --format
+#   opp forecast --as-of --assignee --by --currency --format --from --period --range --stage --to --where
 #   opp history --action --actor --format --limit --reverse --since
 #   opp import --currency --customer-kind --date-order --default-customer --dry-run --format --map --output-format --raw --stage-map
 #   opp invoice list --customer --deal --format --period
 #   opp invoice show --force --format --out
-#   opp list --as-of --assignee --customer --format --from --limit --overdue --period --raw --search --sort --stage --status --to --unassigned
+#   opp list --as-of --assignee --customer --format --from --limit --overdue --period --raw --search --sort --stage --status --to --unassigned --where
 #   opp note --format
-#   opp pipeline --as-of --assignee --board --cards --currency --format
+#   opp pipeline --as-of --assignee --board --cards --currency --format --where
 #   opp rate list --currency --format
 #   opp rate remove --date --format
 #   opp rate set --date --format
 #   opp report accuracy --assignee --currency --format --period
 #   opp report calibration --assignee --by --format --period
 #   opp report conversion --assignee --format --period
-#   opp report cycle --assignee --by --format --period
-#   opp report deal-size --assignee --by --currency --format --period
-#   opp report lost-reasons --assignee --by --format --period
-#   opp report overdue --assignee --fail-if-any --format --limit
+#   opp report cycle --assignee --by --format --period --where
+#   opp report deal-size --assignee --by --currency --format --period --where
+#   opp report lost-reasons --assignee --by --format --period --where
+#   opp report overdue --assignee --fail-if-any --format --limit --where
 #   opp report services --format --period
-#   opp report stuck --assignee --days --fail-if-any --format --limit
-#   opp report win-rate --assignee --by --format --period
+#   opp report stuck --assignee --days --fail-if-any --format --limit --where
+#   opp report win-rate --assignee --by --format --period --where
 #   opp service add --currency --format --name --price --tax --unit
 #   opp service edit --currency --format --name --price --tax --unit
 #   opp service list --all --format

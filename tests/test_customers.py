@@ -15,12 +15,20 @@ def test_add_an_organization(cli):
         "name": "Acme Corp",
         "email": "buy@acme.test",
         "phone": "+1 555",
+        "fields": {},
     }
 
 
 def test_add_a_person(cli):
     added = cli.json("customer", "add", "--person", "  Jane Roe  ")
-    assert added == {"id": 1, "kind": "individual", "name": "Jane Roe", "email": None, "phone": None}
+    assert added == {
+        "id": 1,
+        "kind": "individual",
+        "name": "Jane Roe",
+        "email": None,
+        "phone": None,
+        "fields": {},
+    }
 
 
 def test_ids_are_handed_out_in_increasing_order(cli):

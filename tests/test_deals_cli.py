@@ -30,6 +30,7 @@ OPPORTUNITY_KEYS = [
     "updated_at",
     "closed_at",
     "version",
+    "fields",
 ]
 LATER = "2026-03-12T10:00:00Z"
 
@@ -117,6 +118,7 @@ def test_create_prints_the_contract_opportunity(opp):
         "updated_at": "2026-03-10T08:30:00Z",
         "closed_at": None,
         "version": 1,
+        "fields": {},
     }
 
 

@@ -90,7 +90,11 @@ def list_(fmt: FormatOpt = Format.table) -> None:
     from opp.core import fields
 
     emit(
-        fields.list_fields(state.context()), fmt, columns=FIELD_COLUMNS, of=FieldDef, empty="no custom fields"
+        fields.list_fields(state.context()),
+        fmt,
+        columns=FIELD_COLUMNS,
+        of=fields.FieldDef,
+        empty="no custom fields",
     )
 
 

@@ -453,7 +453,7 @@ def remove_values(conn: Connection, record: str, record_ids: Sequence[int]) -> N
 
 def set_customer_fields(ctx: Context, ref: str, assignments: Iterable[str]) -> dict[str, Any]:
     """Set custom field values of a customer (``NAME=VALUE``, ``NAME=`` clears) and return its
-    ``fields``: what ``opp customer edit --set`` calls."""
+    ``fields``: what editing a customer's custom fields from the command line calls."""
     from opp.core.pipeline.customers import resolve_customer
 
     pairs = parse_assignments(assignments)
