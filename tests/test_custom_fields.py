@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+from datetime import date
+from decimal import Decimal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 LATER = "2026-03-20T09:00:00Z"
 MUCH_LATER = "2026-04-01T09:00:00Z"
@@ -160,10 +165,8 @@ def test_every_deal_carries_every_deal_field_null_where_unset(fields):
 
 def test_values_are_read_by_type(opp):
     define(opp)
-    deal = opp.json(
-        "create", "Deal", "--org", "Initech",
-        "--set", "seats=1_250.50", "--set", "renewal=eom", "--set", "channel=  partner  ", "--set", "region=apac",
-    )  # fmt: skip
+    sets = ["seats=1_250.50", "renewal=eom", "channel=  partner  ", "region=apac"]
+    deal = opp.json("create", "Deal", "--org", "Initech", *(arg for pair in sets for arg in ("--set", pair)))
     assert deal["fields"] == {
         "region": "APAC",
         "seats": 1250.5,
@@ -425,8 +428,8 @@ def test_an_export_imports_back_with_its_field_values(fields, tmp_path, database
 def test_import_updates_field_values_by_external_ref_and_map_feeds_them(opp, tmp_path):
     define(opp)
     (tmp_path / "a.csv").write_text("title,customer,external_ref,Country,Seats\nA,Initech,X-1,emea,5\n")
-    opp("import", tmp_path / "a.csv", "--map", "region=country", "--map", "seats=seats", "--map", "title=title",
-        "--map", "customer=customer", "--map", "external_ref=external_ref")  # fmt: skip
+    maps = ["region=country", "seats=seats", "title=title", "customer=customer", "external_ref=external_ref"]
+    opp("import", tmp_path / "a.csv", *(arg for pair in maps for arg in ("--map", pair)))
     assert opp.json("show", "1")["fields"]["region"] == "EMEA"
     (tmp_path / "b.csv").write_text("title,customer,external_ref,region,seats\nA,Initech,X-1,APAC,\n")
     assert "1 updated" in opp("import", tmp_path / "b.csv").stderr
@@ -448,3 +451,118 @@ def test_import_refuses_a_bad_field_value_with_its_line(opp, tmp_path, unchanged
     assert "line 3" in message and "not a choice" in message
     assert "unknown field 'nope'" in opp.fails(2, "import", tmp_path / "bad.csv", "--map", "nope=region")
     check()
+
+
+# -- where against a Python oracle ---------------------------------------------------------------------
+
+REGIONS = (None, "EMEA", "APAC")
+SEATS = (None, 0, 1, 2, 5)
+
+
+def _holds(value, operator, given):
+    """What a condition means, written out in Python (see opp.core.fields)."""
+    if given is None:  # NAME= / NAME!=: unset / set
+        return (value is None) if operator == "=" else (value is not None)
+    if operator == "=":
+        return value == given
+    if operator == "!=":
+        return value != given  # an unset value is not equal to anything
+    if value is None:
+        return False
+    return {">": value > given, ">=": value >= given, "<": value < given, "<=": value <= given}[operator]
+
+
+@pytest.mark.slow
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    values=st.lists(st.tuples(st.sampled_from(REGIONS), st.sampled_from(SEATS)), min_size=5, max_size=5),
+    conditions=st.lists(
+        st.one_of(
+            st.tuples(st.just("region"), st.sampled_from(["=", "!="]), st.sampled_from(REGIONS)),
+            st.tuples(
+                st.just("seats"),
+                st.sampled_from(["=", "!=", ">", ">=", "<", "<="]),
+                st.sampled_from(SEATS[1:]),
+            ),
+            st.tuples(st.just("seats"), st.sampled_from(["=", "!="]), st.none()),
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+)
+def test_where_means_what_the_oracle_says(where_deals, values, conditions):
+    from opp.core import fields as custom
+    from opp.core.pipeline.deals import list_deals
+
+    ctx, deal_ids = where_deals
+    with ctx.unit_of_work("test") as uow:
+        for deal_id, (region, seats) in zip(deal_ids, values, strict=True):
+            pairs = [("region", region or ""), ("seats", "" if seats is None else str(seats))]
+            custom.write_values(uow.conn, "deal", deal_id, pairs, ctx.clock.today())
+    texts = [f"{name}{operator}{'' if given is None else given}" for name, operator, given in conditions]
+    found = [deal.id for deal in list_deals(ctx, status="all", where=texts)]
+    expected = [
+        deal_id
+        for deal_id, (region, seats) in zip(deal_ids, values, strict=True)
+        if all(
+            _holds(region if name == "region" else seats, operator, given)
+            for name, operator, given in conditions
+        )
+    ]
+    assert found == expected, texts
+
+
+@pytest.fixture
+def where_deals(opp, ctx):
+    opp("field", "add", "region", "--type", "choice", "--choices", "EMEA,APAC")
+    opp("field", "add", "seats", "--type", "number")
+    for number in range(5):
+        opp("create", f"Deal {number}", "--org", "Initech")
+    return ctx, [1, 2, 3, 4, 5]
+
+
+TEXTS = (
+    st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40)
+    .map(str.strip)
+    .filter(bool)
+)
+NUMBERS = st.builds(
+    lambda digits, places: Decimal(digits).scaleb(-places),
+    st.integers(-(10**12), 10**12),
+    st.integers(0, 3),
+)
+
+
+@pytest.fixture
+def typed_fields(opp):
+    for name, kind in TYPED:
+        opp("field", "add", name, "--type", kind)
+    return opp
+
+
+TYPED = (("note_text", "text"), ("amount", "number"), ("renewal", "date"))
+
+
+def _exact(outcome):
+    return json.loads(outcome.stdout, parse_float=Decimal)
+
+
+@pytest.mark.slow
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=TEXTS, number=NUMBERS, day=st.dates(date(1900, 1, 1), date(2199, 12, 31)))
+def test_a_value_set_reads_back_unchanged_through_show_export_and_import(
+    typed_fields, databases, text, number, day
+):
+    from tests.conftest import Cli
+
+    opp = typed_fields
+    sets = [f"note_text={text}", f"amount={number}", f"renewal={day.isoformat()}"]
+    created = opp.json("create", "Deal", "--org", "Initech", *(a for pair in sets for a in ("--set", pair)))
+    wanted = {"note_text": text, "amount": number, "renewal": day.isoformat()}
+    assert _exact(opp("show", created["id"], "--format", "json"))["fields"] == wanted
+    other = Cli(databases.new("roundtrip"))
+    for name, kind in TYPED:
+        other("field", "add", name, "--type", kind)
+    other("import", "-", input=opp("export").stdout)  # every deal so far, in id order
+    assert _exact(other("show", created["id"], "--format", "json"))["fields"] == wanted
+    databases.drop(other.db)
