@@ -566,3 +566,19 @@ def test_a_value_set_reads_back_unchanged_through_show_export_and_import(
     other("import", "-", input=opp("export").stdout)  # every deal so far, in id order
     assert _exact(other("show", created["id"], "--format", "json"))["fields"] == wanted
     databases.drop(other.db)
+
+
+# -- completion ----------------------------------------------------------------------------------------
+
+
+def test_field_names_and_choices_complete(fields):
+    from tests.test_completions import bash_complete
+
+    assert bash_complete(fields, "opp create X --set re") == ["region=", "renewal="]
+    assert bash_complete(fields, "opp edit 1 --set region=E") == ["region=EMEA"]
+    assert bash_complete(fields, "opp customer add --set ") == ["tier="]
+    assert bash_complete(fields, "opp list --where region!=A") == ["region\\!=APAC", "region\\!=AMER"]
+    assert bash_complete(fields, "opp list --where t") == ["tier="]
+    assert bash_complete(fields, "opp forecast --by re") == ["region", "renewal"]
+    assert bash_complete(fields, "opp report win-rate --where se") == ["seats="]
+    assert bash_complete(fields, "opp field remove c") == ["channel"]
