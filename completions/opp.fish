@@ -38,8 +38,8 @@
 #   opp rate remove --date --format
 #   opp rate set --date --format
 #   opp report accuracy --assignee --currency --format --period
-#   opp report calibration --assignee --by --format --period
-#   opp report conversion --assignee --format --period
+#   opp report calibration --assignee --by --format --period --where
+#   opp report conversion --assignee --format --period --where
 #   opp report cycle --assignee --by --format --period --where
 #   opp report deal-size --assignee --by --currency --format --period --where
 #   opp report lost-reasons --assignee --by --format --period --where

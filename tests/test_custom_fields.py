@@ -582,3 +582,12 @@ def test_field_names_and_choices_complete(fields):
     assert bash_complete(fields, "opp forecast --by re") == ["region", "renewal"]
     assert bash_complete(fields, "opp report win-rate --where se") == ["seats="]
     assert bash_complete(fields, "opp field remove c") == ["channel"]
+
+
+def test_where_on_conversion_and_calibration(fields):
+    fields("stage", "qualification", "1")
+    rows = fields.json("report", "conversion", "--where", "region=EMEA")
+    assert [(row["stage"], row["reached"]) for row in rows][:2] == [("lead", 1), ("qualification", 1)]
+    assert fields.json("report", "conversion", "--where", "region=AMER")[0]["reached"] == 0
+    bands = fields.json("report", "calibration", "--where", "region=APAC")
+    assert sum(band["count"] for band in bands) == 0

@@ -189,7 +189,7 @@ REPORTS: tuple[Report, ...] = (
         "ever in a later open stage or closed-won (even if they moved back later), rate = advanced / "
         "reached to 4 decimals.",
         f"{_REPORTS_MODULE}:conversion",
-        options=(Option("period", "Deals created in 2026Q4, 2026-11, this-year ..."), _ASSIGNEE),
+        options=(Option("period", "Deals created in 2026Q4, 2026-11, this-year ..."), _ASSIGNEE, _WHERE),
         columns=(
             Column("stage", "stage"),
             Column("reached", "reached"),
@@ -292,7 +292,12 @@ REPORTS: tuple[Report, ...] = (
         "Closed deals: the probability each carried when it left each open stage, per band of 20 "
         "points, against the share of them won (--by stage: per stage).",
         "opp.core.analytics.calibration:calibration",
-        options=(Option("by", "stage: the bands of each stage.", choices=("stage",)), _CLOSED_IN, _ASSIGNEE),
+        options=(
+            Option("by", "stage: the bands of each stage.", choices=("stage",)),
+            _CLOSED_IN,
+            _ASSIGNEE,
+            _WHERE,
+        ),
         columns=(
             Column("band %", "band"),
             Column("count", "count"),

@@ -489,7 +489,11 @@ def stages_reached() -> CTE:
 
 
 def conversion(
-    ctx: Context, *, period: str | None = None, assignee: str | None = None
+    ctx: Context,
+    *,
+    period: str | None = None,
+    assignee: str | None = None,
+    where: Sequence[str] | None = None,
 ) -> list[StageConversion]:
     """For each open stage in pipeline order: of the deals that were ever in it (``reached``), how
     many were ever in a later one (``advanced``: a later open stage in today's order, or closed-won),
@@ -498,11 +502,13 @@ def conversion(
     ``period`` keeps the deals created in it (a cohort); ``assignee`` the deals assigned to that user now.
     """
     with ctx.reading() as conn:
-        deals = _deals(conn, ctx, status="all", period=period, assignee=assignee, dated="created_at")
+        deals = _deals(
+            conn, ctx, status="all", period=period, assignee=assignee, dated="created_at", where=where
+        )
         pipeline = load_pipeline(conn)
         opened = pipeline.open_stages
         every = stages_been_in().subquery("every")
-        chosen = period is not None or assignee is not None
+        chosen = period is not None or assignee is not None or bool(where)
         been = select(every).where(every.c.deal.in_(deals)).subquery("been") if chosen else every
         # One row per deal: whether it was ever in each open stage, the furthest open stage it was in
         # (its place in today's order) and whether it was ever won; then one aggregate over those rows.
