@@ -28,7 +28,7 @@
 #   opp field remove --force --format
 #   opp forecast --as-of --assignee --by --currency --format --from --period --range --stage --to --where
 #   opp history --action --actor --format --limit --reverse --since
-#   opp import --currency --customer-kind --date-order --default-customer --dry-run --format --map --output-format --raw --stage-map
+#   opp import --currency --customer-kind --date-order --default-customer --dry-run --force --format --ignore --map --output-format --profile --raw --rejects --require --skip-invalid --stage-map
 #   opp invoice list --customer --deal --format --period
 #   opp invoice show --force --format --out
 #   opp list --as-of --assignee --customer --format --from --limit --overdue --period --raw --search --sort --stage --status --to --unassigned --where

@@ -85,8 +85,9 @@ def test_the_summary_prints_as_a_table_by_default_and_as_csv_on_request(opp, tmp
     assert "created" in table and "customers_created" in table
     csv_text = opp("import", path, "-o", "csv").stdout
     assert csv_text.splitlines() == [
-        "created,updated,unchanged,customers_created,users_created,dry_run",
-        "0,0,1,0,0,False",
+        "created,updated,unchanged,customers_created,users_created,skipped,blank_rows,"
+        "probability_adjusted,dry_run",
+        "0,0,1,0,0,0,0,0,False",
     ]
 
 

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from opp.core.errors import Conflict, Invalid, NotFound, OppError, Unavailable
+from opp.core.errors import Conflict, Invalid, NotFound, OppError, Unavailable, UnknownStage
 
 EXIT_CODES: tuple[tuple[type[OppError], int], ...] = (
     (Invalid, 2),
@@ -77,6 +77,15 @@ def known_failure(exc: BaseException) -> tuple[str, int, str | None] | None:
         isinstance(exc, UnicodeEncodeError) and "surrogates not allowed" in str(exc)
     ):
         return "the input is not UTF-8 text", 2, "save or pipe it as UTF-8"
+    return None
+
+
+def import_hint(error: OppError) -> str | None:
+    """The hint for a row ``opp import`` refused, where it should name one of import's own options;
+    None where the core's hint serves as it is."""
+    if isinstance(error, UnknownStage):
+        value = error.value.replace("'", "")
+        return f"map it to one of opp's stages with --stage-map '{value}=STAGE' ({error.hint})"
     return None
 
 

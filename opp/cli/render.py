@@ -336,7 +336,12 @@ def _csv_cell(value: Any, raw: bool) -> str:
         text = str(value)
     else:
         return _scalar_text(value)
-    if not raw and text.startswith(FORMULA_PREFIXES):
+    # A text that already begins with ' before a formula character is guarded too (''=x), so that
+    # import, which removes one such ', brings every text back exactly as it was.
+    if not raw and (
+        text.startswith(FORMULA_PREFIXES)
+        or (text[:1] == "'" and text.lstrip("'").startswith(FORMULA_PREFIXES))
+    ):
         return "'" + text
     return text
 

@@ -24,6 +24,14 @@ class Invalid(OppError):
     """The input is malformed or out of range (a date that does not exist, a probability of 150)."""
 
 
+class UnknownStage(Invalid):
+    """A stage key that names no stage of the pipeline; ``value`` is the text as given."""
+
+    def __init__(self, value: str, *, stages: list[str]) -> None:
+        super().__init__(f"unknown stage {value!r}", hint="stages are " + ", ".join(stages))
+        self.value = value
+
+
 class NotFound(OppError):
     """A referenced record does not exist (an opportunity id, a customer, a user)."""
 

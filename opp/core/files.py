@@ -29,6 +29,16 @@ def _refuse(path: Path, *, force: bool) -> None:
         raise Unavailable(f"cannot write {path}: there is no folder {path.parent}")
 
 
+def check_target(target: str | Path, *, force: bool = False) -> Path:
+    """Refuse, before any work is done, a target that :func:`write_file` would refuse (it checks again
+    when it writes). Returns the path."""
+    if not str(target).strip():
+        raise Invalid("the file name is empty")
+    path = Path(target).expanduser()
+    _refuse(path, force=force)
+    return path
+
+
 def write_file(target: str | Path, fill: Callable[[Path], None], *, force: bool = False) -> Path:
     """Make ``target`` by calling ``fill`` on a temporary path in the same folder, then renaming it.
 

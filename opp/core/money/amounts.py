@@ -234,9 +234,13 @@ def forecast_minor(value_minor: int, probability: int) -> int:
 
 
 def parse_probability(text: str) -> int:
-    """Parse a win probability (``40``, ``40%``) as a whole percentage from 0 to 100."""
+    """Parse a win probability (``40``, ``40%``, and as other systems write it ``40.0%``, ``40.00``) as
+    a whole percentage from 0 to 100; a fraction part other than zeros is refused, never rounded."""
     typed = text.strip()
     number = typed[:-1].rstrip() if typed.endswith("%") else typed
+    whole, point, fraction = number.partition(".")
+    if point and whole and fraction and not fraction.strip("0"):
+        number = whole
     # Leading zeros dropped before int() so an absurdly long input cannot hit int's digit limit.
     significant = number.lstrip("0") or "0"
     if _PROBABILITY.fullmatch(number) is None or len(significant) > 3 or int(significant) > 100:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from opp.core.context import Context
-from opp.core.errors import Conflict, Invalid, StageRuleViolation
+from opp.core.errors import Conflict, Invalid, StageRuleViolation, UnknownStage
 from opp.core.money.amounts import parse_probability
 from opp.core.records import Stage
 from opp.core.refs import clean_text
@@ -41,7 +41,7 @@ class Pipeline:
         for stage in self.stages:
             if stage.key == wanted:
                 return stage
-        raise Invalid(f"unknown stage {key!r}", hint="stages are " + ", ".join(st.key for st in self.stages))
+        raise UnknownStage(key, stages=[st.key for st in self.stages])
 
     def open_index(self, stage: Stage) -> int:
         return self.open_stages.index(stage)

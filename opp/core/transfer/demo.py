@@ -39,7 +39,11 @@ def _read_rows(
 ) -> list[SourceRow]:
     """A small CSV file's rows (rates); a row that cannot be read is refused with its line."""
     with text_stream(open_binary(path)) as stream:
-        rows = list(iter_rows(stream, "csv", str(path), demo_header(allowed, required)))
+        rows = [
+            row
+            for row in iter_rows(stream, "csv", str(path), demo_header(allowed, required))
+            if not row.blank
+        ]
     for row in rows:
         if row.error is not None:
             raise Invalid(f"line {row.line}: {row.error}")

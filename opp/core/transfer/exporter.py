@@ -4,7 +4,11 @@ The deals are selected with the filters of ``opp list`` (a :class:`opp.core.pipe
 every status unless filtered, in id order. They are read a chunk of ids at a time (keyset pagination on the
 id, portable to every database) and each chunk goes through :func:`opp.core.pipeline.deals.query_deals`, so an
 exported deal is exactly the deal ``opp list`` shows. The columns are those ``opp import`` reads, so an
-export imports back into an empty database without losing anything.
+export imports back into an empty database without losing anything: besides the deal's own fields it
+writes the deal's ``id`` (so that the export imports back into the same database as updates, not as
+copies), its customer's ``customer_email`` and ``customer_phone`` and its assignee's
+``assignee_name`` (so that the customers and users an import creates are the same), looked up once a
+chunk.
 """
 
 from __future__ import annotations
@@ -13,30 +17,63 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from opp.core.context import Context
 from opp.core.errors import Invalid
 from opp.core.pipeline.deals import DealFilter, query_deals
 from opp.core.pipeline.scope import Scope, scope_of
 from opp.core.records import Opportunity
-from opp.core.transfer.readers import COLUMNS
 from opp.store import schema
 
 o = schema.opportunities
-EXPORT_COLUMNS = COLUMNS
+cu = schema.customers
+us = schema.users
+EXPORT_COLUMNS = (
+    "id",
+    "title",
+    "customer",
+    "customer_kind",
+    "customer_email",
+    "customer_phone",
+    "value",
+    "currency",
+    "stage",
+    "probability",
+    "expected_close",
+    "external_ref",
+    "assignee",
+    "assignee_name",
+    "description",
+    "created_at",
+    "closed_at",
+    "lost_reason",
+)
 CHUNK = 1000
+_LOOKUP_CHUNK = 900  # values per IN (...): SQLite before 3.32 takes at most 999 parameters
 
 # Called after each chunk with the deals scanned so far and the fraction of all deals scanned.
 Progress = Callable[[int, float | None], None]
 
 
-def export_record(deal: Opportunity) -> dict[str, Any]:
-    """A deal as one flat record in the import's columns, and a column per custom deal field."""
+# A customer's (email, phone) and a user's name, by customer id and by handle.
+_NO_CONTACT: tuple[str | None, str | None] = (None, None)
+
+
+def export_record(
+    deal: Opportunity,
+    contact: tuple[str | None, str | None] = _NO_CONTACT,
+    assignee_name: str | None = None,
+) -> dict[str, Any]:
+    """A deal as one flat record in the import's columns (``contact``: its customer's email and phone),
+    and a column per custom deal field."""
     return {
+        "id": deal.id,
         "title": deal.title,
         "customer": deal.customer.name,
         "customer_kind": deal.customer.kind,
+        "customer_email": contact[0],
+        "customer_phone": contact[1],
         "value": deal.value,
         "currency": deal.currency,
         "stage": deal.stage,
@@ -44,6 +81,7 @@ def export_record(deal: Opportunity) -> dict[str, Any]:
         "expected_close": deal.expected_close,
         "external_ref": deal.external_ref,
         "assignee": deal.assignee,
+        "assignee_name": assignee_name,
         "description": deal.description,
         "created_at": deal.created_at,
         "closed_at": deal.closed_at,
@@ -90,11 +128,35 @@ def export_deals(
             if not ids:
                 break
             last = ids[-1]
-            for deal in query_deals(conn, replace(where, ids=ids, sort=[o.c.id], limit=None)):
-                yield export_record(deal)
+            deals = query_deals(conn, replace(where, ids=ids, sort=[o.c.id], limit=None))
+            contacts, names = _people_of(conn, deals)
+            for deal in deals:
+                yield export_record(
+                    deal,
+                    contacts.get(deal.customer.id, _NO_CONTACT),
+                    names.get(deal.assignee) if deal.assignee is not None else None,
+                )
                 written += 1
                 if limit is not None and written >= limit:
                     return
             scanned += len(ids)
             if progress is not None:
                 progress(scanned, scanned / total if total else None)
+
+
+def _people_of(
+    conn: Connection, deals: list[Opportunity]
+) -> tuple[dict[int, tuple[str | None, str | None]], dict[str, str | None]]:
+    """The email and phone of these deals' customers, and the names of their assignees (two queries)."""
+    customer_ids = list({deal.customer.id for deal in deals})
+    handles = list({deal.assignee for deal in deals if deal.assignee is not None})
+    contacts: dict[int, tuple[str | None, str | None]] = {}
+    for start in range(0, len(customer_ids), _LOOKUP_CHUNK):
+        chunk = customer_ids[start : start + _LOOKUP_CHUNK]
+        query = select(cu.c.id, cu.c.email, cu.c.phone).where(cu.c.id.in_(chunk))
+        contacts.update((row.id, (row.email, row.phone)) for row in conn.execute(query))
+    names: dict[str, str | None] = {}
+    if handles:
+        query = select(us.c.handle, us.c.name).where(us.c.handle.in_(handles))
+        names = {row.handle: row.name for row in conn.execute(query)}
+    return contacts, names

@@ -30,13 +30,14 @@ from itertools import islice
 from pathlib import Path
 from typing import IO
 
-from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select
+from sqlalchemy import Connection, RowMapping, bindparam, delete, func, insert, select
 
 from opp.core import settings
 from opp.core.context import Context, UnitOfWork
 from opp.core.dates import ORDERS, format_date, parse_date, parse_instant
 from opp.core.errors import Conflict, Invalid, OppError
 from opp.core.fields import Value, apply_values, defined_fields, parse_value
+from opp.core.files import check_target, write_file
 from opp.core.money.amounts import normalize_currency, parse_minor, parse_probability
 from opp.core.pipeline.changes import (
     KEEP,
@@ -52,9 +53,10 @@ from opp.core.pipeline.customers import check_kind, customer_row, insert_custome
 from opp.core.pipeline.deals import NewDeal, insert_deals, new_deal
 from opp.core.pipeline.stages import Pipeline, load_pipeline, plan_move
 from opp.core.records import Record, Stage
-from opp.core.refs import clean_text, parse_handle
+from opp.core.refs import clean_email, clean_text, handle_key, parse_handle, parse_id
 from opp.core.transfer.readers import (
     COLUMNS,
+    ROUND_TRIP_COLUMNS,
     CountingReader,
     HeaderCheck,
     SourceRow,
@@ -71,7 +73,7 @@ o = schema.opportunities
 us = schema.users
 cu = schema.customers
 
-FIELDS = COLUMNS
+FIELDS = COLUMNS + ROUND_TRIP_COLUMNS
 BATCH_SIZE = 2000
 MAX_PROBLEMS = 20
 _CACHE_LIMIT = 10_000  # users and dates remembered between rows; the cache restarts beyond this
@@ -80,12 +82,29 @@ _CUSTOMER_CACHE = 60_000
 _LOOKUP_CHUNK = 900  # values per IN (...): SQLite before 3.32 takes at most 999 parameters
 # The look-ups a batch makes, with the list of values as one parameter (cheaper than a literal list).
 _DEALS_BY_REF = select(o).where(o.c.external_ref.in_(bindparam("refs", expanding=True)))
+_DEALS_BY_ID = select(o).where(o.c.id.in_(bindparam("ids", expanding=True)))
 _CUSTOMERS_BY_NAME = (
     select(cu.c.id, cu.c.kind, cu.c.name)
     .where(cu.c.name.in_(bindparam("names", expanding=True)))
     .order_by(cu.c.id)
 )
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_IGNORED = "\x00ignored:"  # a column --ignore names is read under this prefix, which no field has
+
+
+def strip_formula_guard(text: str) -> str:
+    """A CSV cell as it was before opp's export guarded it: one leading ``'`` is removed when what
+    follows, past any further ``'``, begins with ``=``, ``+``, ``-``, ``@``, tab or carriage return.
+
+    The export guards exactly those texts (``=x`` is written ``'=x``, ``'=x`` is written ``''=x``), so
+    every text comes back as it was exported; a text with an apostrophe of its own before anything
+    else (``'tis``, ``'90s``) is never touched.
+    """
+    if text[:1] == "'" and text.lstrip("'").startswith(FORMULA_PREFIXES):
+        return text[1:]
+    return text
+
+
 _HANDLE_OTHER = re.compile(r"[^a-z0-9]+")
 
 # Called after each batch with the rows read so far and the fraction of the file read (None if unknown).
@@ -105,6 +124,11 @@ class ImportOptions:
     customer_kind: str | None = None
     dry_run: bool = False
     strip_formula_guard: bool = True
+    ignore: Collection[str] = ()  # columns never read (lower case), even when named as a field
+    require: Collection[str] = ()  # fields every row must fill
+    skip_invalid: bool = False  # leave problem rows out (and count them) instead of refusing the file
+    rejects: Path | None = None  # with skip_invalid: the problem rows, as CSV with their line and error
+    force: bool = False  # rejects may replace a file that is there
     # The demo's loader: create only (a ref already present is a conflict), handles only, stop at once.
     create_only: bool = False
     only_into_empty: bool = False
@@ -121,22 +145,47 @@ class ImportSummary(Record):
     unchanged: int
     customers_created: int
     users_created: int
+    skipped: int  # problem rows left out (skip_invalid)
+    blank_rows: int  # blank lines and lines of empty cells, which are no rows
+    probability_adjusted: int  # won or lost rows whose probability column said other than 100 or 0
     dry_run: bool
     new_users: list[str]
+    columns_not_read: list[str]  # a mapped file's columns that fed nothing (and were not ignored)
 
 
 class ImportRejected(Invalid):
-    """One or more bad rows: nothing was imported. ``problems`` lists up to 20 of them, each with its line."""
+    """One or more bad rows: nothing was imported. ``problems`` lists up to 20 of them, each with its line;
+    ``first`` is the first row's error as raised (its class says what kind of problem it is)."""
 
-    def __init__(self, problems: list[str], *, more: bool, hint: str | None = None) -> None:
+    ADVICE = "nothing was imported; fix the file and run the import again"
+
+    def __init__(self, problems: list[str], *, more: bool, first: OppError | None = None) -> None:
         others = [problem.split(":", 1)[0].removeprefix("line ") for problem in problems[1:]]
         message = problems[0]
         if others:
             message += f" (bad lines too: {', '.join(others)}{' and more' if more else ''})"
-        advice = "nothing was imported; fix the file and run the import again"
-        super().__init__(message, hint=f"{hint}; {advice}" if hint else advice)
+        super().__init__(message, hint=self.advised(first.hint if first is not None else None))
         self.problems = problems
         self.more = more
+        self.first = first
+
+    @classmethod
+    def advised(cls, hint: str | None) -> str:
+        """A hint for the first bad row, followed by the advice every rejected import gets."""
+        return f"{hint}; {cls.ADVICE}" if hint else cls.ADVICE
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A problem row left out by ``skip_invalid``: its line, its error, and its cells as read."""
+
+    line: int
+    error: OppError
+    row: SourceRow
+
+
+# Called for each row left out by skip_invalid, as it is left out.
+OnSkip = Callable[[Skipped], None]
 
 
 class _DryRun(Exception):
@@ -166,6 +215,30 @@ def parse_mapping(items: Iterable[str]) -> dict[str, str]:
     return mapping
 
 
+def parse_fields(items: Iterable[str], *, what: str) -> list[str]:
+    """Field names (``--require``), checked, in lower case, each once."""
+    names: list[str] = []
+    for item in items:
+        name = item.strip().lower()
+        if name not in FIELDS:
+            raise Invalid(f"{what}: unknown field {item!r}", hint="fields are " + ", ".join(FIELDS))
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def parse_columns(items: Iterable[str], *, what: str) -> list[str]:
+    """Column names (``--ignore``) as the header check compares them: trimmed, lower case."""
+    names: list[str] = []
+    for item in items:
+        name = item.strip().lower()
+        if not name:
+            raise Invalid(f"{what}: a column name is empty")
+        if name not in names:
+            names.append(name)
+    return names
+
+
 def parse_stage_map(items: Iterable[str]) -> dict[str, str]:
     """``--stage-map VALUE=STAGE`` options as {value in lower case: stage}; stages are checked on import."""
     stage_map: dict[str, str] = {}
@@ -190,21 +263,31 @@ def import_deals(
     options: ImportOptions | None = None,
     *,
     progress: Progress | None = None,
+    on_skip: OnSkip | None = None,
 ) -> ImportSummary:
-    """Import a file (a path, or a binary stream such as stdin) all or nothing; see the module doc."""
+    """Import a file (a path, or a binary stream such as stdin) all or nothing; see the module doc.
+
+    With ``skip_invalid`` the problem rows are left out instead (``on_skip`` hears of each) and the
+    rest is imported, still in one transaction; the rejects file, when asked for, is written before
+    that transaction commits and removed again if the commit fails, so that the file and the
+    database always agree. A dry run writes it too: it is what the real run would leave out.
+    """
     options = options or ImportOptions()
     name = str(source) if isinstance(source, Path) else "-"
     fmt = format_of(name, options.fmt)
     _check_options(options)
+    if options.rejects is not None:
+        check_target(options.rejects, force=options.force)  # refused before anything is read
     binary = open_binary(source) if isinstance(source, Path) else source
     total = _size_of(source)
     counter = CountingReader(binary)
     stream = text_stream(counter)
+    written: Path | None = None
     try:
         with _collecting_less(), ctx.unit_of_work(options.command) as uow:
             if options.only_into_empty:
                 _check_no_deals(uow.conn)
-            run = _Import(uow, options, fmt, today=ctx.clock.today())
+            run = _Import(uow, options, fmt, today=ctx.clock.today(), on_skip=on_skip)
             rows = iter_rows(stream, fmt, name if name != "-" else "standard input", run.header_check())
             done = 0
             for batch in _batches(rows, options.batch_size):
@@ -214,14 +297,47 @@ def import_deals(
                     progress(done, counter.bytes_read / total if total else None)
             run.finish()
             summary = run.summary()
+            if options.rejects is not None:
+                written = write_rejects(
+                    options.rejects, run.rejects_columns(), run.rejected, force=options.force
+                )
             if options.dry_run:
                 raise _DryRun(summary)
             return summary
     except _DryRun as dry:
         return dry.summary
+    except BaseException:
+        if written is not None:  # the rows it lists were not left out after all: nothing was imported
+            written.unlink(missing_ok=True)
+        raise
     finally:
         if isinstance(source, Path):
             stream.close()
+
+
+def write_rejects(
+    target: Path, columns: list[tuple[str, str]], rejected: list[Skipped], *, force: bool
+) -> Path:
+    """The rows left out, as CSV: the file's own columns (``columns``: each column's key in a row's
+    cells and its name as the file wrote it) with each row's cells exactly as read, then ``line`` and
+    ``error``. A short row is padded with empty cells; a long row's extra cells follow ``error``."""
+    import csv  # only an import that asks for a rejects file writes CSV
+
+    width = len(columns)
+
+    def fill(scratch: Path) -> None:
+        with scratch.open("w", encoding="utf-8", newline="") as out:
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow([name for _, name in columns] + ["line", "error"])
+            for skipped in rejected:
+                row = skipped.row
+                if row.raw is not None:
+                    cells = list(row.raw) + [""] * (width - len(row.raw))
+                else:
+                    cells = [row.cells.get(key, "") for key, _ in columns]
+                writer.writerow([*cells[:width], skipped.line, skipped.error.message, *cells[width:]])
+
+    return write_file(target, fill, force=force)
 
 
 @contextmanager
@@ -301,14 +417,22 @@ class _Row:
     lost_reason: str | None
     #: Custom deal fields in the row: their values, None for an empty cell (see _custom_values).
     custom: dict[str, Value | None] = field(default_factory=dict)
+    deal_id: int | None = None  # the id column: a deal of this database, or of the one exported from
+    customer_email: str | None = None  # for a customer the row creates
+    customer_phone: str | None = None
+    assignee_name: str | None = None  # for a user the row creates
     closing_checked: bool = False  # _check_closing has passed with the stage a new deal would get
+    adjusted: bool = False  # a won or lost row whose probability column said otherwise
 
 
 class _Import:
     """One import's state: the rules that read a row, the caches, and the counts for the summary."""
 
-    def __init__(self, uow: UnitOfWork, options: ImportOptions, fmt: str, *, today: date) -> None:
+    def __init__(
+        self, uow: UnitOfWork, options: ImportOptions, fmt: str, *, today: date, on_skip: OnSkip | None = None
+    ) -> None:
         self.uow = uow
+        self.on_skip = on_skip
         self.options = options
         self.fmt = fmt
         self.today = today
@@ -334,6 +458,10 @@ class _Import:
         #: Every field a column may feed: opp's, then the custom deal fields (a column named as one).
         self.known = [*FIELDS, *self.custom_fields]
         self.sources = [(name, mapping.get(name, name)) for name in self.known]
+        self.ignored = frozenset(options.ignore)
+        self.required = tuple(options.require)
+        self.columns: list[tuple[str, str]] = []  # (key in a row's cells, name as written), in file order
+        self.not_read: list[str] = []  # columns that feed no field and were not ignored, as written
         self.pending_custom: list[dict[str, Value | None]] = []  # the pending deals' custom values
         self.stages: dict[str, Stage] = {}  # stage text -> stage, as read so far
         self.dates: dict[str, date] = {}  # date text -> date (files repeat their dates a lot)
@@ -343,8 +471,11 @@ class _Import:
         self.pending: list[NewDeal] = []  # deals made by this batch's rows, written by _flush
         self.pending_refs: set[str] = set()
         self.problems: list[str] = []
-        self.first_hint: str | None = None
+        self.first_problem: OppError | None = None
         self.more_problems = False
+        self.rejected: list[Skipped] = []
+        self.made_customers: list[int] = []  # with skip_invalid: the customers made, for _drop_unused
+        self.skipped = self.blank_rows = self.probability_adjusted = 0
         self.created = self.updated = self.unchanged = 0
         self.customers_created = self.users_created = 0
         self.new_users: list[str] = []
@@ -358,11 +489,26 @@ class _Import:
 
         def check(header: list[str]) -> list[str]:
             columns = [name.strip().lower() for name in header]
+            # An ignored column is read under a key no field has (each its own: it may appear twice).
+            columns = [
+                f"{_IGNORED}{len(self.columns) + index}" if name in self.ignored else name
+                for index, name in enumerate(columns)
+            ]
+            self.columns.extend(zip(columns, header, strict=True))
+            if not strict:
+                read = set(mapping.values()) | {name for name in self.known if name not in mapping}
+                self.not_read.extend(
+                    written
+                    for name, written in zip(columns, header, strict=True)
+                    if name not in read and not name.startswith(_IGNORED)
+                )
             repeated = [name for name in columns if columns.count(name) > 1]
             if repeated:
                 raise Invalid(f"line 1: column {repeated[0]!r} appears twice")
             if strict:
-                unknown = [name for name in columns if name not in self.known]
+                unknown = [
+                    name for name in columns if name not in self.known and not name.startswith(_IGNORED)
+                ]
                 if unknown:
                     raise Invalid(
                         f"line 1: unknown column {unknown[0]!r}",
@@ -372,9 +518,18 @@ class _Import:
                     )
             if complete:
                 for name, column in mapping.items():
+                    if column in self.ignored:
+                        raise Invalid(
+                            f"line 1: the column {column!r} is to be ignored, yet {name} is read from it"
+                        )
                     if column not in columns:
                         raise Invalid(f"line 1: --map {name}={column}: the file has no column {column!r}")
                 sources = {name: mapping.get(name, name) for name in self.known}
+                for name in self.required:
+                    if sources[name] not in columns:
+                        raise Invalid(
+                            f"line 1: {name} is required of every row, but the file has no column for it"
+                        )
                 if sources["title"] not in columns:
                     raise Invalid(
                         "line 1: the column 'title' is required", hint="or map one: --map title=COLUMN"
@@ -394,11 +549,12 @@ class _Import:
         if self.options.mapping:
             found = {name: found[column] for name, column in self.sources if column in found}
         if self.guarded and "'" in "".join(found.values()):  # one scan finds the rare row to look at
-            found = {
-                name: text[1:] if text[:1] == "'" and text[1:2] in FORMULA_PREFIXES else text
-                for name, text in found.items()
-            }
+            found = {name: strip_formula_guard(text) for name, text in found.items()}
         return found
+
+    def rejects_columns(self) -> list[tuple[str, str]]:
+        """The columns of the rejects file: the file's own, as written (JSON keys as they first came)."""
+        return self.columns
 
     def read(self, row: SourceRow) -> _Row:
         """Check one row on its own (no database writes): every rule that needs only the row."""
@@ -408,6 +564,10 @@ class _Import:
 
         def cell(name: str) -> str | None:
             return cells.get(name, "").strip() or None
+
+        for name in self.required:
+            if cell(name) is None:
+                raise Invalid(f"{name} is empty, and this import requires it")
 
         title = clean_title(cells.get("title"))
         customer = clean_text(cells.get("customer"), what="customer name", max_length=300)
@@ -425,8 +585,18 @@ class _Import:
         stage = self._stage(cell("stage"))
         probability_text = cell("probability")
         probability = parse_probability(probability_text) if probability_text else None
-        if stage is not None and probability is not None:
-            plan_move(self.pipeline, stage, stage, probability=probability)  # a closed stage's is fixed
+        adjusted = False
+        if (
+            stage is not None
+            and probability is not None
+            and not stage.is_open
+            and not self.options.create_only
+        ):
+            adjusted = probability != stage.probability  # a closed stage's is fixed: won 100, lost 0
+            probability = None
+        elif stage is not None and probability is not None:
+            plan_move(self.pipeline, stage, stage, probability=probability)
+        id_text = cell("id")
         expected_close = self._date(cell("expected_close"), "expected_close")
         created_at = self._instant(cell("created_at"), "created_at")
         # A shared close date may be an open deal's (future) expected close: checked in _check_closing.
@@ -451,12 +621,17 @@ class _Import:
             closed_at=closed_at,
             lost_reason=lost_reason,
             custom=self._custom_values(cells),
+            deal_id=parse_id(id_text) if id_text is not None else None,
+            customer_email=clean_email(cell("customer_email")),
+            customer_phone=clean_text(cell("customer_phone"), what="phone", max_length=64),
+            assignee_name=clean_text(cell("assignee_name"), what="assignee name", max_length=200),
+            adjusted=adjusted,
         )
         if stage is not None or parsed.external_ref is None or self.options.create_only:
             self._check_closing(parsed, stage or self.pipeline.open_stages[0])
             parsed.closing_checked = True
         if self.options.create_only and parsed.assignee is not None:
-            parse_handle(parsed.assignee)  # the demo's assignees are handles
+            parse_handle(handle_key(parsed.assignee))  # the demo's assignees are handles
         return parsed
 
     def _custom_values(self, cells: Mapping[str, str]) -> dict[str, Value | None]:
@@ -541,17 +716,24 @@ class _Import:
         Every row is read first (reading needs no database), so that the batch's refs and customers
         are looked up together; then the rows are applied in order.
         """
-        parsed: list[_Row | OppError] = []
+        parsed: list[_Row | OppError | None] = []
         for row in rows:
+            if row.blank:
+                self.blank_rows += 1
+                parsed.append(None)
+                continue
             try:
                 parsed.append(self.read(row))
             except OppError as exc:
                 parsed.append(exc)
         good = [row for row in parsed if isinstance(row, _Row)]
         existing = self._prefetch(good)
+        by_id = self._prefetch_ids(good)
         if not self.problems:
-            self._find_customers(good, existing)
+            self._find_customers(good, existing, by_id)
         for row, result in zip(rows, parsed, strict=True):
+            if result is None:
+                continue
             if len(self.problems) >= MAX_PROBLEMS:
                 self.more_problems = True
                 return
@@ -559,9 +741,10 @@ class _Import:
                 if isinstance(result, OppError):
                     raise result
                 if not self.problems:
-                    self.apply(result, existing)
+                    self.apply(result, existing, by_id)
+                    self.probability_adjusted += result.adjusted
             except OppError as exc:
-                self._problem(row.line, exc)
+                self._problem(row, exc)
         if not self.problems:
             self._flush()
 
@@ -586,17 +769,38 @@ class _Import:
             insert_rows(self.uow.conn, schema.field_values, rows)
             self.uow.record_many(events)
 
-    def _problem(self, line: int, exc: OppError) -> None:
-        exc.message = f"line {line}: {exc.message}"
+    def _problem(self, row: SourceRow, exc: OppError) -> None:
+        if self.options.skip_invalid and not self.options.create_only:
+            skipped = Skipped(row.line, exc, row)
+            self.skipped += 1
+            if self.options.rejects is not None:
+                self.rejected.append(skipped)
+            if self.on_skip is not None:
+                self.on_skip(skipped)
+            return
+        exc.message = f"line {row.line}: {exc.message}"
         if self.options.create_only:
             raise exc  # the demo stops at the first bad row, with the error as it is
         if not self.problems:
-            self.first_hint = exc.hint
+            self.first_problem = exc
         self.problems.append(exc.message)
 
     def finish(self) -> None:
         if self.problems:
-            raise ImportRejected(self.problems, more=self.more_problems, hint=self.first_hint)
+            raise ImportRejected(self.problems, more=self.more_problems, first=self.first_problem)
+        if self.skipped:
+            self._drop_unused()
+
+    def _drop_unused(self) -> None:
+        """Remove the customers this import made for rows that were then skipped (a row is checked
+        against its deal only after its batch's customers are found or made): a skipped row leaves
+        nothing behind. Such customers have no deal, contact or ticket yet: none could name them."""
+        made = self.made_customers
+        for start in range(0, len(made), _LOOKUP_CHUNK):
+            chunk = made[start : start + _LOOKUP_CHUNK]
+            used = select(o.c.id).where(o.c.customer_id == cu.c.id).exists()
+            result = self.uow.conn.execute(delete(cu).where(cu.c.id.in_(chunk), ~used))
+            self.customers_created -= result.rowcount
 
     def summary(self) -> ImportSummary:
         return ImportSummary(
@@ -605,8 +809,12 @@ class _Import:
             unchanged=self.unchanged,
             customers_created=self.customers_created,
             users_created=self.users_created,
+            skipped=self.skipped,
+            blank_rows=self.blank_rows,
+            probability_adjusted=self.probability_adjusted,
             dry_run=self.options.dry_run,
             new_users=self.new_users,
+            columns_not_read=self.not_read,
         )
 
     def _prefetch(self, rows: list[_Row]) -> dict[str, RowMapping | None]:
@@ -621,10 +829,38 @@ class _Import:
                 found[deal["external_ref"]] = deal
         return found
 
-    def apply(self, row: _Row, existing: dict[str, RowMapping | None]) -> None:
+    def _prefetch_ids(self, rows: list[_Row]) -> dict[int, RowMapping | None]:
+        """The deals a batch's ids name (rows without a ref only), in one query; None: no such deal."""
+        if self.options.create_only:
+            return {}
+        ids = list({row.deal_id for row in rows if row.deal_id is not None and row.external_ref is None})
+        found: dict[int, RowMapping | None] = dict.fromkeys(ids)
+        for start in range(0, len(ids), _LOOKUP_CHUNK):
+            for deal in self.uow.conn.execute(
+                _DEALS_BY_ID, {"ids": ids[start : start + _LOOKUP_CHUNK]}
+            ).mappings():
+                found[deal["id"]] = deal
+        return found
+
+    def apply(
+        self, row: _Row, existing: dict[str, RowMapping | None], by_id: dict[int, RowMapping | None]
+    ) -> None:
         ref = row.external_ref
         if ref is None:
-            self._create(row)
+            deal_id = row.deal_id
+            if deal_id is None or self.options.create_only:
+                self._create(row)
+                return
+            if deal_id in by_id:
+                deal = by_id.pop(deal_id)  # used once: a later row with the id sees this one's write
+            else:
+                self._flush()
+                deal = self.uow.conn.execute(select(o).where(o.c.id == deal_id)).mappings().first()
+            if deal is None:  # an id from another database: a new deal, with an id of this one
+                self._create(row)
+            else:
+                self._flush()
+                self._update(row, deal)
             return
         if self.options.create_only:  # each ref once per file, so the batch's look-up holds
             holder = existing.get(ref)
@@ -658,8 +894,8 @@ class _Import:
         created_at = row.created_at
         if created_at is None and row.closed_at is not None:
             created_at = row.closed_at  # a deal cannot close before it was created
-        assignee = self._user(row.assignee) if row.assignee else None
-        customer_id = self._customer_id(row.customer_kind, row.customer or self.default_customer or "")
+        assignee = self._user(row.assignee, row.assignee_name) if row.assignee else None
+        customer_id = self._customer_id(row.customer_kind, row.customer or self.default_customer or "", row)
         if taken_by is not None:
             assert row.external_ref is not None
             raise ref_taken(row.external_ref, taken_by)
@@ -688,20 +924,25 @@ class _Import:
 
     def _update(self, row: _Row, deal: RowMapping) -> None:
         """Make the deal match the row, field by field, for the columns the file has."""
-        change = DealChange(self.uow, deal)
         present = row.present
+        code = row.currency or deal["currency"]
+        value_minor = parse_minor(row.value, code) if "value" in present and row.value else 0
+        stage = row.stage or self.pipeline.get(deal["stage"])
+        self._check_closing(row, stage)
+        if row.probability is not None and not stage.is_open:  # the deal's stage is closed
+            row.adjusted = row.probability != stage.probability
+            row.probability = None
+        # Every check passed: what the row names (its customer, its assignee) may now be made.
+        change = DealChange(self.uow, deal)
         if "title" in present:
             change.set("title", row.title)
         if row.customer is not None:
-            change.set("customer_id", self._customer_id(row.customer_kind, row.customer))
-        code = row.currency or deal["currency"]
+            change.set("customer_id", self._customer_id(row.customer_kind, row.customer, row))
         change.currency(code)
         if "value" in present:
-            change.value(parse_minor(row.value, code) if row.value else 0)
+            change.value(value_minor)
         else:
             change.value()  # the value it has, in the row's currency
-        stage = row.stage or self.pipeline.get(deal["stage"])
-        self._check_closing(row, stage)
         change.stage(
             stage,
             probability=row.probability,
@@ -713,7 +954,7 @@ class _Import:
         if "description" in present:
             change.set("description", row.description)
         if "assignee" in present:
-            assignee = self._user(row.assignee) if row.assignee else None
+            assignee = self._user(row.assignee, row.assignee_name) if row.assignee else None
             change.assign(*(assignee or (None, None)))
         for custom in apply_values(self.uow.conn, self.custom_fields, deal["id"], row.custom):
             change.changes.append(FieldChange(custom.field, custom.old, custom.new))
@@ -722,33 +963,35 @@ class _Import:
         else:
             self.unchanged += 1
 
-    def _find_customers(self, rows: list[_Row], existing: dict[str, RowMapping | None]) -> None:
+    def _find_customers(
+        self, rows: list[_Row], existing: dict[str, RowMapping | None], by_id: dict[int, RowMapping | None]
+    ) -> None:
         """Find (or create) the customers a batch's rows will use, with a query per 900 names and one
         insert, into the cache :meth:`_customer_id` takes them from.
 
         The rules, and the order in which customers are created, are those of :meth:`_customer_id`
         taking the rows one by one: a row names its customer, or a new deal gets the default one.
         """
-        wanted: dict[tuple[str | None, str], None] = {}
+        wanted: dict[tuple[str | None, str], _Row] = {}  # each customer, and the first row naming it
         if self.default_customer is None:
             for row in rows:
                 if row.customer is not None:
-                    wanted[(row.customer_kind, row.customer)] = None
+                    wanted.setdefault((row.customer_kind, row.customer), row)
         else:
             refs_made: set[str] = set()
             for row in rows:
                 ref, name = row.external_ref, row.customer
                 if name is None:
                     creates = (
-                        ref is None
+                        (ref is None and (row.deal_id is None or by_id.get(row.deal_id) is None))
                         or self.options.create_only
-                        or (existing.get(ref) is None and ref not in refs_made)
+                        or (ref is not None and existing.get(ref) is None and ref not in refs_made)
                     )
                     name = self.default_customer if creates else None
                 if ref is not None:
                     refs_made.add(ref)
                 if name is not None:
-                    wanted[(row.customer_kind, name)] = None
+                    wanted.setdefault((row.customer_kind, name), row)
         cache = self.customers
         missing = []
         for key in wanted:
@@ -758,11 +1001,13 @@ class _Import:
             else:
                 cache[key] = known_id  # now the most recently used
         if missing:
-            self._resolve_customers(missing)
+            self._resolve_customers(missing, wanted)
         for key in list(islice(cache, max(0, len(cache) - _CUSTOMER_CACHE))):
             del cache[key]
 
-    def _resolve_customers(self, keys: list[tuple[str | None, str]]) -> None:
+    def _resolve_customers(
+        self, keys: list[tuple[str | None, str]], rows: Mapping[tuple[str | None, str], _Row]
+    ) -> None:
         """The ids of these (kind, name) keys, into the cache: found by name, or created, in order."""
         conn = self.uow.conn
         known: dict[str, list[tuple[int, str]]] = {}  # name -> (id, kind) in id order
@@ -771,7 +1016,7 @@ class _Import:
             chunk = names[start : start + _LOOKUP_CHUNK]
             for customer in conn.execute(_CUSTOMERS_BY_NAME, {"names": chunk}):
                 known.setdefault(customer.name, []).append((customer.id, customer.kind))
-        made: list[tuple[str, str]] = []  # (kind, name) of each customer to create
+        made: list[tuple[str, str, _Row]] = []  # (kind, name, first row) of each customer to create
         chosen: list[int] = []  # per key: its id, or -n for the n-th customer made
         for kind, name in keys:
             matches = known.get(name)
@@ -787,21 +1032,27 @@ class _Import:
                             break
             if match is None:
                 match = (-len(made) - 1, kind or self.kind_created)
-                made.append((match[1], name))
+                made.append((match[1], name, rows[(kind, name)]))
                 known.setdefault(name, []).append(match)
             chosen.append(match[0])
         ids = insert_returning_ids(
             conn,
             cu,
-            [customer_row(kind, name, email=None, phone=None, at=self.uow.at) for kind, name in made],
+            [
+                customer_row(kind, name, email=row.customer_email, phone=row.customer_phone, at=self.uow.at)
+                for kind, name, row in made
+            ],
         )
         self.customers_created += len(made)
+        if self.options.skip_invalid:
+            self.made_customers.extend(ids)
         cache = self.customers
         for key, found in zip(keys, chosen, strict=True):
             cache[key] = found if found > 0 else ids[-found - 1]
 
-    def _customer_id(self, kind: str | None, name: str) -> int:
-        """The customer of this name (and kind, if the row says), created when there is none."""
+    def _customer_id(self, kind: str | None, name: str, row: _Row) -> int:
+        """The customer of this name (and kind, if the row says), created when there is none (with the
+        row's email and phone; a customer that is there is left as it is)."""
         key = (kind, name)
         found = self.customers.get(key)
         if found is not None:
@@ -819,42 +1070,58 @@ class _Import:
                 found = next((match.id for match in matches if match.kind == self.kind_created), None)
         if found is None:
             found = insert_customer(
-                conn, kind or self.kind_created, name, email=None, phone=None, at=self.uow.at
+                conn,
+                kind or self.kind_created,
+                name,
+                email=row.customer_email,
+                phone=row.customer_phone,
+                at=self.uow.at,
             )
             self.customers_created += 1
+            if self.options.skip_invalid:
+                self.made_customers.append(found)
         self.customers[key] = found  # _find_customers keeps the cache within its limit
         return found
 
-    def _user(self, text: str) -> tuple[int, str]:
-        """(id, handle) of the user a cell names: a handle, else a user's name; created when unknown."""
+    def _user(self, text: str, name: str | None = None) -> tuple[int, str]:
+        """(id, handle) of the user a cell names: a handle (any case, as everywhere in opp), else a
+        user's name; created when unknown (named ``name`` when the row gives one)."""
         cached = self.users.get(text)
         if cached is not None:
             return cached
         conn = self.uow.conn
-        handles = {text, text.lower()}  # handles are lower case: "Priya" names priya
+        handles = {text, handle_key(text)}  # handles are lower case: "Priya" names priya
         row = conn.execute(select(us.c.id, us.c.handle).where(us.c.handle.in_(handles))).first()
         if row is None and not self.options.create_only:
             row = conn.execute(
                 select(us.c.id, us.c.handle).where(func.lower(us.c.name) == text.lower()).order_by(us.c.id)
             ).first()
-        found = (row.id, row.handle) if row is not None else self._new_user(text)
+        found = (row.id, row.handle) if row is not None else self._new_user(text, name)
         if len(self.users) >= _CACHE_LIMIT:
             self.users.clear()
         self.users[text] = found
         return found
 
-    def _new_user(self, text: str) -> tuple[int, str]:
+    def _new_user(self, text: str, given_name: str | None) -> tuple[int, str]:
+        """A new user: ``text`` as its handle when it is one (any case), else a handle derived from it
+        as from a display name; its name is ``given_name``, else ``text`` when that is not the handle."""
+        name: str | None
         if self.options.create_only:
-            handle, name = parse_handle(text), None
+            handle, name = parse_handle(handle_key(text)), None
         else:
-            name = clean_text(text, what="assignee name", max_length=200)
-            base = derive_handle(text)
+            try:
+                base = parse_handle(handle_key(text))
+            except Invalid:
+                base = derive_handle(text)
             handle, number = base, 1
             while self.uow.conn.execute(select(us.c.id).where(us.c.handle == handle)).first() is not None:
                 number += 1
                 handle = f"{base[:60]}-{number}"
-            if name == handle:
-                name = None
+            name = given_name
+            if name is None:
+                name = clean_text(text, what="assignee name", max_length=200)
+                if name == handle:
+                    name = None
         result = self.uow.conn.execute(
             insert(us).values(handle=handle, name=name, email=None, created_at=self.uow.at)
         )
@@ -865,7 +1132,8 @@ class _Import:
 
 
 def summary_message(summary: ImportSummary) -> str:
-    """One line for people: what was (or would be) done, and the users that were created."""
+    """One line for people: what was (or would be) done, the users that were created, and the rows
+    skipped, passed over as blank, or whose probability followed their won or lost stage."""
     verb = "would import" if summary.dry_run else "imported"
     text = (
         f"opp import: {verb} {count_of(summary.created + summary.updated + summary.unchanged, 'row')}: "
@@ -876,4 +1144,15 @@ def summary_message(summary: ImportSummary) -> str:
     if summary.new_users:
         shown = summary.new_users[:10]
         text += " (" + ", ".join(shown) + (", …" if len(summary.new_users) > 10 else "") + ")"
+    extras = []
+    if summary.skipped:
+        extras.append(f"{count_of(summary.skipped, 'problem row')} skipped")
+    if summary.blank_rows:
+        extras.append(f"{count_of(summary.blank_rows, 'blank row')} passed over")
+    if summary.probability_adjusted:
+        extras.append(
+            f"{count_of(summary.probability_adjusted, 'won or lost row')} given probability 100 or 0"
+        )
+    if extras:
+        text += "; " + ", ".join(extras)
     return text

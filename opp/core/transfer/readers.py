@@ -54,6 +54,14 @@ class SourceRow(NamedTuple):
     line: int
     cells: Mapping[str, str]
     error: str | None = None
+    # The cells as written, only on a row that could not be read (for a file of rejected rows).
+    raw: tuple[str, ...] | None = None
+    blank: bool = False  # a blank line, or a line of empty cells: no row at all
+
+
+# Extra columns an export writes so that it imports back without losing anything: the deal's id in
+# the database it came from, its customer's email and phone, and its assignee's name.
+ROUND_TRIP_COLUMNS = ("id", "customer_email", "customer_phone", "assignee_name")
 
 
 # A header check: takes the file's column names as written, returns them normalised (or raises Invalid).
@@ -146,13 +154,14 @@ def _csv_rows(stream: IO[str], source: str, check_header: HeaderCheck) -> Iterat
             line, start = start, reader.line_num + 1
             joined = "".join(cells)
             if not joined.strip():  # a blank line, or only blank cells
+                yield SourceRow(line, {}, blank=True)
                 continue
             if "\x00" in joined:
-                yield SourceRow(line, {}, f"a cell {_NUL}")
+                yield SourceRow(line, {}, f"a cell {_NUL}", raw=tuple(cells))
                 continue
             if len(cells) != len(columns):
                 message = f"{len(cells)} fields, but the header names {len(columns)} columns"
-                yield SourceRow(line, {}, message)
+                yield SourceRow(line, {}, message, raw=tuple(cells))
                 continue
             yield SourceRow(line, dict(zip(columns, cells, strict=True)))
     except csv.Error as exc:
@@ -208,6 +217,7 @@ def _jsonl_rows(stream: IO[str], check_header: HeaderCheck) -> Iterator[SourceRo
     header: dict[str, str] = {}
     for number, text in enumerate(stream, start=1):
         if not text.strip():
+            yield SourceRow(number, {}, blank=True)
             continue
         try:
             value = _loads(text)
