@@ -27,7 +27,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, FromClause, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, FromClause, delete, exists, func, insert, select, update
 
 from opp.core.context import Context, UnitOfWork
 from opp.core.dates import parse_date
@@ -591,23 +591,48 @@ def where_condition(
         raise Invalid(f"no custom field {where.name!r} to filter on", hint="see opp field list") from exc
     o = schema.opportunities
     subject = o.c.id if field.record == "deal" else o.c.customer_id
-    rows = field_rows(conn, field, as_of)
     text = where.value.strip()
     if not text:
         if where.operator not in ("=", "!="):
             raise Invalid(f"{where.name}{where.operator} needs a value to compare with")
-        held = select(rows.c.record_id)
-        return subject.not_in(held) if where.operator == "=" else subject.in_(held)
+        return _holding(conn, field, subject, None, as_of, negated=where.operator == "=")
     value = parse_value(field, text, today)
     if where.operator in ("=", "!="):
-        matches = select(rows.c.record_id).where(_compare(field, rows, "=", value))
-        return subject.in_(matches) if where.operator == "=" else subject.not_in(matches)
+        return _holding(conn, field, subject, ("=", value), as_of, negated=where.operator == "!=")
     if field.type not in ("number", "date"):
         raise Invalid(
             f"{where.name} is a {field.type} field: it takes = and != only",
             hint=f"{where.operator} compares numbers and dates",
         )
-    return subject.in_(select(rows.c.record_id).where(_compare(field, rows, where.operator, value)))
+    return _holding(conn, field, subject, (where.operator, value), as_of, negated=False)
+
+
+def _holding(
+    conn: Connection,
+    field: Defined,
+    subject: ColumnElement[Any],
+    match: tuple[str, Value] | None,
+    as_of: datetime | None,
+    *,
+    negated: bool,
+) -> ColumnElement[bool]:
+    """Whether the record ``subject`` names holds a value of ``field`` (that ``match`` compares so).
+
+    Now, a correlated EXISTS on ``field_values``: a listing with ``--limit`` probes the primary key
+    for the deals it reads and stops, instead of collecting every matching record first. At an
+    instant, membership in the values rebuilt from history (one aggregate, built once).
+    """
+    if as_of is None or field.record != "deal":
+        found = exists().where(fv.c.field_id == field.id, fv.c.record_id == subject)
+        if match is not None:
+            found = found.where(_compare(field, fv, *match))
+        held: ColumnElement[bool] = ~found if negated else found
+        return held
+    rows = field_rows(conn, field, as_of)
+    records = select(rows.c.record_id)
+    if match is not None:
+        records = records.where(_compare(field, rows, *match))
+    return subject.not_in(records) if negated else subject.in_(records)
 
 
 def _compare(field: Defined, rows: FromClause, operator: str, value: Value) -> ColumnElement[bool]:

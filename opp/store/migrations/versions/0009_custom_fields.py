@@ -14,7 +14,8 @@ The decision, and why:
   double, ``date_value`` a date). Indexes on (field_id, text_value), (field_id, number_value) and
   (field_id, date_value) let ``--where region=EMEA`` or ``--where amount>=5000`` read only the matching
   rows, and ``--by region`` group through a join on the primary key (field_id, record_id). An index on
-  record_id fetches the fields of a page of listed deals.
+  record_id fetches the fields of a page of listed deals. On SQLite the table is WITHOUT ROWID, so a
+  record's value is read from the primary key's tree in one look-up.
 - History's ``field`` grows from 32 to 40 characters, a custom field's longest name, because a change of
   a custom field is an ``updated`` event named after it. SQLite does not enforce a VARCHAR length, so
   the column is widened on PostgreSQL only (rebuilding SQLite's largest table for nothing is avoided).
@@ -55,6 +56,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["field_id"], ["custom_fields.id"], name="fk_field_values_field_id_custom_fields"
         ),
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_field_values_field_id_text_value", "field_values", ["field_id", "text_value"])
     op.create_index("ix_field_values_field_id_number_value", "field_values", ["field_id", "number_value"])
