@@ -577,6 +577,29 @@ class Generator:
         return rows
 
 
+#: The custom field ``region`` (``opp list --where region=EMEA``, ``forecast --by region``): a quarter
+#: of the deals have none, the rest are spread over the three choices.
+REGIONS = ("EMEA", "APAC", "AMER", None)
+
+
+def region_values(field_id: int, first_id: int, count: int) -> list[dict[str, object]]:
+    """The region of each deal of a batch (its field_values rows), fixed by the deal's id."""
+    rows = []
+    for deal_id in range(first_id, first_id + count):
+        region = REGIONS[(deal_id * 7919) % 4]
+        if region is not None:
+            rows.append(
+                {
+                    "field_id": field_id,
+                    "record_id": deal_id,
+                    "text_value": region,
+                    "number_value": None,
+                    "date_value": None,
+                }
+            )
+    return rows
+
+
 def generate(deals: int, db: str, seed: int, *, batch: int = BATCH, quiet: bool = False) -> dict[str, float]:
     started = time.perf_counter()
     store = open_store(db)
@@ -595,6 +618,15 @@ def generate(deals: int, db: str, seed: int, *, batch: int = BATCH, quiet: bool 
                 for start in range(0, len(gen.customers), batch):
                     conn.execute(insert(schema.customers), gen.customers[start : start + batch])
                 conn.execute(insert(schema.rates), gen.rates)
+                region_id = conn.execute(
+                    insert(schema.custom_fields).values(
+                        name="region",
+                        record="deal",
+                        type="choice",
+                        choices='["EMEA", "APAC", "AMER"]',
+                        created_at=datetime(2024, 1, 1),
+                    )
+                ).inserted_primary_key[0]
                 conn.execute(
                     insert(schema.services),
                     [
@@ -627,6 +659,7 @@ def generate(deals: int, db: str, seed: int, *, batch: int = BATCH, quiet: bool 
                     conn.execute(insert(schema.history), events)
                     if lines:
                         conn.execute(insert(schema.billables), lines)
+                    conn.execute(insert(schema.field_values), region_values(region_id, made + 1, count))
                     t2 = time.perf_counter()
                 build, write = build + t1 - t0, write + t2 - t1
                 made += count

@@ -167,7 +167,23 @@ def cases(params: dict[str, str], search: str, show_id: str) -> list[Case]:
             "list-search-rare",
         ),
         Case(f"show {show_id}", ["show", show_id], "show"),
+        # Custom fields against the same question on a built-in column (CUSTOM_PAIRS).
+        Case("list --stage proposal --limit 50", ["list", "--stage", "proposal", "--limit", "50"], None),
+        Case(
+            "list --where region=EMEA --limit 50", ["list", "--where", "region=EMEA", "--limit", "50"], None
+        ),
+        Case(
+            "forecast --by region --currency USD", ["forecast", "--by", "region", "--currency", "USD"], None
+        ),
     ]
+
+
+#: (custom field case, built-in case): the first may grow from the small to the big database no more
+#: than GOAL_GROWTH times the second.
+CUSTOM_PAIRS = (
+    ("list --where region=EMEA --limit 50", "list --stage proposal --limit 50"),
+    ("forecast --by region --currency USD", "forecast --by stage --currency USD"),
+)
 
 
 def commands(case: Case, db: str, opp: str, params: dict[str, str]) -> tuple[list[str], list[str] | None]:
@@ -394,6 +410,25 @@ def report(all_cases: list[Case], results: dict, big: str, small: str | None) ->
                     )
         if not case.raw:
             peaks[case.name] = mine.peak_kb / 1024
+    if small:
+        for custom, builtin in CUSTOM_PAIRS:
+            grew = {
+                name: results[name][big]["opp"].median - results[name][small]["opp"].median
+                for name in (custom, builtin)
+            }
+            if grew[builtin] > 0.005:
+                verdicts.append(
+                    _verdict(
+                        f"{custom}: growth ≤ {GOAL_GROWTH}× {builtin}'s",
+                        grew[custom] / grew[builtin],
+                        GOAL_GROWTH,
+                    )
+                )
+            else:
+                verdicts.append(
+                    f"{'ok  ' if grew[custom] < 0.05 else 'FAIL'} {custom}: growth ≤ {GOAL_GROWTH}× "
+                    f"{builtin}'s ({builtin} did not grow; {custom} grew {ms(grew[custom])} ms)"
+                )
     worst = max(peaks, key=peaks.__getitem__)
     verdicts.append(
         _verdict(

@@ -17,10 +17,10 @@
 #   opp contact add --format --role
 #   opp contact list --format
 #   opp contact remove --format
-#   opp create --assign --close --currency --description --format --org --person --probability --ref --stage --value
-#   opp customer add --email --employer --format --job-title --org --person --phone
+#   opp create --assign --close --currency --description --format --org --person --probability --ref --set --stage --value
+#   opp customer add --email --employer --format --job-title --org --person --phone --set
 #   opp customer dupes --format
-#   opp customer edit --email --employer --format --job-title --name --phone
+#   opp customer edit --email --employer --format --job-title --name --phone --set
 #   opp customer list --employer --format --kind --search
 #   opp customer merge --format
 #   opp customer show --format
@@ -30,17 +30,21 @@
 #   opp db upgrade --format
 #   opp delete --format
 #   opp demo --file --format
-#   opp edit --close --currency --description --format --if-version --probability --reason --ref --title --value --value-from-billables
-#   opp export --assignee --customer --format --from --limit --overdue --period --raw --search --stage --status --to --unassigned --what
-#   opp forecast --as-of --assignee --by --currency --format --from --period --range --stage --to
+#   opp edit --close --currency --description --format --if-version --probability --reason --ref --set --title --value --value-from-billables
+#   opp export --assignee --customer --format --from --limit --overdue --period --raw --search --stage --status --to --unassigned --what --where
+#   opp field add --choices --format --on --type
+#   opp field edit --choices --format
+#   opp field list --format
+#   opp field remove --force --format
+#   opp forecast --as-of --assignee --by --currency --format --from --period --range --stage --to --where
 #   opp history --action --actor --format --limit --reverse --since
 #   opp import --currency --customer-kind --date-order --default-customer --dry-run --force --format --ignore --map --output-format --profile --raw --rejects --require --skip-invalid --stage-map
 #   opp invoice list --customer --deal --format --period
 #   opp invoice show --force --format --out
-#   opp list --as-of --assignee --customer --format --from --limit --overdue --period --raw --search --sort --stage --status --to --unassigned --without-task
+#   opp list --as-of --assignee --customer --format --from --limit --overdue --period --raw --search --sort --stage --status --to --unassigned --where --without-task
 #   opp note --format --kind
 #   opp notes --customer --format --kind --limit --search
-#   opp pipeline --as-of --assignee --board --cards --currency --format
+#   opp pipeline --as-of --assignee --board --cards --currency --format --where
 #   opp quota list --format --period --user
 #   opp quota remove --format
 #   opp quota set --currency --format
@@ -49,18 +53,18 @@
 #   opp rate set --date --format
 #   opp report accuracy --assignee --currency --format --period
 #   opp report attainment --assignee --currency --format --period
-#   opp report calibration --assignee --by --format --period
-#   opp report conversion --assignee --format --period
-#   opp report cycle --assignee --by --format --period
-#   opp report deal-size --assignee --by --currency --format --period
-#   opp report lost-reasons --assignee --by --format --period
-#   opp report overdue --assignee --fail-if-any --format --limit
+#   opp report calibration --assignee --by --format --period --where
+#   opp report conversion --assignee --format --period --where
+#   opp report cycle --assignee --by --format --period --where
+#   opp report deal-size --assignee --by --currency --format --period --where
+#   opp report lost-reasons --assignee --by --format --period --where
+#   opp report overdue --assignee --fail-if-any --format --limit --where
 #   opp report pushes --assignee --format --limit --min --period --since --status
 #   opp report services --format --period
-#   opp report stuck --assignee --days --fail-if-any --format --limit
+#   opp report stuck --assignee --days --fail-if-any --format --limit --where
 #   opp report support --by --currency --format --hourly-cost --period
 #   opp report waterfall --assignee --by --currency --detail --format --from --measure --period --to
-#   opp report win-rate --assignee --by --format --period
+#   opp report win-rate --assignee --by --format --period --where
 #   opp review --assignee --currency --force --format --out --period --since
 #   opp service add --currency --format --name --price --tax --unit
 #   opp service edit --currency --format --name --price --tax --unit

@@ -17,6 +17,7 @@ def test_add_an_organization(cli):
         "phone": "+1 555",
         "employer": None,
         "job_title": None,
+        "fields": {},
     }
 
 
@@ -30,6 +31,7 @@ def test_add_a_person(cli):
         "phone": None,
         "employer": None,
         "job_title": None,
+        "fields": {},
     }
 
 

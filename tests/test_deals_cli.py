@@ -33,6 +33,7 @@ OPPORTUNITY_KEYS = [
     "next_task",
     "category",
     "category_set",
+    "fields",
 ]
 LATER = "2026-03-12T10:00:00Z"
 
@@ -123,6 +124,7 @@ def test_create_prints_the_contract_opportunity(opp):
         "next_task": None,
         "category": "pipeline",
         "category_set": False,
+        "fields": {},
     }
 
 

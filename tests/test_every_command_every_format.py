@@ -57,7 +57,7 @@ def _review_rows(found: Any) -> int:
 SAMPLES: dict[tuple[str, ...], list[Sample]] = {
     ("create",): [Sample(("New deal", "--org", "Initech", "--value", "10"))],
     ("show",): [Sample(("1",))],
-    ("list",): [Sample(()), Sample(("--status", "all"))],
+    ("list",): [Sample(()), Sample(("--status", "all")), Sample(("--where", "region=EMEA"))],
     ("edit",): [Sample(("2", "--title", "Renamed"))],
     ("stage",): [Sample(("proposal", "2", "--force"))],
     ("category",): [Sample(("commit", "2"))],
@@ -77,6 +77,8 @@ SAMPLES: dict[tuple[str, ...], list[Sample]] = {
         Sample(("--by", "quarter"), rows=_groups_and_total),
         Sample(("--by", "category"), rows=lambda found: _groups_and_total(found) + len(found["rollups"])),
         Sample(("--range",)),
+        Sample(("--by", "region"), rows=_groups_and_total),
+        Sample(("--where", "region!=EMEA"), rows=_groups_and_total),
     ],
     ("pipeline",): [
         Sample((), rows=_groups_and_total),
@@ -121,7 +123,7 @@ SAMPLES: dict[tuple[str, ...], list[Sample]] = {
     ("db", "upgrade"): [Sample(())],
     ("db", "backup"): [Sample(("{tmp}/backup.db",), sqlite_only=True)],
     ("db", "copy"): [Sample(("--to", "{tmp}/copy.db"))],
-    ("customer", "add"): [Sample(("--org", "Hooli"))],
+    ("customer", "add"): [Sample(("--org", "Hooli")), Sample(("--org", "Pied Piper", "--set", "tier=gold"))],
     ("customer", "list"): [Sample(())],
     ("customer", "edit"): [Sample(("Ann Lee", "--employer", "Initech", "--job-title", "CFO"))],
     ("customer", "dupes"): [Sample(())],
@@ -132,6 +134,10 @@ SAMPLES: dict[tuple[str, ...], list[Sample]] = {
     ("user", "add"): [Sample(("ann", "--name", "Ann Perkins"))],
     ("user", "edit"): [Sample(("sam", "--email", "sam@example.com"))],
     ("user", "list"): [Sample(())],
+    ("field", "add"): [Sample(("industry", "--type", "text"))],
+    ("field", "list"): [Sample(())],
+    ("field", "edit"): [Sample(("region", "--choices", "EMEA,APAC,LATAM"))],
+    ("field", "remove"): [Sample(("region", "--force"))],
     ("stages", "list"): [Sample(())],
     ("stages", "add"): [Sample(("demo", "--probability", "40", "--after", "lead"))],
     ("stages", "edit"): [Sample(("lead", "--name", "Leads"))],
@@ -213,7 +219,9 @@ def _build(db: str) -> None:
     cli = Cli(db)
     cli("user", "add", "dana", "--name", "Dana Scully")
     cli("user", "add", "sam", "--name", "Sam Carter")
-    cli("customer", "add", "--org", "Initech", "--email", "info@initech.example")
+    cli("field", "add", "region", "--type", "choice", "--choices", "EMEA,APAC")
+    cli("field", "add", "tier", "--type", "choice", "--choices", "Gold", "--on", "customer")
+    cli("customer", "add", "--org", "Initech", "--email", "info@initech.example", "--set", "tier=Gold")
     cli("customer", "add", "--person", "Ann Lee", "--employer", "Initech", "--job-title", "CTO")
     cli("customer", "add", "--org", "Initech Inc")
     cli("config", "set", "reporting_currency", "USD")
@@ -255,7 +263,18 @@ def _build(db: str) -> None:
         "--close",
         "2026-06-30",
     )
-    cli("create", "Lost one", "--org", "Initech", "--value", "300", "--close", "2026-02-28")
+    cli(
+        "create",
+        "Lost one",
+        "--org",
+        "Initech",
+        "--value",
+        "300",
+        "--close",
+        "2026-02-28",
+        "--set",
+        "region=EMEA",
+    )
     cli("stage", "lost", "3", "--reason", "price")
     cli("stage", "won", "1", "--force")
     cli("bill", "add", "1", "--service", "CONS", "--qty", "2")

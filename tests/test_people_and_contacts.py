@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-CUSTOMER_KEYS = ["id", "kind", "name", "email", "phone", "employer", "job_title"]
+CUSTOMER_KEYS = ["id", "kind", "name", "email", "phone", "employer", "job_title", "fields"]
 
 
 @pytest.fixture
@@ -104,6 +104,7 @@ def test_customer_edit_changes_every_field_and_clears_with_empty_text(acme):
         "phone": "+1 555",
         "employer": {"id": 2, "name": "Acme Corp"},
         "job_title": "Buyer",
+        "fields": {},
     }
     cleared = acme.json(
         "customer", "edit", "4", "--employer", "", "--job-title", "", "--email", "", "--phone", ""

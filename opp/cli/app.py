@@ -222,6 +222,7 @@ def _register() -> None:
         db,
         deals,
         demo,
+        fields,
         forecast,
         insight,
         invoice,
@@ -254,6 +255,7 @@ def _register() -> None:
     app.add_typer(contacts.app, name="contact")
     app.add_typer(users.app, name="user")
     app.add_typer(stages.app, name="stages")
+    app.add_typer(fields.app, name="field")
     app.add_typer(bill.app, name="bill")
     app.add_typer(bill.service_app, name="service")
     app.add_typer(rates.app, name="rate")

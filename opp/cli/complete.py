@@ -76,6 +76,62 @@ def complete_individual(ctx: typer.Context, incomplete: str) -> Choices:
     return _values(ctx, "individual", incomplete)
 
 
+def _field_words(
+    ctx: typer.Context | None, kind: str, incomplete: str, operators: tuple[str, ...]
+) -> Choices:
+    """``NAME=`` for the field names typed so far, then ``NAME=CHOICE`` (and the other operators) for a
+    choice field's choices; nothing, silently, on any failure."""
+    match = re.match(r"([a-z0-9_]*)(!=|>=|<=|=|>|<)?(.*)\Z", incomplete, re.DOTALL)
+    if match is None:
+        return []
+    name, operator, value = match.groups()
+    if operator is None:
+        return [(f"{found}=", kind_) for found, kind_ in _values(ctx, kind, name)]
+    try:
+        db = _database(ctx)
+        if db is None or operator not in operators:
+            return []
+        from opp.core.lookups import field_choices
+
+        return [
+            (f"{name}{operator}{choice}", "")
+            for choice in field_choices(db, name)
+            if choice.lower().startswith(value.lower())
+        ]
+    except Exception:
+        return []
+
+
+def complete_set_deal_field(ctx: typer.Context, incomplete: str) -> Choices:
+    """``--set`` on a deal: its custom fields' names, then a choice field's choices."""
+    return _field_words(ctx, "deal_field", incomplete, ("=",))
+
+
+def complete_set_customer_field(ctx: typer.Context, incomplete: str) -> Choices:
+    """``--set`` on a customer: its custom fields' names, then a choice field's choices."""
+    return _field_words(ctx, "customer_field", incomplete, ("=",))
+
+
+def complete_where(ctx: typer.Context, incomplete: str) -> Choices:
+    """``--where``: custom field names, then a choice field's choices after ``=`` or ``!=``."""
+    return _field_words(ctx, "field", incomplete, ("=", "!="))
+
+
+def complete_field(ctx: typer.Context, incomplete: str) -> Choices:
+    """Custom field names, with their types."""
+    return _values(ctx, "field", incomplete)
+
+
+def complete_group(builtin: tuple[str, ...]) -> Any:
+    """``--by``: the built-in groups, then the custom fields' names."""
+
+    def complete(ctx: typer.Context, incomplete: str) -> Choices:
+        offered: Choices = [(group, "") for group in builtin if group.startswith(incomplete)]
+        return offered + _values(ctx, "field", incomplete)
+
+    return complete
+
+
 def complete_service(ctx: typer.Context, incomplete: str) -> Choices:
     """Service codes still offered, with their names."""
     return _values(ctx, "service", incomplete)

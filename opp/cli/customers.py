@@ -65,17 +65,25 @@ CustomerRefArg = Annotated[
 
 
 def flat_customer(customer: Any) -> dict[str, Any]:
-    """A customer as one CSV row (:data:`CUSTOMER_CSV`)."""
+    """A customer as one CSV row (:data:`CUSTOMER_CSV`, then ``fields_NAME`` per custom field)."""
     row = customer.as_dict()
     employer = row.pop("employer", None)
     row["employer_id"] = None if employer is None else employer["id"]
     row["employer"] = None if employer is None else employer["name"]
-    return {key: row.get(key) for key in CUSTOMER_CSV}
+    custom = row.get("fields") or {}
+    return {**{key: row.get(key) for key in CUSTOMER_CSV}, **{f"fields_{k}": v for k, v in custom.items()}}
+
+
+def csv_header(customers: Any) -> list[str]:
+    """The CSV header of these customers: every customer carries every custom field of customers."""
+    first = next(iter(customers), None)
+    custom = [] if first is None else list(first.fields)
+    return [*CUSTOMER_CSV, *(f"fields_{name}" for name in custom)]
 
 
 def _emit_customer(customer: Any, fmt: Format) -> None:
     if fmt is Format.csv:
-        emit([flat_customer(customer)], fmt, fields=CUSTOMER_CSV)
+        emit([flat_customer(customer)], fmt, fields=csv_header([customer]))
     else:
         emit(customer, fmt)
 
@@ -88,6 +96,15 @@ def add(
     phone: PhoneOpt = None,
     employer: EmployerOpt = None,
     job_title: JobTitleOpt = None,
+    set_fields: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="NAME=VALUE",
+            help="Set a custom customer field (repeatable); NAME= clears it. See opp field list.",
+            autocompletion=complete.complete_set_customer_field,
+        ),
+    ] = None,
     fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """Add a customer: exactly one of --org or --person (a person may work for an --employer)."""
@@ -103,7 +120,14 @@ def add(
             hint="opp customer add --person NAME --employer ORG --job-title T",
         )
     added = customers.add_customer(
-        state.context(), kind, name or "", email=email, phone=phone, employer=employer, job_title=job_title
+        state.context(),
+        kind,
+        name or "",
+        email=email,
+        phone=phone,
+        employer=employer,
+        job_title=job_title,
+        set_fields=set_fields or (),
     )
     _emit_customer(added, fmt)
 
@@ -116,16 +140,34 @@ def edit(
     phone: PhoneOpt = None,
     employer: EmployerOpt = None,
     job_title: JobTitleOpt = None,
+    set_fields: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="NAME=VALUE",
+            help="Set a custom customer field (repeatable); NAME= clears it. See opp field list.",
+            autocompletion=complete.complete_set_customer_field,
+        ),
+    ] = None,
     fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """Change a customer's fields ('' clears an optional one: --email '', --employer ''); undoable."""
     from opp.core.errors import Invalid
     from opp.core.pipeline import customers
 
-    if all(value is None for value in (name, email, phone, employer, job_title)):
-        raise Invalid("nothing to change", hint="give --name, --email, --phone, --employer or --job-title")
+    if all(value is None for value in (name, email, phone, employer, job_title)) and not set_fields:
+        raise Invalid(
+            "nothing to change", hint="give --name, --email, --phone, --employer, --job-title or --set"
+        )
     edited = customers.edit_customer(
-        state.context(), ref, name=name, email=email, phone=phone, employer=employer, job_title=job_title
+        state.context(),
+        ref,
+        name=name,
+        email=email,
+        phone=phone,
+        employer=employer,
+        job_title=job_title,
+        set_fields=set_fields or (),
     )
     _emit_customer(edited, fmt)
 
@@ -154,9 +196,16 @@ def list_(
     from opp.core.records import Customer
 
     if fmt is Format.csv:
-        emit([flat_customer(customer) for customer in found], fmt, fields=CUSTOMER_CSV)
+        rows = [flat_customer(customer) for customer in found]
+        emit(rows, fmt, fields=csv_header(found))
         return
-    emit(found, fmt, columns=CUSTOMER_COLUMNS, of=Customer, empty="no customers match")
+    columns = CUSTOMER_COLUMNS
+    if fmt is Format.table:  # a column per custom customer field
+        from opp.core.fields import field_names
+
+        names = field_names(state.context(), "customer")
+        columns = [*CUSTOMER_COLUMNS, *(Column(name, f"fields.{name}", 20) for name in names)]
+    emit(found, fmt, columns=columns, of=Customer, empty="no customers match")
 
 
 @app.command()

@@ -31,11 +31,13 @@ from opp.cli.options import (
     RawOpt,
     RecordFormatOpt,
     SearchOpt,
+    SetOpt,
     SortOpt,
     StagesOpt,
     StatusOpt,
     ToOpt,
     UnassignedOpt,
+    WhereOpt,
     read_ids,
 )
 from opp.cli.render import Column, Format, emit, message
@@ -116,6 +118,7 @@ def create(
         str | None,
         typer.Option("--assign", metavar="HANDLE", help="Assign to a user.", autocompletion=complete_user),
     ] = None,
+    set_fields: SetOpt = None,
     fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """Create an opportunity for an existing customer and print it."""
@@ -134,6 +137,7 @@ def create(
         description=description,
         ref=ref,
         assign=assign,
+        set_fields=set_fields or (),
     )
     emit(deal, fmt)
 
@@ -175,6 +179,7 @@ def list_(
     sort: SortOpt = None,
     limit: LimitOpt = None,
     as_of: AsOfOpt = None,
+    where: WhereOpt = None,
     raw: RawOpt = False,
     fmt: FormatOpt = Format.table,
 ) -> None:
@@ -195,13 +200,25 @@ def list_(
         overdue=overdue,
         without_task=without_task,
         as_of=as_of,
+        where=where or (),
     )
     # --format ids reads only the ids: no record is built for a deal whose id alone is printed.
     read = deals.stream_deal_ids if fmt is Format.ids else deals.stream_deals
     found = read(state.context(), scope, sort=sort, limit=limit)
     from opp.core.records import Opportunity
 
-    emit(found, fmt, columns=DEAL_COLUMNS, of=Opportunity, raw=raw, empty="no opportunities match")
+    columns = deal_columns() if fmt is Format.table else DEAL_COLUMNS
+    emit(found, fmt, columns=columns, of=Opportunity, raw=raw, empty="no opportunities match")
+
+
+def deal_columns() -> list[Column]:
+    """A deal listing's table columns: the built-in ones, then a column per custom deal field."""
+    from opp.core.fields import field_names
+
+    return [
+        *DEAL_COLUMNS,
+        *(Column(name, f"fields.{name}", 20) for name in field_names(state.context(), "deal")),
+    ]
 
 
 def edit(
@@ -231,6 +248,7 @@ def edit(
             "naming who changed it.",
         ),
     ] = None,
+    set_fields: SetOpt = None,
     fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """Change fields of an opportunity ('' clears an optional one); each change is recorded."""
@@ -249,6 +267,7 @@ def edit(
         value_from_billables=value_from_billables,
         reason=reason,
         if_version=if_version,
+        set_fields=set_fields or (),
     )
     emit(deal, fmt)
 

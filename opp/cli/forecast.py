@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from opp.cli import state
+from opp.cli.complete import complete_group
 from opp.cli.options import (
     AsOfOpt,
     AssigneeOpt,
@@ -15,6 +16,7 @@ from opp.cli.options import (
     RecordFormatOpt,
     StagesOpt,
     ToOpt,
+    WhereOpt,
 )
 from opp.cli.render import Column, Format, emit
 
@@ -47,7 +49,9 @@ def forecast(
         typer.Option(
             "--by",
             metavar="GROUP",
-            help="stage (default), assignee, customer, month, quarter or category (with the rollups).",
+            help="stage (default), assignee, customer, month, quarter, category (with the rollups), or a "
+            "custom field's name.",
+            autocompletion=complete_group(("stage", "assignee", "customer", "month", "quarter", "category")),
         ),
     ] = None,
     period: PeriodOpt = None,
@@ -57,6 +61,7 @@ def forecast(
     assignee: AssigneeOpt = None,
     currency: CurrencyOpt = None,
     as_of: AsOfOpt = None,
+    where: WhereOpt = None,
     spread: Annotated[
         bool,
         typer.Option(
@@ -78,6 +83,7 @@ def forecast(
         close_from=close_from,
         close_to=close_to,
         as_of=as_of,
+        where=where or (),
     )
     if spread:
         _forecast_range(scope, by_given=by is not None, currency=currency, fmt=fmt)
@@ -124,6 +130,7 @@ def pipeline(
     assignee: AssigneeOpt = None,
     currency: CurrencyOpt = None,
     as_of: AsOfOpt = None,
+    where: WhereOpt = None,
     as_board: Annotated[
         bool,
         typer.Option("--board", help="The deals as cards (id, short title, value) in a column per stage."),
@@ -145,9 +152,14 @@ def pipeline(
         raise typer.BadParameter("applies only with --board", param_hint="'--cards'")
     if as_board:
         ctx = state.context()
-        _board(service.board(ctx, assignee=assignee, currency=currency, as_of=as_of, cards=cards), fmt)
+        found = service.board(
+            ctx, assignee=assignee, currency=currency, as_of=as_of, cards=cards, where=where or ()
+        )
+        _board(found, fmt)
         return
-    board = service.pipeline_board(state.context(), assignee=assignee, currency=currency, as_of=as_of)
+    board = service.pipeline_board(
+        state.context(), assignee=assignee, currency=currency, as_of=as_of, where=where or ()
+    )
     largest = float(max((stage.value for stage in board.stages), default=0))
     rows = [
         {"stage": stage.stage, "name": stage.name, "currency": board.currency, **_figures(stage)}

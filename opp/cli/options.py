@@ -8,7 +8,13 @@ from typing import Annotated, Any
 
 import typer
 
-from opp.cli.complete import complete_customer, complete_stage, complete_user
+from opp.cli.complete import (
+    complete_customer,
+    complete_set_deal_field,
+    complete_stage,
+    complete_user,
+    complete_where,
+)
 from opp.cli.render import CALENDAR_FORMATS, LIST_FORMATS, RECORD_FORMATS, Format, format_names
 
 
@@ -137,5 +143,24 @@ AsOfOpt = Annotated[
         "--as-of",
         metavar="DATE",
         help="Answer from the deals as they stood at the end of that day (UTC), rebuilt from history.",
+    ),
+]
+WhereOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--where",
+        metavar="COND",
+        help="Only deals whose custom field holds: NAME=V, NAME!=V (unset included), and for numbers and "
+        "dates NAME>=V, NAME<=V, NAME>V, NAME<V; NAME= is unset (repeatable, all must hold).",
+        autocompletion=complete_where,
+    ),
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="NAME=VALUE",
+        help="Set a custom field (repeatable); NAME= clears it. See opp field list.",
+        autocompletion=complete_set_deal_field,
     ),
 ]

@@ -477,7 +477,7 @@ def csv_header(record_type: type) -> list[str]:
             kind = optional[0]  # a nested record or null (next_task): its columns, empty when null
         if isinstance(kind, type) and dataclasses.is_dataclass(kind):
             header += [field.name if sub == "name" else f"{field.name}_{sub}" for sub in csv_header(kind)]
-        elif typing.get_origin(kind) not in (list, tuple):
+        elif typing.get_origin(kind) not in (list, tuple, dict):  # a dict's keys come with the rows
             header.append(field.name)
     return header
 

@@ -39,6 +39,7 @@ PARAMETERS: dict[str, tuple[Any, dict[str, Any]]] = {
     "status": (str | None, {"metavar": "STATUS"}),
     "since": (str | None, {"metavar": "DATE"}),
     "hourly_cost": (str | None, {"metavar": "N"}),
+    "where": (list[str] | None, {"metavar": "COND", "autocompletion": complete.complete_where}),
 }
 #: Every option some report takes: given to a report that does not take it, it is refused by name.
 REPORT_FLAGS = frozenset(flag for report in registry.REPORTS for flag in report.flags)

@@ -24,6 +24,7 @@ from opp.cli.options import (
     StagesOpt,
     ToOpt,
     UnassignedOpt,
+    WhereOpt,
 )
 from opp.cli.render import Format, emit, message
 from opp.core.errors import Invalid
@@ -346,6 +347,7 @@ def export(
     close_to: ToOpt = None,
     search: SearchOpt = None,
     overdue: OverdueOpt = False,
+    where: WhereOpt = None,
     limit: LimitOpt = None,
     what: Annotated[
         str,
@@ -369,10 +371,10 @@ def export(
     """
     from opp.core.pipeline.scope import Scope
     from opp.core.transfer import exporter
-    from opp.core.transfer.exporter import EXPORT_COLUMNS, export_deals
+    from opp.core.transfer.exporter import export_columns, export_deals
 
     kind = what.strip().lower()
-    columns = exporter.export_columns(kind)
+    columns = exporter.what_columns(kind)
     if kind != "deals":
         from opp.core.errors import Invalid
 
@@ -398,11 +400,13 @@ def export(
         close_to=close_to,
         search=search,
         overdue=overdue,
+        where=where or (),
     )
     bar = ProgressBar("exporting")
     try:
-        records = export_deals(state.context(), scope, progress=bar, limit=limit)
-        emit(records, fmt.value, fields=EXPORT_COLUMNS, raw=raw)
+        ctx = state.context()
+        records = export_deals(ctx, scope, progress=bar, limit=limit)
+        emit(records, fmt.value, fields=export_columns(ctx), raw=raw)
     finally:
         bar.close()
 

@@ -79,7 +79,26 @@ def _tickets(prefix: str) -> Select[Any]:
     )
 
 
+def _fields(prefix: str, record: str | None = None) -> Select[Any]:
+    f = schema.custom_fields
+    query = select(f.c.name, f.c.type).where(f.c.name.startswith(prefix.lower(), autoescape=True))
+    if record is not None:
+        query = query.where(f.c.record == record)
+    return query.order_by(f.c.name)
+
+
+def _deal_fields(prefix: str) -> Select[Any]:
+    return _fields(prefix, "deal")
+
+
+def _customer_fields(prefix: str) -> Select[Any]:
+    return _fields(prefix, "customer")
+
+
 QUERIES: dict[str, Callable[[str], Select[Any]]] = {
+    "field": _fields,
+    "deal_field": _deal_fields,
+    "customer_field": _customer_fields,
     "stage": _stages,
     "user": _users,
     "customer": _customers,
@@ -100,3 +119,17 @@ def names(db: str, kind: str, prefix: str, *, limit: int = 200) -> list[tuple[st
     finally:
         store.close()
     return [(str(name), str(description or "")) for name, description in rows]
+
+
+def field_choices(db: str, name: str) -> list[str]:
+    """The choices of the custom field ``name`` (none for a field of another type, or no such field)."""
+    import json
+
+    f = schema.custom_fields
+    store = Store(resolve_url(db), lock_timeout=1.0)
+    try:
+        with store.read() as conn:
+            found = conn.execute(select(f.c.choices).where(f.c.name == name.lower())).scalar()
+    finally:
+        store.close()
+    return [str(choice) for choice in json.loads(found)] if found else []

@@ -7,7 +7,7 @@ Money is ``Decimal`` quantized to its currency's minor unit; dates are ``date``;
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -41,15 +41,6 @@ class CustomerRef(Record):
 
 
 @dataclass(frozen=True)
-class Customer(Record):
-    id: int
-    kind: str
-    name: str
-    email: str | None
-    phone: str | None
-
-
-@dataclass(frozen=True)
 class EmployerRef(Record):
     """The organization an individual works for, as a customer's JSON names it."""
 
@@ -58,12 +49,17 @@ class EmployerRef(Record):
 
 
 @dataclass(frozen=True)
-class CustomerProfile(Customer):
-    """A customer as the customer commands show it: with, for an individual, the organization they
-    work for and their job title (an invoice names its customer without them)."""
-
-    employer: EmployerRef | None
-    job_title: str | None
+class Customer(Record):
+    id: int
+    kind: str
+    name: str
+    email: str | None
+    phone: str | None
+    #: For an individual, the organization they work for and their job title (None otherwise).
+    employer: EmployerRef | None = None
+    job_title: str | None = None
+    #: Every custom field defined for customers, None where unset (see opp.core.fields).
+    fields: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -124,6 +120,8 @@ class Opportunity(Record):
     #: hand (``category_set``) else its stage's (see opp.core.pipeline.categories).
     category: str = "pipeline"
     category_set: bool = False
+    #: Every custom field defined for deals, None where unset (see opp.core.fields).
+    fields: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -128,7 +129,8 @@ history = Table(
     Column("at", DateTime, nullable=False),
     Column("actor", String(64), nullable=False),
     Column("action", String(16), nullable=False),
-    Column("field", String(32)),
+    # 40 since revision 0009: a custom field's name (up to 40 characters) is its history field.
+    Column("field", String(40)),
     Column("old", Text),
     Column("new", Text),
     Column("note", Text),
@@ -365,4 +367,41 @@ quotas = Table(
     Column("updated_at", DateTime, nullable=False),
     UniqueConstraint("user_id", "period", name="uq_quotas_user_id_period"),
     Index("ix_quotas_period", "period"),
+)
+
+# -- custom fields (revision 0009) ----------------------------------------------------------------------
+
+# A team's own fields on deals or customers (``record`` says which): typed text, number, date or choice.
+# Names are unique across both kinds, so that ``--where NAME`` and ``--by NAME`` name one field.
+# ``choices`` is the choices of a choice field as a JSON array, in the order defined.
+custom_fields = Table(
+    "custom_fields",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(40), nullable=False, unique=True),
+    Column("record", String(16), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("choices", Text),
+    Column("created_at", DateTime, nullable=False),
+)
+
+# One row per record and field that holds a value (an unset value has no row). ``text_value`` is the
+# value as history writes it (exact: a number's decimal text, a date's ISO text, a choice as defined);
+# ``number_value`` and ``date_value`` repeat a number or a date in a type SQL compares and orders, so
+# that ``--where`` and ``--by`` run in the database through the indexes below. ``record_id`` is a
+# deal's or a customer's id as the field's ``record`` says (so no foreign key).
+field_values = Table(
+    "field_values",
+    metadata,
+    Column("field_id", Integer, ForeignKey("custom_fields.id"), primary_key=True),
+    Column("record_id", Integer, primary_key=True),
+    Column("text_value", String(500), nullable=False),
+    Column("number_value", Float(53)),
+    Column("date_value", Date),
+    Index("ix_field_values_field_id_text_value", "field_id", "text_value"),
+    Index("ix_field_values_field_id_number_value", "field_id", "number_value"),
+    Index("ix_field_values_field_id_date_value", "field_id", "date_value"),
+    Index("ix_field_values_record_id", "record_id"),
+    # SQLite keeps the rows in the primary key's tree: a deal's value is one look-up (--by, listings).
+    sqlite_with_rowid=False,
 )

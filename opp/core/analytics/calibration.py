@@ -4,6 +4,7 @@ it last left each open stage, by probability band, against how often those deals
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -54,7 +55,12 @@ def _band_of(probability: ColumnElement[Any]) -> ColumnElement[int]:
 
 
 def calibration(
-    ctx: Context, *, by: str | None = None, period: str | None = None, assignee: str | None = None
+    ctx: Context,
+    *,
+    by: str | None = None,
+    period: str | None = None,
+    assignee: str | None = None,
+    where: Sequence[str] | None = None,
 ) -> list[CalibrationBand]:
     """How well the probabilities deals carried predicted their outcome, by probability band.
 
@@ -73,7 +79,7 @@ def calibration(
     with ctx.reading() as conn:
         pipeline = load_pipeline(conn)
         open_keys = [stage.key for stage in pipeline.open_stages]
-        scope = Scope(status=CLOSED, period=period, assignee=assignee, dated="closed_at")
+        scope = Scope(status=CLOSED, period=period, assignee=assignee, dated="closed_at", where=where or ())
         closed = scope.resolve(conn, ctx).select(conn).deals
         leaves = (
             select(

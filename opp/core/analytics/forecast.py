@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -190,9 +190,18 @@ def forecast_selection(
     return chosen, measures_of(conn, ctx, chosen, currency)
 
 
-def _group_key(conn: Connection, by: str, src: FromClause) -> tuple[ColumnElement[Any], list[Any]]:
-    """The SQL expression to group by, and the joins it needs."""
+def _group_key(
+    conn: Connection, by: str, src: FromClause, as_of: datetime | None = None
+) -> tuple[ColumnElement[Any], list[Any]]:
+    """The SQL expression to group by, and the joins it needs (a custom field's name groups by its
+    value, as it stood at ``as_of`` when given; see opp.core.fields)."""
     dialect = conn.dialect.name
+    if by not in GROUPINGS:
+        from opp.core.fields import group_key
+
+        found = group_key(conn, by, src, as_of)
+        if found is not None:
+            return found[1], found[2]
     if by == "stage":
         return src.c.stage, []
     if by == "assignee":
@@ -212,7 +221,11 @@ def _group_key(conn: Connection, by: str, src: FromClause) -> tuple[ColumnElemen
 
         stages = schema.stages
         return category_sql(src, stages), [(stages, stages.c.key == src.c.stage)]
-    raise Invalid(f"cannot group a forecast by {by!r}", hint="use " + ", ".join(GROUPINGS))
+    raise Invalid(
+        f"cannot group a forecast by {by!r}",
+        hint="use " + ", ".join(GROUPINGS) + ", or a custom field's name",
+        reason="unknown-grouping",
+    )
 
 
 KIND_SEPARATOR = "\x1f"
@@ -247,7 +260,12 @@ def forecast(
     by = by.strip().lower()
     with ctx.reading() as conn:
         chosen, measures = forecast_selection(conn, ctx, scope_of(scope, **filters), currency)
-        key, joins = _group_key(conn, by, chosen.source)
+        key, joins = _group_key(conn, by, chosen.source, chosen.as_of)
+        custom = None
+        if by not in GROUPINGS:
+            from opp.core.fields import find_field, key_order
+
+            custom = find_field(conn, by)
         code = measures.currency
         query = chosen.deals.with_only_columns(key.label("key"), *_figure_columns(measures))
         for table, on in joins:
@@ -263,6 +281,8 @@ def forecast(
         return _by_category(groups, code)
     if by == "stage":
         groups.sort(key=lambda group: order.get(group.key or "", len(order)))
+    elif custom is not None:
+        groups.sort(key=lambda group: key_order(custom, group.key))
     else:
         groups.sort(key=lambda group: (group.key is None, group.key or ""))
     return Forecast(currency=code, groups=groups, total=_total(groups, code))
@@ -295,15 +315,21 @@ def _total(groups: Sequence[Group | StageFigures | BoardColumn], currency: str) 
 
 
 def pipeline_board(
-    ctx: Context, *, assignee: str | None = None, currency: str | None = None, as_of: str | None = None
+    ctx: Context,
+    *,
+    assignee: str | None = None,
+    currency: str | None = None,
+    as_of: str | None = None,
+    where: Sequence[str] = (),
 ) -> PipelineBoard:
-    """Open deals per open stage, in pipeline order, empty stages included."""
+    """Open deals per open stage, in pipeline order, empty stages included (``where``: only deals
+    whose custom fields hold these conditions, see opp.core.fields)."""
     with ctx.reading() as conn:
-        return _pipeline_board(conn, ctx, _open_deals(assignee, as_of).resolve(conn, ctx), currency)
+        return _pipeline_board(conn, ctx, _open_deals(assignee, as_of, where).resolve(conn, ctx), currency)
 
 
-def _open_deals(assignee: str | None, as_of: str | None) -> Scope:
-    return Scope(status="open", assignee=assignee, as_of=as_of)
+def _open_deals(assignee: str | None, as_of: str | None, where: Sequence[str] = ()) -> Scope:
+    return Scope(status="open", assignee=assignee, as_of=as_of, where=where)
 
 
 def _pipeline_board(conn: Connection, ctx: Context, scope: DealScope, currency: str | None) -> PipelineBoard:
@@ -344,6 +370,7 @@ def board(
     currency: str | None = None,
     as_of: str | None = None,
     cards: int | None = None,
+    where: Sequence[str] = (),
 ) -> Board:
     """The pipeline board with its cards: each open stage's figures and its first ``cards`` deals,
     soonest to close first (deals without an expected close last), as the guide's drag-and-drop
@@ -358,7 +385,7 @@ def board(
             details={"value": cards},
         )
     with ctx.reading() as conn:
-        scope = _open_deals(assignee, as_of).resolve(conn, ctx)
+        scope = _open_deals(assignee, as_of, where).resolve(conn, ctx)
         figures = _pipeline_board(conn, ctx, scope, currency)
         deals = query_deals(conn, DealFilter.of(scope, sort=sort_terms("close"), per_stage=cards))
     shown: dict[str, list[Card]] = {}

@@ -130,13 +130,18 @@ _ASSIGNEE = Option("assignee", "Only deals assigned to this user now.")
 _CLOSED_IN = Option("period", "Deals closed in 2026Q4, 2026-11, this-year ...")
 _CLOSED_BY = Option(
     "by",
-    "Rows per assignee, month or quarter (the month/quarter the deal closed in, UTC).",
+    "Rows per assignee, month or quarter (the month/quarter the deal closed in, UTC), or per value of "
+    "a custom field.",
     choices=GROUPINGS,
 )
 _LIMIT = Option("limit", "Only the first N (the longest stuck, most overdue).")
 _FAIL_IF_ANY = Option("fail_if_any", "Exit 6 when the list is not empty (cron alerts).", computes=False)
 _REPORTING_CURRENCY = Option("currency", "Report in this currency (as forecast).")
 _ASSIGNEE_THEN = Option("assignee", "Only deals assigned to this user (at the end, else at the start).")
+_WHERE = Option(
+    "where",
+    "Only deals whose custom field holds: NAME=V, NAME!=V (unset included), NAME>=V ... (repeatable).",
+)
 
 
 REPORTS: tuple[Report, ...] = (
@@ -147,7 +152,7 @@ REPORTS: tuple[Report, ...] = (
         "none closed. A deal is dated by its closed_at.",
         function=f"{_REPORTS_MODULE}:win_rate",
         split_function=f"{_REPORTS_MODULE}:win_rate_by",
-        options=(_CLOSED_BY, _CLOSED_IN, _ASSIGNEE),
+        options=(_CLOSED_BY, _CLOSED_IN, _ASSIGNEE, _WHERE),
         columns=(Column("won", "won"), Column("lost", "lost"), Column("win rate", "win_rate")),
         empty="nothing to report",
     ),
@@ -159,7 +164,7 @@ REPORTS: tuple[Report, ...] = (
         "date; average and median rounded half up to the currency's minor unit.",
         function=f"{_REPORTS_MODULE}:deal_size",
         split_function=f"{_REPORTS_MODULE}:deal_size_by",
-        options=(_CLOSED_BY, _CLOSED_IN, _ASSIGNEE, _REPORTING_CURRENCY),
+        options=(_CLOSED_BY, _CLOSED_IN, _ASSIGNEE, _REPORTING_CURRENCY, _WHERE),
         columns=(
             Column("cur", "currency"),
             Column("count", "count"),
@@ -177,7 +182,7 @@ REPORTS: tuple[Report, ...] = (
         "(24 h) to 1 decimal.",
         function=f"{_REPORTS_MODULE}:cycle",
         split_function=f"{_REPORTS_MODULE}:cycle_by",
-        options=(_CLOSED_BY, _CLOSED_IN, _ASSIGNEE),
+        options=(_CLOSED_BY, _CLOSED_IN, _ASSIGNEE, _WHERE),
         columns=(
             Column("count", "count"),
             Column("average days", "average_days"),
@@ -193,7 +198,7 @@ REPORTS: tuple[Report, ...] = (
         "ever in a later open stage or closed-won (even if they moved back later), rate = advanced / "
         "reached to 4 decimals.",
         f"{_REPORTS_MODULE}:conversion",
-        options=(Option("period", "Deals created in 2026Q4, 2026-11, this-year ..."), _ASSIGNEE),
+        options=(Option("period", "Deals created in 2026Q4, 2026-11, this-year ..."), _ASSIGNEE, _WHERE),
         columns=(
             Column("stage", "stage"),
             Column("reached", "reached"),
@@ -207,7 +212,7 @@ REPORTS: tuple[Report, ...] = (
         "Deals lost per lost_reason, most frequent first (null: no reason).",
         function=f"{_REPORTS_MODULE}:lost_reasons",
         split_function=f"{_REPORTS_MODULE}:lost_reasons_by",
-        options=(_CLOSED_BY, _CLOSED_IN, _ASSIGNEE),
+        options=(_CLOSED_BY, _CLOSED_IN, _ASSIGNEE, _WHERE),
         columns=(Column("reason", "reason", 50), Column("count", "count")),
         empty="nothing to report",
     ),
@@ -226,6 +231,7 @@ REPORTS: tuple[Report, ...] = (
                 "counted from the last stage change, or creation if never moved).",
             ),
             _ASSIGNEE,
+            _WHERE,
             _LIMIT,
             _FAIL_IF_ANY,
         ),
@@ -240,7 +246,7 @@ REPORTS: tuple[Report, ...] = (
         "{command:list}). With {option:fail-if-any} it exits 6 after printing a non-empty list, 0 for an "
         "empty one.",
         f"{_REPORTS_MODULE}:overdue",
-        options=(_ASSIGNEE, _LIMIT, _FAIL_IF_ANY),
+        options=(_ASSIGNEE, _WHERE, _LIMIT, _FAIL_IF_ANY),
         shape=Shape.DEALS,
         ids_function=f"{_REPORTS_MODULE}:overdue_ids",
         empty="no overdue opportunities",
@@ -358,7 +364,12 @@ REPORTS: tuple[Report, ...] = (
         "Closed deals: the probability each carried when it left each open stage, per band of 20 "
         "points, against the share of them won ({option:by} stage: per stage).",
         "opp.core.analytics.calibration:calibration",
-        options=(Option("by", "stage: the bands of each stage.", choices=("stage",)), _CLOSED_IN, _ASSIGNEE),
+        options=(
+            Option("by", "stage: the bands of each stage.", choices=("stage",)),
+            _CLOSED_IN,
+            _ASSIGNEE,
+            _WHERE,
+        ),
         columns=(
             Column("band %", "band"),
             Column("count", "count"),

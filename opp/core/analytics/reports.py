@@ -162,7 +162,15 @@ def _split(conn: Connection, by: str | None, instant: Any) -> _Split:
         return _Split(month_key(dialect, date_of(dialect, instant)))
     if wanted == "quarter":
         return _Split(quarter_key(dialect, date_of(dialect, instant)))
-    raise Invalid(f"cannot split a report by {by!r}", hint="use " + ", ".join(GROUPINGS))
+    from opp.core.fields import group_key
+
+    found = group_key(conn, wanted, o)
+    if found is not None:  # a custom field: a row per value, the unset ones apart (key null)
+        return _Split(found[1], found[2])
+    raise Invalid(
+        f"cannot split a report by {by!r}",
+        hint="use " + ", ".join(GROUPINGS) + ", or a custom field's name (see opp field list)",
+    )
 
 
 def _deals(
@@ -173,9 +181,11 @@ def _deals(
     period: str | None,
     assignee: str | None,
     dated: Dated = "closed_at",
+    where: Sequence[str] | None = None,
 ) -> Select[Any]:
-    """The ids of the deals a report covers: these statuses, this assignee, dated within the period."""
-    scope = Scope(status=status, period=period, assignee=assignee, dated=dated)
+    """The ids of the deals a report covers: these statuses, this assignee, dated within the period,
+    holding the custom field conditions ``where``."""
+    scope = Scope(status=status, period=period, assignee=assignee, dated=dated, where=where or ())
     return scope.resolve(conn, ctx).select(conn).deals
 
 
@@ -238,10 +248,15 @@ def _in_key_order(rows: list[Row[T]]) -> list[Row[T]]:
 
 
 def _win_rates(
-    conn: Connection, ctx: Context, by: str | None, period: str | None, assignee: str | None
+    conn: Connection,
+    ctx: Context,
+    by: str | None,
+    period: str | None,
+    assignee: str | None,
+    where: Sequence[str] | None = None,
 ) -> list[Row[WinRate]]:
     split = _split(conn, by, o.c.closed_at)
-    deals = _deals(conn, ctx, status=CLOSED, period=period, assignee=assignee)
+    deals = _deals(conn, ctx, status=CLOSED, period=period, assignee=assignee, where=where)
     measures = [
         count_where(o.c.status == "won").label("won"),
         count_where(o.c.status == "lost").label("lost"),
@@ -252,17 +267,28 @@ def _win_rates(
     ]
 
 
-def win_rate(ctx: Context, *, period: str | None = None, assignee: str | None = None) -> WinRate:
+def win_rate(
+    ctx: Context,
+    *,
+    period: str | None = None,
+    assignee: str | None = None,
+    where: Sequence[str] | None = None,
+) -> WinRate:
     """Won / (won + lost) over the deals closed in the period, rounded to 4 decimals; None if none closed."""
     with ctx.reading() as conn:
-        return _win_rates(conn, ctx, None, period, assignee)[0].figures
+        return _win_rates(conn, ctx, None, period, assignee, where)[0].figures
 
 
 def win_rate_by(
-    ctx: Context, by: str, *, period: str | None = None, assignee: str | None = None
+    ctx: Context,
+    by: str,
+    *,
+    period: str | None = None,
+    assignee: str | None = None,
+    where: Sequence[str] | None = None,
 ) -> list[Row[WinRate]]:
     with ctx.reading() as conn:
-        return _in_key_order(_win_rates(conn, ctx, by, period, assignee))
+        return _in_key_order(_win_rates(conn, ctx, by, period, assignee, where))
 
 
 # -- deal size -----------------------------------------------------------------------------------------
@@ -275,9 +301,10 @@ def _deal_sizes(
     period: str | None,
     assignee: str | None,
     currency: str | None,
+    where: Sequence[str] | None = None,
 ) -> list[Row[DealSize]]:
     split = _split(conn, by, o.c.closed_at)
-    deals = _deals(conn, ctx, status="won", period=period, assignee=assignee)
+    deals = _deals(conn, ctx, status="won", period=period, assignee=assignee, where=where)
     converted = reporting_measures(conn, ctx, deals, currency)
     code, value = converted.currency, converted.value
     measures = [
@@ -310,7 +337,12 @@ def _deal_sizes(
 
 
 def deal_size(
-    ctx: Context, *, period: str | None = None, assignee: str | None = None, currency: str | None = None
+    ctx: Context,
+    *,
+    period: str | None = None,
+    assignee: str | None = None,
+    currency: str | None = None,
+    where: Sequence[str] | None = None,
 ) -> DealSize:
     """Average, median, smallest and largest value of the deals won in the period, in one currency.
 
@@ -318,7 +350,7 @@ def deal_size(
     one currency); each deal is converted at the rate in force on its close date and rounded once.
     """
     with ctx.reading() as conn:
-        return _deal_sizes(conn, ctx, None, period, assignee, currency)[0].figures
+        return _deal_sizes(conn, ctx, None, period, assignee, currency, where)[0].figures
 
 
 def deal_size_by(
@@ -328,19 +360,25 @@ def deal_size_by(
     period: str | None = None,
     assignee: str | None = None,
     currency: str | None = None,
+    where: Sequence[str] | None = None,
 ) -> list[Row[DealSize]]:
     with ctx.reading() as conn:
-        return _in_key_order(_deal_sizes(conn, ctx, by, period, assignee, currency))
+        return _in_key_order(_deal_sizes(conn, ctx, by, period, assignee, currency, where))
 
 
 # -- sales cycle ---------------------------------------------------------------------------------------
 
 
 def _cycles(
-    conn: Connection, ctx: Context, by: str | None, period: str | None, assignee: str | None
+    conn: Connection,
+    ctx: Context,
+    by: str | None,
+    period: str | None,
+    assignee: str | None,
+    where: Sequence[str] | None = None,
 ) -> list[Row[Cycle]]:
     split = _split(conn, by, o.c.closed_at)
-    deals = _deals(conn, ctx, status="won", period=period, assignee=assignee)
+    deals = _deals(conn, ctx, status="won", period=period, assignee=assignee, where=where)
     seconds = seconds_between(conn.dialect.name, o.c.created_at, o.c.closed_at)
     medians = _medians(conn, deals, split, seconds)
     rows = []
@@ -353,27 +391,43 @@ def _cycles(
     return rows
 
 
-def cycle(ctx: Context, *, period: str | None = None, assignee: str | None = None) -> Cycle:
+def cycle(
+    ctx: Context,
+    *,
+    period: str | None = None,
+    assignee: str | None = None,
+    where: Sequence[str] | None = None,
+) -> Cycle:
     """Days from created to closed of the deals won in the period: elapsed time, to one decimal."""
     with ctx.reading() as conn:
-        return _cycles(conn, ctx, None, period, assignee)[0].figures
+        return _cycles(conn, ctx, None, period, assignee, where)[0].figures
 
 
 def cycle_by(
-    ctx: Context, by: str, *, period: str | None = None, assignee: str | None = None
+    ctx: Context,
+    by: str,
+    *,
+    period: str | None = None,
+    assignee: str | None = None,
+    where: Sequence[str] | None = None,
 ) -> list[Row[Cycle]]:
     with ctx.reading() as conn:
-        return _in_key_order(_cycles(conn, ctx, by, period, assignee))
+        return _in_key_order(_cycles(conn, ctx, by, period, assignee, where))
 
 
 # -- lost reasons --------------------------------------------------------------------------------------
 
 
 def _lost_reasons(
-    conn: Connection, ctx: Context, by: str | None, period: str | None, assignee: str | None
+    conn: Connection,
+    ctx: Context,
+    by: str | None,
+    period: str | None,
+    assignee: str | None,
+    where: Sequence[str] | None = None,
 ) -> list[Row[LostReason]]:
     split = _split(conn, by, o.c.closed_at)
-    deals = _deals(conn, ctx, status="lost", period=period, assignee=assignee)
+    deals = _deals(conn, ctx, status="lost", period=period, assignee=assignee, where=where)
     reason = o.c.lost_reason
     rows = [
         Row(row.get("key"), LostReason(row["reason"], row["count"]))
@@ -384,17 +438,28 @@ def _lost_reasons(
     return rows
 
 
-def lost_reasons(ctx: Context, *, period: str | None = None, assignee: str | None = None) -> list[LostReason]:
+def lost_reasons(
+    ctx: Context,
+    *,
+    period: str | None = None,
+    assignee: str | None = None,
+    where: Sequence[str] | None = None,
+) -> list[LostReason]:
     """How many deals lost in the period gave each reason (exactly as typed; null for none given)."""
     with ctx.reading() as conn:
-        return [row.figures for row in _lost_reasons(conn, ctx, None, period, assignee)]
+        return [row.figures for row in _lost_reasons(conn, ctx, None, period, assignee, where)]
 
 
 def lost_reasons_by(
-    ctx: Context, by: str, *, period: str | None = None, assignee: str | None = None
+    ctx: Context,
+    by: str,
+    *,
+    period: str | None = None,
+    assignee: str | None = None,
+    where: Sequence[str] | None = None,
 ) -> list[Row[LostReason]]:
     with ctx.reading() as conn:
-        return _in_key_order(_lost_reasons(conn, ctx, by, period, assignee))
+        return _in_key_order(_lost_reasons(conn, ctx, by, period, assignee, where))
 
 
 # -- conversion ----------------------------------------------------------------------------------------
@@ -424,7 +489,11 @@ def stages_reached() -> CTE:
 
 
 def conversion(
-    ctx: Context, *, period: str | None = None, assignee: str | None = None
+    ctx: Context,
+    *,
+    period: str | None = None,
+    assignee: str | None = None,
+    where: Sequence[str] | None = None,
 ) -> list[StageConversion]:
     """For each open stage in pipeline order: of the deals that were ever in it (``reached``), how
     many were ever in a later one (``advanced``: a later open stage in today's order, or closed-won),
@@ -433,11 +502,13 @@ def conversion(
     ``period`` keeps the deals created in it (a cohort); ``assignee`` the deals assigned to that user now.
     """
     with ctx.reading() as conn:
-        deals = _deals(conn, ctx, status="all", period=period, assignee=assignee, dated="created_at")
+        deals = _deals(
+            conn, ctx, status="all", period=period, assignee=assignee, dated="created_at", where=where
+        )
         pipeline = load_pipeline(conn)
         opened = pipeline.open_stages
         every = stages_been_in().subquery("every")
-        chosen = period is not None or assignee is not None
+        chosen = period is not None or assignee is not None or bool(where)
         been = select(every).where(every.c.deal.in_(deals)).subquery("been") if chosen else every
         # One row per deal: whether it was ever in each open stage, the furthest open stage it was in
         # (its place in today's order) and whether it was ever won; then one aggregate over those rows.
@@ -473,7 +544,12 @@ def conversion(
 
 
 def stuck(
-    ctx: Context, *, days: int | None = None, assignee: str | None = None, limit: int | None = None
+    ctx: Context,
+    *,
+    days: int | None = None,
+    assignee: str | None = None,
+    limit: int | None = None,
+    where: Sequence[str] | None = None,
 ) -> Iterator[Opportunity]:
     """Open deals whose stage last changed more than ``days`` × 24 hours ago (exactly that is not stuck;
     :data:`~opp.core.analytics.registry.DEFAULT_STUCK_DAYS` unless given),
@@ -483,19 +559,34 @@ def stuck(
     A generator, as :func:`opp.core.pipeline.deals.stream_deals`: the deals as they are read.
     """
     with ctx.reading() as conn:
-        yield from iter_deals(conn, stuck_filter(conn, ctx, days=days, assignee=assignee, limit=limit))
+        yield from iter_deals(
+            conn, stuck_filter(conn, ctx, days=days, assignee=assignee, limit=limit, where=where)
+        )
 
 
 def stuck_ids(
-    ctx: Context, *, days: int | None = None, assignee: str | None = None, limit: int | None = None
+    ctx: Context,
+    *,
+    days: int | None = None,
+    assignee: str | None = None,
+    limit: int | None = None,
+    where: Sequence[str] | None = None,
 ) -> Iterator[int]:
     """:func:`stuck`, only the ids (``--format ids``), read without building the deals' records."""
     with ctx.reading() as conn:
-        yield from iter_deal_ids(conn, stuck_filter(conn, ctx, days=days, assignee=assignee, limit=limit))
+        yield from iter_deal_ids(
+            conn, stuck_filter(conn, ctx, days=days, assignee=assignee, limit=limit, where=where)
+        )
 
 
 def stuck_filter(
-    conn: Connection, ctx: Context, *, days: int | None, assignee: str | None = None, limit: int | None = None
+    conn: Connection,
+    ctx: Context,
+    *,
+    days: int | None,
+    assignee: str | None = None,
+    limit: int | None = None,
+    where: Sequence[str] | None = None,
 ) -> DealFilter:
     """The deals :func:`stuck` lists, as a filter (read in order from the index on open deals' last
     stage change)."""
@@ -513,19 +604,23 @@ def stuck_filter(
         raise Invalid(
             f"{days} days reach back before the year 1", reason="days-too-far", details={"value": days}
         ) from None
-    where = build_filter(conn, ctx, Scope(status="open", assignee=assignee), limit=limit)
-    return dataclasses.replace(where, stage_changed_before=since, sort=[o.c.stage_changed_at])
+    chosen = build_filter(conn, ctx, Scope(status="open", assignee=assignee, where=where or ()), limit=limit)
+    return dataclasses.replace(chosen, stage_changed_before=since, sort=[o.c.stage_changed_at])
 
 
-def overdue(ctx: Context, *, assignee: str | None = None, limit: int | None = None) -> Iterator[Opportunity]:
+def overdue(
+    ctx: Context, *, assignee: str | None = None, limit: int | None = None, where: Sequence[str] | None = None
+) -> Iterator[Opportunity]:
     """Open deals whose expected close is before today (as ``opp list --overdue``), most overdue first
     (``limit``: only the first that many); a generator, as :func:`opp.core.pipeline.deals.stream_deals`."""
-    return stream_deals(ctx, assignee=assignee, overdue=True, sort="close", limit=limit)
+    return stream_deals(ctx, assignee=assignee, overdue=True, sort="close", limit=limit, where=where or ())
 
 
-def overdue_ids(ctx: Context, *, assignee: str | None = None, limit: int | None = None) -> Iterator[int]:
+def overdue_ids(
+    ctx: Context, *, assignee: str | None = None, limit: int | None = None, where: Sequence[str] | None = None
+) -> Iterator[int]:
     """:func:`overdue`, only the ids (``--format ids``)."""
-    return stream_deal_ids(ctx, assignee=assignee, overdue=True, sort="close", limit=limit)
+    return stream_deal_ids(ctx, assignee=assignee, overdue=True, sort="close", limit=limit, where=where or ())
 
 
 # -- services ------------------------------------------------------------------------------------------

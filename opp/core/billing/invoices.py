@@ -29,7 +29,7 @@ from opp.core.dates import format_date, parse_date, parse_period
 from opp.core.errors import Conflict, Invalid, NotFound
 from opp.core.money.amounts import format_money, from_minor
 from opp.core.pipeline.customers import resolve_customer
-from opp.core.records import Customer, Record
+from opp.core.records import Record
 from opp.core.refs import aware, parse_id
 from opp.store import schema
 
@@ -41,10 +41,22 @@ cu = schema.customers
 
 
 @dataclass(frozen=True)
+class IssuedTo(Record):
+    """The customer an invoice was issued to, as it was then (a customer's keys, without its custom
+    fields, which an issued invoice does not keep)."""
+
+    id: int
+    kind: str
+    name: str
+    email: str | None
+    phone: str | None
+
+
+@dataclass(frozen=True)
 class Invoice(Record):
     number: str
     opportunity_id: int
-    customer: Customer  # as it was when the invoice was issued
+    customer: IssuedTo  # as it was when the invoice was issued
     issued_at: datetime
     currency: str
     lines: list[Line]
@@ -182,7 +194,7 @@ def _invoice(row: RowMapping, lines: list[Line]) -> Invoice:
     return Invoice(
         number=row["number"],
         opportunity_id=row["opportunity_id"],
-        customer=Customer(
+        customer=IssuedTo(
             id=row["customer_id"],
             kind=row["customer_kind"],
             name=row["customer_name"],

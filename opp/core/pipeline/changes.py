@@ -223,8 +223,11 @@ class DealChange:
         self.set("lost_reason", reason)
 
     def write(self, *, action: str, note: str | None = None) -> bool:
-        """Write the change and its history events (``action``, ``note``); False when nothing changed."""
-        if not self.values:
+        """Write the change and its history events (``action``, ``note``); False when nothing changed.
+
+        A change of custom fields alone (their values written by opp.core.fields) still bumps the deal's
+        version and ``updated_at``, and records its events."""
+        if not self.values and not self.changes:
             return False
         write_deal(self.uow, self.row, self.values, self.changes, action=action, note=note)
         return True

@@ -220,3 +220,48 @@ def column_sql(dialect_name: str, name: str, text: ColumnElement[Any]) -> Column
     """:func:`column_value` in SQL: history's ``text`` (a column or expression) in the type of the
     opportunities column behind ``name``; a JSON number of the snapshot is read as its text."""
     return FIELDS[name].kind.sql(dialect_name, text)
+
+
+# -- custom fields -------------------------------------------------------------------------------------
+#
+# A custom field's change is an ``updated`` event whose ``field`` is the custom field's name (never one
+# of FIELDS: opp.core.fields refuses built-in names). Its texts are the ``text_value`` that
+# ``field_values`` holds: a number as its shortest exact decimal (``1250.5``), a date ``YYYY-MM-DD``, text
+# and a choice as they are (a choice as defined). Read back in Python by :func:`custom_value` (undo,
+# listings) and in SQL by :func:`custom_sql` (``--as-of``).
+
+
+class _Number(Kind):
+    """A custom number: exact decimal text; SQL compares it as a double (see field_values)."""
+
+    def text(self, value: Any, currency: str | None) -> str:
+        number = Decimal(value)
+        text = format(number.normalize(), "f")
+        return "0" if text in ("-0", "0") else text
+
+    def value(self, conn: Connection | None, text: str, currency: str | None) -> Any:
+        return Decimal(text)
+
+    def sql(self, dialect_name: str, text: ColumnElement[Any]) -> ColumnElement[Any]:
+        from sqlalchemy import Float
+
+        return cast(text, Float(53))
+
+
+#: The kinds of custom fields by type: text and choice are plain text.
+CUSTOM_KINDS: dict[str, Kind] = {"text": TEXT, "choice": TEXT, "number": _Number(), "date": DATE}
+
+
+def custom_text(field_type: str, value: Any) -> str | None:
+    """The text history and ``field_values.text_value`` hold for a custom field's value."""
+    return None if value is None else CUSTOM_KINDS[field_type].text(value, None)
+
+
+def custom_value(field_type: str, text: str | None) -> Any:
+    """The Python value (str, Decimal or date) of a custom field's text."""
+    return None if text is None else CUSTOM_KINDS[field_type].value(None, text, None)  # type: ignore[arg-type]
+
+
+def custom_sql(dialect_name: str, field_type: str, text: ColumnElement[Any]) -> ColumnElement[Any]:
+    """:func:`custom_value` in SQL: the text as the type ``field_values`` compares (double or date)."""
+    return CUSTOM_KINDS[field_type].sql(dialect_name, text)

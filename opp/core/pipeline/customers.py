@@ -8,6 +8,7 @@ takes it back (see :func:`revert_customer_events`), like the changes to deals in
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -18,7 +19,7 @@ from opp.core.context import Context, UnitOfWork
 from opp.core.errors import Conflict, Invalid, NotFound
 from opp.core.money.amounts import from_minor
 from opp.core.money.figures import forecast_minor_expr
-from opp.core.records import Customer, CustomerProfile, EmployerRef, Opportunity, Record
+from opp.core.records import Customer, EmployerRef, Opportunity, Record
 from opp.core.refs import MAX_ID, clean_email, clean_text
 from opp.store import schema
 
@@ -54,7 +55,8 @@ class CustomerDetail(Record):
     employer: EmployerRef | None
     job_title: str | None
     #: An organization's people (the individuals it employs); None for an individual.
-    people: list[CustomerProfile] | None
+    people: list[Customer] | None
+    fields: dict[str, Any]
     opportunities: list[Opportunity]
     totals: dict[str, Any]
 
@@ -66,9 +68,9 @@ def customer_select() -> Select[Any]:
     )
 
 
-def _customer(row: RowMapping) -> CustomerProfile:
+def _customer(row: RowMapping, fields: dict[str, Any] | None = None) -> Customer:
     employer_id = row["employer_id"]
-    return CustomerProfile(
+    return Customer(
         id=row["id"],
         kind=row["kind"],
         name=row["name"],
@@ -76,12 +78,16 @@ def _customer(row: RowMapping) -> CustomerProfile:
         phone=row["phone"],
         employer=None if employer_id is None else EmployerRef(id=employer_id, name=row["employer_name"]),
         job_title=row["job_title"],
+        fields={} if fields is None else fields,
     )
 
 
-def read_customer(conn: Connection, customer_id: int) -> CustomerProfile:
-    """The customer with this id (which the caller knows exists)."""
-    return _customer(conn.execute(customer_select().where(c.c.id == customer_id)).mappings().one())
+def read_customer(conn: Connection, customer_id: int) -> Customer:
+    """The customer with this id (which the caller knows exists), with its custom field values."""
+    from opp.core.fields import values_of
+
+    row = conn.execute(customer_select().where(c.c.id == customer_id)).mappings().one()
+    return _customer(row, values_of(conn, "customer", [customer_id])[customer_id])
 
 
 def clean_name(text: str | None) -> str:
@@ -132,8 +138,13 @@ def add_customer(
     phone: str | None = None,
     employer: str | None = None,
     job_title: str | None = None,
-) -> CustomerProfile:
-    """Add a customer; an individual may name the organization they work for and their job title."""
+    set_fields: Iterable[str] = (),
+) -> Customer:
+    """Add a customer; an individual may name the organization they work for and their job title;
+    ``set_fields`` are its custom field values, ``NAME=VALUE`` (opp.core.fields)."""
+    from opp.core import fields as custom
+
+    assignments = custom.parse_assignments(set_fields)
     kind = check_kind(kind)
     name = clean_name(name)
     email = clean_email(email)
@@ -152,6 +163,7 @@ def add_customer(
             employer_id=None if works_for is None else works_for.id,
             job_title=job_title,
         )
+        custom.write_values(uow.conn, "customer", new_id, assignments, ctx.clock.today())
         return read_customer(uow.conn, new_id)
 
 
@@ -198,7 +210,7 @@ def customer_row(kind: str, name: str, *, email: str | None, phone: str | None, 
 
 def list_customers(
     ctx: Context, *, kind: str | None = None, search: str | None = None, employer: str | None = None
-) -> list[CustomerProfile]:
+) -> list[Customer]:
     """Customers in id order: of one kind, whose name contains ``search``, working for ``employer``."""
     query = customer_select().order_by(c.c.id)
     if kind is not None:
@@ -210,12 +222,14 @@ def list_customers(
             from opp.store.search import customers_containing
 
             query = query.where(customers_containing(conn, search.lower()))
-        return [_customer(row) for row in conn.execute(query).mappings()]
+        from opp.core.fields import values_of
+
+        rows = list(conn.execute(query).mappings())
+        values = values_of(conn, "customer", [row["id"] for row in rows])
+        return [_customer(row, values[row["id"]]) for row in rows]
 
 
-def resolve_customer(
-    conn: Connection, ref: str, *, kind: str | None = None, strict: bool = True
-) -> CustomerProfile:
+def resolve_customer(conn: Connection, ref: str, *, kind: str | None = None, strict: bool = True) -> Customer:
     """A customer by id or exact name, optionally of one kind; ambiguity and mismatch are explained.
 
     ``kind`` prefers that kind where a name is both an organization and an individual; unless
@@ -294,6 +308,9 @@ def show_customer(ctx: Context, ref: str) -> CustomerDetail:
                     customer_select().where(c.c.employer_id == customer.id).order_by(c.c.name, c.c.id)
                 ).mappings()
             ]
+        from opp.core.fields import values_of
+
+        fields = values_of(conn, "customer", [customer.id])[customer.id]
     counts = {status: sum(row[1 + i] for row in by_currency) for i, status in enumerate(STATUSES)}
     totals: dict[str, Any] = {
         "count": sum(counts.values()),
@@ -321,6 +338,7 @@ def show_customer(ctx: Context, ref: str) -> CustomerDetail:
         employer=customer.employer,
         job_title=customer.job_title,
         people=people,
+        fields=fields,
         opportunities=deals,
         totals=totals,
     )
@@ -338,9 +356,14 @@ def edit_customer(
     phone: str | None = None,
     employer: str | None = None,
     job_title: str | None = None,
-) -> CustomerProfile:
+    set_fields: Iterable[str] = (),
+) -> Customer:
     """Change a customer's fields (None leaves one as it is; '' clears an optional one). Each changed
-    field is a customer history event, so ``opp undo`` takes the edit back."""
+    field is a customer history event, so ``opp undo`` takes the edit back; ``set_fields`` sets custom
+    field values (``NAME=VALUE``, ``NAME=`` clears; opp.core.fields), which undo leaves as they are."""
+    from opp.core import fields as custom
+
+    assignments = custom.parse_assignments(set_fields)
     new: dict[str, Any] = {}
     if name is not None:
         new["name"] = clean_name(name)
@@ -363,6 +386,7 @@ def edit_customer(
         if "name" in new:
             _refuse_taken_name(uow.conn, customer.kind, new["name"], customer.id)
         write_customer(uow, customer.id, new, action="updated")
+        custom.write_values(uow.conn, "customer", customer.id, assignments, ctx.clock.today())
         return read_customer(uow.conn, customer.id)
 
 

@@ -6,6 +6,7 @@ bulk operations touch every deal in one transaction, so one refusal leaves all o
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
@@ -139,7 +140,7 @@ def _deal_select() -> Select[Any]:
     )
 
 
-def _opportunity(row: RowMapping) -> Opportunity:
+def _opportunity(row: RowMapping, fields: dict[str, Any] | None = None) -> Opportunity:
     currency = row["currency"]
     return Opportunity(
         id=row["id"],
@@ -165,6 +166,7 @@ def _opportunity(row: RowMapping) -> Opportunity:
         else NextTask(id=row["next_task_id"], title=row["next_task_title"], due=row["next_task_due"]),
         category=row["forecast_category"],
         category_set=row["status"] == "open" and row["category"] is not None,
+        fields={} if fields is None else fields,
     )
 
 
@@ -174,10 +176,20 @@ def iter_deals(conn: Connection, where: DealFilter) -> Iterator[Opportunity]:
     With ``where.as_of`` the same query runs over the deals as they stood then, rebuilt from history.
     """
     query = deals_query(conn, where)
+    from opp.core.fields import defined_fields, values_of
+
     # Fetched in batches (on PostgreSQL through a server-side cursor), so that a listing of every deal
     # is never held in memory at once; the option is this statement's, not the connection's.
-    for row in conn.execute(query, execution_options={"yield_per": STREAM_BATCH}).mappings():
-        yield _opportunity(row)
+    rows = conn.execute(query, execution_options={"yield_per": STREAM_BATCH}).mappings()
+    if not defined_fields(conn, "deal"):
+        for row in rows:
+            yield _opportunity(row)
+        return
+    # Custom fields: one query per batch of deals read (see opp.core.fields.values_of).
+    while batch := list(itertools.islice(rows, STREAM_BATCH)):
+        values = values_of(conn, "deal", [row["id"] for row in batch], where.as_of)
+        for row in batch:
+            yield _opportunity(row, values[row["id"]])
 
 
 def iter_deal_ids(conn: Connection, where: DealFilter) -> Iterator[int]:
@@ -399,8 +411,14 @@ def create_deal(
     description: str | None = None,
     ref: str | None = None,
     assign: str | None = None,
+    set_fields: Iterable[str] = (),
 ) -> Opportunity:
-    """Create a deal for an existing customer; the currency defaults to the team's, the value to 0."""
+    """Create a deal for an existing customer; the currency defaults to the team's, the value to 0.
+
+    ``set_fields`` are custom field values, ``NAME=VALUE``: each one set is an ``updated`` event of the
+    same command, after the ``created`` one (see opp.core.fields)."""
+    from opp.core import fields as custom
+
     if (org is None) == (person is None):
         raise Invalid(
             "a deal needs exactly one customer: an organization or a person", reason="org-or-person"
@@ -410,6 +428,7 @@ def create_deal(
     new_ref = clean_ref(ref)
     chance = parse_probability(probability) if probability is not None else None
     expected_close = _parse_close(close, ctx)
+    assignments = custom.parse_assignments(set_fields)
     with ctx.unit_of_work("create") as uow:
         conn = uow.conn
         customer = resolve_customer(
@@ -439,6 +458,8 @@ def create_deal(
             assignee=handle_key(assign) if assign else None,
         )
         new_id = insert_deals(uow, [deal])[0]
+        changes = custom.write_values(conn, "deal", new_id, assignments, ctx.clock.today())
+        custom.record_deal_changes(uow, new_id, changes)
         return fetch_deals(conn, [new_id])[0]
 
 
@@ -597,8 +618,11 @@ def edit_deal(
     value_from_billables: bool = False,
     reason: str | None = None,
     if_version: int | None = None,
+    set_fields: Iterable[str] = (),
 ) -> Opportunity:
     """Change the given fields (``""`` clears an optional one); one ``updated`` event per changed field.
+
+    ``set_fields`` are custom field values, ``NAME=VALUE`` (``NAME=`` clears), see opp.core.fields.
 
     ``reason`` is a lost deal's lost reason; a deal that is not lost has none (Conflict).
 
@@ -617,6 +641,9 @@ def edit_deal(
             reason="value-from-billables",
         )
     lost_reason = clean_reason(reason, what="reason", required=True) if reason is not None else None
+    from opp.core import fields as custom
+
+    assignments = custom.parse_assignments(set_fields)
     with ctx.unit_of_work("edit") as uow:
         row = lock_deal(uow.conn, wanted)
         check_version(uow.conn, row, if_version)
@@ -647,6 +674,8 @@ def edit_deal(
             change.set("expected_close", _parse_close(close, ctx))
         if lost_reason is not None:
             _set_lost_reason(uow.conn, change, lost_reason)
+        for custom_change in custom.write_values(uow.conn, "deal", wanted, assignments, ctx.clock.today()):
+            change.changes.append(FieldChange(custom_change.field, custom_change.old, custom_change.new))
         change.write(action="updated", note="value from billables" if value_from_billables else None)
         return fetch_deals(uow.conn, [wanted])[0]
 

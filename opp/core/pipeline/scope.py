@@ -90,6 +90,8 @@ class DealScope:
     without_task: bool = False
     as_of: datetime | None = None
     day: date | None = field(default=None, compare=False)
+    #: ``--where`` conditions on custom fields, as SQL on the opportunities table (opp.core.fields).
+    field_conditions: tuple[ColumnElement[bool], ...] = field(default=(), compare=False)
 
     def conditions(self, conn: Connection) -> list[ColumnElement[bool]]:
         """The scope as conditions on the opportunities table (a search also needs the customers
@@ -128,6 +130,7 @@ class DealScope:
 
             # The index knows today's text only; deals rebuilt from history are searched by a scan.
             found.append(deals_containing(conn, self.search.lower(), indexed=self.as_of is None))
+        found.extend(self.field_conditions)
         return found
 
     def select(self, conn: Connection) -> Selection:
@@ -139,7 +142,7 @@ class DealScope:
         query = select(o.c.id)
         if self.search:
             query = query.select_from(o.join(cu, cu.c.id == o.c.customer_id))
-        return Selection(source, over(query.where(*self.conditions(conn)), source), self.day)
+        return Selection(source, over(query.where(*self.conditions(conn)), source), self.day, self.as_of)
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,8 @@ class Selection:
     source: FromClause
     deals: Select[Any]
     day: date | None
+    #: The instant the deals are as of (naive UTC), None for now.
+    as_of: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -163,6 +168,9 @@ class Scope:
     dates count from today.
     ``overdue`` keeps the open deals whose expected close has passed. ``as_of`` (a date) answers from
     the deals as they stood at the end of that day (UTC), and overdue then means overdue on that day.
+    ``where`` are conditions on custom fields (``region=EMEA``, ``amount>=5000``; all must hold; see
+    opp.core.fields for what each operator means, an unset value included); with ``as_of`` they are
+    read as the fields stood then.
     """
 
     status: str | tuple[str, ...] | None = None
@@ -178,6 +186,7 @@ class Scope:
     overdue: bool = False
     without_task: bool = False
     as_of: str | None = None
+    where: Sequence[str] = ()
 
     def resolve(self, conn: Connection, ctx: Context) -> DealScope:
         """Check every option and turn it into what the database holds (stage keys, user and customer
@@ -215,6 +224,12 @@ class Scope:
             as_of=instant,
             day=day,
         )
+        if self.where:
+            from opp.core.fields import where_condition, where_list
+
+            scope.field_conditions = tuple(
+                where_condition(conn, condition, today, instant) for condition in where_list(self.where)
+            )
         if self.dated == "close_date":
             scope.close_from, scope.close_to = start, end
         elif start is not None or end is not None:

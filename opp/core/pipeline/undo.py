@@ -186,6 +186,9 @@ def _remove_created(uow: UnitOfWork, deal_id: int, command_id: int) -> None:
     lock_deal(conn, deal_id)
     conn.execute(delete(bl).where(bl.c.opportunity_id == deal_id))  # only lines already taken back
     conn.execute(delete(h).where(h.c.opportunity_id == deal_id))
+    from opp.core.fields import remove_values
+
+    remove_values(conn, "deal", [deal_id])
     conn.execute(delete(o).where(o.c.id == deal_id))
 
 
@@ -226,7 +229,11 @@ def _restore(uow: UnitOfWork, deal_id: int, events: list[RowMapping], *, note: s
         if old == now[name]:
             continue
         if name not in FIELDS:
-            raise Conflict(f"undo does not know how to restore the field {name!r}")
+            from opp.core import fields as custom
+
+            custom.restore_text(uow.conn, name, deal_id, old)  # a custom field (refused if removed since)
+            changes.append(FieldChange(name, now[name], old))
+            continue
         values[column_of(name)] = column_value(uow.conn, name, old, currency)
         changes.append(FieldChange(name, now[name], old))
     if "currency" in values and _has_live_lines(uow.conn, deal_id):
@@ -240,7 +247,7 @@ def _restore(uow: UnitOfWork, deal_id: int, events: list[RowMapping], *, note: s
     if "stage" in values:
         _refuse_removed_stage(uow.conn, deal_id, values["stage"])
         values["stage_changed_at"] = _stage_changed_at(uow.conn, row, events[0]["id"], values)
-    if values:
+    if values or changes:
         write_deal(uow, row, values, changes, action="undo", note=note)
 
 

@@ -66,7 +66,8 @@ def export_record(
     contact: tuple[str | None, str | None] = _NO_CONTACT,
     assignee_name: str | None = None,
 ) -> dict[str, Any]:
-    """A deal as one flat record in the import's columns (``contact``: its customer's email and phone)."""
+    """A deal as one flat record in the import's columns (``contact``: its customer's email and phone),
+    and a column per custom deal field."""
     return {
         "id": deal.id,
         "title": deal.title,
@@ -86,7 +87,16 @@ def export_record(
         "created_at": deal.created_at,
         "closed_at": deal.closed_at,
         "lost_reason": deal.lost_reason,
+        **deal.fields,
     }
+
+
+def export_columns(ctx: Context) -> list[str]:
+    """The columns of an export: the import's, then one per custom deal field, named as the field
+    (which ``opp import`` reads back; see opp.core.fields)."""
+    from opp.core.fields import field_names
+
+    return [*EXPORT_COLUMNS, *field_names(ctx, "deal")]
 
 
 def export_deals(
@@ -179,8 +189,9 @@ NOTE_COLUMNS = ("id", "opportunity_id", "at", "actor", "kind", "text")
 WHAT = {"deals": EXPORT_COLUMNS, "tasks": TASK_COLUMNS, "tickets": TICKET_COLUMNS, "notes": NOTE_COLUMNS}
 
 
-def export_columns(what: str) -> tuple[str, ...]:
-    """The columns of an export of ``what`` (deals, tasks, tickets or notes)."""
+def what_columns(what: str) -> tuple[str, ...]:
+    """The built-in columns of an export of ``what`` (deals, tasks, tickets or notes); a deal export
+    adds the custom fields (:func:`export_columns`)."""
     found = WHAT.get(what.strip().lower())
     if found is None:
         raise Invalid(f"cannot export {what!r}", hint="export " + ", ".join(WHAT))

@@ -36,11 +36,13 @@ from opp.core import settings
 from opp.core.context import Context, UnitOfWork
 from opp.core.dates import ORDERS, format_date, parse_date, parse_instant
 from opp.core.errors import Conflict, Invalid, OppError
+from opp.core.fields import Value, apply_values, defined_fields, parse_value
 from opp.core.files import check_target, write_file
 from opp.core.money.amounts import normalize_currency, parse_minor, parse_probability
 from opp.core.pipeline.changes import (
     KEEP,
     DealChange,
+    FieldChange,
     clean_description,
     clean_reason,
     clean_ref,
@@ -65,7 +67,7 @@ from opp.core.transfer.readers import (
 )
 from opp.core.wording import count_of
 from opp.store import schema
-from opp.store.dialect import insert_returning_ids
+from opp.store.dialect import insert_returning_ids, insert_rows
 
 o = schema.opportunities
 us = schema.users
@@ -201,6 +203,9 @@ class _DryRun(Exception):
         self.summary = summary
 
 
+_CUSTOM_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
+
+
 def parse_mapping(items: Iterable[str]) -> dict[str, str]:
     """``--map FIELD=COLUMN`` options as {field: column}; one column may feed several fields."""
     mapping: dict[str, str] = {}
@@ -211,7 +216,7 @@ def parse_mapping(items: Iterable[str]) -> dict[str, str]:
             raise Invalid(
                 f"the mapping {item!r} is not FIELD=COLUMN", reason="map-syntax", details={"item": repr(item)}
             )
-        if name not in FIELDS:
+        if name not in FIELDS and not _CUSTOM_NAME.match(name):  # a custom field's is checked on import
             raise Invalid(
                 f"the mapping {item!r}: unknown field {name!r}",
                 hint="fields are " + ", ".join(FIELDS),
@@ -438,6 +443,8 @@ class _Row:
     created_at: datetime | None
     closed_at: datetime | None
     lost_reason: str | None
+    #: Custom deal fields in the row: their values, None for an empty cell (see _custom_values).
+    custom: dict[str, Value | None] = field(default_factory=dict)
     deal_id: int | None = None  # the id column: a deal of this database, or of the one exported from
     customer_email: str | None = None  # for a customer the row creates
     customer_phone: str | None = None
@@ -469,11 +476,21 @@ class _Import:
             "closed_at"
         )
         self.guarded = fmt == "csv" and options.strip_formula_guard
-        self.sources = [(name, mapping.get(name, name)) for name in FIELDS]
+        self.custom_fields = {found.name: found for found in defined_fields(uow.conn, "deal")}
+        for name in mapping:
+            if name not in FIELDS and name not in self.custom_fields:
+                raise Invalid(
+                    f"--map {name}={mapping[name]}: unknown field {name!r}",
+                    hint="fields are " + ", ".join([*FIELDS, *self.custom_fields]),
+                )
+        #: Every field a column may feed: opp's, then the custom deal fields (a column named as one).
+        self.known = [*FIELDS, *self.custom_fields]
+        self.sources = [(name, mapping.get(name, name)) for name in self.known]
         self.ignored = frozenset(options.ignore)
         self.required = tuple(options.require)
         self.columns: list[tuple[str, str]] = []  # (key in a row's cells, name as written), in file order
         self.not_read: list[str] = []  # columns that feed no field and were not ignored, as written
+        self.pending_custom: list[dict[str, Value | None]] = []  # the pending deals' custom values
         self.stages: dict[str, Stage] = {}  # stage text -> stage, as read so far
         self.dates: dict[str, date] = {}  # date text -> date (files repeat their dates a lot)
         self.customers: dict[tuple[str | None, str], int] = {}
@@ -507,7 +524,7 @@ class _Import:
             ]
             self.columns.extend(zip(columns, header, strict=True))
             if not strict:
-                read = set(mapping.values()) | {name for name in FIELDS if name not in mapping}
+                read = set(mapping.values()) | {name for name in self.known if name not in mapping}
                 self.not_read.extend(
                     written
                     for name, written in zip(columns, header, strict=True)
@@ -517,13 +534,17 @@ class _Import:
             if repeated:
                 raise Invalid(f"line 1: column {repeated[0]!r} appears twice")
             if strict:
-                unknown = [name for name in columns if name not in FIELDS and not name.startswith(_IGNORED)]
+                unknown = [
+                    name for name in columns if name not in self.known and not name.startswith(_IGNORED)
+                ]
                 if unknown:
                     raise Invalid(
                         f"line 1: unknown column {unknown[0]!r}",
-                        hint="columns are " + ", ".join(FIELDS) + "; map other columns to them",
+                        hint="columns are "
+                        + ", ".join(self.known)
+                        + "; map other columns to them, or add a custom field",
                         reason="unknown-column",
-                        details={"fields": ", ".join(FIELDS)},
+                        details={"fields": ", ".join(self.known)},
                     )
             if complete:
                 for name, column in mapping.items():
@@ -537,7 +558,7 @@ class _Import:
                             reason="map-missing-column",
                             details={"name": name, "column": repr(column)},
                         )
-                sources = {name: mapping.get(name, name) for name in FIELDS}
+                sources = {name: mapping.get(name, name) for name in self.known}
                 for name in self.required:
                     if sources[name] not in columns:
                         raise Invalid(
@@ -640,6 +661,7 @@ class _Import:
             created_at=created_at,
             closed_at=closed_at,
             lost_reason=lost_reason,
+            custom=self._custom_values(cells),
             deal_id=parse_id(id_text) if id_text is not None else None,
             customer_email=clean_email(cell("customer_email")),
             customer_phone=clean_text(cell("customer_phone"), what="phone", max_length=64),
@@ -652,6 +674,16 @@ class _Import:
         if self.options.create_only and parsed.assignee is not None:
             parse_handle(handle_key(parsed.assignee))  # the demo's assignees are handles
         return parsed
+
+    def _custom_values(self, cells: Mapping[str, str]) -> dict[str, Value | None]:
+        """The row's cells of custom deal fields, checked by type (an empty cell: None)."""
+        if not self.custom_fields:
+            return {}
+        return {
+            name: parse_value(found, cells[name], self.today) if cells[name].strip() else None
+            for name, found in self.custom_fields.items()
+            if name in cells
+        }
 
     def _check_closing(self, row: _Row, stage: Stage) -> None:
         """closed_at only on closed deals (unless it is the shared close date), lost_reason on lost ones."""
@@ -760,9 +792,23 @@ class _Import:
     def _flush(self) -> None:
         """Write the deals made so far, in the order of their rows."""
         if self.pending:
-            insert_deals(self.uow, self.pending)
+            ids = insert_deals(self.uow, self.pending)
+            self._write_custom(ids, self.pending_custom)
             self.pending = []
+            self.pending_custom = []
             self.pending_refs.clear()
+
+    def _write_custom(self, ids: list[int], values: list[dict[str, Value | None]]) -> None:
+        """The custom field values of new deals (one executemany), each an ``import`` event."""
+        rows, events = [], []
+        for deal_id, given in zip(ids, values, strict=True):
+            for name, value in given.items():
+                if value is not None:
+                    rows.append(value.row(self.custom_fields[name].id, deal_id))
+                    events.append(self.uow.event(deal_id, "import", field=name, new=value.text))
+        if rows:
+            insert_rows(self.uow.conn, schema.field_values, rows)
+            self.uow.record_many(events)
 
     def _problem(self, row: SourceRow, exc: OppError) -> None:
         if self.options.skip_invalid and not self.options.create_only:
@@ -916,6 +962,7 @@ class _Import:
             lost_reason=row.lost_reason,
         )
         self.pending.append(deal)
+        self.pending_custom.append(row.custom)
         if row.external_ref is not None:
             self.pending_refs.add(row.external_ref)
         self.created += 1
@@ -954,6 +1001,8 @@ class _Import:
         if "assignee" in present:
             assignee = self._user(row.assignee, row.assignee_name) if row.assignee else None
             change.assign(*(assignee or (None, None)))
+        for custom in apply_values(self.uow.conn, self.custom_fields, deal["id"], row.custom):
+            change.changes.append(FieldChange(custom.field, custom.old, custom.new))
         if change.write(action="import"):
             self.updated += 1
         else:
