@@ -54,9 +54,9 @@ class CustomerDetail(Record):
     phone: str | None
     employer: EmployerRef | None
     job_title: str | None
+    fields: dict[str, Any]
     #: An organization's people (the individuals it employs); None for an individual.
     people: list[Customer] | None
-    fields: dict[str, Any]
     opportunities: list[Opportunity]
     totals: dict[str, Any]
 
