@@ -189,6 +189,39 @@ CLI_WORDS: dict[str, tuple[Words, Words]] = {
     "ambiguous-date": (None, "say how to read it with --date-order mdy|dmy|ymd, or write YYYY-MM-DD"),
     "unknown-extension": (None, "name it .csv, .json or .jsonl, or give --format csv|json|jsonl"),
     "json-not-array": (None, "for one object a line use --format jsonl"),
+    # custom fields
+    "no-field": (None, "see opp field list"),
+    "field-exists": (None, "see opp field list"),
+    "choices-needed": (None, "for example --choices EMEA,APAC,AMER"),
+    "choice-needs-choices": (None, "for example opp field add {name} --type choice --choices A,B"),
+    "field-in-use": (None, "clear them with --set {name}=, or remove the field and its values with --force"),
+    "no-field-set": (None, "the {record} fields: {others}; see opp field list"),
+    # forecast categories and quotas
+    "closed-category": (None, "win the deal with opp stage won ID; categories to choose are {allowed}"),
+    "category-of-closed": (
+        None,
+        "only an open deal's category can be set; reopen it with opp stage STAGE {deal} --reopen",
+    ),
+    "no-quota": (None, "see opp quota list"),
+    # people, contacts and merges
+    "employer-not-organization": (None, "name an organization (see opp customer list --kind organization)"),
+    "person-fields": (None, "give them to a person (opp customer add --person NAME --employer ORG)"),
+    "customer-changed-since": (
+        None,
+        "see opp customer show {customer}, and change it back by hand if you still want to",
+    ),
+    "merge-kinds": (None, "see opp customer dupes"),
+    "contact-not-person": (
+        None,
+        "name an individual, or add one with opp customer add --person NAME --employer ORG",
+    ),
+    "not-a-contact": (None, "see opp contact list {deal}"),
+    # tasks and tickets
+    "no-task": (None, "see opp task list --status all"),
+    "task-nothing-to-change": (None, "give --title, --due or --assign"),
+    "no-ticket": (None, "see opp ticket list --status all"),
+    "ticket-time-logged": (None, "see opp ticket show {ticket}"),
+    "ticket-status-lone": (None, "set it back with opp ticket status {ticket} STATUS"),
 }
 
 

@@ -160,7 +160,7 @@ def find_field(conn: Connection, name: str, *, record: str | None = None) -> Def
     row = conn.execute(select(cf).where(cf.c.name == key)).first()
     if row is None or (record is not None and row.record != record):
         on = f" on {record}s" if record is not None else ""
-        raise NotFound(f"no custom field {key!r}{on}", hint="see opp field list")
+        raise NotFound(f"no custom field {key!r}{on}", hint="see the fields there are", reason="no-field")
     return _defined(row)
 
 
@@ -195,13 +195,19 @@ def add_field(
     if kind == "choice" and not listed:
         raise Invalid(
             "a choice field needs its choices",
-            hint=f"for example opp field add {clean} --type choice --choices A,B",
+            hint="give its choices, for example A,B",
+            reason="choice-needs-choices",
+            details={"name": clean},
         )
     if kind != "choice" and choices is not None:
         raise Invalid(f"only a choice field has choices, and {clean} is {kind}")
     with ctx.unit_of_work("field add") as uow:
         if uow.conn.execute(select(cf.c.id).where(cf.c.name == clean)).first() is not None:
-            raise Conflict(f"a custom field {clean!r} exists already", hint="see opp field list")
+            raise Conflict(
+                f"a custom field {clean!r} exists already",
+                hint="see the fields there are",
+                reason="field-exists",
+            )
         uow.conn.execute(
             insert(cf).values(
                 name=clean,
@@ -233,7 +239,7 @@ def edit_field(ctx: Context, name: str, *, choices: str | Sequence[str]) -> Fiel
     """Give a choice field a new list of choices: any may be added; one a record holds stays."""
     listed = _choice_list(choices)
     if not listed:
-        raise Invalid("give the field's choices", hint="for example --choices EMEA,APAC,AMER")
+        raise Invalid("give the field's choices", hint="for example EMEA,APAC,AMER", reason="choices-needed")
     with ctx.unit_of_work("field edit") as uow:
         found = find_field(uow.conn, name)
         if found.type != "choice":
@@ -267,7 +273,9 @@ def remove_field(ctx: Context, name: str, *, force: bool = False) -> FieldDef:
         if gone.values and not force:
             raise Conflict(
                 f"{gone.values} record{'s' if gone.values != 1 else ''} hold a value of {found.name}",
-                hint=f"clear them with --set {found.name}=, or remove the field and its values with --force",
+                hint="clear them first, or remove the field with its values",
+                reason="field-in-use",
+                details={"name": found.name},
             )
         uow.conn.execute(delete(fv).where(fv.c.field_id == found.id))
         uow.conn.execute(delete(cf).where(cf.c.id == found.id))
@@ -380,7 +388,9 @@ def write_values(
             others = ", ".join(fields) or "none yet"
             raise Invalid(
                 f"no custom field {name!r} on {record}s",
-                hint=f"the {record} fields: {others}; see opp field list",
+                hint=f"the {record} fields: {others}",
+                reason="no-field-set",
+                details={"record": record, "others": others},
             )
         wanted[name] = None if not text.strip() else parse_value(field, text, today)
     return apply_values(conn, fields, record_id, wanted)
@@ -588,7 +598,9 @@ def where_condition(
     try:
         field = find_field(conn, where.name)
     except NotFound as exc:
-        raise Invalid(f"no custom field {where.name!r} to filter on", hint="see opp field list") from exc
+        raise Invalid(
+            f"no custom field {where.name!r} to filter on", hint="see the fields there are", reason="no-field"
+        ) from exc
     o = schema.opportunities
     subject = o.c.id if field.record == "deal" else o.c.customer_id
     text = where.value.strip()

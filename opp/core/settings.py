@@ -62,7 +62,7 @@ SPECS: dict[str, SettingSpec] = {
         ),
         SettingSpec(
             "support_hourly_cost",
-            "cost of an hour of support in the reporting currency (opp report support)",
+            "cost of an hour of support in the reporting currency (the support report)",
             None,
             parse_hourly_cost,
         ),

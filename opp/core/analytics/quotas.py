@@ -111,6 +111,10 @@ def remove_quota(ctx: Context, handle: str, period: str) -> Quota:
         assert user is not None
         found = _read(uow.conn, user, label)
         if found is None:
-            raise NotFound(f"{handle_key(handle)} has no quota for {label}", hint="see opp quota list")
+            raise NotFound(
+                f"{handle_key(handle)} has no quota for {label}",
+                hint="see the quotas there are",
+                reason="no-quota",
+            )
         uow.conn.execute(delete(q).where(q.c.id == found["id"]))
         return _quota(found)

@@ -54,12 +54,13 @@ class Option:
     computes: bool = True
     #: The values it takes, when they are a few words (offered by shell completion).
     choices: tuple[str, ...] = ()
-    #: The flag, when it is not the name's (``from_day``: ``--from``, as ``from`` is a Python keyword).
+    #: The flag's name, when it is not the parameter's (``from_day``: ``from``, as ``from`` is a Python
+    #: keyword); the command line spells it ``--from``.
     long: str | None = None
 
     @property
     def flag(self) -> str:
-        return self.long or "--" + self.name.replace("_", "-")
+        return "--" + (self.long or self.name.replace("_", "-"))
 
 
 @dataclass(frozen=True)
@@ -300,10 +301,11 @@ REPORTS: tuple[Report, ...] = (
     Report(
         "support",
         "Support tickets, hours and their cost beside the value won, per deal or customer.",
-        "Per won deal closed in the period (--by deal, the default) or per customer (--by customer, which "
+        "Per won deal closed in the period ({option:by} deal, the default) or per customer "
+        "({option:by} customer, which "
         "also counts the tickets filed on the customer alone, opened in the period): won_value in the "
         "reporting currency (converted as forecasts are), tickets, hours logged, cost = hours x the "
-        "hourly cost (--hourly-cost, else the support_hourly_cost setting; null when neither) rounded "
+        "hourly cost ({option:hourly-cost}, else the support_hourly_cost setting; null when neither) rounded "
         "half up to the minor unit, and cost_ratio = cost / won_value rounded half up to 4 decimals.",
         "opp.core.work.support:support",
         options=(
@@ -382,13 +384,14 @@ REPORTS: tuple[Report, ...] = (
     Report(
         "waterfall",
         "How the open pipeline of a close-date window changed between two days, step by step.",
-        "Start = the open deals at the end of day --from (as --as-of sees them) whose close date falls "
-        "in --period (every open deal without it); end = the same at the end of --to (default today). "
+        "Start = the open deals at the end of day {option:from} (as {option:as-of} sees them) whose "
+        "close date falls in {option:period} (every open deal without it); end = the same at the end "
+        "of {option:to} (default today). "
         "Each deal lands in one step: increased or decreased (in both), won, lost, pushed (close date "
         "moved out of the period) or removed (only at the start), created, pulled-in or reopened (only "
         "at the end). Step values are signed and start + the steps = end exactly; each deal is "
-        "converted at the rate in force on its close date in that state. --by splits by the group a "
-        "deal is in at the end (at the start, if it left); --detail lists the deals that moved.",
+        "converted at the rate in force on its close date in that state. {option:by} splits by the group a "
+        "deal is in at the end (at the start, if it left); {option:detail} lists the deals that moved.",
         "opp.core.analytics.waterfall:waterfall",
         options=(
             Option(
@@ -396,9 +399,9 @@ REPORTS: tuple[Report, ...] = (
                 "The day the waterfall starts from (its end, UTC): 2026-03-02, -7d ...",
                 required=True,
                 example="2026-03-02",
-                long="--from",
+                long="from",
             ),
-            Option("to_day", "The day it ends at (its end, UTC); default today.", long="--to"),
+            Option("to_day", "The day it ends at (its end, UTC); default today.", long="to"),
             Option("period", "Only deals whose close date falls in 2026Q2, this-quarter ..."),
             Option("measure", "value (default) or forecast.", choices=("value", "forecast")),
             Option("by", "Split by assignee or stage.", choices=("assignee", "stage")),
@@ -419,7 +422,7 @@ REPORTS: tuple[Report, ...] = (
         "Deals with the number of times their expected close was moved to a later date (pushes), the "
         "days those moves added (slip_days), the first expected close ever recorded (first_close) and "
         "the expected close now, most pushes first (then most days slipped), read from history. "
-        "--since counts only the moves made from that day on.",
+        "{option:since} counts only the moves made from that day on.",
         "opp.core.analytics.pushes:pushes",
         options=(
             Option("period", "Only deals whose close date now falls in 2026Q2, this-quarter ..."),

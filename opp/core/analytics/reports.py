@@ -169,7 +169,8 @@ def _split(conn: Connection, by: str | None, instant: Any) -> _Split:
         return _Split(found[1], found[2])
     raise Invalid(
         f"cannot split a report by {by!r}",
-        hint="use " + ", ".join(GROUPINGS) + ", or a custom field's name (see opp field list)",
+        hint="use " + ", ".join(GROUPINGS) + ", or a custom field's name",
+        reason="unknown-grouping",
     )
 
 

@@ -61,7 +61,9 @@ def parse_category(text: str, *, auto: bool = False) -> str | None:
     if wanted == "closed":
         raise Invalid(
             "the category closed belongs to won deals",
-            hint="win the deal with opp stage won ID; categories to choose are " + ", ".join(allowed),
+            hint="win the deal instead; categories to choose are " + ", ".join(allowed),
+            reason="closed-category",
+            details={"allowed": ", ".join(allowed)},
         )
     raise Invalid(f"unknown category {text!r}", hint="categories are " + ", ".join(allowed))
 
@@ -95,8 +97,9 @@ def set_category(ctx: Context, category: str, deal_ids: Iterable[int | str]) -> 
                 outcome = CLOSED_CATEGORY[row["status"]]
                 raise Conflict(
                     f"opportunity {deal_id} is {row['status']}, so its category is {outcome}",
-                    hint=f"only an open deal's category can be set; reopen it with opp stage STAGE {deal_id} "
-                    "--reopen",
+                    hint="only an open deal's category can be set; reopen it first",
+                    reason="category-of-closed",
+                    details={"deal": deal_id},
                 )
             change = DealChange(uow, row)
             change.set("category", wanted)

@@ -106,7 +106,8 @@ def resolve_employer(conn: Connection, ref: str) -> Customer:
     if employer.kind != "organization":
         raise Invalid(
             f"customer {employer.id} ({employer.name}) is an individual; an employer must be an organization",
-            hint="name an organization (see opp customer list --kind organization)",
+            hint="name an organization",
+            reason="employer-not-organization",
         )
     return employer
 
@@ -116,7 +117,8 @@ def _check_person_fields(kind: str, *, employed: bool, job_title: str | None) ->
     if kind != "individual" and (employed or job_title is not None):
         raise Invalid(
             "only an individual has an employer and a job title",
-            hint="give them to a person (opp customer add --person NAME --employer ORG)",
+            hint="give them to a person",
+            reason="person-fields",
         )
 
 
@@ -485,7 +487,9 @@ def check_customers_undoable(conn: Connection, events: list[RowMapping], actor: 
             raise Conflict(
                 f"customer {customer_id} was changed by {later['actor']} since ({later['action']} at "
                 f"{format_instant(later['at'])}); undo refused",
-                hint=f"see opp customer show {customer_id}, and change it back by hand if you still want to",
+                hint="change it back by hand if you still want to",
+                reason="customer-changed-since",
+                details={"customer": customer_id},
             )
 
 

@@ -183,7 +183,8 @@ def merge_customers(ctx: Context, keep_ref: str, drop_ref: str) -> MergeResult:
             raise Invalid(
                 f"customer {drop.id} ({drop.name}) is an {drop.kind} and customer {keep.id} ({keep.name}) "
                 f"an {keep.kind}: only customers of one kind merge",
-                hint="see opp customer dupes",
+                hint="merge customers of one kind",
+                reason="merge-kinds",
             )
         keep_row = _row(conn, keep.id)
         drop_row = _row(conn, drop.id)

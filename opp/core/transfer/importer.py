@@ -480,8 +480,10 @@ class _Import:
         for name in mapping:
             if name not in FIELDS and name not in self.custom_fields:
                 raise Invalid(
-                    f"--map {name}={mapping[name]}: unknown field {name!r}",
+                    f"the mapping {name}={mapping[name]}: unknown field {name!r}",
                     hint="fields are " + ", ".join([*FIELDS, *self.custom_fields]),
+                    reason="map-field",
+                    details={"item": repr(f"{name}={mapping[name]}"), "name": repr(name)},
                 )
         #: Every field a column may feed: opp's, then the custom deal fields (a column named as one).
         self.known = [*FIELDS, *self.custom_fields]

@@ -71,7 +71,8 @@ def _person(conn: Connection, ref: str) -> Any:
     if person.kind != "individual":
         raise Invalid(
             f"customer {person.id} ({person.name}) is an organization; a deal's contact is a person",
-            hint="name an individual, or add one with opp customer add --person NAME --employer ORG",
+            hint="name an individual",
+            reason="contact-not-person",
         )
     return person
 
@@ -138,7 +139,9 @@ def remove_contact(ctx: Context, deal_id: int | str, person_ref: str) -> list[De
         if found is None:
             raise NotFound(
                 f"{person.name} (customer {person.id}) is not a contact of opportunity {wanted}",
-                hint=f"see opp contact list {wanted}",
+                hint="see the deal's contacts",
+                reason="not-a-contact",
+                details={"deal": wanted},
             )
         uow.conn.execute(delete(dc).where(dc.c.id == found["id"]))
         uow.record(

@@ -89,7 +89,11 @@ def iter_notes(
     from opp.core.pipeline.deals import fetch_deals
 
     if limit is not None and limit < 1:
-        raise Invalid(f"--limit must be a positive number, not {limit}")
+        raise Invalid(
+            f"the limit must be a positive number, not {limit}",
+            reason="limit-not-positive",
+            details={"value": limit},
+        )
     withdrawn = select(cm.c.id).where(cm.c.undone_by.is_not(None))
     query = (
         select(h.c.id, h.c.opportunity_id, h.c.at, h.c.actor, h.c.field, h.c.note)

@@ -67,7 +67,7 @@ def task_of(row: RowMapping) -> Task:
 
 
 def _no_such_task(task_id: int) -> NotFound:
-    return NotFound(f"no task {task_id}", hint="see opp task list --status all")
+    return NotFound(f"no task {task_id}", hint="see the tasks there are", reason="no-task")
 
 
 def lock_task(conn: Connection, task_id: int) -> RowMapping:
@@ -189,7 +189,11 @@ def edit_task(
     """Change a task's title, due date (``''`` clears it) or assignee; one event per changed field."""
     wanted = parse_id(task_id, what="task")
     if title is None and due is None and assign is None:
-        raise Invalid("nothing to change", hint="give --title, --due or --assign")
+        raise Invalid(
+            "nothing to change",
+            hint="give a title, a due date or an assignee",
+            reason="task-nothing-to-change",
+        )
     changes: dict[str, Any] = {}
     if title is not None:
         changes["title"] = clean_title(title)

@@ -144,7 +144,7 @@ def ticket_of(row: RowMapping) -> Ticket:
 
 
 def _no_such_ticket(ticket_id: int) -> NotFound:
-    return NotFound(f"no ticket {ticket_id}", hint="see opp ticket list --status all")
+    return NotFound(f"no ticket {ticket_id}", hint="see the tickets there are", reason="no-ticket")
 
 
 def fetch_ticket(conn: Connection, ticket_id: int) -> Ticket:

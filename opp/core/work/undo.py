@@ -73,7 +73,9 @@ def _remove_ticket(uow: UnitOfWork, ticket_id: int, command_id: int) -> None:
         raise Conflict(
             f"ticket {ticket_id} has time logged on it since (by {others.actor}), so opening it cannot be "
             "undone",
-            hint=f"see opp ticket show {ticket_id}",
+            hint="see the ticket's time",
+            reason="ticket-time-logged",
+            details={"ticket": ticket_id},
         )
     uow.conn.execute(delete(tt).where(tt.c.ticket_id == ticket_id))
     uow.conn.execute(delete(tk).where(tk.c.id == ticket_id))
@@ -88,7 +90,9 @@ def revert_unlinked(uow: UnitOfWork, command_id: int) -> None:
     if changed is not None:
         raise Conflict(
             f"the status change of ticket {changed.id} (on a customer alone) cannot be undone",
-            hint=f"set it back with opp ticket status {changed.id} STATUS",
+            hint="set its status back by hand",
+            reason="ticket-status-lone",
+            details={"ticket": changed.id},
         )
     uow.conn.execute(
         delete(tt).where(
