@@ -86,6 +86,8 @@ def exact(cli, *args, **env):
 
 
 def test_every_section_has_the_keys_and_figures_of_its_own_command(shop):
+    shop("task", "add", "4", "Call them back", "--due", "2026-03-02", "--assign", "sam")
+    shop("task", "add", "3", "Send the contract", "--due", "2026-03-20", "--assign", "sam")
     found = exact(shop, "review")
     assert list(found) == TOP
     assert (found["period"], found["period_start"], found["period_end"]) == (
@@ -108,7 +110,11 @@ def test_every_section_has_the_keys_and_figures_of_its_own_command(shop):
     assert found["stuck"] == exact(shop, "report", "stuck", "--limit", "25")
     assert found["overdue"] == exact(shop, "report", "overdue", "--limit", "25")
     assert [deal["id"] for deal in found["overdue"]] == [4]
-    assert found["forecast"] is None and found["attainment"] is None and found["overdue_tasks"] == []
+    assert found["forecast"] == exact(shop, "forecast", "--by", "category", "--period", "2026Q1")
+    assert list(found["forecast"]["rollups"]) == ["commit", "best_case", "pipeline"]
+    assert found["attainment"] == exact(shop, "report", "attainment", "--period", "2026Q1")
+    assert found["overdue_tasks"] == exact(shop, "task", "list", "--overdue")
+    assert [task["title"] for task in found["overdue_tasks"]] == ["Call them back"]
 
 
 def test_the_waterfall_section_covers_the_week(shop):
@@ -152,7 +158,7 @@ def test_html_is_one_self_contained_page_with_charts(shop):
     for outside in ("<script", "http://", "https://", "<link", "src=", "@import", "url(", "<iframe", "<img"):
         assert outside not in page.lower(), outside
     assert "@page { size: A4" in page and "@media print" in page
-    assert page.count("<svg") == 2  # pipeline and waterfall; no quotas, no attainment chart
+    assert page.count("<svg") == 3  # pipeline, waterfall and attainment per user (won, without quotas)
     assert "Open pipeline by stage" in page and "Pipeline waterfall" in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and XSS not in page
     assert "budget &lt;cut&gt;" in page

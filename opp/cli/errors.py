@@ -48,6 +48,12 @@ def debug_enabled() -> bool:
     return os.environ.get("OPP_DEBUG", "") not in ("", "0")
 
 
+def failure_text(error: OppError) -> str:
+    """A core failure as the command line says it (:func:`cli_wording`), on one line: what ``opp
+    browse`` shows for a refused change, word for word the command's message."""
+    return error_text(*cli_wording(error))
+
+
 def error_text(message: str, hint: str | None = None) -> str:
     """A failure as one line, ``MESSAGE (hint: HINT)``: what follows ``opp: error:`` (``opp browse``
     shows it in its status bar)."""

@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, Tab
 from opp.cli.browse import view
 from opp.cli.browse.data import PAGE_SIZE, Browser
 from opp.cli.browse.dialogs import ChoiceDialog, ConfirmDialog, HelpScreen, PromptDialog, TaskDialog
-from opp.cli.errors import error_text
+from opp.cli.errors import failure_text
 from opp.core.errors import OppError
 
 if TYPE_CHECKING:
@@ -180,7 +180,7 @@ class BrowseApp(App[int]):
             activity.update(view.activity(self.browser.activity(deal_id)))
         except OppError as exc:
             self.current = None
-            overview.update(error_text(exc.message, exc.hint))
+            overview.update(failure_text(exc))
             return
         self.query_one("#activity-scroll", VerticalScroll).scroll_end(animate=False)
 
@@ -205,7 +205,7 @@ class BrowseApp(App[int]):
     def show_error(self, exc: OppError) -> None:
         status = self.query_one("#status", Static)
         status.add_class("error")
-        self.status_text = error_text(exc.message, exc.hint)
+        self.status_text = failure_text(exc)
         status.update(Text(self.status_text))
 
     # -- search and filters ----------------------------------------------------------------------------

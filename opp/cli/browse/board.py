@@ -15,7 +15,7 @@ from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from opp.cli.browse.view import cut
-from opp.cli.errors import error_text
+from opp.cli.errors import failure_text
 from opp.core.errors import OppError
 from opp.core.money.amounts import format_money
 
@@ -68,7 +68,7 @@ class BoardScreen(Screen[None]):
             self.view = self.browser.board()
         except OppError as exc:
             self.view = None
-            title.update(Text(error_text(exc.message, exc.hint)))
+            title.update(Text(failure_text(exc)))
             return
         board = self.view.board
         title.update(
@@ -164,7 +164,7 @@ class BoardScreen(Screen[None]):
             self.browser.move_card(deal_id, self.view.versions[deal_id], target)
         except OppError as exc:
             self.load(focus_deal=deal_id)
-            self.say(error_text(exc.message, exc.hint), error=True)
+            self.say(failure_text(exc), error=True)
             return
         self.load(focus_deal=deal_id)
         self.say(f"opportunity {deal_id} moved to {target}")

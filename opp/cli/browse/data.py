@@ -52,50 +52,28 @@ class BoardView:
 
 
 def activity(ctx: Context, deal_id: int) -> list[ActivityLine]:
-    """The Activity tab: everything that happened to a deal, oldest first.
-
-    MERGE: on this branch the deal's history; with tasks, tickets and typed notes this becomes the core
-    timeline (``opp.core.work.timeline``), whose items carry ``at``, ``type``, ``actor`` and ``text``.
-    """
-    from opp.core.pipeline.history import list_events
+    """The Activity tab: everything that happened to a deal, oldest first, as ``opp timeline ID``
+    tells it (deal events, notes, tasks, tickets and invoices)."""
+    from opp.core.work.timeline import timeline
 
     return [
-        ActivityLine(at=event.at, actor=event.actor, kind=event.action, text=_event_text(event))
-        for event in list_events(ctx, deal_id)
+        ActivityLine(at=entry.at, actor=entry.actor, kind=entry.type, text=entry.text)
+        for entry in timeline(ctx, deal_id)
     ]
 
 
-def _event_text(event: Any) -> str:
-    if event.action == "note":
-        return str(event.note or "")
-    if event.action == "created":
-        return "created" + (f" ({event.note})" if event.note else "")
-    parts = []
-    if event.field:
-        old = "—" if event.old is None else str(event.old)
-        new = "—" if event.new is None else str(event.new)
-        parts.append(f"{event.field}: {old} → {new}")
-    if event.note:
-        parts.append(f"({event.note})")
-    return " ".join(parts) or event.action
+def add_note(ctx: Context, deal_id: int, text: str, kind: str | None = None) -> None:
+    """The ``n`` key: ``opp note ID TEXT [--kind K]`` (internal unless said)."""
+    from opp.core.work.notes import add_note as core_add_note
 
-
-def add_note(ctx: Context, deal_id: int, text: str) -> None:
-    """The ``n`` key: ``opp note ID TEXT``.
-
-    MERGE: typed notes add ``kind`` (internal, customer, meeting); pass it on to the core here.
-    """
-    from opp.core.pipeline.deals import add_note as core_add_note
-
-    core_add_note(ctx, deal_id, text)
+    core_add_note(ctx, deal_id, text, kind=kind)
 
 
 def add_task(ctx: Context, deal_id: int, title: str, due: str | None) -> None:
-    """The ``t`` key: ``opp task add ID TITLE [--due DATE]`` (the acting user is the assignee).
+    """The ``t`` key: ``opp task add ID TITLE [--due DATE]`` (the acting user is the assignee)."""
+    from opp.core.work.tasks import add_task as core_add_task
 
-    MERGE: call the core's task function (``opp task add``) here; until tasks exist it refuses.
-    """
-    raise Conflict("tasks are not available", hint="this version of opp has no tasks yet")
+    core_add_task(ctx, deal_id, title, due=due)
 
 
 def next_task(deal: Opportunity) -> str | None:

@@ -143,6 +143,7 @@ def activity(lines: Sequence[ActivityLine]) -> Text:
             text.append("\n")
         text.append(line.at.strftime("%Y-%m-%d %H:%M"), style="dim")
         text.append(f" {clean(line.actor)} ", style="bold")
-        text.append(f"{line.kind}: " if line.kind not in ("note", "created") else f"{line.kind} ")
+        if line.kind not in ("deal", "note"):  # the text of a deal event or a note says what it is
+            text.append(f"[{line.kind}] ", style="dim")
         text.append(" ".join(clean(line.text).split()))
     return text

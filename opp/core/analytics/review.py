@@ -76,30 +76,28 @@ class Review(Record):
 
 def forecast_section(ctx: Context, period: Period, *, currency: str, assignee: str | None) -> Any:
     """The forecast of the period by forecast category (pipeline, best-case, commit, closed, omitted)
-    with its rollups, as ``opp forecast --by category`` gives it.
+    with its rollups, as the forecast by category gives it."""
+    from opp.core.analytics.forecast import forecast
 
-    It is filled when forecast categories exist in this opp (stages and deals carry a category); an
-    opp without them has no such forecast, and the section is None.
-    """
-    return None
+    return forecast(ctx, by="category", period=period.label, currency=currency, assignee=assignee)
 
 
 def attainment_section(ctx: Context, period: Period, *, currency: str, assignee: str | None) -> Any:
-    """Attainment against quota per user and in total for the period, as ``opp report attainment``
-    gives it.
+    """Attainment against quota per user and in total for the period, as the attainment report gives
+    it."""
+    from opp.core.analytics.attainment import attainment
+    from opp.core.pipeline.scope import Scope
 
-    It is filled when quotas exist in this opp (``opp quota``); an opp without them has no attainment
-    to show, and the section is None.
-    """
-    return None
+    return attainment(ctx, period.label, currency=currency, scope=Scope(assignee=assignee))
 
 
 def overdue_tasks_section(ctx: Context, *, assignee: str | None, limit: int) -> list[Any]:
-    """The open tasks past their due date, as the task list gives them (most overdue first).
+    """The open tasks past their due date, as the task list gives them (most overdue first)."""
+    import itertools
 
-    It is filled when tasks exist in this opp; an opp without them has none, and the list is empty.
-    """
-    return []
+    from opp.core.work.tasks import list_tasks
+
+    return list(itertools.islice(list_tasks(ctx, assignee=assignee, overdue=True), limit))
 
 
 # -- the review ------------------------------------------------------------------------------------------
