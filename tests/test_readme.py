@@ -67,3 +67,16 @@ def test_a_day_of_use_ends_with_the_new_deal_as_the_readme_tells(demo):
     assert demo.json("show", "2")["assignee"] == "dana"  # claimed
     assert {d["id"] for d in demo.json("list", "--stage", "lost")} >= {4, 7, 9}
     assert demo.json("list", "--assignee", "sam") == []  # all of sam's deals went to priya
+
+
+def test_around_the_deals_runs_after_a_day_of_use(demo, tmp_path):
+    for line in shell_block("A day of use"):
+        run_line(demo, line)
+    lines = shell_block("Around the deals")
+    assert len(lines) >= 6
+    for line in lines:
+        outcome = run_line(demo, line.replace("review.html", str(tmp_path / "review.html")))
+        assert outcome.exit_code == 0, (line, outcome.stderr)
+    assert [c["customer"]["name"] for c in demo.json("contact", "list", "41")] == ["Ann Lee"]
+    assert demo.json("show", "41")["next_task"]["title"] == "Send the proposal"
+    assert (tmp_path / "review.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
