@@ -169,3 +169,18 @@ def test_a_customers_timeline_includes_the_deals_its_people_are_contacts_of(opp)
     opp("contact", "add", elsewhere, "Ann Lee", "--role", "advisor")
     deals = {e["opportunity_id"] for e in opp.json("timeline", "--customer", "Initech")}
     assert elsewhere in deals
+
+
+def test_contacts_read_as_sentences_in_the_timeline(opp):
+    opp("customer", "add", "--org", "Hooli")
+    opp("customer", "add", "--person", "Ann Lee", "--employer", "Hooli")
+    deal = opp.json("create", "Hooli platform", "--org", "Hooli")["id"]
+    opp("contact", "add", deal, "Ann Lee", "--role", "advisor")
+    opp("contact", "add", deal, "Ann Lee", "--role", "sponsor")
+    opp("contact", "remove", deal, "Ann Lee")
+    texts = [e["text"] for e in opp.json("timeline", deal) if e["text"].startswith("contact")]
+    assert texts == [
+        "contact Ann Lee added as advisor",
+        "contact Ann Lee: role advisor → sponsor",
+        "contact Ann Lee removed",
+    ]

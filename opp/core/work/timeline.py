@@ -218,9 +218,31 @@ def describe(event: Any, *, lone: bool = False) -> str:
         return _task(event)
     if action == "ticket":
         return _ticket(event, lone)
+    if action == "contact":
+        return _contact(old, new)
     if action == "undo":
         return note or "undo"
     return f"{field}: {_shown(old)} → {_shown(new)}{suffix}"
+
+
+def _contact(old: str | None, new: str | None) -> str:
+    """A contact put on a deal, given another role, or taken off it (``old``/``new``: the person as
+    ``{"id", "name", "role"}``, or null)."""
+
+    def person(text: str | None) -> dict[str, Any]:
+        try:
+            found = json.loads(text) if text else {}
+        except ValueError:
+            found = {}
+        return found if isinstance(found, dict) else {}
+
+    before, after = person(old), person(new)
+    if after and not before:
+        role = f" as {after['role']}" if after.get("role") else ""
+        return f"contact {after.get('name')} added{role}"
+    if before and not after:
+        return f"contact {before.get('name')} removed"
+    return f"contact {after.get('name')}: role {before.get('role') or '—'} → {after.get('role') or '—'}"
 
 
 def _shown(value: str | None) -> str:
