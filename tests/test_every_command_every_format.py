@@ -49,9 +49,19 @@ def _groups_and_total(found: Any) -> int:
 
 
 def _review_rows(found: Any) -> int:
-    """A CSV row per stage, waterfall start, step and end, and deal listed."""
+    """A CSV row per stage, forecast category, attainment row (and the total), waterfall start, step
+    and end, and deal or task listed."""
     listed = sum(len(found[name]) for name in ("won", "lost", "pushes", "stuck", "overdue", "overdue_tasks"))
-    return len(found["pipeline"]["stages"]) + len(found["waterfall"]["steps"]) + 2 + listed
+    forecast = len(found["forecast"]["groups"]) if found["forecast"] else 0
+    attainment = len(found["attainment"]["rows"]) + 1 if found["attainment"] else 0
+    return (
+        len(found["pipeline"]["stages"])
+        + forecast
+        + attainment
+        + len(found["waterfall"]["steps"])
+        + 2
+        + listed
+    )
 
 
 SAMPLES: dict[tuple[str, ...], list[Sample]] = {
