@@ -219,7 +219,8 @@ def commands(case: Case, db: str, opp: str, params: dict[str, str]) -> tuple[lis
 
 def environment(db: str, extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPP_") and k != "_OPP_COMPLETE"}
-    env.update(OPP_DB=db, OPP_NOW=OPP_NOW, OPP_USER="bench", COLUMNS="120", **extra)
+    env.update(OPP_DB=db, OPP_NOW=OPP_NOW, OPP_USER="bench", COLUMNS="120")
+    env.update(extra)  # a case may act as another user
     return env
 
 
@@ -433,6 +434,8 @@ def report(all_cases: list[Case], results: dict, big: str, small: str | None) ->
             peaks[case.name] = mine.peak_kb / 1024
     if small:
         for custom, builtin in CUSTOM_PAIRS:
+            if custom not in results or builtin not in results:  # not chosen with --only
+                continue
             grew = {
                 name: results[name][big]["opp"].median - results[name][small]["opp"].median
                 for name in (custom, builtin)
