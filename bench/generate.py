@@ -25,6 +25,7 @@ What is in it, for N deals (the same for the same --seed and N):
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import random
 import sys
@@ -600,10 +601,295 @@ def region_values(field_id: int, first_id: int, count: int) -> list[dict[str, ob
     return rows
 
 
+#: The work around the deals (opp issue 14) and the quotas of the weekly review (issue 16).
+TASK_TITLES = (
+    "Call back",
+    "Send the revised quote",
+    "Book a demo",
+    "Chase the signature",
+    "Follow up after the meeting",
+    "Prepare the proposal",
+    "Check the budget with finance",
+)
+TICKET_TITLES = (
+    "Cannot log in",
+    "Invoice question",
+    "Installation help",
+    "Data import fails",
+    "Feature question",
+)
+ROLES = ("decision maker", "champion", "technical contact", "procurement", None)
+QUOTA_PERIOD = "2026Q3"  # the reference quarter (REFERENCE_NOW is its first instant)
+
+
+class Work:
+    """Tasks (about one per deal), tickets (about one per 5 deals; a fifth of them on a customer alone,
+    with ``ticket_time`` rows), deal contacts (individual customers on about 15 % of deals) and their
+    history events, in the shapes opp.core.work writes them. Its own random stream (seeded from the
+    seed), so the deals are the same as a database generated before it existed."""
+
+    def __init__(self, gen: Generator, seed: int) -> None:
+        self.rng = random.Random(seed * 1_000_003 + 17)
+        self.handles = [str(u["handle"]) for u in gen.users]
+        self.individuals = [int(c["id"]) for c in gen.customers if c["kind"] == "individual"]
+        self.names = gen.customer_name
+        self.next_task = 1
+        self.next_ticket = 1
+
+    def rows(self, opps: list[dict], command_id: int) -> tuple[list, list, list, list, list, list]:
+        rng, handles = self.rng, self.handles
+        tasks, tickets, times, contacts, events, loose_events = [], [], [], [], [], []
+        today = REFERENCE_NOW.date()
+        for deal in opps:
+            deal_id, created = deal["id"], deal["created_at"]
+            end = deal["closed_at"] or REFERENCE_NOW - timedelta(hours=1)
+            owner = handles[deal["assignee_id"] - 1] if deal["assignee_id"] else rng.choice(handles)
+            # Tasks: an open deal mostly has a next step (a fifth has none: list --without-task);
+            # closed deals keep their done tasks and the odd follow-up.
+            count = rng.choice((0, 1, 1, 1, 2)) if deal["status"] == "open" else rng.choice((0, 1, 1, 2))
+            for _ in range(count):
+                task_id, self.next_task = self.next_task, self.next_task + 1
+                at = _between(rng, created, end)
+                due = today + timedelta(days=rng.randint(-45, 60)) if rng.random() < 0.9 else None
+                done = deal["status"] != "open" or rng.random() < 0.4
+                assignee = owner if rng.random() < 0.85 else rng.choice(handles)
+                title = rng.choice(TASK_TITLES)
+                done_at = _between(rng, at, end) if done else None
+                tasks.append(
+                    {
+                        "id": task_id,
+                        "opportunity_id": deal_id,
+                        "title": title,
+                        "due": due,
+                        "assignee": assignee,
+                        "status": "done" if done else "open",
+                        "created_at": at,
+                        "done_at": done_at,
+                    }
+                )
+                when = f", due {due.isoformat()}" if due is not None else ""
+                events.append(
+                    _work_event(
+                        deal_id,
+                        command_id,
+                        at,
+                        assignee,
+                        "task",
+                        "task",
+                        None,
+                        title,
+                        f"for {assignee}{when}",
+                        task_id=task_id,
+                    )
+                )
+                if done_at is not None:
+                    note = f"task {task_id} done"
+                    events.append(
+                        _work_event(
+                            deal_id,
+                            command_id,
+                            done_at,
+                            assignee,
+                            "task",
+                            "task_status",
+                            "open",
+                            "done",
+                            note,
+                            task_id=task_id,
+                        )
+                    )
+                    events.append(
+                        _work_event(
+                            deal_id,
+                            command_id,
+                            done_at,
+                            assignee,
+                            "task",
+                            "task_done_at",
+                            None,
+                            instant_text(done_at),
+                            note,
+                            task_id=task_id,
+                        )
+                    )
+            # Contacts: an individual on some deals, in a role.
+            if self.individuals and rng.random() < 0.15:
+                person = rng.choice(self.individuals)
+                role = rng.choice(ROLES)
+                at = _between(rng, created, end)
+                contacts.append(
+                    {"opportunity_id": deal_id, "customer_id": person, "role": role, "created_at": at}
+                )
+                name = str(self.names[person])
+                events.append(
+                    _work_event(
+                        deal_id,
+                        command_id,
+                        at,
+                        owner,
+                        "contact",
+                        "contact",
+                        None,
+                        json.dumps({"id": person, "name": name, "role": role}, sort_keys=True),
+                        f"added {name}" + (f" ({role})" if role else ""),
+                    )
+                )
+            # Tickets: one per five deals; a fifth of them on the customer alone (no events).
+            if rng.random() < 0.2:
+                ticket_id, self.next_ticket = self.next_ticket, self.next_ticket + 1
+                on_deal = rng.random() < 0.8
+                opened = _between(rng, created, REFERENCE_NOW - timedelta(hours=1))
+                status = rng.choice(("open", "pending", "solved", "closed", "closed"))
+                solved = (
+                    _between(rng, opened, REFERENCE_NOW - timedelta(minutes=1))
+                    if status in ("solved", "closed")
+                    else None
+                )
+                kind = "post-sale" if deal["status"] == "won" and rng.random() < 0.8 else "pre-sale"
+                priority = rng.choice(("low", "normal", "normal", "normal", "high", "urgent"))
+                title = rng.choice(TICKET_TITLES)
+                tickets.append(
+                    {
+                        "id": ticket_id,
+                        "opportunity_id": deal_id if on_deal else None,
+                        "customer_id": deal["customer_id"],
+                        "title": title,
+                        "kind": kind,
+                        "priority": priority,
+                        "status": status,
+                        "assignee": rng.choice(handles) if rng.random() < 0.7 else None,
+                        "opened_at": opened,
+                        "opened_by": owner,
+                        "solved_at": solved,
+                        "command_id": command_id,
+                        "status_command_id": None if on_deal or status == "open" else command_id,
+                    }
+                )
+                mine = events if on_deal else loose_events
+                if on_deal:
+                    mine.append(
+                        _work_event(
+                            deal_id,
+                            command_id,
+                            opened,
+                            owner,
+                            "ticket",
+                            "ticket",
+                            None,
+                            title,
+                            f"ticket {ticket_id} ({kind}, {priority})",
+                            ticket_id=ticket_id,
+                        )
+                    )
+                for _ in range(rng.randint(0, 3)):
+                    hundredths = rng.choice((25, 50, 100, 150, 200, 400))
+                    at = _between(rng, opened, solved or REFERENCE_NOW - timedelta(minutes=1))
+                    times.append(
+                        {
+                            "ticket_id": ticket_id,
+                            "hundredths": hundredths,
+                            "note": None,
+                            "at": at,
+                            "actor": owner,
+                            "command_id": command_id,
+                        }
+                    )
+                    if on_deal:
+                        hours = str(Decimal(hundredths).scaleb(-2).normalize())
+                        mine.append(
+                            _work_event(
+                                deal_id,
+                                command_id,
+                                at,
+                                owner,
+                                "ticket",
+                                "ticket_hours",
+                                None,
+                                hours,
+                                None,
+                                ticket_id=ticket_id,
+                            )
+                        )
+                if solved is not None and on_deal:
+                    note = f"ticket {ticket_id} {status}"
+                    mine.append(
+                        _work_event(
+                            deal_id,
+                            command_id,
+                            solved,
+                            owner,
+                            "ticket",
+                            "ticket_status",
+                            "open",
+                            status,
+                            note,
+                            ticket_id=ticket_id,
+                        )
+                    )
+                    mine.append(
+                        _work_event(
+                            deal_id,
+                            command_id,
+                            solved,
+                            owner,
+                            "ticket",
+                            "ticket_solved_at",
+                            None,
+                            instant_text(solved),
+                            note,
+                            ticket_id=ticket_id,
+                        )
+                    )
+        events.sort(key=lambda event: (event["opportunity_id"], event["at"]))
+        return tasks, tickets, times, contacts, events, loose_events
+
+    def quotas(self, users: list[dict[str, object]], deals: int) -> list[dict[str, object]]:
+        """A quarter's quota (USD) for each user with deals, about what a busy rep wins in a quarter."""
+        per_user = max(1, deals // 400)  # 1M deals: ~2,500 won deals a rep a quarter at 25k
+        rows = []
+        for user in users:
+            amount = int(per_user * 25_000 * self.rng.uniform(0.7, 1.3)) // 1000 * 1000 * 100
+            rows.append(
+                {
+                    "user_id": user["id"],
+                    "period": QUOTA_PERIOD,
+                    "amount_minor": max(1_000_000, amount),
+                    "currency": "USD",
+                    "created_at": REFERENCE_NOW - timedelta(days=10),
+                    "updated_at": REFERENCE_NOW - timedelta(days=10),
+                }
+            )
+        return rows
+
+
+def _between(rng: random.Random, start: datetime, end: datetime) -> datetime:
+    span = max(0, int((end - start).total_seconds()))
+    return start + timedelta(seconds=rng.randint(0, span))
+
+
+def _work_event(
+    deal_id, command_id, at, actor, action, field, old, new, note, *, task_id=None, ticket_id=None
+):
+    return {
+        "opportunity_id": deal_id,
+        "command_id": command_id,
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "field": field,
+        "old": old,
+        "new": new,
+        "note": note,
+        "task_id": task_id,
+        "ticket_id": ticket_id,
+    }
+
+
 def generate(deals: int, db: str, seed: int, *, batch: int = BATCH, quiet: bool = False) -> dict[str, float]:
     started = time.perf_counter()
     store = open_store(db)
     gen = Generator(deals, seed)
+    work = Work(gen, seed)
     timings: dict[str, float] = {}
     try:
         with store.engine.connect() as conn:
@@ -618,6 +904,7 @@ def generate(deals: int, db: str, seed: int, *, batch: int = BATCH, quiet: bool 
                 for start in range(0, len(gen.customers), batch):
                     conn.execute(insert(schema.customers), gen.customers[start : start + batch])
                 conn.execute(insert(schema.rates), gen.rates)
+                conn.execute(insert(schema.quotas), work.quotas(gen.users, deals))
                 region_id = conn.execute(
                     insert(schema.custom_fields).values(
                         name="region",
@@ -644,6 +931,7 @@ def generate(deals: int, db: str, seed: int, *, batch: int = BATCH, quiet: bool 
                     ],
                 )
             made, events_total, build, write = 0, 0, 0.0, 0.0
+            work_total: dict[str, int] = {}
             while made < deals:
                 count = min(batch, deals - made)
                 with conn.begin():
@@ -656,14 +944,22 @@ def generate(deals: int, db: str, seed: int, *, batch: int = BATCH, quiet: bool 
                     opps, events, lines = gen.deals(made + 1, count, command_id)
                     t1 = time.perf_counter()
                     conn.execute(insert(schema.opportunities), opps)
+                    tasks, tickets, times, contacts, work_events, _ = work.rows(opps, command_id)
+                    for event in events:
+                        event.update(task_id=None, ticket_id=None)
+                    # One story per deal in time order (history ids follow time within a deal).
+                    events = sorted(events + work_events, key=lambda e: (e["opportunity_id"], e["at"]))
                     conn.execute(insert(schema.history), events)
                     if lines:
                         conn.execute(insert(schema.billables), lines)
                     conn.execute(insert(schema.field_values), region_values(region_id, made + 1, count))
+                    work_counts = write_work(conn, tasks, tickets, times, contacts)
                     t2 = time.perf_counter()
                 build, write = build + t1 - t0, write + t2 - t1
                 made += count
                 events_total += len(events)
+                for key, value in work_counts.items():
+                    work_total[key] = work_total.get(key, 0) + value
                 if not quiet:
                     rate = made / (time.perf_counter() - started)
                     print(
@@ -683,6 +979,11 @@ def generate(deals: int, db: str, seed: int, *, batch: int = BATCH, quiet: bool 
                         "opportunities",
                         "history",
                         "billables",
+                        "tasks",
+                        "tickets",
+                        "ticket_time",
+                        "deal_contacts",
+                        "quotas",
                     ):
                         conn.execute(
                             text(
@@ -697,13 +998,33 @@ def generate(deals: int, db: str, seed: int, *, batch: int = BATCH, quiet: bool 
     finally:
         store.close()
     timings.update(build=build, write=write, total=time.perf_counter() - started, events=events_total)
+    timings.update(work_total)
     if not quiet:
         print(
             f"\n{deals:,} deals, {events_total:,} history events in {timings['total']:.1f} s "
             f"(rows built {build:.1f} s, written {write:.1f} s, ANALYZE {timings['analyze']:.1f} s)",
             file=sys.stderr,
         )
+        print(", ".join(f"{key} {value:,}" for key, value in work_total.items()), file=sys.stderr)
     return timings
+
+
+def write_work(conn, tasks, tickets, times, contacts) -> dict[str, int]:
+    """Write one batch of :meth:`Work.rows` (tasks, tickets and their time, contacts; not the events)."""
+    for table, batch_rows in (
+        (schema.tasks, tasks),
+        (schema.tickets, tickets),
+        (schema.ticket_time, times),
+        (schema.deal_contacts, contacts),
+    ):
+        if batch_rows:
+            conn.execute(insert(table), batch_rows)
+    return {
+        "tasks": len(tasks),
+        "tickets": len(tickets),
+        "ticket_time": len(times),
+        "deal_contacts": len(contacts),
+    }
 
 
 def main() -> None:

@@ -178,6 +178,27 @@ def cases(params: dict[str, str], search: str, show_id: str) -> list[Case]:
     ]
 
 
+def around_deal_cases(params: dict[str, str]) -> list[Case]:
+    """The work around a deal, the weekly review (opp issues 14 and 16): no plain-SQL baseline; their
+    figures are the growth from the small database and the ratio to the floor app. The acting user
+    (``OPP_USER``) for agenda and task list --mine is the busiest proposal assignee."""
+    me = {"OPP_USER": params["assignee"]}
+    window = ["--from", "2026-06-01", "--to", "2026-07-01", "--period", "2026Q3"]
+    return [
+        Case("work: agenda", ["agenda"], None, env=me),
+        Case("work: task list --mine", ["task", "list", "--mine"], None, env=me),
+        Case("work: list --without-task --limit 50", ["list", "--without-task", "--limit", "50"], None),
+        Case(f"work: timeline {params['show_id']}", ["timeline", params["show_id"]], None),
+        Case(
+            "review: report waterfall --from 2026-06-01 --to 2026-07-01 --period 2026Q3 --currency USD",
+            ["report", "waterfall", *window, "--currency", "USD"],
+            None,
+        ),
+        Case("review: review --currency USD", ["review", "--currency", "USD"], None),
+        Case("review: review -f html --currency USD", ["review", "-f", "html", "--currency", "USD"], None),
+    ]
+
+
 #: (custom field case, built-in case): the first may grow from the small to the big database no more
 #: than GOAL_GROWTH times the second.
 CUSTOM_PAIRS = (
@@ -198,7 +219,8 @@ def commands(case: Case, db: str, opp: str, params: dict[str, str]) -> tuple[lis
 
 def environment(db: str, extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPP_") and k != "_OPP_COMPLETE"}
-    env.update(OPP_DB=db, OPP_NOW=OPP_NOW, OPP_USER="bench", COLUMNS="120", **extra)
+    env.update(OPP_DB=db, OPP_NOW=OPP_NOW, OPP_USER="bench", COLUMNS="120")
+    env.update(extra)  # a case may act as another user
     return env
 
 
@@ -412,6 +434,8 @@ def report(all_cases: list[Case], results: dict, big: str, small: str | None) ->
             peaks[case.name] = mine.peak_kb / 1024
     if small:
         for custom, builtin in CUSTOM_PAIRS:
+            if custom not in results or builtin not in results:  # not chosen with --only
+                continue
             grew = {
                 name: results[name][big]["opp"].median - results[name][small]["opp"].median
                 for name in (custom, builtin)
@@ -455,7 +479,7 @@ def main() -> None:
     )
     parser.add_argument("--opp", help="the opp executable (default: the one beside this Python)")
     parser.add_argument("--search", default="migration", help="the word for list --search")
-    parser.add_argument("--only", help="run only the cases whose name contains this text")
+    parser.add_argument("--only", help="run only the cases whose name contains this text (or one of A,B,...)")
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -465,7 +489,7 @@ def main() -> None:
     # A deal present in both databases, from the middle of the smaller one.
     params["show_id"] = str(int(pick_parameters(args.small)["top"] if args.small else params["top"]) // 2)
     params["search"] = args.search
-    all_cases = cases(params, args.search, params["show_id"])
+    all_cases = cases(params, args.search, params["show_id"]) + around_deal_cases(params)
     info = machine()
     print(f"machine: {info}", file=sys.stderr)
     if args.check:
@@ -477,7 +501,10 @@ def main() -> None:
     chosen = all_cases
     if args.only:
         keep = {all_cases[0].name, all_cases[4].name}
-        chosen = [case for case in all_cases if args.only in case.name or case.name in keep]
+        wanted = [part.strip() for part in args.only.split(",") if part.strip()]  # several: A,B
+        chosen = [
+            case for case in all_cases if any(part in case.name for part in wanted) or case.name in keep
+        ]
     profiles = {
         name: import_profile(argv, environment(args.db, env))
         for name, argv, env in (
