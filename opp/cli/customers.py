@@ -56,6 +56,15 @@ EmployerOpt = Annotated[
 JobTitleOpt = Annotated[
     str | None, typer.Option("--job-title", metavar="T", help="An individual's job title.")
 ]
+CustomerSetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="NAME=VALUE",
+        help="Set a custom customer field (repeatable); NAME= clears it. See opp field list.",
+        autocompletion=complete.complete_set_customer_field,
+    ),
+]
 CustomerRefArg = Annotated[
     str,
     typer.Argument(
@@ -96,15 +105,7 @@ def add(
     phone: PhoneOpt = None,
     employer: EmployerOpt = None,
     job_title: JobTitleOpt = None,
-    set_fields: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set",
-            metavar="NAME=VALUE",
-            help="Set a custom customer field (repeatable); NAME= clears it. See opp field list.",
-            autocompletion=complete.complete_set_customer_field,
-        ),
-    ] = None,
+    set_fields: CustomerSetOpt = None,
     fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """Add a customer: exactly one of --org or --person (a person may work for an --employer)."""
@@ -140,15 +141,7 @@ def edit(
     phone: PhoneOpt = None,
     employer: EmployerOpt = None,
     job_title: JobTitleOpt = None,
-    set_fields: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set",
-            metavar="NAME=VALUE",
-            help="Set a custom customer field (repeatable); NAME= clears it. See opp field list.",
-            autocompletion=complete.complete_set_customer_field,
-        ),
-    ] = None,
+    set_fields: CustomerSetOpt = None,
     fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """Change a customer's fields ('' clears an optional one: --email '', --employer ''); undoable."""
