@@ -255,7 +255,13 @@ class _Legs:
 
 
 def conversion(
-    conn: Connection, deals: Select[Any], target: str, *, today: date, source: FromClause = o
+    conn: Connection,
+    deals: Select[Any],
+    target: str,
+    *,
+    today: date,
+    source: FromClause = o,
+    direct: bool = True,
 ) -> Conversion:
     """Each deal's value and forecast in ``target``, converted and rounded once, half up, per deal.
 
@@ -268,10 +274,27 @@ def conversion(
 
     The rates in play are few, so they are folded into the query as a CASE over their periods and
     each deal is converted in exact integer arithmetic inside the database, in one pass.
+
+    Deals already in ``target`` need no conversion (converting at a factor of 1 gives the same figure
+    to the unit: ``(2·v·1 + 1) // 2 = v`` and ``(2·v·p + 100) // 200`` is the forecast rule itself), so
+    with ``direct`` (the default) they are not converted: when every deal is in ``target`` (a look-up
+    for a deal in another currency finds none) the measures are the plain columns, with no
+    rates read and no dates computed; otherwise the deals in ``target`` take their own figures and only
+    the others go through the rates. ``direct=False`` converts every deal as before; a test checks
+    that both give the same figures.
     """
     value = source.c.value_minor
     forecast = forecast_minor_expr(source.c.value_minor, source.c.probability)
     dialect = conn.dialect.name
+    if direct:
+        # Is some deal in another currency? The first one found ends the look-up.
+        other = deals.with_only_columns(source.c.currency).where(source.c.currency != target).limit(1)
+        if conn.execute(other).first() is None:
+            total, count = conn.execute(
+                deals.with_only_columns(wide_sum(dialect, source.c.value_minor), func.count())
+            ).one()
+            _refuse_too_large_sum(conn, deals, target, [(target, None, total, count)], [], value)
+            return Conversion(target, value, forecast)
     on = func.coalesce(date_of(dialect, source.c.closed_at), source.c.expected_close, literal(today))
     # Per currency: the largest value and the sum of values (for the overflow checks) and the first and
     # last day converted.
@@ -337,15 +360,17 @@ def conversion(
     worst = max(2 * 100 * largest[p.currency] * p.numerator + 200 * p.denominator for p in periods)
     fits = worst <= INTEGER_LIMIT
     converted = ratio_round(dialect, value, numerator, denominator, fits_in_64_bits=fits)
-    _refuse_too_large_sum(conn, deals, target, present, periods, converted)
-    return Conversion(
-        target,
-        converted,
-        # value × probability is in hundredths of a minor unit: a hundred times the denominator.
-        ratio_round(
-            dialect, value * source.c.probability, numerator, denominator * 100, fits_in_64_bits=fits
-        ),
+    # value × probability is in hundredths of a minor unit: a hundred times the denominator.
+    converted_forecast = ratio_round(
+        dialect, value * source.c.probability, numerator, denominator * 100, fits_in_64_bits=fits
     )
+    if direct and target in largest:
+        # The deals already in the target currency are summed as they are; only the others convert.
+        in_target = source.c.currency == target
+        converted = case((in_target, value), else_=converted)
+        converted_forecast = case((in_target, forecast), else_=converted_forecast)
+    _refuse_too_large_sum(conn, deals, target, present, periods, converted)
+    return Conversion(target, converted, converted_forecast)
 
 
 def _limit_of(target: str) -> str:

@@ -1,0 +1,141 @@
+"""Deals already in the reporting currency are summed as they are, not converted at a factor of 1
+(opp.core.money.rates.conversion, ``direct``): the figures must be the same to the unit either way,
+on random deals in several currencies, at random rates and probabilities."""
+
+from __future__ import annotations
+
+import functools
+from datetime import date, datetime
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import insert, select
+
+from opp.core.analytics import forecast as forecast_module
+from opp.core.analytics.forecast import forecast, pipeline_board
+from opp.core.clock import Clock
+from opp.core.context import open_context
+from opp.core.errors import OppError
+from opp.core.money import rates
+from opp.core.money.rates import set_rate
+from opp.store import schema
+from tests.conftest import NOW
+
+PROPERTY = settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+CURRENCIES = ["USD", "EUR", "JPY", "KWD"]
+rate_texts = st.decimals(min_value="0.0001", max_value="500", places=4).map(lambda d: format(d, "f"))
+deals_strategy = st.lists(
+    st.tuples(
+        st.sampled_from(CURRENCIES),
+        st.integers(min_value=0, max_value=10**12),  # value, minor units
+        st.integers(min_value=0, max_value=100),  # probability
+        st.sampled_from(["open", "won", "lost"]),
+        st.sampled_from(["lead", "qualification", "proposal", "negotiation"]),
+        st.dates(min_value=date(2025, 1, 1), max_value=date(2027, 12, 31)) | st.none(),
+    ),
+    min_size=0,
+    max_size=25,
+)
+
+
+def _figures(ctx, currency):
+    """Every figure the forecast and the pipeline give, as exact text."""
+    found = []
+    for by in ("stage", "quarter", "category"):
+        result = forecast(ctx, by=by, currency=currency)
+        found.append(result.as_dict())
+    found.append(pipeline_board(ctx, currency=currency).as_dict())
+    return found
+
+
+def _both_ways(ctx, currency, monkeypatch):
+    def outcome():
+        try:
+            return _figures(ctx, currency)
+        except OppError as refused:  # a refusal (no rate, too large) must be the same one too
+            return ("refused", type(refused).__name__, str(refused))
+
+    direct = outcome()
+    with monkeypatch.context() as patch:
+        patch.setattr(forecast_module, "conversion", functools.partial(rates.conversion, direct=False))
+        converted = outcome()
+    return direct, converted
+
+
+def _load(ctx, deals, rate_list):
+    for code, first, second in rate_list:
+        set_rate(ctx, code, "USD", first, on="2024-01-01")
+        set_rate(ctx, code, "USD", second, on="2026-04-01")
+    with ctx.unit_of_work("test") as uow:
+        conn = uow.conn
+        customer = conn.execute(select(schema.customers.c.id)).scalar_one()
+        stamp = datetime(2026, 5, 1, 12, 0)
+        rows = [
+            {
+                "title": f"deal {index}",
+                "customer_id": customer,
+                "value_minor": value,
+                "currency": code,
+                "probability": probability,
+                "stage": stage if status == "open" else f"closed-{status}",
+                "status": status,
+                "expected_close": close,
+                "created_at": stamp,
+                "updated_at": stamp,
+                "closed_at": None if status == "open" else datetime(2026, 2, 27, 23, 30),
+                "stage_changed_at": stamp,
+            }
+            for index, (code, value, probability, status, stage, close) in enumerate(deals)
+        ]
+        if rows:
+            conn.execute(insert(schema.opportunities), rows)
+
+
+@pytest.mark.slow
+@PROPERTY
+@given(
+    deals=deals_strategy,
+    rate_list=st.lists(
+        st.tuples(st.sampled_from(["EUR", "JPY", "KWD"]), rate_texts, rate_texts),
+        unique_by=lambda entry: entry[0],
+        max_size=3,
+    ),
+    target=st.sampled_from(["USD", "EUR", "JPY"]),
+)
+def test_the_figures_are_the_same_whether_reporting_currency_deals_convert_or_not(
+    restore, opp_template, db, monkeypatch, deals, rate_list, target
+):
+    restore(opp_template)
+    ctx = open_context(db, actor="dana", clock=Clock.from_env_value(NOW))
+    try:
+        _load(ctx, deals, rate_list)
+        direct, converted = _both_ways(ctx, target, monkeypatch)
+        assert direct == converted
+    finally:
+        ctx.close()
+
+
+@pytest.mark.parametrize("target", ["USD", "JPY"])
+def test_deals_all_in_the_reporting_currency_give_the_converted_figures(
+    restore, opp_template, db, monkeypatch, target
+):
+    restore(opp_template)
+    ctx = open_context(db, actor="dana", clock=Clock.from_env_value(NOW))
+    try:
+        deals = [
+            (target, 12345, 33, "open", "lead", date(2026, 8, 1)),
+            (target, 5, 50, "open", "proposal", None),  # 2.5 → 3 (half up)
+            (target, 999_999_999, 67, "won", "lead", date(2026, 9, 1)),
+            (target, 0, 100, "lost", "lead", None),
+        ]
+        _load(ctx, deals, [])
+        direct, converted = _both_ways(ctx, target, monkeypatch)
+        assert direct == converted
+        by_stage = direct[0]
+        assert by_stage["currency"] == target
+        assert by_stage["total"]["count"] == 3
+    finally:
+        ctx.close()
