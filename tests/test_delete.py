@@ -134,3 +134,89 @@ def test_a_stage_holding_only_deleted_deals_says_so_when_it_cannot_be_removed(op
     line = opp.fails(4, "stages", "remove", "pilot")
     assert "stage pilot still holds 1 deal(s), 1 of them deleted (they keep their stage for undo)" in line
     check()
+
+
+@pytest.fixture
+def worked(opp):
+    """Two won deals of Initech (the first to be deleted), each with a task, a ticket with an hour
+    logged, a contact and a note."""
+    first = deal(opp, "First", "--value", "100", "--close", "2026-03-05")
+    second = deal(opp, "Second", "--value", "200", "--close", "2026-03-06")
+    opp("edit", first, "--close", "2026-03-08")
+    opp("customer", "add", "--person", "Ada Lovelace")
+    for which in (first, second):
+        opp("task", "add", which, f"Call about {which}", "--due", "2026-03-09")
+        opp("ticket", "add", which, f"Issue on {which}")
+        opp("ticket", "log", "1" if which == first else "2", "1")
+        opp("contact", "add", which, "Ada Lovelace")
+        opp("note", which, f"Note on {which}")
+        opp("stage", "won", which, "--force")
+    return int(first), int(second)
+
+
+def around(opp):
+    """What the commands around the deals show of them, as deal ids."""
+    return {
+        "task list": {t["opportunity_id"] for t in opp.json("task", "list", "--status", "all")},
+        "agenda": {t["opportunity_id"] for t in opp.json("agenda", "--all", "--days", "30")},
+        "ticket list": {t["opportunity_id"] for t in opp.json("ticket", "list", "--status", "all")},
+        "notes": {n["opportunity_id"] for n in opp.json("notes")},
+        "timeline": {e["opportunity_id"] for e in opp.json("timeline", "--customer", "Initech")},
+        "support": {r["key"] for r in opp.json("report", "support")},
+        "support by customer": [r["tickets"] for r in opp.json("report", "support", "--by", "customer")],
+        "review won": {d["id"] for d in opp.json("review", "--since", "2026-03-01")["won"]},
+        "people": [d["id"] for d in opp.json("customer", "show", "Ada Lovelace").get("opportunities", [])],
+    }
+
+
+def test_a_deleted_deal_vanishes_from_everything_around_it_until_undone(worked, opp):
+    first, second = worked
+    before = around(opp)
+    assert before["task list"] == {first, second} and before["support by customer"] == [2]
+    opp("delete", first, OPP_NOW=LATER)
+    after = around(opp)
+    assert after["task list"] == after["agenda"] == after["ticket list"] == after["notes"] == {second}
+    assert after["timeline"] == {second}
+    assert after["support"] == {second} and after["support by customer"] == [1]
+    assert after["review won"] == {second}
+    info = opp.json("db", "info")["counts"]
+    assert (info["opportunities"], info["deleted_opportunities"]) == (1, 1)
+    opp.fails(3, "contact", "list", first)
+    opp.fails(3, "task", "list", "--deal", first)
+    opp.fails(3, "ticket", "list", "--deal", first)
+    opp.fails(3, "notes", first)
+    opp.fails(3, "timeline", first)
+    opp("undo", OPP_NOW=LATER)
+    assert around(opp) == before
+    info = opp.json("db", "info")["counts"]
+    assert (info["opportunities"], info["deleted_opportunities"]) == (2, 0)
+
+
+@pytest.mark.parametrize("command", [("task", "add", "{id}", "Call"), ("ticket", "add", "{id}", "Bug"),
+                                     ("contact", "add", "{id}", "Ada Lovelace"),
+                                     ("note", "{id}", "hi", "--kind", "meeting")])  # fmt: skip
+def test_nothing_is_added_to_a_deleted_deal(worked, opp, unchanged, command):
+    first, _ = worked
+    opp("delete", first, OPP_NOW=LATER)
+    check = unchanged()
+    line = opp.fails(3, *[part.format(id=first) for part in command])
+    assert f"no opportunity {first}" in line
+    check()
+
+
+def test_the_review_leaves_a_deleted_deal_out_of_its_lists(opp):
+    first = deal(opp, "First", "--value", "100", "--close", "2026-03-20")
+    opp("edit", first, "--close", "2026-03-25")
+    second = deal(opp, "Second", "--value", "100", "--close", "2026-03-01")
+    opp("delete", first, second, OPP_NOW=LATER)
+    page = opp.json("review", "--since", "2026-03-01", OPP_NOW=LATER)
+    assert page["pushes"] == [] and page["overdue"] == []
+    assert opp.json("report", "pushes", "--status", "all", OPP_NOW=LATER) == []
+
+
+def test_the_waterfall_counts_a_deal_deleted_in_its_span_as_removed(opp):
+    first = deal(opp, "First", "--value", "100", "--close", "2026-03-20")
+    opp("delete", first, OPP_NOW=LATER)
+    moves = opp.json("report", "waterfall", "--from", "2026-03-10", "--detail", OPP_NOW=LATER)
+    assert [(m["id"], m["step"]) for m in moves] == [(int(first), "removed")]
+    assert opp.json("report", "waterfall", "--from", "2026-03-12", "--detail", OPP_NOW=LATER) == []

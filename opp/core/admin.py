@@ -52,12 +52,15 @@ def _sqlite_path(ctx: Context) -> Path | None:
 
 
 def database_info(ctx: Context) -> DatabaseInfo:
-    """The database's location (password masked), schema revision and rows per table."""
+    """The database's location (password masked), schema revision and rows per table.
+
+    Deleted deals (``opp delete``) keep their rows for history and undo; ``opportunities`` counts the
+    others and ``deleted_opportunities``, right after it, the deleted ones."""
     from opp.store import search
 
     with ctx.reading() as conn:
         revision = schema_revision(conn)
-        counts = admin.table_counts(conn)
+        counts = _split_deleted(admin.table_counts(conn), admin.deleted_deal_count(conn))
         indexed = search.installed(conn)
     path = _sqlite_path(ctx)
     return DatabaseInfo(
@@ -70,6 +73,17 @@ def database_info(ctx: Context) -> DatabaseInfo:
         search_index=indexed,
         counts=counts,
     )
+
+
+def _split_deleted(counts: dict[str, int], deleted: int) -> dict[str, int]:
+    split: dict[str, int] = {}
+    for table, count in counts.items():
+        if table == "opportunities":
+            split[table] = count - deleted
+            split["deleted_opportunities"] = deleted
+        else:
+            split[table] = count
+    return split
 
 
 def upgrade_database(db: str, *, lock_timeout: float) -> Upgrade:

@@ -29,6 +29,12 @@ def table_counts(conn: Connection) -> dict[str, int]:
     }
 
 
+def deleted_deal_count(conn: Connection) -> int:
+    """How many deals are deleted (soft: status ``deleted``)."""
+    deals = metadata.tables["opportunities"]
+    return int(conn.execute(select(func.count()).where(deals.c.status == "deleted")).scalar_one())
+
+
 def sqlite_backup(store: Store, destination: Path) -> None:
     """A consistent copy of a SQLite database while others may be writing (SQLite's backup API), into
     ``destination`` (an existing empty file, or a new one)."""

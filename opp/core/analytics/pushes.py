@@ -140,6 +140,10 @@ def _pushes(
     )
     if status == "open":
         query = query.where(o.c.status == "open")
+    else:
+        from opp.core.pipeline.scope import DELETED
+
+        query = query.where(o.c.status != DELETED)
     if assignee is not None:
         query = query.where(o.c.assignee_id == user_id(conn, assignee))
     if period is not None:

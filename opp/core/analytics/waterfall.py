@@ -6,7 +6,7 @@ either side lands in exactly one step:
 
 - in both: ``increased`` or ``decreased`` by its change (an unchanged deal is in no step);
 - only in Start: ``won`` or ``lost`` (closed by D1), ``pushed`` (still open, its close date moved out of
-  P), or ``removed`` (no longer there at D1);
+  P), or ``removed`` (no longer there at D1: deleted with ``opp delete`` by then);
 - only in End: ``created`` (created after D0), ``pulled-in`` (open at D0 with its close date outside P)
   or ``reopened`` (closed at D0).
 
@@ -50,6 +50,7 @@ from opp.core.dates import Period, day_end_exclusive, parse_date, parse_period
 from opp.core.errors import Invalid
 from opp.core.money.amounts import from_minor
 from opp.core.money.rates import conversion
+from opp.core.pipeline.scope import DELETED
 from opp.core.pipeline.users import user_id
 from opp.core.records import Record
 from opp.store import schema
@@ -261,7 +262,7 @@ def _build(
         (and_(in_start, in_end, change > 0), literal("increased", String)),
         (and_(in_start, in_end, change < 0), literal("decreased", String)),
         (and_(in_start, in_end), null()),
-        (and_(in_start, end.c.id.is_(None)), literal("removed", String)),
+        (and_(in_start, or_(end.c.id.is_(None), end.c.status == DELETED)), literal("removed", String)),
         (and_(in_start, end.c.status == "won"), literal("won", String)),
         (and_(in_start, end.c.status == "lost"), literal("lost", String)),
         (in_start, literal("pushed", String)),

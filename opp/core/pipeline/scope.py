@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, FromClause, Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Connection, FromClause, Select, and_, case, exists, func, or_, select
 
 from opp.core.context import Context
 from opp.core.dates import close_window, day_end_exclusive, parse_date, start_of_day_utc
@@ -34,6 +34,15 @@ CLOSED = ("won", "lost")
 #: What a period dates a deal by: its close date (see :func:`close_date`), or when it closed or was
 #: created.
 Dated = Literal["close_date", "closed_at", "created_at"]
+
+
+def not_deleted(deal_id: ColumnElement[Any]) -> ColumnElement[bool]:
+    """Whether the deal a record hangs on (``deal_id``: a task's, ticket's, contact's or note's deal
+    column) is not deleted, as SQL (``NOT EXISTS``; a record on no deal, NULL, passes): what the
+    listings around the deals (tasks, agenda, tickets, notes, timelines, support) leave out until
+    ``opp undo`` brings the deal back."""
+    gone = o.alias("deleted_deal")
+    return ~exists().where(gone.c.id == deal_id, gone.c.status == DELETED)
 
 
 def close_date(dialect_name: str, table: FromClause = o) -> ColumnElement[date]:

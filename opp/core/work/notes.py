@@ -94,10 +94,16 @@ def iter_notes(
             reason="limit-not-positive",
             details={"value": limit},
         )
+    from opp.core.pipeline.scope import not_deleted
+
     withdrawn = select(cm.c.id).where(cm.c.undone_by.is_not(None))
     query = (
         select(h.c.id, h.c.opportunity_id, h.c.at, h.c.actor, h.c.field, h.c.note)
-        .where(h.c.action == "note", or_(h.c.command_id.is_(None), h.c.command_id.not_in(withdrawn)))
+        .where(
+            h.c.action == "note",
+            or_(h.c.command_id.is_(None), h.c.command_id.not_in(withdrawn)),
+            not_deleted(h.c.opportunity_id),
+        )
         .order_by(h.c.id.desc())
     )
     if kind is not None:

@@ -219,7 +219,9 @@ class TaskFilter:
     dated_only: bool = False
 
     def conditions(self) -> list[ColumnElement[bool]]:
-        found: list[ColumnElement[bool]] = []
+        from opp.core.pipeline.scope import not_deleted
+
+        found: list[ColumnElement[bool]] = [not_deleted(t.c.opportunity_id)]
         if self.deal_id is not None:
             found.append(t.c.opportunity_id == self.deal_id)
         if self.assignee is not None:

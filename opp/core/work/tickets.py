@@ -302,8 +302,9 @@ def list_tickets(
     """Tickets in id order: not closed unless ``status`` names one (or ``all``); a customer's tickets
     are those on its deals and on it alone. A generator."""
     from opp.core.pipeline.customers import resolve_customer
+    from opp.core.pipeline.scope import not_deleted
 
-    query = _ticket_select()
+    query = _ticket_select().where(not_deleted(tk.c.opportunity_id))
     if status is None:
         query = query.where(tk.c.status != "closed")
     elif status.strip().lower() != "all":

@@ -164,16 +164,23 @@ def timeline(
 def customer_deals(conn: Connection, customer_id: int) -> Any:
     """The deals a customer's timeline covers, as a subquery of ids: its own deals, and the deals it or
     its people are contacts of."""
-    own = select(o.c.id).where(o.c.customer_id == customer_id)
+    from opp.core.pipeline.scope import DELETED
+
+    own = select(o.c.id).where(o.c.customer_id == customer_id, o.c.status != DELETED)
     return union_all(own, contact_deals(conn, customer_id))
 
 
 def contact_deals(conn: Connection, customer_id: int) -> Select[Any]:
-    """The ids of the deals on which the customer, or a person employed by it, is a contact."""
+    """The ids of the deals on which the customer, or a person employed by it, is a contact (deleted
+    deals left out)."""
+    from opp.core.pipeline.scope import not_deleted
+
     people = schema.customers
     contacts = schema.deal_contacts
     persons = select(people.c.id).where(or_(people.c.id == customer_id, people.c.employer_id == customer_id))
-    return select(contacts.c.opportunity_id).where(contacts.c.customer_id.in_(persons))
+    return select(contacts.c.opportunity_id).where(
+        contacts.c.customer_id.in_(persons), not_deleted(contacts.c.opportunity_id)
+    )
 
 
 def _entry(row: Any) -> TimelineEntry:
