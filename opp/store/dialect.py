@@ -7,6 +7,7 @@ import decimal
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from fractions import Fraction
+from itertools import chain
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -255,13 +256,18 @@ def ratio_round(
 def insert_rows(
     conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], *, ids: Sequence[int] | None = None
 ) -> None:
-    """Insert ``rows`` (mappings with the same keys; ``ids``, if given, their ids) with one executemany.
+    """Insert ``rows`` (mappings with the same keys; ``ids``, if given, their ids) in a few statements.
 
     On SQLite the INSERT is compiled once and the rows go straight to the driver, each value through
     its column type's own bind processor, column by column, a repeated value (the command's instant, a
     common date) processed once: for a bulk import SQLAlchemy's per-row parameter handling would cost
-    more than SQLite's insert itself. Errors are SQLAlchemy's as usual. PostgreSQL takes the ordinary
-    path (SQLAlchemy batches it into multi-row INSERTs).
+    more than SQLite's insert itself. The rows go in as multi-row INSERTs (up to a thousand rows, within
+    the connection's limit of parameters), not an executemany: SQLite opens a statement savepoint for
+    every statement run in a transaction, and the FTS5 search index (opp.store.search), filled by a
+    trigger, writes out what it holds at every savepoint, so that an executemany would write one
+    index segment per row and merge them again and again (about ten times slower over a whole import).
+    Errors are SQLAlchemy's as usual. PostgreSQL takes the ordinary path (SQLAlchemy batches it into
+    multi-row INSERTs).
     """
     if not rows:
         return
@@ -275,7 +281,34 @@ def insert_rows(
     for key, process in zip(order, processors, strict=True):
         values = list(ids) if ids is not None and key == "id" else [row[key] for row in rows]
         columns.append(values if process is None else _processed(values, process))
-    conn.exec_driver_sql(statement, list(zip(*columns, strict=True)))
+    per_statement = _rows_per_statement(conn, len(order))
+    if per_statement <= 1 or len(rows) == 1:
+        conn.exec_driver_sql(statement, list(zip(*columns, strict=True)))
+        return
+    head, _, group = statement.partition(" VALUES ")
+    for start in range(0, len(rows), per_statement):
+        chunk = zip(*(values[start : start + per_statement] for values in columns), strict=True)
+        flat = tuple(chain.from_iterable(chunk))
+        count = len(flat) // len(order)
+        conn.exec_driver_sql(f"{head} VALUES {', '.join([group] * count)}", flat)
+
+
+#: Rows in one multi-row INSERT at most: a statement per this many rows rather than one a row.
+_ROWS_PER_INSERT = 1000
+
+
+def _rows_per_statement(conn: Connection, width: int) -> int:
+    """How many rows of ``width`` values one INSERT on this SQLite connection may carry (its limit of
+    ``?`` parameters: 32766 since SQLite 3.32, 999 before)."""
+    if width == 0:
+        return 1
+    driver = conn.connection.dbapi_connection
+    getlimit = getattr(driver, "getlimit", None)  # Python 3.11
+    limit = getlimit(_SQLITE_LIMIT_VARIABLE_NUMBER) if getlimit is not None else 999
+    return max(1, min(_ROWS_PER_INSERT, limit // width))
+
+
+_SQLITE_LIMIT_VARIABLE_NUMBER = 9  # sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, without importing sqlite3
 
 
 def _processed(values: list[Any], process: Any) -> list[Any]:

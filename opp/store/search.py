@@ -9,7 +9,8 @@ The answer is always exactly the substring match, ``lower(column) LIKE '%needle%
 - **SQLite**: two FTS5 tables with the trigram tokenizer, ``deals_fts`` (title, description; rowid = the
   deal's id) and ``customers_fts`` (name; rowid = the customer's id, so renaming a customer touches one
   row, not every deal of it). They hold the text *lower-cased by opp's lower()*, written by triggers on
-  every insert, update and delete, whatever path writes (edit, import, undo, ``db copy``). The query is
+  every insert, update and delete, whatever path writes (edit, import, undo, ``db copy``); a bulk
+  import holds back the insert triggers and indexes its new rows at its end (:func:`bulk_insert`). The query is
   lower-cased the same way, and FTS5 folds case one character at a time, so the index finds every deal
   whose lower-cased text contains the lower-cased needle (and maybe a few more: FTS5 also folds ``ς`` to
   ``σ``, for one); the LIKE then keeps exactly the right ones. Indexing the original text instead would
@@ -27,6 +28,8 @@ its triggers with it and must call :func:`install` again.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import (
@@ -132,6 +135,55 @@ def uninstall(conn: Connection) -> None:
         return
     for name, _table, _column in TRIGRAM_INDEXES:
         conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+
+
+#: The insert triggers :func:`bulk_insert` holds back, and what they index: (trigger, table, FTS table,
+#: the indexed values from that table's row).
+_BULK_TRIGGERS = (
+    (
+        "deals_fts_insert",
+        "opportunities",
+        "deals_fts (rowid, title, description)",
+        "id, lower(title), lower(description)",
+    ),
+    ("customers_fts_insert", "customers", "customers_fts (rowid, name)", "id, lower(name)"),
+)
+
+
+@contextmanager
+def bulk_insert(conn: Connection) -> Iterator[None]:
+    """Index the deals and customers inserted inside this block once, at its end, rather than a row at
+    a time (a bulk import): on SQLite the insert triggers are dropped for the block, in the caller's
+    transaction, and the rows added since its start are then indexed with one statement per table and
+    the triggers made again. FTS5 writes a segment of index at every statement savepoint and merges
+    them as they pile up, so a row at a time costs several times what one statement costs.
+
+    The block must run in opp's write transaction (which holds the write lock: no one else inserts
+    meanwhile), and that transaction must roll back if the block fails: nothing is indexed or restored
+    then, and the rollback brings the triggers back. Updates and deletes keep their triggers. Does
+    nothing on PostgreSQL, whose trigram indexes are kept by the database itself, or where there is no
+    index."""
+    if conn.dialect.name != "sqlite" or not installed(conn):
+        yield
+        return
+    since = {
+        table_name: conn.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {table_name}").scalar_one()
+        for _trigger, table_name, _fts, _values in _BULK_TRIGGERS
+    }
+    for trigger, _table, _fts, _values in _BULK_TRIGGERS:
+        conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger}")
+    yield
+    for _trigger, table_name, fts, values in _BULK_TRIGGERS:
+        fts_name = fts.split()[0]
+        # A row the block also updated is in the index already (the update trigger wrote it).
+        conn.exec_driver_sql(
+            f"INSERT INTO {fts} SELECT {values} FROM {table_name} WHERE id > ? "
+            f"AND id NOT IN (SELECT rowid FROM {fts_name} WHERE rowid > ?) ORDER BY id",
+            (since[table_name], since[table_name]),
+        )
+    for statement in _SQLITE_DDL:
+        if any(f"CREATE TRIGGER {trigger} " in statement for trigger, *_rest in _BULK_TRIGGERS):
+            conn.exec_driver_sql(statement)
 
 
 def installed(conn: Connection) -> bool:

@@ -66,7 +66,7 @@ from opp.core.transfer.readers import (
     text_stream,
 )
 from opp.core.wording import count_of
-from opp.store import schema
+from opp.store import schema, search
 from opp.store.dialect import insert_returning_ids, insert_rows
 
 o = schema.opportunities
@@ -304,7 +304,7 @@ def import_deals(
     stream = text_stream(counter)
     written: Path | None = None
     try:
-        with _collecting_less(), ctx.unit_of_work(options.command) as uow:
+        with _collecting_less(), ctx.unit_of_work(options.command) as uow, search.bulk_insert(uow.conn):
             if options.only_into_empty:
                 _check_no_deals(uow.conn)
             run = _Import(uow, options, fmt, today=ctx.clock.today(), on_skip=on_skip)
