@@ -10,11 +10,11 @@ The answer is always exactly the substring match, ``lower(column) LIKE '%needle%
   deal's id) and ``customers_fts`` (name; rowid = the customer's id, so renaming a customer touches one
   row, not every deal of it). They hold the text *lower-cased by opp's lower()*, written by triggers on
   every insert, update and delete, whatever path writes (edit, import, undo, ``db copy``); a bulk
-  import holds back the insert triggers and indexes its new rows at its end (:func:`bulk_insert`). The query is
-  lower-cased the same way, and FTS5 folds case one character at a time, so the index finds every deal
-  whose lower-cased text contains the lower-cased needle (and maybe a few more: FTS5 also folds ``ς`` to
-  ``σ``, for one); the LIKE then keeps exactly the right ones. Indexing the original text instead would
-  miss deals: FTS5's case tables are older than Python's (Cherokee, ``İ``, …).
+  import holds back the insert triggers and indexes its new rows at its end (:func:`bulk_insert`).
+  The query is lower-cased the same way, and FTS5 folds case one character at a time, so the index
+  finds every deal whose lower-cased text contains the lower-cased needle (and maybe a few more: FTS5
+  also folds ``ς`` to ``σ``, for one); the LIKE then keeps exactly the right ones. Indexing the
+  original text instead would miss deals: FTS5's case tables are older than Python's (Cherokee, ``İ``, …).
 - **PostgreSQL**: ``pg_trgm`` GIN indexes on ``lower(title)``, ``lower(description)`` and
   ``lower(customers.name)``, which the same LIKE uses when it is asked as one subquery per table. When
   the extension cannot be created (the role may not), search stays a scan and ``opp db upgrade`` tries
