@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import decimal
 from collections.abc import Mapping, Sequence
+from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
 from itertools import chain
@@ -340,9 +341,37 @@ def _compiled_insert(
         order = tuple(compiled.positiontup or ())
         if sorted(order) != sorted(keys):
             raise ValueError(f"cannot bind {keys} to the INSERT of {table.name}")
-        processors = [table.c[key].type.dialect_impl(dialect).bind_processor(dialect) for key in order]
+        processors = [_faster(table.c[key].type.dialect_impl(dialect), dialect) for key in order]
         found = known[(table, keys)] = (compiled.string, order, processors)
     return found
+
+
+def _faster(impl: Any, dialect: Any) -> Any:
+    """The bind processor of a column type; for SQLite's DATETIME and DATE in their default storage
+    format, one that writes the same text from ``isoformat`` (a few times quicker) and leaves any
+    other value to SQLAlchemy's."""
+    process = impl.bind_processor(dialect)
+    if process is None or dialect.name != "sqlite":
+        return process
+    from sqlalchemy.dialects import sqlite  # loaded already: the connection is SQLite's
+
+    if isinstance(impl, sqlite.DATETIME) and impl._storage_format == sqlite.DATETIME._storage_format:
+
+        def process_datetime(value: Any, slow: Any = process) -> Any:
+            if type(value) is datetime and value.tzinfo is None:
+                return value.isoformat(" ", "microseconds")  # %Y-%m-%d %H:%M:%S.%f, as SQLAlchemy's
+            return slow(value)
+
+        return process_datetime
+    if isinstance(impl, sqlite.DATE) and impl._storage_format == sqlite.DATE._storage_format:
+
+        def process_date(value: Any, slow: Any = process) -> Any:
+            if type(value) is date:
+                return value.isoformat()  # %Y-%m-%d, as SQLAlchemy's
+            return slow(value)
+
+        return process_date
+    return process
 
 
 def insert_returning_ids(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> list[int]:

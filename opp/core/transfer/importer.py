@@ -639,7 +639,7 @@ class _Import:
             probability = None
         elif stage is not None and probability is not None:
             plan_move(self.pipeline, stage, stage, probability=probability)
-        id_text = cell("id")
+        id_text = cell("id") if "id" in cells else None
         expected_close = self._date(cell("expected_close"), "expected_close")
         created_at = self._instant(cell("created_at"), "created_at")
         # A shared close date may be an open deal's (future) expected close: checked in _check_closing.
@@ -663,11 +663,20 @@ class _Import:
             created_at=created_at,
             closed_at=closed_at,
             lost_reason=lost_reason,
-            custom=self._custom_values(cells),
+            custom=self._custom_values(cells) if self.custom_fields else {},
             deal_id=parse_id(id_text) if id_text is not None else None,
-            customer_email=clean_email(cell("customer_email")),
-            customer_phone=clean_text(cell("customer_phone"), what="phone", max_length=64),
-            assignee_name=clean_text(cell("assignee_name"), what="assignee name", max_length=200),
+            # The columns of customers and users a row may create: rare, so not looked for when absent.
+            customer_email=clean_email(cell("customer_email")) if "customer_email" in cells else None,
+            customer_phone=(
+                clean_text(cell("customer_phone"), what="phone", max_length=64)
+                if "customer_phone" in cells
+                else None
+            ),
+            assignee_name=(
+                clean_text(cell("assignee_name"), what="assignee name", max_length=200)
+                if "assignee_name" in cells
+                else None
+            ),
             adjusted=adjusted,
         )
         if stage is not None or parsed.external_ref is None or self.options.create_only:
