@@ -1,6 +1,6 @@
 """The floor for ``opp import``: the same rows written with plain ``sqlite3`` ``executemany``.
 
-    python bench/import_baseline.py FILE.csv DB --now 2026-07-01T00:00:00Z --actor bench
+    python bench/import_baseline.py FILE.csv DB --now 2026-07-01T00:00:00Z --actor bench [--plain]
 
 Reads a CSV written by ``bench/import_speed.py`` (opp's own columns, every cell already in the form opp
 stores: stage keys, values with the currency's decimals, handles as assignees, ISO dates and instants,
@@ -21,6 +21,15 @@ The only work in Python is what the rows need: the CSV reader, dicts for custome
 text of instants as SQLAlchemy stores them, and the snapshot's JSON. It validates nothing; it is not a
 replacement for opp's rules, only the speed of writing the rows. ``import_speed.py --check`` compares
 every table it writes with opp's, so the two write the same rows.
+
+``--plain`` writes the deals alone: the same ``opportunities`` rows (customers and users as ids, none
+of them made, so foreign keys are off; the one ``commands`` row; no events, no snapshots), the plainest
+``executemany`` into the one table, for scale.
+
+Both go through the tables' triggers as any writer does, so the deals and the new customers are also
+written into the search index (``deals_fts``, ``customers_fts``) a row at a time: with SQLite's own
+``lower()``, which folds ASCII only (opp's folds every script, the same text for this file), and
+with FTS5 writing out a segment of index at every statement of the executemany.
 
 The connection is set up as opp's is (WAL, kept by the file; ``synchronous = NORMAL``,
 ``foreign_keys = ON``, the default page cache). Imports nothing but the standard library.
@@ -50,11 +59,12 @@ def main() -> None:
     parser.add_argument("db")
     parser.add_argument("--now", required=True, help="the instant opp is given as OPP_NOW (UTC, with Z)")
     parser.add_argument("--actor", required=True)
+    parser.add_argument("--plain", action="store_true", help="the deals alone, into opportunities")
     args = parser.parse_args()
     now = datetime.fromisoformat(args.now.replace("Z", "+00:00")).strftime("%Y-%m-%d %H:%M:%S.%f")
 
     conn = sqlite3.connect(args.db, isolation_level=None)
-    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute(f"PRAGMA foreign_keys = {'OFF' if args.plain else 'ON'}")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("BEGIN IMMEDIATE")
     stages = {key: (kind, probability) for key, kind, probability in conn.execute(
@@ -86,6 +96,13 @@ def main() -> None:
     dumps = json.dumps
 
     def flush() -> None:
+        if args.plain:
+            conn.executemany(insert_deals, deals)
+            deals.clear()
+            new_customers.clear()
+            new_users.clear()
+            events.clear()
+            return
         if new_customers:
             conn.executemany(insert_customers, new_customers)
         if new_users:
@@ -141,6 +158,11 @@ def main() -> None:
                 int(value.replace(".", "")), cells[currency_i], probability, stage, status,
                 close, ref, assignee_id, lost_reason, created, now, closed, closed or created,
             ))  # fmt: skip
+            if args.plain:
+                next_deal += 1
+                if len(deals) >= BATCH:
+                    flush()
+                continue
             snapshot = {
                 "title": cells[title_i],
                 "customer_id": customer_id,

@@ -10,11 +10,15 @@
    expected close; 25 % won and 15 % lost with closed_at (and a lost reason on most lost ones); a
    description on 30 %, an explicit probability on 10 % of open deals.
 2. Makes an empty, migrated opp database (``open_store``) once, and copies it for every run.
-3. In each round runs, each as its own process (wall time, and its own peak RSS from GNU time), in
-   alternating order so that load hits both alike:
+3. In each round runs, each as its own process (wall time, CPU time (user + system, its children's
+   included) and its own peak RSS from GNU time), in rotating order so that load hits all alike:
    (a) ``opp --db COPY import FILE``, with ``OPP_NOW`` fixed and ``OPP_USER=bench``;
    (b) ``bench/import_baseline.py FILE COPY``: plain ``sqlite3`` ``executemany`` of the same rows into
-       the same tables (see that file for exactly what it writes).
+       the same tables (see that file for exactly what it writes);
+   (c) ``bench/import_baseline.py FILE COPY --plain``: the deals alone, one ``executemany`` into
+       ``opportunities``.
+   On a busy machine the wall time mostly measures the load; the CPU time is the steadier figure, and
+   rows per CPU second are printed beside rows per second.
 4. ``--check`` compares every table the two wrote (customers, users, commands, opportunities,
    history), row by row, after the first round: the baseline is checked to write what opp writes.
 5. ``--export DB`` then runs ``opp --db DB export -f csv`` and ``-f jsonl`` into /dev/null, once each:
@@ -145,8 +149,9 @@ def fresh_copy(template: Path, target: Path) -> None:
     shutil.copyfile(template, target)
 
 
-def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
-    """One process: wall seconds and its own peak RSS in KiB; a failure stops the benchmark.
+def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, int, float]:
+    """One process: wall seconds, its own peak RSS in KiB and CPU seconds (user and system, its waited-for
+    children's included: GNU time's); a failure stops the benchmark.
 
     The peak comes from GNU time (``/usr/bin/time -f %M``) when there is one: the ``ru_maxrss`` that
     ``os.wait4`` reports for a direct child counts the pages of this (larger) process it was forked
@@ -165,7 +170,7 @@ def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
             err.seek(0)
             sys.exit(f"{' '.join(argv)} failed: {err.read().decode(errors='replace')[-2000:]}")
         peak_kb = int(peak.read().split()[-1]) if timer else usage.ru_maxrss
-    return elapsed, peak_kb
+    return elapsed, peak_kb, usage.ru_utime + usage.ru_stime
 
 
 def environment() -> dict[str, str]:
@@ -207,7 +212,7 @@ def measure_export(db: str, opp: str) -> dict[str, dict[str, float]]:
     count = deals.fetchone()[0]
     results = {}
     for fmt in ("csv", "jsonl"):
-        seconds, peak_kb = run_once([opp, "--db", db, "export", "-f", fmt], environment())
+        seconds, peak_kb, _cpu = run_once([opp, "--db", db, "export", "-f", fmt], environment())
         results[fmt] = {"seconds": seconds, "peak_mb": peak_kb / 1024, "deals": count}
         print(
             f"export -f {fmt:<5} {figures(f'{count:,}', count, seconds, peak_kb / 1024, 'deals')}", flush=True
@@ -215,8 +220,13 @@ def measure_export(db: str, opp: str) -> dict[str, dict[str, float]]:
     return results
 
 
-def figures(who: str, rows: int, seconds: float, peak_mb: float, unit: str = "rows") -> str:
-    return f"{who:<8} {seconds:7.1f} s  {rows / seconds:>9,.0f} {unit}/s  peak {peak_mb:6.1f} MB"
+def figures(
+    who: str, rows: int, seconds: float, peak_mb: float, unit: str = "rows", cpu: float | None = None
+) -> str:
+    text = f"{who:<8} {seconds:7.1f} s  {rows / seconds:>9,.0f} {unit}/s  peak {peak_mb:6.1f} MB"
+    if cpu is not None:
+        text += f"  cpu {cpu:6.1f} s  {rows / cpu:>9,.0f} {unit}/cpu-s"
+    return text
 
 
 def verdict(ok: bool, text: str) -> None:
@@ -251,15 +261,21 @@ def main() -> None:
     opp_argv = [opp, "--db", str(opp_db), "import", str(source), "-o", "json"]
     base_argv = [PYTHON, str(HERE / "import_baseline.py"), str(source), str(base_db)]
     base_argv += ["--now", OPP_NOW, "--actor", ACTOR]
+    plain_db = work / "plain.db"
+    argvs = {"opp": opp_argv, "baseline": base_argv, "plain": [*base_argv[:2], str(source), str(plain_db)]}
+    argvs["plain"] += [*base_argv[4:], "--plain"]
+    targets = {"opp": opp_db, "baseline": base_db, "plain": plain_db}
 
-    samples: dict[str, list[tuple[float, int]]] = {"opp": [], "baseline": []}
+    samples: dict[str, list[tuple[float, int, float]]] = {"opp": [], "baseline": [], "plain": []}
+    whos = list(samples)
     for round_number in range(args.runs):
-        order = ["opp", "baseline"] if round_number % 2 == 0 else ["baseline", "opp"]
-        for who in order:
-            fresh_copy(template, opp_db if who == "opp" else base_db)
-            seconds, peak_kb = run_once(opp_argv if who == "opp" else base_argv, environment())
-            samples[who].append((seconds, peak_kb))
-            print(f"round {round_number + 1}: {figures(who, args.rows, seconds, peak_kb / 1024)}", flush=True)
+        shift = round_number % len(whos)
+        for who in whos[shift:] + whos[:shift]:
+            fresh_copy(template, targets[who])
+            seconds, peak_kb, cpu = run_once(argvs[who], environment())
+            samples[who].append((seconds, peak_kb, cpu))
+            line = figures(who, args.rows, seconds, peak_kb / 1024, cpu=cpu)
+            print(f"round {round_number + 1}: {line}  (load {os.getloadavg()[0]:.1f})", flush=True)
         if args.check and round_number == 0:
             mine, theirs = table_digests(opp_db), table_digests(base_db)
             for table in TABLES:
@@ -269,33 +285,35 @@ def main() -> None:
             if mine != theirs:
                 sys.exit("the baseline does not write what opp writes")
 
-    opp_s = statistics.median(s for s, _ in samples["opp"])
-    base_s = statistics.median(s for s, _ in samples["baseline"])
-    opp_peak = max(kb for _, kb in samples["opp"]) / 1024
-    base_peak = max(kb for _, kb in samples["baseline"]) / 1024
-    ratio = (args.rows / opp_s) / (args.rows / base_s)
-    results: dict[str, object] = {
-        "rows": args.rows,
-        "csv_mb": source.stat().st_size / 2**20,
-        "opp": {
-            "seconds": opp_s,
-            "rows_per_s": args.rows / opp_s,
-            "peak_mb": opp_peak,
-            "runs": samples["opp"],
-        },
-        "baseline": {
-            "seconds": base_s,
-            "rows_per_s": args.rows / base_s,
-            "peak_mb": base_peak,
-            "runs": samples["baseline"],
-        },
-        "ratio": ratio,
+    medians = {
+        who: (
+            statistics.median(s for s, _, _ in runs),
+            max(kb for _, kb, _ in runs) / 1024,
+            statistics.median(c for _, _, c in runs),
+        )
+        for who, runs in samples.items()
     }
+    opp_s, opp_peak, opp_cpu = medians["opp"]
+    base_s, _base_peak, base_cpu = medians["baseline"]
+    ratio = (args.rows / opp_s) / (args.rows / base_s)
+    results: dict[str, object] = {"rows": args.rows, "csv_mb": source.stat().st_size / 2**20}
+    for who, (seconds, peak_mb, cpu) in medians.items():
+        results[who] = {
+            "seconds": seconds,
+            "rows_per_s": args.rows / seconds,
+            "cpu_seconds": cpu,
+            "rows_per_cpu_s": args.rows / cpu,
+            "peak_mb": peak_mb,
+            "runs": samples[who],
+        }
+    results["ratio"] = ratio
+    results["cpu_ratio"] = base_cpu / opp_cpu
+    results["loadavg"] = os.getloadavg()
     print()
-    print(f"import of {args.rows:,} rows (median of {args.runs}):")
-    print("  " + figures("opp", args.rows, opp_s, opp_peak))
-    print("  " + figures("baseline", args.rows, base_s, base_peak))
-    print(f"  ratio (opp rows/s / baseline rows/s): {ratio:.2f}")
+    print(f"import of {args.rows:,} rows (median of {args.runs}), load average now {os.getloadavg()}:")
+    for who, (seconds, peak_mb, cpu) in medians.items():
+        print("  " + figures(who, args.rows, seconds, peak_mb, cpu=cpu))
+    print(f"  ratio (opp rows/s / baseline rows/s): {ratio:.2f}; per CPU second: {base_cpu / opp_cpu:.2f}")
     verdict(ratio >= GOAL_RATIO, f"import >= {GOAL_RATIO} x the baseline's rows/s: {ratio:.2f}")
     verdict(opp_peak <= GOAL_MEMORY_MB, f"import peak <= {GOAL_MEMORY_MB} MB: {opp_peak:.1f}")
     if args.export:
