@@ -97,6 +97,39 @@ class PromptDialog(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+class NoteDialog(ModalScreen[tuple[str, str] | None]):
+    """A note: its text and its kind (internal unless said: customer, meeting). Enter saves, Escape
+    cancels; Tab moves between the two."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self.title_text = title
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield Input(placeholder="the note", id="note-text")
+            yield Input(placeholder="kind (optional): internal, customer, meeting", id="note-kind")
+            yield Label("Enter save · Tab next field · Escape cancel", classes="dialog-keys")
+
+    def on_mount(self) -> None:
+        self.query_one("#note-text", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        text = self.query_one("#note-text", Input).value
+        if not text.strip():
+            self.query_one("#note-text", Input).focus()
+            self.query_one(".dialog-keys", Label).update("Type something, or Escape to cancel")
+            return
+        self.dismiss((text, self.query_one("#note-kind", Input).value.strip()))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
 class TaskDialog(ModalScreen[tuple[str, str] | None]):
     """A task: its title and an optional due date (2026-12-31, +3d, eow ...). Enter saves, Escape
     cancels; Tab moves between the two."""
@@ -138,7 +171,7 @@ KEYS = [
     ("s", "move the deal to a stage (a skip asks to force; lost asks why)"),
     ("a", "assign the deal (or nobody)"),
     ("c", "claim the deal for yourself"),
-    ("n", "add a note"),
+    ("n", "add a note (internal, or say customer or meeting)"),
     ("t", "add a task"),
     ("b", "the board: stage columns; < > move a card one stage"),
     ("u", "undo your last change"),
