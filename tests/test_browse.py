@@ -153,6 +153,25 @@ def test_the_list_is_read_a_page_at_a_time(made, monkeypatch):
     drive(made, scenario)
 
 
+def test_the_cursor_keys_select_a_deal_and_its_overview_follows(made):
+    async def scenario(app, pilot):
+        await pilot.press("end")
+        await pilot.pause()
+        assert app.current.id == 5
+        await pilot.press("home")
+        await pilot.pause()
+        assert app.current.id == 1
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert app.current.id == 5
+        await pilot.press("pageup", "down")
+        await pilot.pause()
+        assert app.current.id == 2
+        assert "Globex - Hammock" in shown(app.query_one("#overview-text"))
+
+    drive(made, scenario)
+
+
 def test_slash_searches_as_you_type_and_enter_keeps_the_filter(made):
     async def scenario(app, pilot):
         await pilot.press("down", "down")
@@ -398,6 +417,20 @@ def test_a_change_on_a_stale_screen_is_refused_as_edit_if_version_and_the_screen
     drive(made, scenario)
 
 
+def test_the_stale_refusal_is_worded_as_edit_if_version_words_it(made, as_fox, cli):
+    refused: list[str] = []
+
+    async def scenario(app, pilot):
+        deals.edit_deal(as_fox, 1, value="13000")  # another operator, while the screen shows version 1
+        await pilot.press("c")
+        refused.append(app.status_text)
+        assert app.query_one("#status").has_class("error")
+
+    drive(made, scenario)
+    refusal = cli.fails(4, "edit", "1", "--if-version", "1", "--title", "x")
+    assert refused == [refusal.removeprefix("opp: error: ")]
+
+
 def test_a_stale_stage_move_and_assignment_are_refused_too(made, as_fox, unchanged):
     async def scenario(app, pilot):
         deals.edit_deal(as_fox, 1, title="Initech - TPS reports v2")
@@ -486,6 +519,19 @@ def test_t_adds_a_task_for_the_acting_user(made):
     added = [task for task in list_tasks(made) if task.title == "send the contract"]
     assert len(added) == 1 and added[0].assignee == "dana"
     assert added[0].due is not None
+
+
+def test_a_task_with_a_bad_due_date_is_refused_as_the_command_refuses_it(made, cli, unchanged):
+    check = unchanged()
+    refusal = cli.fails(2, "task", "add", "1", "send the contract", "--due", "someday")
+
+    async def scenario(app, pilot):
+        await pilot.press("t", *"send the contract", "tab", *"someday", "enter")
+        await pilot.pause()
+        assert app.status_text == refusal.removeprefix("opp: error: ")
+
+    drive(made, scenario)
+    check()
 
 
 def test_u_undoes_the_last_change(made):

@@ -58,6 +58,16 @@ class SearchBox(Input):
         app.clear_search()
 
 
+class DealTable(DataTable[Any]):
+    """The list: Home and End select the first and the last deal read (the contract's keys), where
+    the table would scroll sideways; ← → still scroll to the columns beyond 80."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("home", "scroll_top", "First deal", show=False),
+        Binding("end", "scroll_bottom", "Last deal", show=False),
+    ]
+
+
 class BrowseApp(App[int]):
     """The master list with a detail panel (Overview, Billables, Activity) and the board."""
 
@@ -100,7 +110,7 @@ class BrowseApp(App[int]):
     def compose(self) -> ComposeResult:
         yield Static(id="bar")
         yield SearchBox(placeholder="search title, customer, description", id="search")
-        table: DataTable[Any] = DataTable(id="deals", cursor_type="row", zebra_stripes=False)
+        table = DealTable(id="deals", cursor_type="row", zebra_stripes=False)
         yield table
         with TabbedContent(id="detail"):
             with TabPane("Overview", id="overview"):
