@@ -228,6 +228,13 @@ def deal_filters(status: Any = None) -> Callable[[Command], Command]:
     return decorate
 
 
+# --out and --force of the commands that write a printable document (opp review, opp invoice show):
+# see opp.cli.documents.check_out and write_out.
+OutOpt = Annotated[
+    str | None,
+    typer.Option("--out", metavar="FILE", help="With --format md or html: write the document to FILE."),
+]
+ForceOpt = Annotated[bool, typer.Option("--force", help="With --out: replace FILE if it exists.")]
 LimitOpt = Annotated[int | None, typer.Option("--limit", metavar="N", help="At most N deals.")]
 RawOpt = Annotated[
     bool, typer.Option("--raw", help="In CSV, leave cells starting with = + - @ unguarded (no ' prefix).")
