@@ -315,11 +315,17 @@ def _amounts_in_reporting_currency(conn: Connection, ctx: Context, scope: DealSc
     if scope.search:
         deals = deals.select_from(o.join(cu, cu.c.id == o.c.customer_id))
     deals = deals.where(*scope.conditions(conn))
-    present = sorted(conn.execute(deals.with_only_columns(o.c.currency).distinct()).scalars())
-    if len(present) < 2:
+    # One currency or several? Two look-ups that end at the first deal found, not a DISTINCT over
+    # every deal in scope (seconds at a million).
+    first = conn.execute(deals.with_only_columns(o.c.currency).limit(1)).scalar()
+    if first is None:
+        return None
+    another = deals.with_only_columns(o.c.currency).where(o.c.currency != first).limit(1)
+    if conn.execute(another).first() is None:
         return None
     target = settings.value_of(conn, "reporting_currency")
     if target is None:
+        present = sorted(conn.execute(deals.with_only_columns(o.c.currency).distinct()).scalars())
         raise Conflict(
             "cannot sort by amount: the deals are in several currencies (" + ", ".join(present) + ") "
             "and no reporting currency is set",
