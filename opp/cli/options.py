@@ -116,6 +116,11 @@ AssigneeOpt = Annotated[
         "--assignee", metavar="H", help="Only deals assigned to this user.", autocompletion=complete_user
     ),
 ]
+#: A task's or a ticket's new assignee (opp task edit, opp ticket add).
+AssignToOpt = Annotated[
+    str | None,
+    typer.Option("--assign", metavar="H", help="Assign to this user.", autocompletion=complete_user),
+]
 UnassignedOpt = Annotated[bool, typer.Option("--unassigned", help="Only deals nobody is assigned.")]
 CustomerOpt = Annotated[
     str | None,
