@@ -97,11 +97,15 @@ class PromptDialog(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class NoteDialog(ModalScreen[tuple[str, str] | None]):
-    """A note: its text and its kind (internal unless said: customer, meeting). Enter saves, Escape
-    cancels; Tab moves between the two."""
+class TwoLineDialog(ModalScreen[tuple[str, str] | None]):
+    """Two lines to type: the first required, the second optional. Enter saves, Escape cancels, Tab
+    moves between the two. Hands back both, the second stripped."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    #: Each subclass's: the ids and placeholders of the two lines, and what a blank first one says.
+    FIRST: ClassVar[tuple[str, str]] = ("first", "")
+    SECOND: ClassVar[tuple[str, str]] = ("second", "")
+    WHEN_BLANK = "Type something, or Escape to cancel"
 
     def __init__(self, title: str) -> None:
         super().__init__()
@@ -110,57 +114,39 @@ class NoteDialog(ModalScreen[tuple[str, str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title")
-            yield Input(placeholder="the note", id="note-text")
-            yield Input(placeholder="kind (optional): internal, customer, meeting", id="note-kind")
+            yield Input(placeholder=self.FIRST[1], id=self.FIRST[0])
+            yield Input(placeholder=self.SECOND[1], id=self.SECOND[0])
             yield Label("Enter save · Tab next field · Escape cancel", classes="dialog-keys")
 
     def on_mount(self) -> None:
-        self.query_one("#note-text", Input).focus()
+        self.query_one(f"#{self.FIRST[0]}", Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        text = self.query_one("#note-text", Input).value
-        if not text.strip():
-            self.query_one("#note-text", Input).focus()
-            self.query_one(".dialog-keys", Label).update("Type something, or Escape to cancel")
+        first = self.query_one(f"#{self.FIRST[0]}", Input)
+        if not first.value.strip():
+            first.focus()
+            self.query_one(".dialog-keys", Label).update(self.WHEN_BLANK)
             return
-        self.dismiss((text, self.query_one("#note-kind", Input).value.strip()))
+        self.dismiss((first.value, self.query_one(f"#{self.SECOND[0]}", Input).value.strip()))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
 
 
-class TaskDialog(ModalScreen[tuple[str, str] | None]):
-    """A task: its title and an optional due date (2026-12-31, +3d, eow ...). Enter saves, Escape
-    cancels; Tab moves between the two."""
+class NoteDialog(TwoLineDialog):
+    """A note: its text and its kind (internal unless said: customer, meeting)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    FIRST = ("note-text", "the note")
+    SECOND = ("note-kind", "kind (optional): internal, customer, meeting")
 
-    def __init__(self, title: str) -> None:
-        super().__init__()
-        self.title_text = title
 
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title")
-            yield Input(placeholder="title", id="task-title")
-            yield Input(placeholder="due date (optional): 2026-12-31, +3d, eom", id="task-due")
-            yield Label("Enter save · Tab next field · Escape cancel", classes="dialog-keys")
+class TaskDialog(TwoLineDialog):
+    """A task: its title and an optional due date (2026-12-31, +3d, eow ...)."""
 
-    def on_mount(self) -> None:
-        self.query_one("#task-title", Input).focus()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        title = self.query_one("#task-title", Input).value
-        if not title.strip():
-            self.query_one("#task-title", Input).focus()
-            self.query_one(".dialog-keys", Label).update("A task needs a title, or Escape to cancel")
-            return
-        self.dismiss((title, self.query_one("#task-due", Input).value))
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+    FIRST = ("task-title", "title")
+    SECOND = ("task-due", "due date (optional): 2026-12-31, +3d, eom")
+    WHEN_BLANK = "A task needs a title, or Escape to cancel"
 
 
 KEYS = [
