@@ -266,6 +266,14 @@ def opp(cli: Cli, restore: Callable[[str], None], opp_template: str) -> Cli:
 
 
 @pytest.fixture
+def sam_and_a_deal(opp: Cli) -> int:
+    """User sam, and an open deal at Initech (1,000 USD) to hang tasks and tickets on: its id."""
+    opp("user", "add", "sam")
+    deal_id: int = opp.json("create", "Initech - TPS audit", "--org", "Initech", "--value", "1000")["id"]
+    return deal_id
+
+
+@pytest.fixture
 def ctx(db: str) -> Iterator[Context]:
     context = open_context(db, actor="dana", clock=Clock.from_env_value(NOW))
     yield context

@@ -15,7 +15,14 @@ from textual.widgets import Tabs
 from opp.cli.browse.app import BrowseApp
 from opp.cli.browse.board import BoardScreen, StageCards
 from opp.cli.browse.data import Browser
-from opp.cli.browse.dialogs import ChoiceDialog, ConfirmDialog, HelpScreen, PromptDialog, TaskDialog
+from opp.cli.browse.dialogs import (
+    ChoiceDialog,
+    ConfirmDialog,
+    HelpScreen,
+    NoteDialog,
+    PromptDialog,
+    TaskDialog,
+)
 from opp.core.billing.billables import add_billable
 from opp.core.clock import Clock
 from opp.core.context import Context, open_context
@@ -146,6 +153,25 @@ def test_the_list_is_read_a_page_at_a_time(made, monkeypatch):
     drive(made, scenario)
 
 
+def test_the_cursor_keys_select_a_deal_and_its_overview_follows(made):
+    async def scenario(app, pilot):
+        await pilot.press("end")
+        await pilot.pause()
+        assert app.current.id == 5
+        await pilot.press("home")
+        await pilot.pause()
+        assert app.current.id == 1
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert app.current.id == 5
+        await pilot.press("pageup", "down")
+        await pilot.pause()
+        assert app.current.id == 2
+        assert "Globex - Hammock" in shown(app.query_one("#overview-text"))
+
+    drive(made, scenario)
+
+
 def test_slash_searches_as_you_type_and_enter_keeps_the_filter(made):
     async def scenario(app, pilot):
         await pilot.press("down", "down")
@@ -216,12 +242,42 @@ def test_enter_and_tab_go_to_the_detail_tabs_and_escape_back(made):
 
 def test_the_detail_tabs_show_billables_and_activity(made):
     async def scenario(app, pilot):
+        await pilot.press("enter", "right")
+        await pilot.pause()
         billables = shown(app.query_one("#billables-text"))
         assert "TPS cover sheets" in billables
         assert "total 7,200.00 USD" in billables  # 4 × 1,500 = 6,000 + 20 % tax
+        await pilot.press("right")
+        await pilot.pause()
         activity = shown(app.query_one("#activity-text"))
         assert "Bill wants the new cover sheets" in activity
         assert "dana created" in activity
+        # The open tab follows the list: another deal's activity, read when it is selected.
+        await pilot.press("escape", "down")
+        await pilot.pause()
+        assert "Globex - Hammock" in shown(app.query_one("#activity-text"))
+        assert "Bill wants" not in shown(app.query_one("#activity-text"))
+
+    drive(made, scenario)
+
+
+def test_the_billables_and_activity_tabs_are_read_only_when_shown(made, monkeypatch):
+    read: list[str] = []
+    for tab in ("billables", "activity"):
+        original = getattr(Browser, tab)
+        monkeypatch.setattr(
+            Browser,
+            tab,
+            lambda self, deal_id, tab=tab, original=original: (read.append(tab), original(self, deal_id))[1],
+        )
+
+    async def scenario(app, pilot):
+        await pilot.press("down", "down")
+        await pilot.pause()
+        assert read == []  # moving along the list reads the deal's Overview only
+        await pilot.press("enter", "right")
+        await pilot.pause()
+        assert read == ["billables"]
 
     drive(made, scenario)
 
@@ -294,7 +350,7 @@ def test_escape_in_a_dialog_changes_nothing(made, unchanged):
     async def scenario(app, pilot):
         for key in ("s", "a", "n", "t"):
             await pilot.press(key)
-            assert isinstance(app.screen, ChoiceDialog | PromptDialog | TaskDialog)
+            assert isinstance(app.screen, ChoiceDialog | NoteDialog | TaskDialog)
             await pilot.press("escape")
             await pilot.pause()
             assert app.screen is app.screen_stack[0]
@@ -361,6 +417,20 @@ def test_a_change_on_a_stale_screen_is_refused_as_edit_if_version_and_the_screen
     drive(made, scenario)
 
 
+def test_the_stale_refusal_is_worded_as_edit_if_version_words_it(made, as_fox, cli):
+    refused: list[str] = []
+
+    async def scenario(app, pilot):
+        deals.edit_deal(as_fox, 1, value="13000")  # another operator, while the screen shows version 1
+        await pilot.press("c")
+        refused.append(app.status_text)
+        assert app.query_one("#status").has_class("error")
+
+    drive(made, scenario)
+    refusal = cli.fails(4, "edit", "1", "--if-version", "1", "--title", "x")
+    assert refused == [refusal.removeprefix("opp: error: ")]
+
+
 def test_a_stale_stage_move_and_assignment_are_refused_too(made, as_fox, unchanged):
     async def scenario(app, pilot):
         deals.edit_deal(as_fox, 1, title="Initech - TPS reports v2")
@@ -380,14 +450,48 @@ def test_a_stale_stage_move_and_assignment_are_refused_too(made, as_fox, unchang
 
 def test_n_adds_a_note(made):
     async def scenario(app, pilot):
-        await pilot.press("n", *"call Bill on Monday", "enter")
+        await pilot.press("n")
+        assert isinstance(app.screen, NoteDialog)
+        await pilot.press(*"call Bill on Monday", "enter")
         await pilot.pause()
         assert app.status_text == "note added to opportunity 1"
+        await pilot.press("enter", "right", "right")
+        await pilot.pause()
         assert "call Bill on Monday" in shown(app.query_one("#activity-text"))
 
     drive(made, scenario)
     event = last_event(made, 1)
-    assert (event.action, event.note, event.actor) == ("note", "call Bill on Monday", "dana")
+    assert (event.action, event.note, event.actor, event.field) == (
+        "note",
+        "call Bill on Monday",
+        "dana",
+        "internal",
+    )
+
+
+def test_n_adds_a_note_of_the_kind_said(made):
+    async def scenario(app, pilot):
+        await pilot.press("n", *"met Bill at the office", "tab", *"meeting", "enter")
+        await pilot.pause()
+        assert app.status_text == "note added to opportunity 1 (meeting)"
+
+    drive(made, scenario)
+    event = last_event(made, 1)
+    assert (event.action, event.note, event.field) == ("note", "met Bill at the office", "meeting")
+
+
+def test_a_note_of_an_unknown_kind_is_refused_as_the_command_refuses_it(made, cli, unchanged):
+    check = unchanged()
+    refusal = cli.fails(2, "note", "1", "hello", "--kind", "gossip")
+
+    async def scenario(app, pilot):
+        await pilot.press("n", *"hello", "tab", *"gossip", "enter")
+        await pilot.pause()
+        assert app.status_text == refusal.removeprefix("opp: error: ")
+        assert app.query_one("#status").has_class("error")
+
+    drive(made, scenario)
+    check()
 
 
 def test_a_blank_note_is_not_saved(made, unchanged):
@@ -395,7 +499,7 @@ def test_a_blank_note_is_not_saved(made, unchanged):
 
     async def scenario(app, pilot):
         await pilot.press("n", "enter")
-        assert isinstance(app.screen, PromptDialog)  # still asking
+        assert isinstance(app.screen, NoteDialog)  # still asking
         await pilot.press("escape")
 
     drive(made, scenario)
@@ -415,6 +519,19 @@ def test_t_adds_a_task_for_the_acting_user(made):
     added = [task for task in list_tasks(made) if task.title == "send the contract"]
     assert len(added) == 1 and added[0].assignee == "dana"
     assert added[0].due is not None
+
+
+def test_a_task_with_a_bad_due_date_is_refused_as_the_command_refuses_it(made, cli, unchanged):
+    check = unchanged()
+    refusal = cli.fails(2, "task", "add", "1", "send the contract", "--due", "someday")
+
+    async def scenario(app, pilot):
+        await pilot.press("t", *"send the contract", "tab", *"someday", "enter")
+        await pilot.pause()
+        assert app.status_text == refusal.removeprefix("opp: error: ")
+
+    drive(made, scenario)
+    check()
 
 
 def test_u_undoes_the_last_change(made):

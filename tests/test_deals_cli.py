@@ -398,7 +398,12 @@ def test_list_overdue(board):
 def test_list_sort_and_limit(board):
     assert ids(board, "--sort", "value") == [1, 5, 2]
     assert ids(board, "--sort", "-value") == [2, 5, 1]
-    assert ids(board, "--sort", "close", "--status", "all") == [4, 1, 3, 2, 5]
+    # close: the day a closed deal closed (3 won and 4 lost on 2026-03-10), else the expected close;
+    # expected_close: the column, whatever the status (4 was expected on 2026-02-01).
+    assert ids(board, "--sort", "close,id", "--status", "all") == [1, 3, 4, 2, 5]
+    assert ids(board, "--sort", "expected_close", "--status", "all") == [4, 1, 3, 2, 5]
+    assert ids(board, "--sort", "-close,id", "--status", "all") == [5, 2, 3, 4, 1]
+    assert ids(board, "--sort", "close") == [1, 2, 5]
     assert ids(board, "--sort", "forecast", "--limit", "2") == [1, 5]
     assert ids(board, "--limit", "1") == [1]
 

@@ -178,6 +178,21 @@ def test_out_writes_the_page_and_refuses_to_overwrite_without_force(shop, tmp_pa
     assert target.read_text(encoding="utf-8").startswith("# Pipeline review")
 
 
+def test_review_and_invoice_refuse_an_existing_file_alike(shop, tmp_path):
+    """One writer for both documents: the same refusal (exit 4) before any work, --force replaces."""
+    shop("bill", "add", 6, "--item", "Licences", "--price", "6000")
+    shop("bill", "invoice", 6)
+    target = tmp_path / "taken.html"
+    target.write_text("mine", encoding="utf-8")
+    review = shop.fails(4, "review", "--format", "html", "--out", target)
+    invoice = shop.fails(4, "invoice", "show", "INV-2026-0001", "--format", "html", "--out", target)
+    assert review == invoice
+    assert target.read_text(encoding="utf-8") == "mine"
+    outcome = shop("invoice", "show", "INV-2026-0001", "--format", "md", "--out", target, "--force")
+    assert f"wrote invoice INV-2026-0001 to {target}" in outcome.stderr
+    assert "INV-2026-0001" in target.read_text(encoding="utf-8")
+
+
 def test_the_table_shows_a_summary_then_each_section(shop):
     text = shop("review").stdout
     assert text.splitlines()[0].split() == ["period", "2026Q1"]

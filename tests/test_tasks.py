@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import NOW
+
 TASK_KEYS = ["id", "opportunity_id", "title", "due", "assignee", "status", "created_at", "done_at"]
-NOW = "2026-03-10T08:30:00Z"
 
 
 @pytest.fixture
-def deal(opp) -> int:
-    opp("user", "add", "sam")
-    deal_id: int = opp.json("create", "Initech - TPS audit", "--org", "Initech", "--value", "1000")["id"]
-    return deal_id
+def deal(sam_and_a_deal: int) -> int:
+    return sam_and_a_deal
 
 
 def test_task_add_prints_the_contract_task_assigned_to_the_acting_user(opp, deal):

@@ -8,6 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.conftest import NOW
+
 TICKET_KEYS = [
     "id",
     "opportunity_id",
@@ -22,15 +24,12 @@ TICKET_KEYS = [
     "hours",
 ]
 SUPPORT_KEYS = ["key", "name", "currency", "won_value", "tickets", "hours", "cost", "cost_ratio"]
-NOW = "2026-03-10T08:30:00Z"
 LATER = "2026-03-12T10:00:00Z"
 
 
 @pytest.fixture
-def deal(opp) -> int:
-    opp("user", "add", "sam")
-    deal_id: int = opp.json("create", "Initech - TPS audit", "--org", "Initech", "--value", "1000")["id"]
-    return deal_id
+def deal(sam_and_a_deal: int) -> int:
+    return sam_and_a_deal
 
 
 def test_ticket_add_on_a_deal_prints_the_contract_ticket(opp, deal):

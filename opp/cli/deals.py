@@ -18,26 +18,19 @@ from opp.cli.complete import (
 )
 from opp.cli.options import (
     AsOfOpt,
-    AssigneeOpt,
     CustomerOpt,
+    DealFilters,
     FormatOpt,
-    FromOpt,
     IdArg,
     IdsArg,
     LimitOpt,
-    OverdueOpt,
-    PeriodOpt,
     ProbabilityOpt,
     RawOpt,
     RecordFormatOpt,
-    SearchOpt,
     SetOpt,
     SortOpt,
-    StagesOpt,
-    StatusOpt,
-    ToOpt,
-    UnassignedOpt,
     WhereOpt,
+    deal_filters,
     read_ids,
 )
 from opp.cli.render import Column, Format, emit, message
@@ -162,17 +155,9 @@ def show(deal_id: IdArg, fmt: RecordFormatOpt = Format.table) -> None:
     emit(record, fmt, extra_tables=[("history", detail.history, EVENT_COLUMNS)])
 
 
+@deal_filters()
 def list_(
-    stage: StagesOpt = None,
-    status: StatusOpt = None,
-    assignee: AssigneeOpt = None,
-    unassigned: UnassignedOpt = False,
-    customer: CustomerOpt = None,
-    period: PeriodOpt = None,
-    close_from: FromOpt = None,
-    close_to: ToOpt = None,
-    search: SearchOpt = None,
-    overdue: OverdueOpt = False,
+    filters: DealFilters,
     without_task: Annotated[
         bool, typer.Option("--without-task", help="Open deals with no open task: nobody has a next step.")
     ] = False,
@@ -185,23 +170,8 @@ def list_(
 ) -> None:
     """List opportunities (open ones unless filtered otherwise)."""
     from opp.core.pipeline import deals
-    from opp.core.pipeline.scope import Scope
 
-    scope = Scope(
-        stages=stage or (),
-        status=status,
-        assignee=assignee,
-        unassigned=unassigned,
-        customer=customer,
-        period=period,
-        close_from=close_from,
-        close_to=close_to,
-        search=search,
-        overdue=overdue,
-        without_task=without_task,
-        as_of=as_of,
-        where=where or (),
-    )
+    scope = filters.scope(without_task=without_task, as_of=as_of, where=where or ())
     # --format ids reads only the ids: no record is built for a deal whose id alone is printed.
     read = deals.stream_deal_ids if fmt is Format.ids else deals.stream_deals
     found = read(state.context(), scope, sort=sort, limit=limit)

@@ -17,6 +17,42 @@ from typing import Any
 from opp.core.dates import format_date, format_instant
 from opp.core.money.amounts import format_money
 
+
+def check_out(out: str | None, *, force: bool, document: bool) -> None:
+    """Refuse ``--out``/``--force`` before any work: ``--out`` without a document format, ``--force``
+    without ``--out``, a file that exists without ``--force`` (exit 4), one that cannot be written."""
+    from opp.core.errors import Invalid
+
+    if out is not None and not document:
+        raise Invalid("--out goes with --format md or --format html")
+    if force and out is None:
+        raise Invalid("--force goes with --out")
+    if out is not None:
+        from opp.core.files import check_target
+
+        check_target(out, force=force)
+
+
+def write_out(text: str, out: str | None, *, force: bool, what: str) -> None:
+    """A document to stdout, or to the new file ``out`` (or the existing one, with ``force``: see
+    opp.core.files), saying ``wrote WHAT to PATH`` on stderr."""
+    import sys
+
+    from opp.cli.render import PipeClosed, message
+
+    if out is None:
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError as exc:
+            raise PipeClosed from exc
+        return
+    from opp.core.files import write_text_file
+
+    path = write_text_file(out, text, force=force)
+    message(f"wrote {what} to {path}")
+
+
 _MD_SPECIAL = str.maketrans({char: "\\" + char for char in "\\`*_[]<>|#~&"})
 # What Markdown reads as a heading underline, a rule, a list item or a quote when it starts a line.
 _MD_LINE_START = re.compile(r"^([=+-]|\d+(?=[.)]))")

@@ -9,7 +9,7 @@ import typer
 
 from opp.cli import state
 from opp.cli.bill import LINE_COLUMNS
-from opp.cli.options import FormatOpt
+from opp.cli.options import ForceOpt, FormatOpt, OutOpt
 from opp.cli.render import Column, Format, emit
 from opp.core.values import plain
 
@@ -83,20 +83,14 @@ def invoice_show(
             help="table, json, jsonl or csv; md or html for a printable invoice.",
         ),
     ] = InvoiceFormat.table,
-    out: Annotated[
-        str | None,
-        typer.Option("--out", metavar="FILE", help="With --format md or html: write the document to FILE."),
-    ] = None,
-    force: Annotated[bool, typer.Option("--force", help="With --out: replace FILE if it exists.")] = False,
+    out: OutOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     """Show one invoice; --format md or html renders it for printing (HTML: self-contained)."""
+    from opp.cli.documents import check_out
     from opp.core.billing import invoices
-    from opp.core.errors import Invalid
 
-    if out is not None and fmt not in DOCUMENTS:
-        raise Invalid("--out goes with --format md or --format html")
-    if force and out is None:
-        raise Invalid("--force goes with --out")
+    check_out(out, force=force, document=fmt in DOCUMENTS)
     invoice = invoices.get_invoice(state.context(), number)
     if fmt in DOCUMENTS:
         from opp.cli.invoice_doc import write_document

@@ -9,12 +9,10 @@ Letter; every text that came from a user is escaped.
 
 from __future__ import annotations
 
-import sys
 from decimal import Decimal
 
 from opp.cli.documents import md as _md
 from opp.cli.documents import md_line as _md_line
-from opp.cli.render import PipeClosed, message
 from opp.core.billing.billables import Line
 from opp.core.billing.invoices import Invoice
 from opp.core.dates import format_date
@@ -120,15 +118,6 @@ def render_document(invoice: Invoice, kind: str) -> str:
 def write_document(invoice: Invoice, kind: str, out: str | None, *, force: bool = False) -> None:
     """Write the document to ``out`` (a new file, or an existing one with ``force``; see
     :mod:`opp.core.files`), or to stdout when no file is given."""
-    text = render_document(invoice, kind)
-    if out is None:
-        try:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-        except BrokenPipeError as exc:
-            raise PipeClosed from exc
-        return
-    from opp.core.files import write_text_file
+    from opp.cli.documents import write_out
 
-    path = write_text_file(out, text, force=force)
-    message(f"wrote invoice {invoice.number} to {path}")
+    write_out(render_document(invoice, kind), out, force=force, what=f"invoice {invoice.number}")

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import sys
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+
+if TYPE_CHECKING:
+    from opp.core.pipeline.scope import Scope
 
 from opp.cli.complete import (
     complete_customer,
@@ -110,6 +116,11 @@ AssigneeOpt = Annotated[
         "--assignee", metavar="H", help="Only deals assigned to this user.", autocompletion=complete_user
     ),
 ]
+#: A task's or a ticket's new assignee (opp task edit, opp ticket add).
+AssignToOpt = Annotated[
+    str | None,
+    typer.Option("--assign", metavar="H", help="Assign to this user.", autocompletion=complete_user),
+]
 UnassignedOpt = Annotated[bool, typer.Option("--unassigned", help="Only deals nobody is assigned.")]
 CustomerOpt = Annotated[
     str | None,
@@ -133,6 +144,102 @@ SearchOpt = Annotated[
     ),
 ]
 OverdueOpt = Annotated[bool, typer.Option("--overdue", help="Open deals whose expected close has passed.")]
+
+
+@dataclass(frozen=True)
+class DealFilters:
+    """The deal filters of ``opp list`` as a command received them (see :func:`deal_filters`)."""
+
+    stage: list[str] | None = None
+    status: str | None = None
+    assignee: str | None = None
+    unassigned: bool = False
+    customer: str | None = None
+    period: str | None = None
+    close_from: str | None = None
+    close_to: str | None = None
+    search: str | None = None
+    overdue: bool = False
+
+    def given(self) -> bool:
+        """Whether any filter was given."""
+        return any(getattr(self, field.name) not in (None, False) for field in fields(self))
+
+    def scope(self, **more: Any) -> Scope:
+        """The deals these filters cover: the one place that turns them into a core scope
+        (``more``: the scope's other fields a command adds, ``where``, ``as_of`` ...)."""
+        from opp.core.pipeline.scope import Scope
+
+        return Scope(
+            stages=self.stage or (),
+            status=self.status,
+            assignee=self.assignee,
+            unassigned=self.unassigned,
+            customer=self.customer,
+            period=self.period,
+            close_from=self.close_from,
+            close_to=self.close_to,
+            search=self.search,
+            overdue=self.overdue,
+            **more,
+        )
+
+
+Command = TypeVar("Command", bound=Callable[..., Any])
+
+
+def deal_filters(status: Any = None) -> Callable[[Command], Command]:
+    """Give a command the deal filters of ``opp list``, defined once: its parameter ``filters`` (a
+    :class:`DealFilters`) stands for ``--stage --status --assignee --unassigned --customer --period
+    --from --to --search --overdue``, in that place among its options. ``status`` replaces the
+    ``--status`` option where a command's default differs (``opp export``)."""
+    options: list[tuple[str, Any]] = [
+        ("stage", StagesOpt),
+        ("status", status or StatusOpt),
+        ("assignee", AssigneeOpt),
+        ("unassigned", UnassignedOpt),
+        ("customer", CustomerOpt),
+        ("period", PeriodOpt),
+        ("close_from", FromOpt),
+        ("close_to", ToOpt),
+        ("search", SearchOpt),
+        ("overdue", OverdueOpt),
+    ]
+    defaults = {field.name: field.default for field in fields(DealFilters)}
+    added = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=defaults[name])
+        for name, annotation in options
+    ]
+
+    def decorate(command: Command) -> Command:
+        signature = inspect.signature(command, eval_str=True)
+        parameters: list[inspect.Parameter] = []
+        for parameter in signature.parameters.values():
+            if parameter.name == "filters":
+                parameters.extend(added)
+            else:
+                parameters.append(parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY))
+
+        @functools.wraps(command)
+        def run(**given: Any) -> Any:
+            chosen = DealFilters(**{name: given.pop(name) for name, _ in options})
+            return command(filters=chosen, **given)
+
+        run.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        run.__annotations__ = {parameter.name: parameter.annotation for parameter in parameters}
+        del run.__wrapped__  # typer reads the signature above
+        return run  # type: ignore[return-value]
+
+    return decorate
+
+
+# --out and --force of the commands that write a printable document (opp review, opp invoice show):
+# see opp.cli.documents.check_out and write_out.
+OutOpt = Annotated[
+    str | None,
+    typer.Option("--out", metavar="FILE", help="With --format md or html: write the document to FILE."),
+]
+ForceOpt = Annotated[bool, typer.Option("--force", help="With --out: replace FILE if it exists.")]
 LimitOpt = Annotated[int | None, typer.Option("--limit", metavar="N", help="At most N deals.")]
 RawOpt = Annotated[
     bool, typer.Option("--raw", help="In CSV, leave cells starting with = + - @ unguarded (no ' prefix).")

@@ -8,14 +8,14 @@ Markdown and a self-contained HTML page with inline SVG charts, from the templat
 
 from __future__ import annotations
 
-import sys
 from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
 
 from opp.cli import complete, state
-from opp.cli.render import Column, Format, PipeClosed, emit, message
+from opp.cli.options import ForceOpt, OutOpt
+from opp.cli.render import Column, Format, emit
 
 
 class ReviewFormat(StrEnum):
@@ -198,41 +198,22 @@ def review_command(
             help="table, json, jsonl or csv; md (chat, mail) or html (a self-contained page to print).",
         ),
     ] = ReviewFormat.table,
-    out: Annotated[
-        str | None,
-        typer.Option("--out", metavar="FILE", help="With --format md or html: write the page to FILE."),
-    ] = None,
-    force: Annotated[bool, typer.Option("--force", help="With --out: replace FILE if it exists.")] = False,
+    out: OutOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     """The weekly review: pipeline, forecast by category, attainment, the waterfall since --since,
     deals won, lost and pushed since, stuck and overdue deals, overdue tasks."""
+    from opp.cli.documents import check_out
     from opp.core.analytics.review import review
-    from opp.core.errors import Invalid
 
-    if out is not None and fmt not in DOCUMENTS:
-        raise Invalid("--out goes with --format md or --format html")
-    if force and out is None:
-        raise Invalid("--force goes with --out")
-    if out is not None:
-        from opp.core.files import check_target
-
-        check_target(out, force=force)
+    check_out(out, force=force, document=fmt in DOCUMENTS)
     found = review(
         state.context(), period=period, since=since, assignee=assignee, currency=currency
     ).as_dict()
     if fmt in DOCUMENTS:
-        text = document(found, fmt.value)
-        if out is None:
-            try:
-                sys.stdout.write(text)
-                sys.stdout.flush()
-            except BrokenPipeError as exc:
-                raise PipeClosed from exc
-            return
-        from opp.core.files import write_text_file
+        from opp.cli.documents import write_out
 
-        path = write_text_file(out, text, force=force)
-        message(f"wrote the review to {path}")
+        write_out(document(found, fmt.value), out, force=force, what="the review")
     elif fmt is ReviewFormat.table:
         _table(found)
     else:

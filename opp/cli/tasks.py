@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from opp.cli import complete, state
-from opp.cli.options import CalendarFormatOpt, FormatOpt, IdArg, RecordFormatOpt
+from opp.cli.options import AssignToOpt, CalendarFormatOpt, FormatOpt, IdArg, RecordFormatOpt
 from opp.cli.render import CalendarEvent, Column, Format, emit, emit_calendar
 
 app = typer.Typer(help="Tasks: the next steps on deals, with due dates and assignees.", no_args_is_help=True)
@@ -114,12 +114,7 @@ def task_edit(
     due: Annotated[
         str | None, typer.Option("--due", metavar="DATE", help="New due date; '' removes it.")
     ] = None,
-    assign: Annotated[
-        str | None,
-        typer.Option(
-            "--assign", metavar="H", help="Assign to this user.", autocompletion=complete.complete_user
-        ),
-    ] = None,
+    assign: AssignToOpt = None,
     fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """Change a task's title, due date or assignee; each change is recorded in its deal's history."""

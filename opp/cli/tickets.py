@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from opp.cli import complete, state
-from opp.cli.options import CustomerOpt, FormatOpt, RecordFormatOpt
+from opp.cli.options import AssignToOpt, CustomerOpt, FormatOpt, RecordFormatOpt
 from opp.cli.render import Column, Format, emit
 
 app = typer.Typer(
@@ -83,12 +83,7 @@ def ticket_add(
             autocompletion=complete.offer(PRIORITIES),
         ),
     ] = None,
-    assign: Annotated[
-        str | None,
-        typer.Option(
-            "--assign", metavar="H", help="Assign to this user.", autocompletion=complete.complete_user
-        ),
-    ] = None,
+    assign: AssignToOpt = None,
     fmt: RecordFormatOpt = Format.table,
 ) -> None:
     """Open a ticket: opp ticket add ID TITLE, or opp ticket add --customer REF TITLE."""

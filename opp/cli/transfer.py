@@ -13,18 +13,11 @@ import typer
 
 from opp.cli import complete, errors, state
 from opp.cli.options import (
-    AssigneeOpt,
-    CustomerOpt,
-    FromOpt,
+    DealFilters,
     LimitOpt,
-    OverdueOpt,
-    PeriodOpt,
     RawOpt,
-    SearchOpt,
-    StagesOpt,
-    ToOpt,
-    UnassignedOpt,
     WhereOpt,
+    deal_filters,
 )
 from opp.cli.render import Format, emit, message
 from opp.core.errors import Invalid
@@ -333,20 +326,15 @@ def import_(
         )
 
 
+ExportStatusOpt = Annotated[
+    str | None,
+    typer.Option("--status", metavar="STATUS", help="open, won, lost or all (default all)."),
+]
+
+
+@deal_filters(status=ExportStatusOpt)
 def export(
-    stage: StagesOpt = None,
-    status: Annotated[
-        str | None,
-        typer.Option("--status", metavar="STATUS", help="open, won, lost or all (default all)."),
-    ] = None,
-    assignee: AssigneeOpt = None,
-    unassigned: UnassignedOpt = False,
-    customer: CustomerOpt = None,
-    period: PeriodOpt = None,
-    close_from: FromOpt = None,
-    close_to: ToOpt = None,
-    search: SearchOpt = None,
-    overdue: OverdueOpt = False,
+    filters: DealFilters,
     where: WhereOpt = None,
     limit: LimitOpt = None,
     what: Annotated[
@@ -369,7 +357,6 @@ def export(
 
     Takes the filters of opp list. The output streams: a large export is never held in memory.
     """
-    from opp.core.pipeline.scope import Scope
     from opp.core.transfer import exporter
     from opp.core.transfer.exporter import export_columns, export_deals
 
@@ -378,8 +365,7 @@ def export(
     if kind != "deals":
         from opp.core.errors import Invalid
 
-        filters = (stage, status, assignee, customer, period, close_from, close_to, search, limit)
-        if unassigned or overdue or any(value is not None for value in filters):
+        if filters.given() or limit is not None:
             raise Invalid(f"the deal filters apply to --what deals, not {kind}")
         readers = {
             "tasks": exporter.export_tasks,
@@ -389,19 +375,7 @@ def export(
         emit(readers[kind](state.context()), fmt.value, fields=columns, raw=raw)
         return
 
-    scope = Scope(
-        stages=stage or (),
-        status=status,
-        assignee=assignee,
-        unassigned=unassigned,
-        customer=customer,
-        period=period,
-        close_from=close_from,
-        close_to=close_to,
-        search=search,
-        overdue=overdue,
-        where=where or (),
-    )
+    scope = filters.scope(where=where or ())
     bar = ProgressBar("exporting")
     try:
         ctx = state.context()

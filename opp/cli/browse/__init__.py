@@ -11,34 +11,11 @@ import sys
 import typer
 
 from opp.cli import state
-from opp.cli.options import (
-    AssigneeOpt,
-    CustomerOpt,
-    FromOpt,
-    OverdueOpt,
-    PeriodOpt,
-    SearchOpt,
-    SortOpt,
-    StagesOpt,
-    StatusOpt,
-    ToOpt,
-    UnassignedOpt,
-)
+from opp.cli.options import DealFilters, SortOpt, deal_filters
 
 
-def browse(
-    stage: StagesOpt = None,
-    status: StatusOpt = None,
-    assignee: AssigneeOpt = None,
-    unassigned: UnassignedOpt = False,
-    customer: CustomerOpt = None,
-    period: PeriodOpt = None,
-    close_from: FromOpt = None,
-    close_to: ToOpt = None,
-    search: SearchOpt = None,
-    overdue: OverdueOpt = False,
-    sort: SortOpt = None,
-) -> None:
+@deal_filters()
+def browse(filters: DealFilters, sort: SortOpt = None) -> None:
     """Browse opportunities full-screen: the list (filtered as opp list is), search as you type, a deal's
     overview, billables and activity, the board; keys change deals as the commands do (? shows them)."""
     from opp.core.errors import Invalid
@@ -46,20 +23,8 @@ def browse(
     if not (sys.stdout.isatty() and sys.stdin.isatty()):
         raise Invalid("opp browse needs a terminal", hint="in scripts and pipes use opp list")
     from opp.cli.browse.data import Browser
-    from opp.core.pipeline.scope import Scope
 
-    scope = Scope(
-        stages=stage or (),
-        status=status,
-        assignee=assignee,
-        unassigned=unassigned,
-        customer=customer,
-        period=period,
-        close_from=close_from,
-        close_to=close_to,
-        search=search,
-        overdue=overdue,
-    )
+    scope = filters.scope()
     browser = Browser(state.context(), scope, sort=sort)
     browser.check()  # bad filters are refused (exit 2, 3) before the screen opens
     from opp.cli.browse.app import BrowseApp

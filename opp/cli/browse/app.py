@@ -14,11 +14,18 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 
 from opp.cli.browse import view
 from opp.cli.browse.data import PAGE_SIZE, Browser
-from opp.cli.browse.dialogs import ChoiceDialog, ConfirmDialog, HelpScreen, PromptDialog, TaskDialog
+from opp.cli.browse.dialogs import (
+    ChoiceDialog,
+    ConfirmDialog,
+    HelpScreen,
+    NoteDialog,
+    PromptDialog,
+    TaskDialog,
+)
 from opp.cli.errors import failure_text
 from opp.core.errors import OppError
 
@@ -49,6 +56,16 @@ class SearchBox(Input):
         app = self.app
         assert isinstance(app, BrowseApp)
         app.clear_search()
+
+
+class DealTable(DataTable[Any]):
+    """The list: Home and End select the first and the last deal read (the contract's keys), where
+    the table would scroll sideways; ← → still scroll to the columns beyond 80."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("home", "scroll_top", "First deal", show=False),
+        Binding("end", "scroll_bottom", "Last deal", show=False),
+    ]
 
 
 class BrowseApp(App[int]):
@@ -85,13 +102,15 @@ class BrowseApp(App[int]):
         self.current: Opportunity | None = None
         #: What the status bar says: the last change made, or why it was refused.
         self.status_text = ""
+        #: The detail tabs read for the deal shown (Billables and Activity are read when shown).
+        self._tabs_read: set[str] = set()
 
     # -- layout ----------------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield Static(id="bar")
         yield SearchBox(placeholder="search title, customer, description", id="search")
-        table: DataTable[Any] = DataTable(id="deals", cursor_type="row", zebra_stripes=False)
+        table = DealTable(id="deals", cursor_type="row", zebra_stripes=False)
         yield table
         with TabbedContent(id="detail"):
             with TabPane("Overview", id="overview"):
@@ -101,7 +120,9 @@ class BrowseApp(App[int]):
             with TabPane("Activity", id="activity"), VerticalScroll(id="activity-scroll"):
                 yield Static(id="activity-text")
         yield Static(id="status")
-        yield Footer()
+        # One line of text, not textual's Footer (a widget a key, restyled on every focus change):
+        # it costs a sixth of the start-up.
+        yield Static(view.keys_line(view.LIST_KEYS), classes="keys")
 
     def on_mount(self) -> None:
         table = self.query_one("#deals", DataTable)
@@ -163,26 +184,44 @@ class BrowseApp(App[int]):
         return self.rows[table.cursor_row].id
 
     def _show_detail(self) -> None:
+        """Show the selected deal's Overview; its Billables and Activity are read when their tab is
+        shown (at once if it is the tab open), so that moving along the list reads one deal only."""
         deal_id = self._selected_id()
         overview = self.query_one("#overview-text", Static)
-        billables = self.query_one("#billables-text", Static)
-        activity = self.query_one("#activity-text", Static)
+        self._tabs_read = set()
         if deal_id is None:
             self.current = None
             overview.update("no opportunities match")
-            billables.update("")
-            activity.update("")
+            self.query_one("#billables-text", Static).update("")
+            self.query_one("#activity-text", Static).update("")
             return
         try:
             self.current = self.browser.deal(deal_id)
-            overview.update(view.overview(self.current))
-            billables.update(view.billables(self.browser.billables(deal_id)))
-            activity.update(view.activity(self.browser.activity(deal_id)))
         except OppError as exc:
             self.current = None
             overview.update(failure_text(exc))
             return
-        self.query_one("#activity-scroll", VerticalScroll).scroll_end(animate=False)
+        overview.update(view.overview(self.current))
+        self._show_tab(self.query_one("#detail", TabbedContent).active)
+
+    def _show_tab(self, tab: str) -> None:
+        """Read and show the Billables or Activity tab of the deal shown, once per deal."""
+        deal = self.current
+        if deal is None or tab not in ("billables", "activity") or tab in self._tabs_read:
+            return
+        self._tabs_read.add(tab)
+        shown = self.query_one(f"#{tab}-text", Static)
+        try:
+            if tab == "billables":
+                shown.update(view.billables(self.browser.billables(deal.id)))
+            else:
+                shown.update(view.activity(self.browser.activity(deal.id)))
+                self.query_one("#activity-scroll", VerticalScroll).scroll_end(animate=False)
+        except OppError as exc:
+            shown.update(failure_text(exc))
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self._show_tab(event.pane.id or "")
 
     def _update_bar(self) -> None:
         browser = self.browser
@@ -368,11 +407,15 @@ class BrowseApp(App[int]):
         if deal is None:
             return
 
-        def written(text: str | None) -> None:
-            if text is not None:
-                self._change(lambda: self.browser.note(deal, text), f"note added to opportunity {deal.id}")
+        def written(note: tuple[str, str] | None) -> None:
+            if note is not None:
+                text, kind = note
+                self._change(
+                    lambda: self.browser.note(deal, text, kind or None),
+                    f"note added to opportunity {deal.id}" + (f" ({kind})" if kind else ""),
+                )
 
-        self.push_screen(PromptDialog(f"Note on #{deal.id}"), written)
+        self.push_screen(NoteDialog(f"Note on #{deal.id}"), written)
 
     def action_task(self) -> None:
         deal = self._deal()

@@ -11,10 +11,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import HorizontalScroll, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from opp.cli.browse.view import cut
+from opp.cli.browse.view import BOARD_KEYS, cut, keys_line
 from opp.cli.errors import failure_text
 from opp.core.errors import OppError
 from opp.core.money.amounts import format_money
@@ -56,7 +56,7 @@ class BoardScreen(Screen[None]):
         yield Static(id="board-title")
         yield HorizontalScroll(id="board")
         yield Static(id="board-status", classes="status")
-        yield Footer()
+        yield Static(keys_line(BOARD_KEYS), classes="keys")
 
     def on_mount(self) -> None:
         self.load()

@@ -228,8 +228,9 @@ class Browser:
 
         return claim_deals(self.ctx, [deal.id], if_version=deal.version)[0]
 
-    def note(self, deal: Opportunity, text: str) -> None:
-        add_note(self.ctx, deal.id, text)
+    def note(self, deal: Opportunity, text: str, kind: str | None = None) -> None:
+        """``opp note ID TEXT [--kind K]``."""
+        add_note(self.ctx, deal.id, text, kind)
 
     def task(self, deal: Opportunity, title: str, due: str | None) -> None:
         add_task(self.ctx, deal.id, title, due or None)

@@ -97,11 +97,15 @@ class PromptDialog(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class TaskDialog(ModalScreen[tuple[str, str] | None]):
-    """A task: its title and an optional due date (2026-12-31, +3d, eow ...). Enter saves, Escape
-    cancels; Tab moves between the two."""
+class TwoLineDialog(ModalScreen[tuple[str, str] | None]):
+    """Two lines to type: the first required, the second optional. Enter saves, Escape cancels, Tab
+    moves between the two. Hands back both, the second stripped."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    #: Each subclass's: the ids and placeholders of the two lines, and what a blank first one says.
+    FIRST: ClassVar[tuple[str, str]] = ("first", "")
+    SECOND: ClassVar[tuple[str, str]] = ("second", "")
+    WHEN_BLANK = "Type something, or Escape to cancel"
 
     def __init__(self, title: str) -> None:
         super().__init__()
@@ -110,24 +114,39 @@ class TaskDialog(ModalScreen[tuple[str, str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title")
-            yield Input(placeholder="title", id="task-title")
-            yield Input(placeholder="due date (optional): 2026-12-31, +3d, eom", id="task-due")
+            yield Input(placeholder=self.FIRST[1], id=self.FIRST[0])
+            yield Input(placeholder=self.SECOND[1], id=self.SECOND[0])
             yield Label("Enter save · Tab next field · Escape cancel", classes="dialog-keys")
 
     def on_mount(self) -> None:
-        self.query_one("#task-title", Input).focus()
+        self.query_one(f"#{self.FIRST[0]}", Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        title = self.query_one("#task-title", Input).value
-        if not title.strip():
-            self.query_one("#task-title", Input).focus()
-            self.query_one(".dialog-keys", Label).update("A task needs a title, or Escape to cancel")
+        first = self.query_one(f"#{self.FIRST[0]}", Input)
+        if not first.value.strip():
+            first.focus()
+            self.query_one(".dialog-keys", Label).update(self.WHEN_BLANK)
             return
-        self.dismiss((title, self.query_one("#task-due", Input).value))
+        self.dismiss((first.value, self.query_one(f"#{self.SECOND[0]}", Input).value.strip()))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class NoteDialog(TwoLineDialog):
+    """A note: its text and its kind (internal unless said: customer, meeting)."""
+
+    FIRST = ("note-text", "the note")
+    SECOND = ("note-kind", "kind (optional): internal, customer, meeting")
+
+
+class TaskDialog(TwoLineDialog):
+    """A task: its title and an optional due date (2026-12-31, +3d, eow ...)."""
+
+    FIRST = ("task-title", "title")
+    SECOND = ("task-due", "due date (optional): 2026-12-31, +3d, eom")
+    WHEN_BLANK = "A task needs a title, or Escape to cancel"
 
 
 KEYS = [
@@ -138,7 +157,7 @@ KEYS = [
     ("s", "move the deal to a stage (a skip asks to force; lost asks why)"),
     ("a", "assign the deal (or nobody)"),
     ("c", "claim the deal for yourself"),
-    ("n", "add a note"),
+    ("n", "add a note (internal, or say customer or meeting)"),
     ("t", "add a task"),
     ("b", "the board: stage columns; < > move a card one stage"),
     ("u", "undo your last change"),

@@ -27,6 +27,42 @@ if TYPE_CHECKING:
 NUMERIC = ("id", "value", "probability", "forecast")
 
 
+#: The keys line under the list and under the board: (key, what it does), shortest words, so that it
+#: fits in 80 columns (``?`` shows them all).
+LIST_KEYS = (
+    ("/", "search"),
+    ("s", "stage"),
+    ("a", "assign"),
+    ("c", "claim"),
+    ("n", "note"),
+    ("t", "task"),
+    ("b", "board"),
+    ("u", "undo"),
+    ("?", "help"),
+    ("q", "quit"),
+)
+BOARD_KEYS = (
+    ("← →", "column"),
+    ("<", "back"),
+    (">", "on"),
+    ("r", "refresh"),
+    ("esc", "list"),
+    ("?", "help"),
+    ("q", "quit"),
+)
+
+
+def keys_line(keys: Sequence[tuple[str, str]]) -> Text:
+    """The keys line: each key in bold, then what it does (a plain line of text: no widget a key)."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    for index, (key, what) in enumerate(keys):
+        if index:
+            text.append(" ")
+        text.append(key, style="bold reverse")
+        text.append(f" {what}")
+    return text
+
+
 def clean(text: str | None) -> str:
     return "" if text is None else printable(text)
 
@@ -41,19 +77,20 @@ def money(amount: Decimal) -> Text:
     return Text(format_money(amount), justify="right")
 
 
-def list_cells(deal: Opportunity) -> list[Text | str]:
-    """A deal's row of the list, in the columns of ``opp list``."""
+def list_cells(deal: Opportunity) -> list[Text]:
+    """A deal's row of the list, in the columns of ``opp list``: every cell a Text (a plain string
+    would be read as markup by the table, and parsed again on every draw)."""
     return [
         Text(str(deal.id), justify="right"),
-        cut(deal.title, 20),
-        cut(deal.customer.name, 12),
-        deal.stage,
+        Text(cut(deal.title, 20)),
+        Text(cut(deal.customer.name, 12)),
+        Text(deal.stage),
         money(deal.value),
-        deal.currency,
+        Text(deal.currency),
         Text(str(deal.probability), justify="right"),
         money(deal.forecast),
-        "" if deal.expected_close is None else deal.expected_close.isoformat(),
-        clean(deal.assignee),
+        Text("" if deal.expected_close is None else deal.expected_close.isoformat()),
+        Text(clean(deal.assignee)),
     ]
 
 
