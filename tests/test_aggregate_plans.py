@@ -113,3 +113,29 @@ def test_the_aggregates_read_only_covering_indexes(restore, opp_template, db_pat
                     assert "COVERING INDEX" in line, (name, statement, plan)
     finally:
         ctx.close()
+
+
+def test_upgrading_from_0010_gives_the_indexes_of_schema_py(db):
+    """Migration 0011 on a database at 0010 (SQLite, or PostgreSQL with OPP_TEST_DATABASE_URL)."""
+    from alembic import command
+    from sqlalchemy import create_engine, inspect
+
+    from opp.store.engine import HEAD
+    from tests.test_store import alembic_config
+
+    url = db if "://" in db else f"sqlite:///{db}"
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "0010")
+        open_context(db, actor="dana").close()
+        indexes = {
+            ix["name"]: tuple(ix["column_names"]) for ix in inspect(engine).get_indexes("opportunities")
+        }
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD
+    finally:
+        engine.dispose()
+    declared = {ix.name: tuple(c.name for c in ix.columns) for ix in schema.opportunities.indexes}
+    assert {name: indexes.get(name) for name in declared} == declared  # the search index's are apart
+    assert declared["ix_opportunities_status_stage"][:2] == ("status", "stage")
