@@ -1,6 +1,8 @@
 """Deals already in the reporting currency are summed as they are, not converted at a factor of 1
 (opp.core.money.rates.conversion, ``direct``): the figures must be the same to the unit either way,
-on random deals in several currencies, at random rates and probabilities."""
+on random deals in several currencies, at random rates and probabilities, in every aggregate that
+converts (the forecast, the pipeline and its board, ``report attainment`` with a quota, ``report
+waterfall``)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,10 @@ from hypothesis import strategies as st
 from sqlalchemy import insert, select
 
 from opp.core.analytics import forecast as forecast_module
-from opp.core.analytics.forecast import forecast, pipeline_board
+from opp.core.analytics import waterfall as waterfall_module
+from opp.core.analytics.attainment import attainment
+from opp.core.analytics.forecast import board, forecast, pipeline_board
+from opp.core.analytics.waterfall import waterfall
 from opp.core.clock import Clock
 from opp.core.context import open_context
 from opp.core.errors import OppError
@@ -48,7 +53,21 @@ def _figures(ctx, currency):
         result = forecast(ctx, by=by, currency=currency)
         found.append(result.as_dict())
     found.append(pipeline_board(ctx, currency=currency).as_dict())
+    found.append(board(ctx, currency=currency).as_dict())
+    found.append(attainment(ctx, "2026Q1", currency=currency).as_dict())
+    for measure, period in (("value", None), ("forecast", "2026Q3")):
+        found.append(
+            waterfall(
+                ctx, from_day="2026-01-15", period=period, measure=measure, by="stage", currency=currency
+            ).as_dict()  # type: ignore[union-attr]
+        )
     return found
+
+
+#: Every aggregate's way to ``conversion``: the forecast's module (forecast, pipeline, board), the
+#: waterfall's, and the rates module itself (``report attainment`` imports it when it runs).
+CONVERTING = (forecast_module, waterfall_module, rates)
+CONVERT_ALL = functools.partial(rates.conversion, direct=False)
 
 
 def _both_ways(ctx, currency, monkeypatch):
@@ -60,19 +79,34 @@ def _both_ways(ctx, currency, monkeypatch):
 
     direct = outcome()
     with monkeypatch.context() as patch:
-        patch.setattr(forecast_module, "conversion", functools.partial(rates.conversion, direct=False))
+        for module in CONVERTING:
+            patch.setattr(module, "conversion", CONVERT_ALL)
         converted = outcome()
     return direct, converted
 
 
-def _load(ctx, deals, rate_list):
+def _load(ctx, deals, rate_list, quota=None):
     for code, first, second in rate_list:
         set_rate(ctx, code, "USD", first, on="2024-01-01")
         set_rate(ctx, code, "USD", second, on="2026-04-01")
     with ctx.unit_of_work("test") as uow:
         conn = uow.conn
         customer = conn.execute(select(schema.customers.c.id)).scalar_one()
+        dana = conn.execute(select(schema.users.c.id).where(schema.users.c.handle == "dana")).scalar_one()
         stamp = datetime(2026, 5, 1, 12, 0)
+        if quota is not None:
+            code, amount = quota
+            conn.execute(
+                insert(schema.quotas),
+                {
+                    "user_id": dana,
+                    "period": "2026Q1",
+                    "amount_minor": amount,
+                    "currency": code,
+                    "created_at": stamp,
+                    "updated_at": stamp,
+                },
+            )
         rows = [
             {
                 "title": f"deal {index}",
@@ -87,6 +121,7 @@ def _load(ctx, deals, rate_list):
                 "updated_at": stamp,
                 "closed_at": None if status == "open" else datetime(2026, 2, 27, 23, 30),
                 "stage_changed_at": stamp,
+                "assignee_id": dana if index % 2 else None,
             }
             for index, (code, value, probability, status, stage, close) in enumerate(deals)
         ]
@@ -104,14 +139,15 @@ def _load(ctx, deals, rate_list):
         max_size=3,
     ),
     target=st.sampled_from(["USD", "EUR", "JPY"]),
+    quota=st.none() | st.tuples(st.sampled_from(CURRENCIES), st.integers(min_value=0, max_value=10**12)),
 )
 def test_the_figures_are_the_same_whether_reporting_currency_deals_convert_or_not(
-    restore, opp_template, db, monkeypatch, deals, rate_list, target
+    restore, opp_template, db, monkeypatch, deals, rate_list, target, quota
 ):
     restore(opp_template)
     ctx = open_context(db, actor="dana", clock=Clock.from_env_value(NOW))
     try:
-        _load(ctx, deals, rate_list)
+        _load(ctx, deals, rate_list, quota)
         direct, converted = _both_ways(ctx, target, monkeypatch)
         assert direct == converted
     finally:
@@ -131,7 +167,7 @@ def test_deals_all_in_the_reporting_currency_give_the_converted_figures(
             (target, 999_999_999, 67, "won", "lead", date(2026, 9, 1)),
             (target, 0, 100, "lost", "lead", None),
         ]
-        _load(ctx, deals, [])
+        _load(ctx, deals, [], quota=(target, 10**9))
         direct, converted = _both_ways(ctx, target, monkeypatch)
         assert direct == converted
         by_stage = direct[0]

@@ -107,7 +107,6 @@ opportunities = Table(
     Column("stage_changed_at", DateTime, nullable=False),
     # Bumped by every change: an edit made on stale data is refused instead of overwriting.
     Column("version", Integer, nullable=False, server_default="1"),
-    Index("ix_opportunities_status_stage", "status", "stage"),
     Index("ix_opportunities_assignee_id_status", "assignee_id", "status"),
     Index("ix_opportunities_customer_id", "customer_id"),
     Index("ix_opportunities_expected_close", "expected_close"),
@@ -352,6 +351,18 @@ ticket_time = Table(
 # ``opp stages edit --category``), and a deal's category set by hand (null: it follows its stage).
 stages.append_column(Column("category", String(16), nullable=False, server_default="pipeline"))
 opportunities.append_column(Column("category", String(16)))
+
+# Covering indexes for the aggregates (migration 0011 says which query reads which): every figure of
+# the forecast, the pipeline and the reports is read from an index alone, never from the table. Each
+# holds the columns it is searched by, then the figures' (currency, value, probability, the close
+# dates that pick a conversion rate) and what they are grouped by.
+_AGGREGATED = ("currency", "value_minor", "probability", "assignee_id", "category")
+for _name, _columns in (
+    ("ix_opportunities_status_stage", ("status", "stage", "expected_close", "closed_at")),
+    ("ix_opportunities_status_expected_close", ("status", "expected_close", "closed_at", "stage")),
+    ("ix_opportunities_closed_at_status", ("closed_at", "status", "expected_close", "stage")),
+):
+    Index(_name, *(opportunities.c[column] for column in (*_columns, *_AGGREGATED)))
 
 # One target per user and period: ``2026-11``, ``2026Q4`` or ``2026`` (the canonical text of the period),
 # in minor units of its currency.
