@@ -70,6 +70,31 @@ class Column:
     width: int | None = None
     keep: int | None = None
     drop: int | None = None
+    #: ``(key, names)``: in the rows whose ``key`` is one of ``names`` this column's text is an amount
+    #: (a history event's old and new value of a deal's ``value``), shown as tables show money.
+    money_when: tuple[str, frozenset[str]] | None = None
+
+
+def _money_text(value: Any) -> Any:
+    """An amount stored as text (``12500.50``) as a table shows money (``12,500.50``); any other value
+    as it is."""
+    if type(value) is not str:
+        return value
+    from decimal import InvalidOperation
+
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        return value
+    return amount if amount.is_finite() else value
+
+
+def _value_of(row: Mapping[str, Any], col: Column) -> Any:
+    """The value a column shows of a row (see :attr:`Column.money_when`)."""
+    value = _lookup(row, col.key)
+    if col.money_when is not None and row.get(col.money_when[0]) in col.money_when[1]:
+        return _money_text(value)
+    return value
 
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -298,7 +323,7 @@ def _laid_out(
     from tabulate import tabulate
 
     shown = list(columns)
-    values = [[_lookup(row, col.key) for col in shown] for row in rows]
+    values = [[_value_of(row, col) for col in shown] for row in rows]
     body = [[_cell(value, col.width) for value, col in zip(line, shown, strict=True)] for line in values]
     headers = [printable(col.header) for col in shown]
     if width is None or not body:
@@ -494,7 +519,7 @@ def _write_table(rows: Iterator[Mapping[str, Any]], columns: Sequence[Column], o
     widths = [len(dashes) for dashes in text.split("\n", 2)[1].split("  ")]
     # Each cell is cut to the narrower of its column's own width and the laid-out one.
     laid_out = [
-        (_reader(col.key), min(width, col.width) if col.width is not None and not WIDE else width, width)
+        (_reader(col), min(width, col.width) if col.width is not None and not WIDE else width, width)
         for col, width in zip(columns, widths, strict=True)
     ]
     text_of = _cell_texts().get
@@ -510,8 +535,11 @@ def _write_table(rows: Iterator[Mapping[str, Any]], columns: Sequence[Column], o
         out.write("  ".join(cells).rstrip() + "\n")
 
 
-def _reader(key: str) -> Callable[[Mapping[str, Any]], Any]:
-    """A function reading ``key`` (``a.b`` reaches into nested dicts) from a row."""
+def _reader(col: Column) -> Callable[[Mapping[str, Any]], Any]:
+    """A function reading a column's value from a row (``a.b`` reaches into nested dicts)."""
+    key = col.key
+    if col.money_when is not None:
+        return lambda row: _value_of(row, col)
     if "." in key:
         return lambda row: _lookup(row, key)
     return lambda row: row.get(key)
