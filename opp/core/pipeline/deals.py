@@ -251,8 +251,8 @@ def iter_deals(conn: Connection, where: DealFilter) -> Iterator[Opportunity]:
     result = conn.execute(query, execution_options={"yield_per": STREAM_BATCH})
     values = _record_values(list(result.keys()))
     if not defined_fields(conn, "deal"):
-        for row in result:
-            yield _opportunity(values(row))
+        for found in result:
+            yield _opportunity(values(found))
         return
     # Custom fields: one query per batch of deals read (see opp.core.fields.values_of).
     while batch := [values(row) for row in itertools.islice(result, STREAM_BATCH)]:
