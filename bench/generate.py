@@ -1068,15 +1068,37 @@ def bench_rep_rows(
         when = f", due {due.isoformat()}" if due is not None else ""
         events.append(
             _work_event(
-                deal_id, command_id, at, BENCH_REP, "task", "task", None, title,
-                f"for {BENCH_REP}{when}", task_id=task_id,
+                deal_id,
+                command_id,
+                at,
+                BENCH_REP,
+                "task",
+                "task",
+                None,
+                title,
+                f"for {BENCH_REP}{when}",
+                task_id=task_id,
             )
         )
         if done_at is not None:
             note = f"task {task_id} done"
-            for field, old, new in (("task_status", "open", "done"), ("task_done_at", None, instant_text(done_at))):
+            for field, old, new in (
+                ("task_status", "open", "done"),
+                ("task_done_at", None, instant_text(done_at)),
+            ):
                 events.append(
-                    _work_event(deal_id, command_id, done_at, BENCH_REP, "task", field, old, new, note, task_id=task_id)
+                    _work_event(
+                        deal_id,
+                        command_id,
+                        done_at,
+                        BENCH_REP,
+                        "task",
+                        field,
+                        old,
+                        new,
+                        note,
+                        task_id=task_id,
+                    )
                 )
     return user, tasks, events
 
@@ -1095,7 +1117,9 @@ def add_bench_rep(conn, deals: int, seed: int) -> None:
             ).scalar()
             open_deals.append(found if found is not None else start)
         command_id = conn.execute(
-            insert(schema.commands).values(at=REFERENCE_NOW - timedelta(hours=1), actor=ACTOR, name="generate")
+            insert(schema.commands).values(
+                at=REFERENCE_NOW - timedelta(hours=1), actor=ACTOR, name="generate"
+            )
         ).inserted_primary_key[0]
         user, tasks, events = bench_rep_rows(seed, user_id, first_task, open_deals, command_id)
         conn.execute(insert(schema.users), [user])
