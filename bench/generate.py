@@ -19,7 +19,10 @@ What is in it, for N deals (the same for the same --seed and N):
 - values log-normal, in USD, EUR, GBP, NOK and JPY, with rates of each to USD dated every quarter
   from 2024 to 2027; expected closes spread over 2025-07 to 2027-06; every instant before REFERENCE_NOW
   (2026-07-01), which the runner passes to opp as OPP_NOW;
-- notes on about 20 % of deals, later (re)assignments on about 8 %, billable lines on about 10 %.
+- notes on about 20 % of deals, later (re)assignments on about 8 %, billable lines on about 10 %;
+- one more user, ``bench-rep``, with the same 60 tasks whatever N (50 open: 12 overdue, 3 due on
+  REFERENCE_NOW's day, 15 within the week, 12 later, 8 undated; 10 done) on open deals spread over
+  the ids: the acting user of the benchmarks' ``agenda`` and ``task list --mine``.
 """
 
 from __future__ import annotations
@@ -968,6 +971,7 @@ def generate(deals: int, db: str, seed: int, *, batch: int = BATCH, quiet: bool 
                         file=sys.stderr,
                         flush=True,
                     )
+            add_bench_rep(conn, deals, seed)
             if not store.is_sqlite:
                 with conn.begin():
                     for table in (
@@ -1007,6 +1011,120 @@ def generate(deals: int, db: str, seed: int, *, batch: int = BATCH, quiet: bool 
         )
         print(", ".join(f"{key} {value:,}" for key, value in work_total.items()), file=sys.stderr)
     return timings
+
+
+#: The acting user of the benchmarks' ``agenda`` and ``task list --mine`` (opp issue 14): a rep with the
+#: same small workload whatever the number of deals, so those commands' figures show how opp grows with
+#: the data around them and not with the rep's own list.
+BENCH_REP = "bench-rep"
+BENCH_REP_TASKS = 60  # 50 open (12 overdue, 3 due today, 15 within the week, 12 later, 8 undated), 10 done
+
+
+def bench_rep_rows(
+    seed: int, user_id: int, first_task: int, open_deals: list[int], command_id: int
+) -> tuple[dict[str, object], list[dict[str, object]], list[dict[str, object]]]:
+    """The bench rep's user row, tasks and task events: the same counts for every size (its own random
+    stream, so the rest of the database is as it was before the rep existed)."""
+    rng = random.Random(seed * 7_919 + 51)
+    today = REFERENCE_NOW.date()
+    user = {
+        "id": user_id,
+        "handle": BENCH_REP,
+        "name": "Bench Rep",
+        "email": "bench.rep@example.com",
+        "created_at": HISTORY_START - timedelta(days=800),
+    }
+    offsets: list[int | None] = (
+        [-rng.randint(1, 40) for _ in range(12)]
+        + [0] * 3
+        + [rng.randint(1, 7) for _ in range(15)]
+        + [rng.randint(8, 60) for _ in range(12)]
+        + [None] * 8
+    )
+    tasks, events = [], []
+    for i in range(BENCH_REP_TASKS):
+        task_id = first_task + i
+        deal_id = open_deals[(i * len(open_deals)) // BENCH_REP_TASKS]
+        done = i >= len(offsets)
+        offset = offsets[i] if not done else -rng.randint(1, 30)
+        due = today + timedelta(days=offset) if offset is not None else None
+        # After every other event of the deal (those end a minute before REFERENCE_NOW), so history
+        # ids still follow time within a deal.
+        at = REFERENCE_NOW - timedelta(seconds=50)
+        done_at = REFERENCE_NOW - timedelta(seconds=10) if done else None
+        title = TASK_TITLES[i % len(TASK_TITLES)]
+        tasks.append(
+            {
+                "id": task_id,
+                "opportunity_id": deal_id,
+                "title": title,
+                "due": due,
+                "assignee": BENCH_REP,
+                "status": "done" if done else "open",
+                "created_at": at,
+                "done_at": done_at,
+            }
+        )
+        when = f", due {due.isoformat()}" if due is not None else ""
+        events.append(
+            _work_event(
+                deal_id,
+                command_id,
+                at,
+                BENCH_REP,
+                "task",
+                "task",
+                None,
+                title,
+                f"for {BENCH_REP}{when}",
+                task_id=task_id,
+            )
+        )
+        if done_at is not None:
+            note = f"task {task_id} done"
+            for field, old, new in (
+                ("task_status", "open", "done"),
+                ("task_done_at", None, instant_text(done_at)),
+            ):
+                events.append(
+                    _work_event(
+                        deal_id,
+                        command_id,
+                        done_at,
+                        BENCH_REP,
+                        "task",
+                        field,
+                        old,
+                        new,
+                        note,
+                        task_id=task_id,
+                    )
+                )
+    return user, tasks, events
+
+
+def add_bench_rep(conn, deals: int, seed: int) -> None:
+    """Add the bench rep and its tasks on open deals spread over the ids (one transaction)."""
+    with conn.begin():
+        user_id = conn.execute(select(func.max(schema.users.c.id))).scalar() + 1
+        first_task = (conn.execute(select(func.max(schema.tasks.c.id))).scalar() or 0) + 1
+        o = schema.opportunities
+        open_deals = []
+        for i in range(BENCH_REP_TASKS):
+            start = 1 + (i * deals) // BENCH_REP_TASKS
+            found = conn.execute(
+                select(o.c.id).where(o.c.id >= start, o.c.status == "open").order_by(o.c.id).limit(1)
+            ).scalar()
+            open_deals.append(found if found is not None else start)
+        command_id = conn.execute(
+            insert(schema.commands).values(
+                at=REFERENCE_NOW - timedelta(hours=1), actor=ACTOR, name="generate"
+            )
+        ).inserted_primary_key[0]
+        user, tasks, events = bench_rep_rows(seed, user_id, first_task, open_deals, command_id)
+        conn.execute(insert(schema.users), [user])
+        conn.execute(insert(schema.tasks), tasks)
+        conn.execute(insert(schema.history), events)
 
 
 def write_work(conn, tasks, tickets, times, contacts) -> dict[str, int]:

@@ -183,3 +183,36 @@ def test_history_formats(story):
 )
 def test_history_refuses_bad_input(story, args, code, fragment):
     assert fragment in story.fails(code, "history", *args)
+
+
+def test_history_table_shows_a_value_change_as_money(opp):
+    """A table shows the old and new value of a deal as every table shows money (grouped, the
+    currency's decimals); JSON and CSV keep the stored text."""
+    opp("create", "Deal", "--org", "Initech", "--value", "12500.50", "--currency", "EUR")
+    opp("edit", "1", "--value", "2000000")
+    opp("edit", "1", "--currency", "JPY")
+    opp("edit", "1", "--title", "12500")
+    lines = opp("history", "1", COLUMNS="200").stdout.splitlines()
+    assert lines[3].split()[-2:] == ["12,500.50", "2,000,000.00"]
+    assert lines[5].split()[-2:] == ["2,000,000.00", "2,000,000"]
+    assert lines[6].split()[-2:] == ["Deal", "12500"]  # a title that looks like a number stays as it is
+    assert lines == opp("show", "1", COLUMNS="200").stdout.splitlines()[-len(lines) :]
+    events = opp.json("history", "1")
+    assert [(e["old"], e["new"]) for e in events[1:4:2]] == [
+        ("12500.50", "2000000.00"),
+        ("2000000.00", "2000000"),
+    ]
+    assert "12500.50,2000000.00" in opp("history", "1", "-f", "csv").stdout
+
+
+def test_history_table_beyond_its_first_rows_shows_money_too(opp, monkeypatch):
+    """Rows after the first laid-out chunk are written as they come: the same money text."""
+    from opp.cli import render
+
+    monkeypatch.setattr(render, "TABLE_CHUNK", 2)
+    opp("create", "Deal", "--org", "Initech", "--value", "1000000")
+    opp("edit", "1", "--value", "2000000")
+    opp("edit", "1", "--value", "3000000.5")  # the third event: after the first two laid out
+    lines = opp("history", "1", COLUMNS="200").stdout.splitlines()
+    assert lines[3].split()[-2:] == ["1,000,000.00", "2,000,000.00"]
+    assert lines[4].split()[-2:] == ["2,000,000.00", "3,000,000.50"]

@@ -56,8 +56,9 @@ EVENT_COLUMNS = [
     Column("actor", "actor"),
     Column("action", "action"),
     Column("field", "field"),
-    Column("old", "old", 30),
-    Column("new", "new", 30),
+    # A change of a deal's value shows its amounts as every table shows money (12,500.50).
+    Column("old", "old", 30, money_when=("field", frozenset({"value"}))),
+    Column("new", "new", 30, money_when=("field", frozenset({"value"}))),
     Column("note", "note", 40),
 ]
 

@@ -70,6 +70,31 @@ class Column:
     width: int | None = None
     keep: int | None = None
     drop: int | None = None
+    #: ``(key, names)``: in the rows whose ``key`` is one of ``names`` this column's text is an amount
+    #: (a history event's old and new value of a deal's ``value``), shown as tables show money.
+    money_when: tuple[str, frozenset[str]] | None = None
+
+
+def _money_text(value: Any) -> Any:
+    """An amount stored as text (``12500.50``) as a table shows money (``12,500.50``); any other value
+    as it is."""
+    if type(value) is not str:
+        return value
+    from decimal import InvalidOperation
+
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        return value
+    return amount if amount.is_finite() else value
+
+
+def _value_of(row: Mapping[str, Any], col: Column) -> Any:
+    """The value a column shows of a row (see :attr:`Column.money_when`)."""
+    value = _lookup(row, col.key)
+    if col.money_when is not None and row.get(col.money_when[0]) in col.money_when[1]:
+        return _money_text(value)
+    return value
 
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -154,16 +179,21 @@ def json_text(value: Any) -> str:
 
 def _json_object(value: Mapping[Any, Any]) -> str:
     of_type = _JSON_OF_TYPE.get
-    return (
-        "{"
-        + ", ".join(
-            [
-                encode_basestring(str(key)) + ": " + (of_type(type(item)) or json_text)(item)
-                for key, item in value.items()
-            ]
-        )
-        + "}"
-    )
+    keys = _JSON_KEYS
+    parts = []
+    for key, item in value.items():
+        # A listing writes the same few keys on every line: each is encoded once.
+        name = keys.get(key) if type(key) is str else None
+        if name is None:
+            name = encode_basestring(str(key)) + ": "
+            if type(key) is str and len(keys) < 10_000:
+                keys[key] = name
+        write = of_type(type(item))
+        parts.append(name + (write(item) if write is not None else json_text(item)))
+    return "{" + ", ".join(parts) + "}"
+
+
+_JSON_KEYS: dict[Any, str] = {}
 
 
 def _json_array(value: Sequence[Any]) -> str:
@@ -298,7 +328,7 @@ def _laid_out(
     from tabulate import tabulate
 
     shown = list(columns)
-    values = [[_lookup(row, col.key) for col in shown] for row in rows]
+    values = [[_value_of(row, col) for col in shown] for row in rows]
     body = [[_cell(value, col.width) for value, col in zip(line, shown, strict=True)] for line in values]
     headers = [printable(col.header) for col in shown]
     if width is None or not body:
@@ -482,36 +512,108 @@ def csv_header(record_type: type) -> list[str]:
     return header
 
 
-def _write_table(rows: Iterator[Mapping[str, Any]], columns: Sequence[Column], out: TextIO) -> None:
+def _write_table(rows: Iterator[Any], columns: Sequence[Column], out: TextIO) -> None:
     """A table laid out by tabulate from its first :data:`TABLE_CHUNK` rows; any further rows (a
     listing of every deal) are written as they come in the same column widths, a longer cell cut
-    with "…", so that a table of a million rows is never held in memory."""
-    first = list(itertools.islice(rows, TABLE_CHUNK))
+    with "…", so that a table of a million rows is never held in memory.
+
+    ``rows`` are dicts or records: a record of a plain record class (see :func:`_plain_record_type`)
+    has its cells read from its attributes, never made a dict (the same values: its ``as_dict`` is
+    its fields); any other is made plain first."""
+    first = [plain(row) for row in itertools.islice(rows, TABLE_CHUNK)]
     text, columns = _laid_out(first, columns, terminal_width())
     out.write(text + "\n")
     if len(first) < TABLE_CHUNK:
         return
     widths = [len(dashes) for dashes in text.split("\n", 2)[1].split("  ")]
     # Each cell is cut to the narrower of its column's own width and the laid-out one.
+    # A plain key is read with the row's get, any other column through its reader.
     laid_out = [
-        (_reader(col.key), min(width, col.width) if col.width is not None and not WIDE else width, width)
+        (
+            col.key,
+            None if "." not in col.key and col.money_when is None else _reader(col),
+            min(width, col.width) if col.width is not None and not WIDE else width,
+            width,
+        )
         for col, width in zip(columns, widths, strict=True)
     ]
     text_of = _cell_texts().get
+    direct: dict[type, Callable[[Any], tuple[Any, ...]] | None] = {}
+    lines: list[str] = []
     for row in rows:
+        kind = type(row)
+        if kind not in direct:
+            direct[kind] = _attribute_reader(kind, columns)
+        read_all = direct[kind]
+        if read_all is not None:
+            values: Iterable[Any] = read_all(row)
+        else:
+            row = plain(row)
+            get = row.get
+            values = [get(key) if read is None else read(row) for key, read, _, _ in laid_out]
         cells = []
-        for read, cut, width in laid_out:
-            value = read(row)
+        for value, (_, _, cut, width) in zip(values, laid_out, strict=True):
             as_text = text_of(type(value))
-            cell = as_text(value) if as_text is not None else str(_cell(value, None))
+            cell = as_text(value) if as_text is not None else str(_cell(plain(value), None))
             if len(cell) > cut:
                 cell = cell[: cut - 1] + "…"
             cells.append(cell.ljust(width))
-        out.write("  ".join(cells).rstrip() + "\n")
+        lines.append("  ".join(cells).rstrip() + "\n")
+        if len(lines) == TABLE_CHUNK:  # written a chunk at a time (a pipe closed early stops it there)
+            out.write("".join(lines))
+            lines.clear()
+    out.write("".join(lines))
 
 
-def _reader(key: str) -> Callable[[Mapping[str, Any]], Any]:
-    """A function reading ``key`` (``a.b`` reaches into nested dicts) from a row."""
+def _attribute_reader(kind: type, columns: Sequence[Column]) -> Callable[[Any], tuple[Any, ...]] | None:
+    """A function reading the cells of ``columns`` from a record of class ``kind`` by its attributes,
+    all at once, when that gives what its dict would: a plain record class (``as_dict`` is its
+    fields), plain keys that are its fields or ``a.b`` into a field that is a record of such a class
+    (a nested record is always there: checked here on its class), no money columns. None otherwise."""
+    import dataclasses
+    import typing
+
+    if _plain_record_type_of(kind) is None:
+        return None
+    keys = []
+    for col in columns:
+        if col.money_when is not None:
+            return None
+        owner, parts = kind, col.key.split(".")
+        for depth, part in enumerate(parts):
+            names = {f.name: f for f in dataclasses.fields(owner)}
+            if part not in names:
+                return None
+            if depth < len(parts) - 1:
+                nested = typing.get_type_hints(owner).get(part)
+                if not isinstance(nested, type) or _plain_record_type_of(nested) is None:
+                    return None  # a nested record that may be null, or not a record
+                owner = nested
+        keys.append(col.key)
+    from operator import attrgetter
+
+    if len(keys) == 1:
+        one = attrgetter(keys[0])
+        return lambda row: (one(row),)
+    return attrgetter(*keys)
+
+
+def _plain_record_type_of(kind: type) -> type | None:
+    """:func:`_plain_record_type` of a class."""
+    import dataclasses
+
+    if not dataclasses.is_dataclass(kind) or not hasattr(kind, "as_dict"):
+        return None
+    if any("as_dict" in vars(base) for base in kind.__mro__ if base.__name__ != "Record"):
+        return None
+    return kind
+
+
+def _reader(col: Column) -> Callable[[Mapping[str, Any]], Any]:
+    """A function reading a column's value from a row (``a.b`` reaches into nested dicts)."""
+    key = col.key
+    if col.money_when is not None:
+        return lambda row: _value_of(row, col)
     if "." in key:
         return lambda row: _lookup(row, key)
     return lambda row: row.get(key)
@@ -535,14 +637,7 @@ def _cell_texts() -> dict[type, Callable[[Any], str]]:
 def _plain_record_type(item: Any) -> type | None:
     """The record class of a listed item whose keys are its fields (a core record that keeps the
     base ``as_dict``), whose CSV header :func:`csv_header` then knows; None for anything else."""
-    import dataclasses
-
-    kind = type(item)
-    if not dataclasses.is_dataclass(kind) or not hasattr(kind, "as_dict"):
-        return None
-    if any("as_dict" in vars(base) for base in kind.__mro__ if base.__name__ != "Record"):
-        return None
-    return kind
+    return _plain_record_type_of(type(item))
 
 
 def _id_of(record: Mapping[str, Any]) -> Any:
@@ -598,6 +693,9 @@ def emit(
         records: Iterator[Any] = (
             ({key: item.get(key) for key in fields} for item in data)
             if fields
+            # A table in given columns reads the records themselves (see _write_table).
+            else data
+            if fmt is Format.table and columns is not None
             else (plain(item) for item in data)
         )
         head = next(records, None)

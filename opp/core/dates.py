@@ -396,7 +396,16 @@ def format_instant(dt: datetime) -> str:
     """``YYYY-MM-DDTHH:MM:SSZ`` in UTC; naive datetimes are taken as already UTC."""
     # Instants are read as aware UTC already: only others are converted (isoformat pads the year).
     utc = dt if dt.tzinfo is None or dt.tzinfo is UTC else dt.astimezone(UTC)
-    return utc.isoformat(timespec="seconds")[:19] + "Z"
+    # Written from its parts (a listing writes a few instants a deal): the same text as
+    # utc.isoformat(timespec="seconds")[:19] + "Z", the year padded to four digits.
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (  # noqa: UP031 (%-formatting is the fastest here)
+        utc.year,
+        utc.month,
+        utc.day,
+        utc.hour,
+        utc.minute,
+        utc.second,
+    )
 
 
 def close_window(

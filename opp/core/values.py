@@ -19,6 +19,8 @@ def plain(value: Any) -> Any:
     are plain already), another dataclass field by field, mappings and sequences item by item."""
     if type(value) in PLAIN_TYPES:
         return value
+    if type(value) is dict:  # a record's ``fields``: nearly always plain values already
+        return {key: item if type(item) in PLAIN_TYPES else plain(item) for key, item in value.items()}
     as_dict = getattr(value, "as_dict", None)
     if as_dict is not None:
         return as_dict()

@@ -37,7 +37,7 @@ from opp.core.pipeline.customers import resolve_customer
 from opp.core.pipeline.scope import DELETED, DealScope, Scope, close_date, scope_of
 from opp.core.pipeline.stages import Move, load_pipeline, plan_move
 from opp.core.pipeline.users import user_id
-from opp.core.records import CustomerRef, Event, NextTask, Opportunity, Record, Stage
+from opp.core.records import CustomerRef, Event, NextTask, Opportunity, Record, Stage, built
 from opp.core.refs import aware, handle_key, parse_id, parse_ids
 from opp.store import schema
 from opp.store.dialect import insert_returning_ids
@@ -140,32 +140,100 @@ def _deal_select() -> Select[Any]:
     )
 
 
-def _opportunity(row: RowMapping, fields: dict[str, Any] | None = None) -> Opportunity:
-    currency = row["currency"]
-    return Opportunity(
-        id=row["id"],
-        title=row["title"],
-        description=row["description"],
-        customer=CustomerRef(id=row["customer_id"], kind=row["customer_kind"], name=row["customer_name"]),
-        value=from_minor(row["value_minor"], currency),
+#: The columns of :func:`_deal_select` a deal's record is built from, in the order :func:`_opportunity`
+#: takes them (read from each row by position, at once: a listing builds a record for every deal).
+_RECORD_COLUMNS = (
+    "id",
+    "title",
+    "description",
+    "customer_id",
+    "customer_kind",
+    "customer_name",
+    "value_minor",
+    "currency",
+    "probability",
+    "forecast_minor",
+    "stage",
+    "status",
+    "expected_close",
+    "external_ref",
+    "assignee_handle",
+    "lost_reason",
+    "created_at",
+    "updated_at",
+    "closed_at",
+    "version",
+    "next_task_id",
+    "next_task_title",
+    "next_task_due",
+    "forecast_category",
+    "category",
+)
+
+
+def _record_values(keys: Sequence[str]) -> Callable[[Any], tuple[Any, ...]]:
+    """A function taking a row of a result with these column ``keys`` to the values of
+    :data:`_RECORD_COLUMNS`, in that order."""
+    from operator import itemgetter
+
+    position = {key: index for index, key in enumerate(keys)}
+    return itemgetter(*(position[key] for key in _RECORD_COLUMNS))
+
+
+def _opportunity(values: tuple[Any, ...], fields: dict[str, Any] | None = None) -> Opportunity:
+    """A deal's record from the values of :data:`_RECORD_COLUMNS` of its row."""
+    (
+        deal_id,
+        title,
+        description,
+        customer_id,
+        customer_kind,
+        customer_name,
+        value_minor,
+        currency,
+        probability,
+        forecast_minor,
+        stage,
+        status,
+        expected_close,
+        external_ref,
+        assignee,
+        lost_reason,
+        created_at,
+        updated_at,
+        closed_at,
+        version,
+        next_task_id,
+        next_task_title,
+        next_task_due,
+        forecast_category,
+        category,
+    ) = values
+    return built(
+        Opportunity,
+        id=deal_id,
+        title=title,
+        description=description,
+        customer=built(CustomerRef, id=customer_id, kind=customer_kind, name=customer_name),
+        value=from_minor(value_minor, currency),
         currency=currency,
-        probability=row["probability"],
-        forecast=from_minor(row["forecast_minor"], currency),
-        stage=row["stage"],
-        status=row["status"],
-        expected_close=row["expected_close"],
-        external_ref=row["external_ref"],
-        assignee=row["assignee_handle"],
-        lost_reason=row["lost_reason"],
-        created_at=aware(row["created_at"]),  # type: ignore[arg-type]
-        updated_at=aware(row["updated_at"]),  # type: ignore[arg-type]
-        closed_at=aware(row["closed_at"]),
-        version=row["version"],
+        probability=probability,
+        forecast=from_minor(forecast_minor, currency),
+        stage=stage,
+        status=status,
+        expected_close=expected_close,
+        external_ref=external_ref,
+        assignee=assignee,
+        lost_reason=lost_reason,
+        created_at=aware(created_at),
+        updated_at=aware(updated_at),
+        closed_at=aware(closed_at),
+        version=version,
         next_task=None
-        if row["next_task_id"] is None
-        else NextTask(id=row["next_task_id"], title=row["next_task_title"], due=row["next_task_due"]),
-        category=row["forecast_category"],
-        category_set=row["status"] == "open" and row["category"] is not None,
+        if next_task_id is None
+        else built(NextTask, id=next_task_id, title=next_task_title, due=next_task_due),
+        category=forecast_category,
+        category_set=status == "open" and category is not None,
         fields={} if fields is None else fields,
     )
 
@@ -180,16 +248,17 @@ def iter_deals(conn: Connection, where: DealFilter) -> Iterator[Opportunity]:
 
     # Fetched in batches (on PostgreSQL through a server-side cursor), so that a listing of every deal
     # is never held in memory at once; the option is this statement's, not the connection's.
-    rows = conn.execute(query, execution_options={"yield_per": STREAM_BATCH}).mappings()
+    result = conn.execute(query, execution_options={"yield_per": STREAM_BATCH})
+    values = _record_values(list(result.keys()))
     if not defined_fields(conn, "deal"):
-        for row in rows:
-            yield _opportunity(row)
+        for found in result:
+            yield _opportunity(values(found))
         return
     # Custom fields: one query per batch of deals read (see opp.core.fields.values_of).
-    while batch := list(itertools.islice(rows, STREAM_BATCH)):
-        values = values_of(conn, "deal", [row["id"] for row in batch], where.as_of)
+    while batch := [values(row) for row in itertools.islice(result, STREAM_BATCH)]:
+        custom = values_of(conn, "deal", [row[0] for row in batch], where.as_of)
         for row in batch:
-            yield _opportunity(row, values[row["id"]])
+            yield _opportunity(row, custom[row[0]])
 
 
 def iter_deal_ids(conn: Connection, where: DealFilter) -> Iterator[int]:
