@@ -28,6 +28,7 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import (
     Column,
     ColumnElement,
+    CompoundSelect,
     Connection,
     FromClause,
     Integer,
@@ -304,7 +305,7 @@ def deals_among(conn: Connection, instant: datetime, only: Select[Any]) -> Subqu
     return with_unchanged(changed, instant, only)
 
 
-def keep_ids(conn: Connection, ids: Select[Any]) -> Table:
+def keep_ids(conn: Connection, ids: Select[Any] | CompoundSelect[Any]) -> Table:
     """The ids ``ids`` selects, copied into a new temporary table keyed by them."""
     table = Table(
         f"opp_ids_{next(_snapshots)}",
