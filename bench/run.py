@@ -41,6 +41,7 @@ OPP_NOW = "2026-07-01T00:00:00Z"  # bench/generate.py's REFERENCE_NOW
 HEAVY = ("sqlalchemy", "alembic", "tabulate", "dateutil")
 GOAL_STARTUP = 1.5  # --version, --help, completion against `python -c "import typer"`
 GOAL_FLOOR = 1.3  # a command on an up-to-date (small) database against the floor app
+GOAL_REVIEW = 4.0  # the weekly review's commands on the given database against the floor app (issue 16)
 GOAL_GROWTH = 1.5  # opp's growth from the small to the big database against the baseline's growth
 GOAL_MEMORY_MB = 150
 
@@ -194,6 +195,12 @@ def around_deal_cases(params: dict[str, str]) -> list[Case]:
             ["report", "waterfall", *window, "--currency", "USD"],
             None,
         ),
+        Case(
+            "review: report attainment --period 2026Q3 --currency USD",
+            ["report", "attainment", "--period", "2026Q3", "--currency", "USD"],
+            None,
+        ),
+        Case("review: report pushes", ["report", "pushes"], None),
         Case("review: review --currency USD", ["review", "--currency", "USD"], None),
         Case("review: review -f html --currency USD", ["review", "-f", "html", "--currency", "USD"], None),
     ]
@@ -407,6 +414,14 @@ def report(all_cases: list[Case], results: dict, big: str, small: str | None) ->
             verdicts.append(
                 _verdict(
                     f"{case.name} ≤ {GOAL_STARTUP}× import typer", mine.median / floor_typer, GOAL_STARTUP
+                )
+            )
+        elif case.name.startswith("review:"):
+            verdicts.append(
+                _verdict(
+                    f"{case.name} ≤ {GOAL_REVIEW}× floor app on the given database",
+                    mine.median / floor_app[big],
+                    GOAL_REVIEW,
                 )
             )
         elif case.baseline is not None:
