@@ -301,6 +301,9 @@ def deals_among(conn: Connection, instant: datetime, only: Select[Any]) -> Subqu
     the instant (and a look-up of each deal), not every deal's; the changed ones are kept in a
     temporary table, as :func:`deal_source` does.
     """
+    if conn.execute(select(h.c.id).where(h.c.at >= instant).limit(1)).first() is None:
+        # Nothing has changed since (an instant still to come: the end of today): the deals as they are.
+        return select(*o.columns).where(o.c.created_at < instant, o.c.id.in_(only)).subquery("deals_as_of")
     changed = materialize(conn, changed_as_of(conn.dialect.name, instant, only))
     return with_unchanged(changed, instant, only)
 
