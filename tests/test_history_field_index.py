@@ -10,7 +10,7 @@ from opp.core.context import open_context
 from tests.conftest import BACKEND
 from tests.test_timeline import BIG, _plans
 
-INDEX = "ix_history_field_at_opportunity_id"
+INDEX = "ix_history_field_at_action_opportunity_id"
 
 
 def test_upgrading_from_0010_adds_the_index_of_schema_py(db):
@@ -35,7 +35,7 @@ def test_upgrading_from_0010_adds_the_index_of_schema_py(db):
     finally:
         engine.dispose()
     declared = {ix.name: tuple(c.name for c in ix.columns) for ix in schema.history.indexes}
-    assert found[INDEX] == declared[INDEX] == ("field", "at", "opportunity_id")
+    assert found[INDEX] == declared[INDEX] == ("field", "at", "action", "opportunity_id")
 
 
 @pytest.fixture

@@ -180,7 +180,9 @@ def _states(
     if only is None:
         then, now = deal_source(conn, _instant(first)), deal_source(conn, _instant(last))
     else:
-        then, now = deals_among(conn, _instant(first), only), deals_among(conn, _instant(last), only)
+        # The waterfall reads neither updated_at nor stage_changed_at.
+        then = deals_among(conn, _instant(first), only, times=False)
+        now = deals_among(conn, _instant(last), only, times=False)
     ending = select(now.c.id).where(_in_window(now, window))
     start = materialize(
         conn, select(then).where(or_(_in_window(then, window), then.c.id.in_(ending))).subquery("start_state")
