@@ -218,8 +218,8 @@ def changed_as_of(
     if not times:
         return _state(
             values,
-            updated_at=null(),
-            stage_changed_at=null(),
+            updated_at=sql_cast(null(), o.c.updated_at.type),
+            stage_changed_at=sql_cast(null(), o.c.stage_changed_at.type),
             source=o.join(changes, changes.c.deal_id == o.c.id),
             where=o.c.created_at < instant,
         )
