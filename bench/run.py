@@ -366,7 +366,8 @@ def spread(sample: Sample) -> str:
 
 def report(all_cases: list[Case], results: dict, big: str, small: str | None) -> tuple[str, list[str], dict]:
     floor_typer = results[all_cases[0].name][big]["opp"].median
-    floor_app_case = all_cases[4].name
+    # By name: with --only the cases chosen are fewer, and the floor app is not always the fifth.
+    floor_app_case = next(case.name for case in all_cases if case.name.startswith("floor app"))
     floor_app = {db: s["opp"].median for db, s in results[floor_app_case].items()}
     head = "| case | opp ms median (min–max) | baseline ms median (min–max) | ratio | peak MB |"
     rule = "|---|---:|---:|---:|---:|"
