@@ -41,6 +41,7 @@ OPP_NOW = "2026-07-01T00:00:00Z"  # bench/generate.py's REFERENCE_NOW
 HEAVY = ("sqlalchemy", "alembic", "tabulate", "dateutil")
 GOAL_STARTUP = 1.5  # --version, --help, completion against `python -c "import typer"`
 GOAL_FLOOR = 1.3  # a command on an up-to-date (small) database against the floor app
+GOAL_REVIEW = 4.0  # the weekly review's commands on the given database against the floor app (issue 16)
 GOAL_GROWTH = 1.5  # opp's growth from the small to the big database against the baseline's growth
 GOAL_MEMORY_MB = 150
 
@@ -200,6 +201,12 @@ def around_deal_cases(params: dict[str, str]) -> list[Case]:
             ["report", "waterfall", *window, "--currency", "USD"],
             None,
         ),
+        Case(
+            "review: report attainment --period 2026Q3 --currency USD",
+            ["report", "attainment", "--period", "2026Q3", "--currency", "USD"],
+            None,
+        ),
+        Case("review: report pushes", ["report", "pushes"], None),
         Case("review: review --currency USD", ["review", "--currency", "USD"], None),
         Case("review: review -f html --currency USD", ["review", "-f", "html", "--currency", "USD"], None),
     ]
@@ -365,7 +372,8 @@ def spread(sample: Sample) -> str:
 
 def report(all_cases: list[Case], results: dict, big: str, small: str | None) -> tuple[str, list[str], dict]:
     floor_typer = results[all_cases[0].name][big]["opp"].median
-    floor_app_case = all_cases[4].name
+    # By name: with --only the cases chosen are fewer, and the floor app is not always the fifth.
+    floor_app_case = next(case.name for case in all_cases if case.name.startswith("floor app"))
     floor_app = {db: s["opp"].median for db, s in results[floor_app_case].items()}
     head = "| case | opp ms median (min–max) | baseline ms median (min–max) | ratio | peak MB |"
     rule = "|---|---:|---:|---:|---:|"
@@ -413,6 +421,14 @@ def report(all_cases: list[Case], results: dict, big: str, small: str | None) ->
             verdicts.append(
                 _verdict(
                     f"{case.name} ≤ {GOAL_STARTUP}× import typer", mine.median / floor_typer, GOAL_STARTUP
+                )
+            )
+        elif case.name.startswith("review:"):
+            verdicts.append(
+                _verdict(
+                    f"{case.name} ≤ {GOAL_REVIEW}× floor app on the given database",
+                    mine.median / floor_app[big],
+                    GOAL_REVIEW,
                 )
             )
         elif case.baseline is not None:

@@ -97,6 +97,7 @@ def test_bad_timeline_input(opp, story):
 BIG = {
     ("history", "ix_history_opportunity_id_id"): "5000000 10 1",
     ("history", "ix_history_at_field_opportunity_id"): "5000000 5 3 1",
+    ("history", "ix_history_field_at_action_opportunity_id"): "5000000 350000 3 2 1",
     ("history", "ix_history_command_id"): "5000000 3",
     ("tasks", "ix_tasks_opportunity_id_status_due"): "1000000 2 2 1",
     ("tasks", "ix_tasks_assignee_status_due"): "1000000 20000 10000 20",

@@ -137,6 +137,16 @@ history = Table(
     # Covers the time-travel aggregates (opp.core.pipeline.asof): the events after an instant, read from
     # the index.
     Index("ix_history_at_field_opportunity_id", "at", "field", "opportunity_id", postgresql_include=["id"]),
+    # One field's events since an instant (report pushes, the waterfall's deals changed or created since
+    # its first day): migration 0012.
+    Index(
+        "ix_history_field_at_action_opportunity_id",
+        "field",
+        "at",
+        "action",
+        "opportunity_id",
+        postgresql_include=["id"],
+    ),
     Index("ix_history_command_id", "command_id"),
 )
 

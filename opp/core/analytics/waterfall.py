@@ -32,6 +32,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     FromClause,
+    Integer,
     Select,
     String,
     and_,
@@ -43,6 +44,7 @@ from sqlalchemy import (
     select,
     union,
 )
+from sqlalchemy import cast as sql_cast
 
 from opp.core.analytics.forecast import reporting_currency
 from opp.core.context import Context
@@ -56,6 +58,7 @@ from opp.core.records import Record
 from opp.store import schema
 
 o = schema.opportunities
+h = schema.history
 us = schema.users
 
 #: The steps in the order they are listed (every one, even when zero).
@@ -162,7 +165,7 @@ def _instant(day: date) -> datetime:
 
 
 def _states(
-    conn: Connection, first: date, last: date, window: Period | None
+    conn: Connection, first: date, last: date, window: Period | None, only: Select[Any] | None = None
 ) -> tuple[FromClause, FromClause]:
     """The deals of either side as they stood at the end of ``first`` and at the end of ``last``.
 
@@ -170,12 +173,16 @@ def _states(
     :func:`opp.core.pipeline.asof.materialize`): the deals in the window on that day, and the deals in
     the window on the other day (to tell a pushed deal from a won one, a created deal from a pulled-in
     one). Reading those few from each state, by the index on the close date and by id, spares copying
-    every deal's past state to join the two.
+    every deal's past state to join the two. With ``only`` (a query of deal ids), of those deals alone.
     """
-    from opp.core.pipeline.asof import deal_source, materialize
+    from opp.core.pipeline.asof import deal_source, deals_among, materialize
 
-    then = deal_source(conn, _instant(first))
-    now = deal_source(conn, _instant(last))
+    if only is None:
+        then, now = deal_source(conn, _instant(first)), deal_source(conn, _instant(last))
+    else:
+        # The waterfall reads neither updated_at nor stage_changed_at.
+        then = deals_among(conn, _instant(first), only, times=False)
+        now = deals_among(conn, _instant(last), only, times=False)
     ending = select(now.c.id).where(_in_window(now, window))
     start = materialize(
         conn, select(then).where(or_(_in_window(then, window), then.c.id.in_(ending))).subquery("start_state")
@@ -185,6 +192,52 @@ def _states(
         conn, select(now).where(or_(_in_window(now, window), now.c.id.in_(starting))).subquery("end_state")
     )
     return start, end
+
+
+@dataclass(frozen=True)
+class _Split:
+    """A windowed waterfall parted in two (see :func:`_split`): the deals that may have moved, and the
+    steady ones."""
+
+    moved: Select[Any]
+    steady: Select[Any]
+
+
+def _split(conn: Connection, first: date, window: Period) -> _Split:
+    """The deals that may have moved, and the deals in the window that cannot have, from D0 on.
+
+    A deal is in a side when it is open with its close date in the window at that instant, and its
+    close date at an instant from D0 on is either the one it has now or the old side of one of its
+    ``expected_close`` events since D0 (what :mod:`opp.core.pipeline.asof` rebuilds). So only the deals
+    in the window now, and those moved out of it since D0, can be in either side. Of those, a deal
+    created before D0 and changed by no event since (in any field a state is rebuilt from) is the same
+    at both instants as now: if it is open it is in both sides with the same figure, in no step. Only
+    the others ("moved") need their past states rebuilt; the steady ones are summed as they are now.
+    Reads the events since D0 from the index on history's field and instant. A deal created since D0
+    is found by its ``created`` event, which is written at the deal's ``created_at``: so no question
+    here reads a deal's row, and the steady deals' figures can come from an index on the close date
+    that holds them.
+    """
+    from opp.core.pipeline.asof import FIELDS, keep_ids
+    from opp.core.pipeline.codec import column_sql
+
+    since = _instant(first)
+    # ``+ 0``: SQLite would otherwise walk the whole index on the deal for the DISTINCT's order.
+    deal = sql_cast(h.c.opportunity_id + 0, Integer)
+    # Two selects, not an OR, so that each reads its own range of the index.
+    edited = select(deal).where(h.c.field.in_(FIELDS), h.c.at >= since)
+    created = select(deal).where(h.c.field.is_(None), h.c.at >= since, h.c.action == "created")
+    changed_ids = keep_ids(conn, union(edited, created))
+    changed = select(changed_ids.c.id)
+    was_in = select(h.c.opportunity_id).where(
+        h.c.field == "expected_close",
+        h.c.at >= since,
+        column_sql(conn.dialect.name, "expected_close", h.c.old).between(window.start, window.end),
+    )
+    is_in = o.c.expected_close.between(window.start, window.end)
+    moved = keep_ids(conn, union(select(o.c.id).where(is_in, o.c.id.in_(changed)), was_in))
+    steady = select(o.c.id).where(o.c.status == "open", is_in, o.c.id.not_in(changed))
+    return _Split(moved=select(moved.c.id), steady=steady)
 
 
 def _in_window(state: FromClause, window: Period | None) -> ColumnElement[bool]:
@@ -209,6 +262,8 @@ class _Query:
     group_id: ColumnElement[Any] | None
     key: ColumnElement[Any] | None
     currency: str
+    #: The steady deals' rows (a windowed waterfall parted in two, see :func:`_split`), else None.
+    steady: Select[Any] | None = None
 
 
 def _days(ctx: Context, from_day: str, to_day: str | None) -> tuple[date, date]:
@@ -241,16 +296,17 @@ def _build(
     by: str | None,
     currency: str | None,
     assignee: str | None,
+    narrow: bool = True,
 ) -> _Query:
-    start, end = _states(conn, first, last, window)
+    split = _split(conn, first, window) if narrow and window is not None else None
+    start, end = _states(conn, first, last, window, None if split is None else split.moved)
     starting = select(start.c.id).where(_in_window(start, window))
     ending = select(end.c.id).where(_in_window(end, window))
     members = union(starting, ending).subquery("members")
-    code = reporting_currency(
-        conn,
-        currency,
-        [starting.with_only_columns(start.c.currency), ending.with_only_columns(end.c.currency)],
-    )
+    present = [starting.with_only_columns(start.c.currency), ending.with_only_columns(end.c.currency)]
+    if split is not None:
+        present.append(split.steady.with_only_columns(o.c.currency))
+    code = reporting_currency(conn, currency, present)
     then = conversion(conn, starting, code, today=first, source=start)
     now = conversion(conn, ending, code, today=last, source=end)
     in_start = and_(start.c.id.is_not(None), _in_window(start, window))
@@ -282,8 +338,12 @@ def _build(
         source = source.outerjoin(us, us.c.id == assignee_id)
         key = us.c.handle
     group_id = None
-    if assignee is not None:
-        group_id = assignee_id == user_id(conn, assignee)
+    chosen_user = None if assignee is None else user_id(conn, assignee)
+    if chosen_user is not None:
+        group_id = assignee_id == chosen_user
+    steady = None
+    if split is not None:
+        steady = _steady(conn, split.steady, code, last, measure, by, chosen_user)
     return _Query(
         source=source,
         id=members.c.id,
@@ -296,7 +356,43 @@ def _build(
         group_id=group_id,
         key=key,
         currency=code,
+        steady=steady,
     )
+
+
+def _steady(
+    conn: Connection,
+    deals: Select[Any],
+    code: str,
+    last: date,
+    measure: str,
+    by: str | None,
+    user: int | None,
+) -> Select[Any]:
+    """The steady deals' figures (see :func:`_split`) in the rows of the waterfall's own query: in both
+    sides with the same figure, in no step, grouped where they are now."""
+    amount = getattr(conversion(conn, deals, code, today=last), measure)
+    count = func.count()
+    total = func.coalesce(func.sum(amount), 0)
+    source: FromClause = o
+    key: ColumnElement[Any] | None = None
+    if by == "stage":
+        key = o.c.stage
+    elif by == "assignee":
+        source = o.outerjoin(us, us.c.id == o.c.assignee_id)
+        key = us.c.handle
+    query = deals.with_only_columns(
+        *([] if key is None else [key.label("key")]),
+        null().label("step"),
+        count.label("count"),
+        count.label("start_count"),
+        count.label("end_count"),
+        total.label("start_minor"),
+        total.label("end_minor"),
+    ).select_from(source)
+    if user is not None:
+        query = query.where(o.c.assignee_id == user)
+    return query if key is None else query.group_by(key)
 
 
 def _filtered(query: Select[Any], built: _Query) -> Select[Any]:
@@ -342,16 +438,21 @@ def waterfall(
     currency: str | None = None,
     assignee: str | None = None,
     detail: bool = False,
+    narrow: bool = True,
 ) -> Waterfall | list[Move]:
     """The waterfall from the end of ``from_day`` to the end of ``to_day`` (today when not given) over
     the close-date window ``period`` (see the module's docstring); with ``detail``, the deals that
-    moved instead, in step order then by id."""
+    moved instead, in step order then by id.
+
+    With a window, only the deals that may have moved since ``from_day`` have their past states
+    rebuilt, the others are summed as they are (see :func:`_split`); ``narrow=False`` rebuilds every
+    deal's states instead, the slow way, which a test checks gives the same answer."""
     first, last = _days(ctx, from_day, to_day)
     window = parse_period(period, ctx.clock.today()) if period is not None else None
     chosen_measure = _choice(measure, MEASURES, "measure", "value") or "value"
     chosen_by = _choice(by, GROUPINGS, "grouping", None)
     with ctx.reading() as conn:
-        built = _build(conn, first, last, window, chosen_measure, chosen_by, currency, assignee)
+        built = _build(conn, first, last, window, chosen_measure, chosen_by, currency, assignee, narrow)
         if detail:
             return _moves(conn, built)
         keyed = [] if built.key is None else [built.key.label("key")]
@@ -369,6 +470,8 @@ def waterfall(
             .group_by(*([] if built.key is None else [built.key]), built.step)
         )
         rows = list(conn.execute(_filtered(query, built)))
+        if built.steady is not None:
+            rows += conn.execute(built.steady)
         order = _stage_order(conn) if chosen_by == "stage" else {}
     code = built.currency
     whole = _group(None, rows, code)

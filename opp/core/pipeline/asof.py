@@ -28,10 +28,12 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import (
     Column,
     ColumnElement,
+    CompoundSelect,
     Connection,
     FromClause,
     Integer,
     MetaData,
+    Select,
     Subquery,
     Table,
     and_,
@@ -39,6 +41,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    null,
     select,
     union_all,
 )
@@ -82,12 +85,13 @@ def as_of_instant(text: str, today: date) -> datetime:
     return day_end_exclusive(parse_date(text, today)).replace(tzinfo=None)
 
 
-def _field_events(instant: datetime, *, before: bool) -> Subquery:
+def _field_events(instant: datetime, *, before: bool, only: Select[Any] | None = None) -> Subquery:
     """Per deal, for each field an event on one side of ``instant`` changed, the value it gives.
 
     Before the instant: the ``new`` side of the field's latest event (``{field}_text``). After it: the
     ``old`` side of its earliest event. ``{field}_set`` is 1 where there is such an event; ``changed_at``
-    and ``stage_at`` are the instants of the latest chosen event and of the chosen stage event.
+    and ``stage_at`` are the instants of the latest chosen event and of the chosen stage event. With
+    ``only`` (a query of deal ids), the events of those deals alone.
     """
     side = h.c.at < instant if before else h.c.at >= instant
     # The side read is the smaller part of history (see deal_source): grouping by ``deal_id + 0`` keeps
@@ -98,6 +102,10 @@ def _field_events(instant: datetime, *, before: bool) -> Subquery:
         h.c.field.label("field"),
         (func.max(h.c.id) if before else func.min(h.c.id)).label("event_id"),
     ).where(side, h.c.field.in_(FIELDS))
+    if only is not None:
+        # Those deals' events on that side, read from the index on field and instant (``+ 0``): a few
+        # deals' events would otherwise be looked up one row at a time, each deal's whole history.
+        chosen_query = chosen_query.where((h.c.opportunity_id + 0).in_(only))
     if not before:
         # Events after the instant include the whole life of every deal created since, which the
         # state at the instant does not hold: each event's deal is looked up by its key to leave them.
@@ -183,9 +191,13 @@ def deals_as_of_backward(dialect_name: str, instant: datetime) -> Subquery:
     return with_unchanged(changed_as_of(dialect_name, instant), instant)
 
 
-def changed_as_of(dialect_name: str, instant: datetime) -> Subquery:
-    """The deals that existed before ``instant`` and were changed after it, as they stood then."""
-    changes = _field_events(instant, before=False)
+def changed_as_of(
+    dialect_name: str, instant: datetime, only: Select[Any] | None = None, *, times: bool = True
+) -> Subquery:
+    """The deals that existed before ``instant`` and were changed after it, as they stood then (of the
+    deals ``only`` selects the ids of, when given). Without ``times``, ``updated_at`` and
+    ``stage_changed_at`` are left null, which spares reading each deal's earlier events for them."""
+    changes = _field_events(instant, before=False, only=only)
     values: dict[str, ColumnElement[Any]] = {
         column_of(name): case(
             (changes.c[f"{name}_set"] == 1, column_sql(dialect_name, name, changes.c[f"{name}_text"])),
@@ -203,6 +215,14 @@ def changed_as_of(dialect_name: str, instant: datetime) -> Subquery:
             .scalar_subquery()
         )
 
+    if not times:
+        return _state(
+            values,
+            updated_at=sql_cast(null(), o.c.updated_at.type),
+            stage_changed_at=sql_cast(null(), o.c.stage_changed_at.type),
+            source=o.join(changes, changes.c.deal_id == o.c.id),
+            where=o.c.created_at < instant,
+        )
     return _state(
         values,
         updated_at=func.coalesce(last_before(earlier.c.field.in_(FIELDS)), o.c.created_at),
@@ -218,10 +238,12 @@ def changed_as_of(dialect_name: str, instant: datetime) -> Subquery:
     )
 
 
-def with_unchanged(changed: FromClause, instant: datetime) -> Subquery:
+def with_unchanged(changed: FromClause, instant: datetime, only: Select[Any] | None = None) -> Subquery:
     """``changed`` (deals as they stood at ``instant``), with every other deal that existed before
-    ``instant`` as it is now."""
+    ``instant`` as it is now (of the deals ``only`` selects the ids of, when given)."""
     unchanged = select(*o.columns).where(o.c.created_at < instant, o.c.id.not_in(select(changed.c.id)))
+    if only is not None:
+        unchanged = unchanged.where(o.c.id.in_(only))
     return union_all(unchanged, select(*(changed.c[c.name] for c in o.columns))).subquery("deals_as_of")
 
 
@@ -283,6 +305,36 @@ def deal_source(conn: Connection, instant: datetime | None) -> FromClause:
         return materialize(conn, deals_as_of(conn.dialect.name, instant))
     # Only the deals changed since are rebuilt and kept; the others are read as they are.
     return with_unchanged(materialize(conn, changed_as_of(conn.dialect.name, instant)), instant)
+
+
+def deals_among(conn: Connection, instant: datetime, only: Select[Any], *, times: bool = True) -> Subquery:
+    """The deals whose ids ``only`` selects, as they stood at ``instant`` (naive UTC): those of
+    :func:`deal_source`, for a question about a few deals of many (``times``: see
+    :func:`changed_as_of`).
+
+    Rebuilt backward from the present whatever the instant, so the work is those deals' events since
+    the instant (and a look-up of each deal), not every deal's; the changed ones are kept in a
+    temporary table, as :func:`deal_source` does.
+    """
+    if conn.execute(select(h.c.id).where(h.c.at >= instant).limit(1)).first() is None:
+        # Nothing has changed since (an instant still to come: the end of today): the deals as they are.
+        return select(*o.columns).where(o.c.created_at < instant, o.c.id.in_(only)).subquery("deals_as_of")
+    changed = materialize(conn, changed_as_of(conn.dialect.name, instant, only, times=times))
+    return with_unchanged(changed, instant, only)
+
+
+def keep_ids(conn: Connection, ids: Select[Any] | CompoundSelect[Any]) -> Table:
+    """The ids ``ids`` selects, copied into a new temporary table keyed by them."""
+    table = Table(
+        f"opp_ids_{next(_snapshots)}",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        prefixes=["TEMPORARY"],
+        postgresql_on_commit="DROP",
+    )
+    table.create(conn)
+    conn.execute(insert(table).from_select(["id"], ids))
+    return table
 
 
 def materialize(conn: Connection, state: Subquery) -> Table:
