@@ -294,6 +294,92 @@ def test_undo_refuses_a_field_removed_since(fields):
     assert "was removed since" in fields.fails(4, "undo", OPP_NOW=LATER)
 
 
+def customer_events(ctx, customer_id):
+    from sqlalchemy import select
+
+    from opp.store import schema
+
+    ch = schema.customer_history
+    with ctx.reading() as conn:
+        rows = conn.execute(
+            select(ch.c.action, ch.c.field, ch.c.old, ch.c.new)
+            .where(ch.c.customer_id == customer_id)
+            .order_by(ch.c.id)
+        ).all()
+    return [(a, f, None if o is None else json.loads(o) if f == "fields" else o, n) for a, f, o, n in rows]
+
+
+def test_a_customer_field_change_is_in_its_history_and_undone(fields, ctx):
+    fields("customer", "edit", "Initech", "--set", "tier=gold", "--phone", "555")
+    fields("customer", "edit", "Initech", "--set", "tier=Silver", OPP_NOW=LATER)
+    assert customer_events(ctx, 1)[-3:] == [
+        ("updated", "phone", None, "555"),
+        ("updated", "fields", {"tier": None}, '{"tier": "Gold"}'),
+        ("updated", "fields", {"tier": "Gold"}, '{"tier": "Silver"}'),
+    ]
+    undone = fields.json("undo", OPP_NOW=LATER)
+    assert (undone["name"], undone["events"]) == ("customer edit", 1)
+    assert fields.json("customer", "show", "1")["fields"] == {"tier": "Gold"}
+    assert ids(fields, "--where", "tier=Gold") == [1, 2, 3, 4]
+    fields("undo", OPP_NOW=LATER)
+    shown = fields.json("customer", "show", "1")
+    assert (shown["fields"], shown["phone"]) == ({"tier": None}, None)
+    assert customer_events(ctx, 1)[-2:] == [  # newest first
+        ("undo", "fields", {"tier": "Gold"}, '{"tier": null}'),
+        ("undo", "phone", "555", None),
+    ]
+
+
+def test_a_customer_field_change_by_another_user_blocks_the_undo(fields, unchanged):
+    fields("customer", "edit", "Initech", "--set", "tier=gold")
+    fields("customer", "edit", "Initech", "--set", "tier=Silver", OPP_USER="sam")
+    check = unchanged()
+    assert "customer 1 was changed by sam since" in fields.fails(4, "undo")
+    check()
+
+
+def test_set_customer_fields_writes_history_too(fields, ctx):
+    from opp.core.fields import set_customer_fields
+
+    set_customer_fields(ctx, "Initech", ["tier=silver"])
+    assert customer_events(ctx, 1)[-1] == ("updated", "fields", {"tier": None}, '{"tier": "Silver"}')
+    fields("undo")
+    assert fields.json("customer", "show", "1")["fields"] == {"tier": None}
+
+
+def test_undo_of_a_customer_add_removes_it_with_its_fields(fields, ctx):
+    added = fields.json("customer", "add", "--org", "Acme", "--set", "tier=gold")
+    assert customer_events(ctx, added["id"]) == [
+        ("created", None, None, "Acme"),
+        ("updated", "fields", {"tier": None}, '{"tier": "Gold"}'),
+    ]
+    assert fields.json("undo")["name"] == "customer add"
+    assert [c["name"] for c in fields.json("customer", "list")] == ["Initech"]
+    assert fields.json("field", "list")[-1]["values"] == 0
+    assert fields.json("undo")["name"] == "create"  # the deal created before it
+
+
+def test_undo_of_a_customer_add_is_refused_once_a_deal_names_it(fields, unchanged):
+    fields("customer", "add", "--org", "Acme", "--set", "tier=gold")
+    fields("create", "Five", "--org", "Acme", OPP_USER="sam")
+    check = unchanged()
+    assert "customer 2 has opportunities since" in fields.fails(4, "undo")
+    check()
+
+
+def test_a_merge_carries_custom_fields_over_and_undo_restores_them(fields, ctx):
+    fields("field", "add", "size", "--type", "number", "--on", "customer")
+    fields("customer", "add", "--org", "Initech Inc", "--set", "tier=Silver", "--set", "size=40")
+    fields("customer", "edit", "Initech", "--set", "tier=Gold")
+    merged = fields.json("customer", "merge", "Initech", "Initech Inc")
+    assert merged["keep"]["id"] == 1
+    assert fields.json("customer", "show", "1")["fields"] == {"tier": "Gold", "size": 40}
+    assert [f["values"] for f in fields.json("field", "list")][-2:] == [1, 1]  # nothing left of the dropped
+    fields("undo")
+    assert fields.json("customer", "show", "1")["fields"] == {"tier": "Gold", "size": None}
+    assert fields.json("customer", "show", "2")["fields"] == {"tier": "Silver", "size": 40}
+
+
 # -- where ------------------------------------------------------------------------------------------
 
 

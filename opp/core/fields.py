@@ -8,7 +8,9 @@ object with every field defined for its kind, null where unset.
 
 A deal's field changes are ``updated`` history events named after the field (texts written through
 opp.core.pipeline.codec), so ``--as-of`` rebuilds them (:func:`field_rows`) and ``opp undo`` reverts
-them. Customers have no history in opp: their field values change in place.
+them. A customer's are one ``fields`` event of its customer history per command
+(:func:`record_customer_changes`: JSON objects of the old and new texts of the fields it changed), which
+``opp undo`` reverts (:func:`restore_customer_texts`).
 
 ``--where`` semantics, decided once here: ``NAME=V`` holds where the field holds V; ``NAME!=V`` where it
 does not, an unset value included (``region!=EU`` keeps deals with no region); ``NAME=`` (nothing after
@@ -429,12 +431,13 @@ def _store(conn: Connection, field_id: int, record_id: int, value: Value | None,
         conn.execute(insert(fv).values(**value.row(field_id, record_id)))
 
 
-def restore_text(conn: Connection, name: str, record_id: int, text: str | None) -> None:
-    """Put a deal field back to a text history holds (undo): the field must still exist."""
-    row = conn.execute(select(cf).where(cf.c.name == name, cf.c.record == "deal")).first()
+def restore_text(conn: Connection, name: str, record_id: int, text: str | None, record: str = "deal") -> None:
+    """Put a field back to a text history holds (undo): the field must still exist."""
+    row = conn.execute(select(cf).where(cf.c.name == name, cf.c.record == record)).first()
     if row is None:
+        what = "opportunity" if record == "deal" else "customer"
         raise Conflict(
-            f"opportunity {record_id}: the custom field {name!r} was removed since, so undo cannot restore it"
+            f"{what} {record_id}: the custom field {name!r} was removed since, so undo cannot restore it"
         )
     field = _defined(row)
     held = conn.execute(
@@ -449,6 +452,59 @@ def restore_text(conn: Connection, name: str, record_id: int, text: str | None) 
             day=typed if field.type == "date" else None,
         )
     _store(conn, field.id, record_id, value, exists=held is not None)
+
+
+#: The ``field`` of a customer history event that changed custom fields (a name no field can take).
+CUSTOMER_FIELDS_EVENT = "fields"
+
+
+def record_customer_changes(
+    uow: UnitOfWork,
+    customer_id: int,
+    changes: Sequence[ValueChange],
+    *,
+    action: str = "updated",
+    note: str | None = None,
+) -> None:
+    """One ``fields`` event of the customer's history for the custom fields one command changed: ``old``
+    and ``new`` are JSON objects of each changed field's text before and after (null: unset)."""
+    if not changes:
+        return
+    from opp.core.pipeline.customers import record_customer_event
+
+    record_customer_event(
+        uow,
+        customer_id,
+        action,
+        field=CUSTOMER_FIELDS_EVENT,
+        old=json.dumps({change.field: change.old for change in changes}),
+        new=json.dumps({change.field: change.new for change in changes}),
+        note=note,
+    )
+
+
+def restore_customer_texts(uow: UnitOfWork, customer_id: int, saved: str, *, note: str) -> None:
+    """Put a customer's custom fields back to the texts of a ``fields`` event's side ``saved`` (undo),
+    recorded as an ``undo`` event of its history."""
+    wanted: dict[str, str | None] = json.loads(saved)
+    held = values_texts(uow.conn, "customer", customer_id)
+    changes = [
+        ValueChange(name, held.get(name), text) for name, text in wanted.items() if held.get(name) != text
+    ]
+    for change in changes:
+        restore_text(uow.conn, change.field, customer_id, change.new, record="customer")
+    record_customer_changes(uow, customer_id, changes, action="undo", note=note)
+
+
+def values_texts(conn: Connection, record: str, record_id: int) -> dict[str, str]:
+    """The texts of the field values one record holds, by field name (unset fields left out)."""
+    return dict(
+        conn.execute(
+            select(cf.c.name, fv.c.text_value)
+            .join(fv, fv.c.field_id == cf.c.id)
+            .where(cf.c.record == record, fv.c.record_id == record_id)
+        ).all()
+    )
 
 
 def is_deal_field(conn: Connection, name: str) -> bool:
@@ -469,7 +525,8 @@ def set_customer_fields(ctx: Context, ref: str, assignments: Iterable[str]) -> d
     pairs = parse_assignments(assignments)
     with ctx.unit_of_work("customer edit") as uow:
         customer = resolve_customer(uow.conn, ref)
-        write_values(uow.conn, "customer", customer.id, pairs, ctx.clock.today())
+        changes = write_values(uow.conn, "customer", customer.id, pairs, ctx.clock.today())
+        record_customer_changes(uow, customer.id, changes)
         return values_of(uow.conn, "customer", [customer.id])[customer.id]
 
 
