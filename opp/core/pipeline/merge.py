@@ -8,10 +8,11 @@ with more deals, then the older one (the lower id); ``drop`` is the other.
 A merge moves everything that refers to DROP to KEEP (:data:`CUSTOMER_REFERENCES`, the one list of
 them), fills KEEP's empty email, phone, employer, job title and custom fields from DROP, and removes
 DROP, in one unit of work. Each deal that moves gets an ``updated`` event of its ``customer_id`` and
-each contact place a ``contact`` event, so deal history (and ``--as-of``) sees the change; the merge itself is a ``merged``
-event of DROP's customer history holding DROP's row and the other rows moved, from which ``opp undo``
-brings DROP back with its id and moves everything back. Issued invoices keep the name, email and phone
-they were issued to (copied onto the invoice when it was issued); only their link moves to KEEP.
+each contact place a ``contact`` event, so deal history (and ``--as-of``) sees the change; the merge
+itself is a ``merged`` event of DROP's customer history holding DROP's row, its custom field values and
+the other rows moved, from which ``opp undo`` brings DROP back with its id and moves everything back.
+Issued invoices keep the name, email and phone they were issued to (copied onto the invoice when it was
+issued); only their link moves to KEEP.
 """
 
 from __future__ import annotations
