@@ -541,15 +541,19 @@ def record_deal_changes(
 # -- reading -------------------------------------------------------------------------------------------
 
 
-def field_rows(conn: Connection, field: Defined, as_of: datetime | None = None) -> FromClause:
+def field_rows(
+    conn: Connection, field: Defined, as_of: datetime | None = None, *, name: str | None = None
+) -> FromClause:
     """The records holding a value of ``field``: ``record_id``, ``text_value``, ``number_value``,
     ``date_value``. Now, from ``field_values``; at an instant (deal fields), rebuilt from history: each
-    deal's latest event of the field before the instant, since the field was made."""
+    deal's latest event of the field before the instant, since the field was made. ``name`` names the
+    subquery (a query reading the field at two instants needs two names)."""
+    label = name or f"field_{field.id}"
     if as_of is None or field.record != "deal":
         return (
             select(fv.c.record_id, fv.c.text_value, fv.c.number_value, fv.c.date_value)
             .where(fv.c.field_id == field.id)
-            .subquery(f"field_{field.id}")
+            .subquery(label)
         )
     dialect = conn.dialect.name
     latest = (
@@ -577,7 +581,7 @@ def field_rows(conn: Connection, field: Defined, as_of: datetime | None = None) 
         )
         .select_from(latest.join(event, event.c.id == latest.c.event_id))
         .where(event.c.new.is_not(None))
-        .subquery(f"field_{field.id}")
+        .subquery(label)
     )
 
 
@@ -724,15 +728,21 @@ def _compare(field: Defined, rows: FromClause, operator: str, value: Value) -> C
 
 
 def group_key(
-    conn: Connection, name: str, source: FromClause, as_of: datetime | None = None
+    conn: Connection,
+    name: str,
+    source: FromClause,
+    as_of: datetime | None = None,
+    *,
+    alias: str | None = None,
 ) -> tuple[Defined, ColumnElement[Any], list[tuple[FromClause, ColumnElement[bool]]]] | None:
     """What grouping by the field ``name`` needs: the field, the key (its text) and the join from the
-    deals in ``source``; None when no field has that name."""
+    deals in ``source``; None when no field has that name. ``alias`` names the field's rows (to join
+    them twice, at two instants)."""
     row = conn.execute(select(cf).where(cf.c.name == name.strip().lower())).first()
     if row is None:
         return None
     field = _defined(row)
-    rows = field_rows(conn, field, as_of)
+    rows = field_rows(conn, field, as_of, name=alias)
     subject = source.c.id if field.record == "deal" else source.c.customer_id
     return field, rows.c.text_value, [(rows, rows.c.record_id == subject)]
 
@@ -758,3 +768,23 @@ def field_names(ctx: Context, record: str | None = None) -> list[str]:
 def where_list(texts: Iterable[str]) -> tuple[Where, ...]:
     """Every ``--where`` text parsed (a comma does not split: a value may hold one)."""
     return tuple(parse_where(text) for text in texts)
+
+
+def where_sql(
+    conn: Connection,
+    texts: Iterable[str] | None,
+    today: date,
+    *,
+    as_of: datetime | None = None,
+    source: FromClause | None = None,
+) -> list[ColumnElement[bool]]:
+    """The conditions ``texts`` (``--where``) as SQL on the deals of ``source`` (the opportunities table
+    unless given: deals rebuilt at an instant, opp.core.pipeline.asof), the fields read as they stood at
+    ``as_of`` (now when None). For the reports that select deals their own way rather than through a
+    :class:`opp.core.pipeline.scope.Scope` (which takes ``where`` itself)."""
+    conditions = [where_condition(conn, where, today, as_of) for where in where_list(texts or ())]
+    if source is None:
+        return conditions
+    from opp.core.pipeline.asof import over
+
+    return [over(condition, source) for condition in conditions]

@@ -23,6 +23,7 @@ whole. The same rule chooses the deals of one assignee.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -48,6 +49,7 @@ from opp.core.analytics.forecast import reporting_currency
 from opp.core.context import Context
 from opp.core.dates import Period, day_end_exclusive, parse_date, parse_period
 from opp.core.errors import Invalid
+from opp.core.fields import Defined
 from opp.core.money.amounts import from_minor
 from opp.core.money.rates import conversion
 from opp.core.pipeline.scope import DELETED
@@ -209,6 +211,8 @@ class _Query:
     group_id: ColumnElement[Any] | None
     key: ColumnElement[Any] | None
     currency: str
+    #: The custom field the waterfall is split by, if it is.
+    field: Defined | None = None
 
 
 def _days(ctx: Context, from_day: str, to_day: str | None) -> tuple[date, date]:
@@ -241,6 +245,8 @@ def _build(
     by: str | None,
     currency: str | None,
     assignee: str | None,
+    where: Sequence[str] | None = None,
+    today: date | None = None,
 ) -> _Query:
     start, end = _states(conn, first, last, window)
     starting = select(start.c.id).where(_in_window(start, window))
@@ -281,9 +287,29 @@ def _build(
     elif by == "assignee":
         source = source.outerjoin(us, us.c.id == assignee_id)
         key = us.c.handle
+    field = None
+    if by is not None and by not in GROUPINGS:
+        from opp.core.fields import group_key
+
+        sides = []
+        for state, day, alias in ((start, first, "start_field"), (end, last, "end_field")):
+            found = group_key(conn, by, state, _instant(day), alias=alias)
+            assert found is not None  # the caller checked the name
+            field, side_key, joins = found
+            for rows, on in joins:
+                source = source.outerjoin(rows, on)
+            sides.append(side_key)
+        key = case((in_end, sides[1]), else_=sides[0])
     group_id = None
     if assignee is not None:
         group_id = assignee_id == user_id(conn, assignee)
+    if where:
+        from opp.core.fields import where_sql
+
+        holds_then = and_(*where_sql(conn, where, today or last, as_of=_instant(first), source=start))
+        holds_now = and_(*where_sql(conn, where, today or last, as_of=_instant(last), source=end))
+        holds = case((in_end, holds_now), else_=holds_then)
+        group_id = holds if group_id is None else and_(group_id, holds)
     return _Query(
         source=source,
         id=members.c.id,
@@ -296,6 +322,7 @@ def _build(
         group_id=group_id,
         key=key,
         currency=code,
+        field=field,
     )
 
 
@@ -342,16 +369,23 @@ def waterfall(
     currency: str | None = None,
     assignee: str | None = None,
     detail: bool = False,
+    where: Sequence[str] | None = None,
 ) -> Waterfall | list[Move]:
     """The waterfall from the end of ``from_day`` to the end of ``to_day`` (today when not given) over
     the close-date window ``period`` (see the module's docstring); with ``detail``, the deals that
-    moved instead, in step order then by id."""
+    moved instead, in step order then by id. ``by`` may name a custom field, and ``where`` keeps the
+    deals whose custom fields hold; both read a deal's fields where it is counted: at the end when it
+    is in the window then, else at the start."""
     first, last = _days(ctx, from_day, to_day)
     window = parse_period(period, ctx.clock.today()) if period is not None else None
     chosen_measure = _choice(measure, MEASURES, "measure", "value") or "value"
-    chosen_by = _choice(by, GROUPINGS, "grouping", None)
     with ctx.reading() as conn:
-        built = _build(conn, first, last, window, chosen_measure, chosen_by, currency, assignee)
+        chosen_by = by.strip().lower() if by is not None and _is_field(conn, by) else None
+        if chosen_by is None:
+            chosen_by = _choice(by, GROUPINGS, "grouping", None)
+        built = _build(
+            conn, first, last, window, chosen_measure, chosen_by, currency, assignee, where, ctx.clock.today()
+        )
         if detail:
             return _moves(conn, built)
         keyed = [] if built.key is None else [built.key.label("key")]
@@ -377,6 +411,11 @@ def waterfall(
         keys = sorted({row.key for row in rows}, key=lambda key: (key is None, key or ""))
         if order:
             keys.sort(key=lambda key: order.get(key or "", len(order)))
+        if built.field is not None:
+            from opp.core.fields import key_order
+
+            field = built.field
+            keys.sort(key=lambda key: key_order(field, key))
         groups = [_group(key, [row for row in rows if row.key == key], code) for key in keys]
     return Waterfall(
         currency=code,
@@ -390,6 +429,13 @@ def waterfall(
         by=chosen_by,
         groups=groups,
     )
+
+
+def _is_field(conn: Connection, name: str) -> bool:
+    """Whether ``name`` is a custom field (one of the groupings' names is never one)."""
+    from opp.core.fields import cf
+
+    return conn.execute(select(cf.c.id).where(cf.c.name == name.strip().lower())).first() is not None
 
 
 def _stage_order(conn: Connection) -> dict[str, int]:
