@@ -443,6 +443,72 @@ def test_where_on_forecast_pipeline_export_and_a_report(fields):
     assert fields.json("report", "overdue", "--where", "region=APAC") == []
 
 
+def test_every_report_takes_where():
+    from opp.core.analytics.registry import REPORTS
+
+    assert [report.name for report in REPORTS if report.option("where") is None] == []
+
+
+def test_where_on_the_reports_of_money_won_and_quotas(fields):
+    fields("bill", "add", "4", "--item", "Setup", "--price", "300")
+    fields("bill", "invoice", "4")
+    fields("user", "add", "sam")
+    fields("quota", "set", "dana", "2026Q1", "10000")
+    later = {"OPP_NOW": LATER}
+
+    def won_in(report, *args):
+        return fields.json("report", report, "--period", "2026Q1", *args, **later)["total"]["won"]
+
+    assert (won_in("accuracy"), won_in("accuracy", "--where", "region=EMEA")) == (8000, 8000)
+    assert won_in("accuracy", "--where", "region=APAC") == 0
+    assert won_in("attainment", "--where", "region=APAC") == 0
+    attained = fields.json("report", "attainment", "--period", "2026Q1", "--where", "region=EMEA", **later)
+    assert (attained["total"]["won"], attained["total"]["quota"]) == (8000, 10000)  # quotas stay whole
+    assert [r["key"] for r in fields.json("report", "support", "--where", "region=EMEA")] == [4]
+    assert fields.json("report", "support", "--where", "region=APAC") == []
+    assert [r["revenue"] for r in fields.json("report", "services", "--where", "region=EMEA")] == [300]
+    assert fields.json("report", "services", "--where", "region!=EMEA") == []
+
+
+def test_where_and_by_a_field_on_the_waterfall(fields):
+    later = {"OPP_NOW": LATER}
+    fields("edit", "1", "--set", "region=APAC", **later)  # counted where it is at the end: APAC
+    flow = fields.json("report", "waterfall", "--from", "2026-03-01", "--where", "region=APAC", **later)
+    assert (flow["start"]["count"], flow["end"]["count"], flow["end"]["value"]) == (0, 2, 3000)
+    moved = fields.json(
+        "report", "waterfall", "--from", "2026-03-01", "--detail", "--where", "region=APAC", **later
+    )
+    assert [m["id"] for m in moved] == [1, 2]
+    split = fields.json("report", "waterfall", "--from", "2026-03-01", "--by", "region", **later)
+    assert [(g["key"], g["end"]["count"]) for g in split["groups"]] == [("APAC", 2), (None, 1)]
+    assert split["by"] == "region"
+    table = fields("report", "waterfall", "--from", "2026-03-01", "--by", "region", **later).stdout
+    assert table.splitlines()[0].split()[0] == "region"
+    # As the deals stood on 2026-03-15, deal 1 was in EMEA.
+    before = fields.json(
+        "report", "waterfall", "--from", "2026-03-01", "--to", "2026-03-15", "--where", "region=EMEA", **later
+    )
+    assert before["end"]["count"] == 1
+
+
+def test_where_on_pushes_and_the_review(fields):
+    fields("edit", "1", "--close", "2026-04-01")
+    fields("edit", "1", "--close", "2026-05-01", OPP_NOW=LATER)
+    fields("edit", "2", "--close", "2026-04-01")
+    fields("edit", "2", "--close", "2026-06-01", OPP_NOW=LATER)
+    pushed = fields.json("report", "pushes", "--where", "region=EMEA", OPP_NOW=LATER)
+    assert [p["id"] for p in pushed] == [1]
+    review = fields.json("review", "--where", "region=APAC", OPP_NOW=LATER)
+    assert review["pipeline"]["total"]["count"] == 1
+    assert [p["id"] for p in review["pushes"]] == [2]
+    assert review["forecast"]["total"]["count"] == 0  # deal 2 closes in Q2 now
+    assert review["won"] == []
+    everyone = fields.json("review", "--since", "2026-03-01", OPP_NOW=LATER)
+    assert everyone["pipeline"]["total"]["count"] == 3 and [d["id"] for d in everyone["won"]] == [4]
+    assert everyone["forecast"]["total"]["count"] == 1
+    assert "no custom field 'nope'" in fields.fails(2, "review", "--where", "nope=1")
+
+
 # -- by -------------------------------------------------------------------------------------------------
 
 
@@ -667,6 +733,12 @@ def test_field_names_and_choices_complete(fields):
     assert bash_complete(fields, "opp list --where t") == ["tier="]
     assert bash_complete(fields, "opp forecast --by re") == ["region", "renewal"]
     assert bash_complete(fields, "opp report win-rate --where se") == ["seats="]
+    assert bash_complete(fields, "opp report win-rate --by re") == ["region", "renewal"]
+    offered = bash_complete(fields, "opp report waterfall --by ")
+    assert sorted(offered) == ["assignee", "channel", "region", "renewal", "seats", "stage", "tier"]
+    assert bash_complete(fields, "opp report support --by ") == ["deal", "customer"]
+    assert bash_complete(fields, "opp review --where region=A") == ["region=APAC", "region=AMER"]
+    assert bash_complete(fields, "opp customer edit 1 --set tier=") == ["tier=Gold", "tier=Silver"]
     assert bash_complete(fields, "opp field remove c") == ["channel"]
 
 

@@ -207,7 +207,9 @@ def command(report: Report) -> Callable[..., None]:
     parameters = []
     for option in report.options:
         kind, settings = PARAMETERS[option.name]
-        if option.choices:
+        if option.fields:
+            settings = {**settings, "autocompletion": complete.complete_group(option.choices)}
+        elif option.choices:
             settings = {**settings, "autocompletion": _offer(option.choices)}
         parameters.append(
             inspect.Parameter(

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from opp.cli import complete, state
+from opp.cli.options import WhereOpt
 from opp.cli.render import Column, Format, PipeClosed, emit, message
 
 
@@ -188,6 +189,7 @@ def review_command(
     currency: Annotated[
         str | None, typer.Option("--currency", metavar="C", help="Report in this currency (as forecast).")
     ] = None,
+    where: WhereOpt = None,
     fmt: Annotated[
         ReviewFormat,
         typer.Option(
@@ -218,7 +220,7 @@ def review_command(
 
         check_target(out, force=force)
     found = review(
-        state.context(), period=period, since=since, assignee=assignee, currency=currency
+        state.context(), period=period, since=since, assignee=assignee, currency=currency, where=where
     ).as_dict()
     if fmt in DOCUMENTS:
         text = document(found, fmt.value)

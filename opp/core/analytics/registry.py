@@ -54,6 +54,8 @@ class Option:
     computes: bool = True
     #: The values it takes, when they are a few words (offered by shell completion).
     choices: tuple[str, ...] = ()
+    #: Whether it also takes a custom field's name (a ``by`` that groups by a field's values).
+    fields: bool = False
     #: The flag's name, when it is not the parameter's (``from_day``: ``from``, as ``from`` is a Python
     #: keyword); the command line spells it ``--from``.
     long: str | None = None
@@ -134,6 +136,7 @@ _CLOSED_BY = Option(
     "Rows per assignee, month or quarter (the month/quarter the deal closed in, UTC), or per value of "
     "a custom field.",
     choices=GROUPINGS,
+    fields=True,
 )
 _LIMIT = Option("limit", "Only the first N (the longest stuck, most overdue).")
 _FAIL_IF_ANY = Option("fail_if_any", "Exit 6 when the list is not empty (cron alerts).", computes=False)
@@ -420,6 +423,7 @@ REPORTS: tuple[Report, ...] = (
                 "by",
                 "Split by assignee or stage, or by the value of a custom field.",
                 choices=("assignee", "stage"),
+                fields=True,
             ),
             _REPORTING_CURRENCY,
             _ASSIGNEE_THEN,
