@@ -540,10 +540,20 @@ def test_forecast_by_a_customer_field(fields):
 def test_a_report_split_by_a_field(fields):
     fields("stage", "lost", "2", "--reason", "price")
     rows = fields.json("report", "win-rate", "--by", "region")
-    assert rows == [
-        {"key": "APAC", "won": 0, "lost": 1, "win_rate": 0},
+    assert rows == [  # in the order of the choices, as the forecast's groups
         {"key": "EMEA", "won": 1, "lost": 0, "win_rate": 1},
+        {"key": "APAC", "won": 0, "lost": 1, "win_rate": 0},
     ]
+
+
+def test_a_report_split_by_a_field_keeps_the_fields_order(fields):
+    fields("edit", "4", "--set", "seats=9")
+    fields("stage", "won", "1", "--force")
+    fields("stage", "lost", "2", "--reason", "price")
+    assert [r["key"] for r in fields.json("report", "win-rate", "--by", "seats")] == ["9", "10", "250"]
+    fields("field", "edit", "region", "--choices", "AMER,APAC,EMEA")
+    assert [r["key"] for r in fields.json("report", "lost-reasons", "--by", "region")] == ["APAC"]
+    assert [r["key"] for r in fields.json("report", "cycle", "--by", "region")] == ["EMEA"]
 
 
 def test_by_an_unknown_field_is_refused(fields):

@@ -240,8 +240,14 @@ def _medians(
     }
 
 
-def _in_key_order(rows: list[Row[T]]) -> list[Row[T]]:
-    """Rows in key order (months and quarters chronologically), the null key (unassigned) last."""
+def _in_key_order(rows: list[Row[T]], conn: Connection | None = None, by: str | None = None) -> list[Row[T]]:
+    """Rows in key order (months and quarters chronologically), the null key (unassigned) last; split
+    by a custom field (``by``), in its order (numbers by number, choices as defined)."""
+    if conn is not None and by is not None and by.strip().lower() not in GROUPINGS:
+        from opp.core.fields import find_field, key_order
+
+        field = find_field(conn, by)
+        return sorted(rows, key=lambda row: key_order(field, row.key))
     return sorted(rows, key=lambda row: (row.key is None, row.key or ""))
 
 
@@ -289,7 +295,7 @@ def win_rate_by(
     where: Sequence[str] | None = None,
 ) -> list[Row[WinRate]]:
     with ctx.reading() as conn:
-        return _in_key_order(_win_rates(conn, ctx, by, period, assignee, where))
+        return _in_key_order(_win_rates(conn, ctx, by, period, assignee, where), conn, by)
 
 
 # -- deal size -----------------------------------------------------------------------------------------
@@ -364,7 +370,7 @@ def deal_size_by(
     where: Sequence[str] | None = None,
 ) -> list[Row[DealSize]]:
     with ctx.reading() as conn:
-        return _in_key_order(_deal_sizes(conn, ctx, by, period, assignee, currency, where))
+        return _in_key_order(_deal_sizes(conn, ctx, by, period, assignee, currency, where), conn, by)
 
 
 # -- sales cycle ---------------------------------------------------------------------------------------
@@ -413,7 +419,7 @@ def cycle_by(
     where: Sequence[str] | None = None,
 ) -> list[Row[Cycle]]:
     with ctx.reading() as conn:
-        return _in_key_order(_cycles(conn, ctx, by, period, assignee, where))
+        return _in_key_order(_cycles(conn, ctx, by, period, assignee, where), conn, by)
 
 
 # -- lost reasons --------------------------------------------------------------------------------------
@@ -460,7 +466,7 @@ def lost_reasons_by(
     where: Sequence[str] | None = None,
 ) -> list[Row[LostReason]]:
     with ctx.reading() as conn:
-        return _in_key_order(_lost_reasons(conn, ctx, by, period, assignee, where))
+        return _in_key_order(_lost_reasons(conn, ctx, by, period, assignee, where), conn, by)
 
 
 # -- conversion ----------------------------------------------------------------------------------------
