@@ -126,11 +126,12 @@ def test_every_example_script_runs(script, demo_template, tmp_path):
         rejects = tmp_path / "rejects.csv"
         result = run(script, str(sample), str(rejects), db=db)
         assert result.returncode == 0, result.stderr
-        assert result.stdout.splitlines() == [
+        said = result.stdout.splitlines()
+        assert said[:2] == [
             "imported 2 new deals, updated 0, 0 unchanged; 2 customers and 2 users created",
             f"set aside 2 rows, written to {rejects} with the line and reason of each; the reasons:",
-            "      2 customer is empty, and this import requires it",
         ]
+        assert said[2].split(None, 1) == ["2", "customer is empty, and this import requires it"]
         deals = {d["external_ref"]: d for d in cli.json("list", "--status", "all") if d["external_ref"]}
         assert deals["1C1I7A6R"]["fields"]["product"] == "GTX Plus Basic"
         assert (deals["ZNBS69V1"]["stage"], deals["ZNBS69V1"]["probability"]) == ("closed-lost", 0)
