@@ -695,10 +695,18 @@ NUMBERS = st.builds(
 )
 
 
-@pytest.fixture
-def typed_fields(opp):
+TIERS = ("Gold", "Silver", "Bronze ÅÄÖ")
+
+
+def add_typed(opp):
     for name, kind in TYPED:
         opp("field", "add", name, "--type", kind)
+    opp("field", "add", "tier", "--type", "choice", "--choices", ",".join(TIERS))
+
+
+@pytest.fixture
+def typed_fields(opp):
+    add_typed(opp)
     return opp
 
 
@@ -711,21 +719,38 @@ def _exact(outcome):
 
 @pytest.mark.slow
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=TEXTS, number=NUMBERS, day=st.dates(date(1900, 1, 1), date(2199, 12, 31)))
+@given(
+    text=TEXTS,
+    number=NUMBERS,
+    day=st.dates(date(1900, 1, 1), date(2199, 12, 31)),
+    tier=st.sampled_from(TIERS),
+    upper=st.booleans(),
+)
 def test_a_value_set_reads_back_unchanged_through_show_export_and_import(
-    typed_fields, databases, text, number, day
+    typed_fields, databases, text, number, day, tier, upper
 ):
+    from opp.core.pipeline.codec import custom_text
     from tests.conftest import Cli
 
     opp = typed_fields
-    sets = [f"note_text={text}", f"amount={number}", f"renewal={day.isoformat()}"]
+    typed_tier = tier.upper() if upper else tier.lower()  # a choice is typed in any case
+    sets = [f"note_text={text}", f"amount={number}", f"renewal={day.isoformat()}", f"tier={typed_tier}"]
     created = opp.json("create", "Deal", "--org", "Initech", *(a for pair in sets for a in ("--set", pair)))
-    wanted = {"note_text": text, "amount": number, "renewal": day.isoformat()}
+    wanted = {"note_text": text, "amount": number, "renewal": day.isoformat(), "tier": tier}
     assert _exact(opp("show", created["id"], "--format", "json"))["fields"] == wanted
+    exported = opp("export", "--raw").stdout
+    cells = list(csv.DictReader(io.StringIO(exported)))[-1]
+    assert {name: cells[name] for name in wanted} == {  # each cell the value's text, nothing else
+        "note_text": text,
+        "amount": custom_text("number", number),
+        "renewal": day.isoformat(),
+        "tier": tier,
+    }
     other = Cli(databases.new("roundtrip"))
-    for name, kind in TYPED:
-        other("field", "add", name, "--type", kind)
-    other("import", "-", input=opp("export").stdout)  # every deal so far, in id order
+    add_typed(other)
+    other("import", "-", input=opp("export").stdout)  # every deal so far, in id order (guarded CSV)
+    assert _exact(other("show", created["id"], "--format", "json"))["fields"] == wanted
+    other("import", "-", "--raw", input=exported)  # again, the unguarded text: nothing changes
     assert _exact(other("show", created["id"], "--format", "json"))["fields"] == wanted
     databases.drop(other.db)
 
