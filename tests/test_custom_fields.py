@@ -507,6 +507,11 @@ def test_where_on_pushes_and_the_review(fields):
     assert everyone["pipeline"]["total"]["count"] == 3 and [d["id"] for d in everyone["won"]] == [4]
     assert everyone["forecast"]["total"]["count"] == 1
     assert "no custom field 'nope'" in fields.fails(2, "review", "--where", "nope=1")
+    fields("task", "add", "1", "Call EMEA", "--due", "2026-03-12")
+    fields("task", "add", "2", "Call APAC", "--due", "2026-03-12")
+    tasks = fields.json("review", "--where", "region=APAC", OPP_NOW=LATER)["overdue_tasks"]
+    assert [task["title"] for task in tasks] == ["Call APAC"]
+    assert len(fields.json("review", OPP_NOW=LATER)["overdue_tasks"]) == 2
 
 
 # -- by -------------------------------------------------------------------------------------------------

@@ -98,13 +98,16 @@ def attainment_section(
     return attainment(ctx, period.label, currency=currency, scope=Scope(assignee=assignee, where=where))
 
 
-def overdue_tasks_section(ctx: Context, *, assignee: str | None, limit: int) -> list[Any]:
-    """The open tasks past their due date, as the task list gives them (most overdue first)."""
+def overdue_tasks_section(
+    ctx: Context, *, assignee: str | None, limit: int, where: Sequence[str] = ()
+) -> list[Any]:
+    """The open tasks past their due date, as the task list gives them (most overdue first); with
+    ``where``, those of the deals whose custom fields hold."""
     import itertools
 
     from opp.core.work.tasks import list_tasks
 
-    return list(itertools.islice(list_tasks(ctx, assignee=assignee, overdue=True), limit))
+    return list(itertools.islice(list_tasks(ctx, assignee=assignee, overdue=True, fields=where), limit))
 
 
 # -- the review ------------------------------------------------------------------------------------------
@@ -142,8 +145,8 @@ def review(
     where: Sequence[str] | None = None,
 ) -> Review:
     """The weekly review (see the module's docstring). ``where`` (conditions on custom fields) narrows
-    every section that covers deals, as it does their own commands; quotas stay whole, and the overdue
-    tasks are every overdue task of the assignee."""
+    every section that covers deals, as it does their own commands (the overdue tasks: those of the
+    deals whose fields hold); quotas stay whole."""
     from opp.core.analytics import forecast as forecasts
     from opp.core.analytics.pushes import pushes
     from opp.core.analytics.reports import overdue, stuck
@@ -199,5 +202,5 @@ def review(
         pushes=pushes(ctx, since=first.isoformat(), assignee=assignee, limit=LIST_LIMIT, where=fields),
         stuck=list(stuck(ctx, assignee=assignee, limit=LIST_LIMIT, where=fields)),
         overdue=list(overdue(ctx, assignee=assignee, limit=LIST_LIMIT, where=fields)),
-        overdue_tasks=overdue_tasks_section(ctx, assignee=assignee, limit=LIST_LIMIT),
+        overdue_tasks=overdue_tasks_section(ctx, assignee=assignee, limit=LIST_LIMIT, where=fields),
     )
