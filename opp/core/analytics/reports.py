@@ -675,11 +675,12 @@ def services(
         chosen = parse_period(period, ctx.clock.today())
         query = query.where(iv.c.issue_date >= chosen.start, iv.c.issue_date <= chosen.end)
     with ctx.reading() as conn:
-        if where:
+        if where:  # each line's deal, probed through the field indexes
             from opp.core.fields import where_sql
 
-            chosen_deals = select(o.c.id).where(*where_sql(conn, where, ctx.clock.today()))
-            query = query.where(bl.c.opportunity_id.in_(chosen_deals))
+            query = query.join(o, o.c.id == bl.c.opportunity_id).where(
+                *where_sql(conn, where, ctx.clock.today())
+            )
         return [
             ServiceSales(
                 service=row.service_code,
