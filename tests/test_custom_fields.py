@@ -482,6 +482,10 @@ def test_where_and_by_a_field_on_the_waterfall(fields):
     split = fields.json("report", "waterfall", "--from", "2026-03-01", "--by", "region", **later)
     assert [(g["key"], g["end"]["count"]) for g in split["groups"]] == [("APAC", 2), (None, 1)]
     assert split["by"] == "region"
+    # The whole's steps add up every group's (two groups created deals here).
+    assert [(s["step"], s["count"], s["value"]) for s in split["steps"] if s["count"]] == [
+        ("created", 3, 7000)
+    ]
     table = fields("report", "waterfall", "--from", "2026-03-01", "--by", "region", **later).stdout
     assert table.splitlines()[0].split()[0] == "region"
     # As the deals stood on 2026-03-15, deal 1 was in EMEA.

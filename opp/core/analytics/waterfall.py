@@ -339,17 +339,14 @@ def _group(key: str | None, rows: list[Any], code: str) -> WaterfallGroup:
     end_count = sum(row.end_count for row in rows)
     start_minor = sum(int(row.start_minor) for row in rows)
     end_minor = sum(int(row.end_minor) for row in rows)
-    by_step = {row.step: row for row in rows if row.step is not None}
-    steps = [
-        Step(
-            name,
-            by_step[name].count if name in by_step else 0,
-            from_minor(int(by_step[name].end_minor) - int(by_step[name].start_minor), code)
-            if name in by_step
-            else from_minor(0, code),
-        )
-        for name in STEPS
-    ]
+    # The rows of a split waterfall hold each step once per group: the whole adds them up.
+    counts = dict.fromkeys(STEPS, 0)
+    changes = dict.fromkeys(STEPS, 0)
+    for row in rows:
+        if row.step is not None:
+            counts[row.step] += row.count
+            changes[row.step] += int(row.end_minor) - int(row.start_minor)
+    steps = [Step(name, counts[name], from_minor(changes[name], code)) for name in STEPS]
     return WaterfallGroup(
         key,
         Figure(start_count, from_minor(start_minor, code)),
