@@ -51,21 +51,21 @@
 #   opp rate list --currency --format
 #   opp rate remove --date --format
 #   opp rate set --date --format
-#   opp report accuracy --assignee --currency --format --period
-#   opp report attainment --assignee --currency --format --period
+#   opp report accuracy --assignee --currency --format --period --where
+#   opp report attainment --assignee --currency --format --period --where
 #   opp report calibration --assignee --by --format --period --where
 #   opp report conversion --assignee --format --period --where
 #   opp report cycle --assignee --by --format --period --where
 #   opp report deal-size --assignee --by --currency --format --period --where
 #   opp report lost-reasons --assignee --by --format --period --where
 #   opp report overdue --assignee --fail-if-any --format --limit --where
-#   opp report pushes --assignee --format --limit --min --period --since --status
-#   opp report services --format --period
+#   opp report pushes --assignee --format --limit --min --period --since --status --where
+#   opp report services --format --period --where
 #   opp report stuck --assignee --days --fail-if-any --format --limit --where
-#   opp report support --by --currency --format --hourly-cost --period
-#   opp report waterfall --assignee --by --currency --detail --format --from --measure --period --to
+#   opp report support --by --currency --format --hourly-cost --period --where
+#   opp report waterfall --assignee --by --currency --detail --format --from --measure --period --to --where
 #   opp report win-rate --assignee --by --format --period --where
-#   opp review --assignee --currency --force --format --out --period --since
+#   opp review --assignee --currency --force --format --out --period --since --where
 #   opp service add --currency --format --name --price --tax --unit
 #   opp service edit --currency --format --name --price --tax --unit
 #   opp service list --all --format

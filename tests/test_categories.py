@@ -343,3 +343,67 @@ def test_set_category_in_the_core(opp, ctx):
     deal_id = deal(opp)
     [changed] = set_category(ctx, "commit", [deal_id])
     assert (changed.category, changed.category_set) == ("commit", True)
+
+
+# -- export and import ---------------------------------------------------------------------------------
+
+
+def test_categories_set_by_hand_go_through_export_and_import(opp, databases, tmp_path):
+    import csv
+    import io
+
+    from tests.conftest import NOW, Cli
+
+    one = deal(opp, "--stage", "proposal", "--ref", "A-1")
+    two = deal(opp, "--stage", "lead")
+    three = deal(opp, "--stage", "negotiation")
+    opp("category", "commit", one)
+    opp("category", "omitted", two)
+    exported = opp("export").stdout
+    assert [row["category"] for row in csv.DictReader(io.StringIO(exported))] == ["commit", "omitted", ""]
+    path = tmp_path / "pipeline.csv"
+    path.write_text(exported, encoding="utf-8")
+
+    # Into an empty database: the same categories, set by hand where they were.
+    fresh = Cli(databases.new("fresh"))
+    fresh.env["OPP_NOW"] = NOW
+    assert fresh("import", path, "-o", "json").json()["created"] == 3
+    assert [category_of(fresh, i) for i in (one, two, three)] == [
+        ("commit", True),
+        ("omitted", True),
+        ("commit", False),
+    ]
+    assert fresh.json("history", one)[-1] == {
+        **fresh.json("history", one)[-1],
+        "action": "import",
+        "field": "category",
+        "new": "commit",
+    }
+    # Into the same database: nothing changes.
+    assert opp("import", path, "-o", "json").json()["unchanged"] == 3
+
+    # Edited: an empty cell puts the deal back on its stage's category, auto too; undo takes it back.
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    rows[0]["category"], rows[1]["category"], rows[2]["category"] = "", "AUTO", "Best_Case"
+    edited = io.StringIO()
+    writer = csv.DictWriter(edited, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    path.write_text(edited.getvalue(), encoding="utf-8")
+    assert opp("import", path, "-o", "json", OPP_NOW=LATER).json()["updated"] == 3
+    assert [category_of(opp, i) for i in (one, two, three)] == [
+        ("best-case", False),
+        ("pipeline", False),
+        ("best-case", True),
+    ]
+    opp("undo", OPP_NOW=LATER)
+    assert [category_of(opp, i)[1] for i in (one, two, three)] == [True, True, False]
+
+
+def test_an_import_refuses_a_category_that_is_none_or_closed(opp, tmp_path, unchanged):
+    path = tmp_path / "bad.csv"
+    path.write_text("title,customer,category\nA,Initech,maybe\nB,Initech,closed\n", encoding="utf-8")
+    check = unchanged()
+    error = opp("import", path, code=2).stderr
+    assert "line 2: unknown category 'maybe'" in error and "line 3: the category closed" in error
+    check()

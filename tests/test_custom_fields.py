@@ -294,6 +294,92 @@ def test_undo_refuses_a_field_removed_since(fields):
     assert "was removed since" in fields.fails(4, "undo", OPP_NOW=LATER)
 
 
+def customer_events(ctx, customer_id):
+    from sqlalchemy import select
+
+    from opp.store import schema
+
+    ch = schema.customer_history
+    with ctx.reading() as conn:
+        rows = conn.execute(
+            select(ch.c.action, ch.c.field, ch.c.old, ch.c.new)
+            .where(ch.c.customer_id == customer_id)
+            .order_by(ch.c.id)
+        ).all()
+    return [(a, f, None if o is None else json.loads(o) if f == "fields" else o, n) for a, f, o, n in rows]
+
+
+def test_a_customer_field_change_is_in_its_history_and_undone(fields, ctx):
+    fields("customer", "edit", "Initech", "--set", "tier=gold", "--phone", "555")
+    fields("customer", "edit", "Initech", "--set", "tier=Silver", OPP_NOW=LATER)
+    assert customer_events(ctx, 1)[-3:] == [
+        ("updated", "phone", None, "555"),
+        ("updated", "fields", {"tier": None}, '{"tier": "Gold"}'),
+        ("updated", "fields", {"tier": "Gold"}, '{"tier": "Silver"}'),
+    ]
+    undone = fields.json("undo", OPP_NOW=LATER)
+    assert (undone["name"], undone["events"]) == ("customer edit", 1)
+    assert fields.json("customer", "show", "1")["fields"] == {"tier": "Gold"}
+    assert ids(fields, "--where", "tier=Gold") == [1, 2, 3, 4]
+    fields("undo", OPP_NOW=LATER)
+    shown = fields.json("customer", "show", "1")
+    assert (shown["fields"], shown["phone"]) == ({"tier": None}, None)
+    assert customer_events(ctx, 1)[-2:] == [  # newest first
+        ("undo", "fields", {"tier": "Gold"}, '{"tier": null}'),
+        ("undo", "phone", "555", None),
+    ]
+
+
+def test_a_customer_field_change_by_another_user_blocks_the_undo(fields, unchanged):
+    fields("customer", "edit", "Initech", "--set", "tier=gold")
+    fields("customer", "edit", "Initech", "--set", "tier=Silver", OPP_USER="sam")
+    check = unchanged()
+    assert "customer 1 was changed by sam since" in fields.fails(4, "undo")
+    check()
+
+
+def test_set_customer_fields_writes_history_too(fields, ctx):
+    from opp.core.fields import set_customer_fields
+
+    set_customer_fields(ctx, "Initech", ["tier=silver"])
+    assert customer_events(ctx, 1)[-1] == ("updated", "fields", {"tier": None}, '{"tier": "Silver"}')
+    fields("undo")
+    assert fields.json("customer", "show", "1")["fields"] == {"tier": None}
+
+
+def test_undo_of_a_customer_add_removes_it_with_its_fields(fields, ctx):
+    added = fields.json("customer", "add", "--org", "Acme", "--set", "tier=gold")
+    assert customer_events(ctx, added["id"]) == [
+        ("created", None, None, "Acme"),
+        ("updated", "fields", {"tier": None}, '{"tier": "Gold"}'),
+    ]
+    assert fields.json("undo")["name"] == "customer add"
+    assert [c["name"] for c in fields.json("customer", "list")] == ["Initech"]
+    assert fields.json("field", "list")[-1]["values"] == 0
+    assert fields.json("undo")["name"] == "create"  # the deal created before it
+
+
+def test_undo_of_a_customer_add_is_refused_once_a_deal_names_it(fields, unchanged):
+    fields("customer", "add", "--org", "Acme", "--set", "tier=gold")
+    fields("create", "Five", "--org", "Acme", OPP_USER="sam")
+    check = unchanged()
+    assert "customer 2 has opportunities since" in fields.fails(4, "undo")
+    check()
+
+
+def test_a_merge_carries_custom_fields_over_and_undo_restores_them(fields, ctx):
+    fields("field", "add", "size", "--type", "number", "--on", "customer")
+    fields("customer", "add", "--org", "Initech Inc", "--set", "tier=Silver", "--set", "size=40")
+    fields("customer", "edit", "Initech", "--set", "tier=Gold")
+    merged = fields.json("customer", "merge", "Initech", "Initech Inc")
+    assert merged["keep"]["id"] == 1
+    assert fields.json("customer", "show", "1")["fields"] == {"tier": "Gold", "size": 40}
+    assert [f["values"] for f in fields.json("field", "list")][-2:] == [1, 1]  # nothing left of the dropped
+    fields("undo")
+    assert fields.json("customer", "show", "1")["fields"] == {"tier": "Gold", "size": None}
+    assert fields.json("customer", "show", "2")["fields"] == {"tier": "Silver", "size": 40}
+
+
 # -- where ------------------------------------------------------------------------------------------
 
 
@@ -357,6 +443,81 @@ def test_where_on_forecast_pipeline_export_and_a_report(fields):
     assert fields.json("report", "overdue", "--where", "region=APAC") == []
 
 
+def test_every_report_takes_where():
+    from opp.core.analytics.registry import REPORTS
+
+    assert [report.name for report in REPORTS if report.option("where") is None] == []
+
+
+def test_where_on_the_reports_of_money_won_and_quotas(fields):
+    fields("bill", "add", "4", "--item", "Setup", "--price", "300")
+    fields("bill", "invoice", "4")
+    fields("user", "add", "sam")
+    fields("quota", "set", "dana", "2026Q1", "10000")
+    later = {"OPP_NOW": LATER}
+
+    def won_in(report, *args):
+        return fields.json("report", report, "--period", "2026Q1", *args, **later)["total"]["won"]
+
+    assert (won_in("accuracy"), won_in("accuracy", "--where", "region=EMEA")) == (8000, 8000)
+    assert won_in("accuracy", "--where", "region=APAC") == 0
+    assert won_in("attainment", "--where", "region=APAC") == 0
+    attained = fields.json("report", "attainment", "--period", "2026Q1", "--where", "region=EMEA", **later)
+    assert (attained["total"]["won"], attained["total"]["quota"]) == (8000, 10000)  # quotas stay whole
+    assert [r["key"] for r in fields.json("report", "support", "--where", "region=EMEA")] == [4]
+    assert fields.json("report", "support", "--where", "region=APAC") == []
+    assert [r["revenue"] for r in fields.json("report", "services", "--where", "region=EMEA")] == [300]
+    assert fields.json("report", "services", "--where", "region!=EMEA") == []
+
+
+def test_where_and_by_a_field_on_the_waterfall(fields):
+    later = {"OPP_NOW": LATER}
+    fields("edit", "1", "--set", "region=APAC", **later)  # counted where it is at the end: APAC
+    flow = fields.json("report", "waterfall", "--from", "2026-03-01", "--where", "region=APAC", **later)
+    assert (flow["start"]["count"], flow["end"]["count"], flow["end"]["value"]) == (0, 2, 3000)
+    moved = fields.json(
+        "report", "waterfall", "--from", "2026-03-01", "--detail", "--where", "region=APAC", **later
+    )
+    assert [m["id"] for m in moved] == [1, 2]
+    split = fields.json("report", "waterfall", "--from", "2026-03-01", "--by", "region", **later)
+    assert [(g["key"], g["end"]["count"]) for g in split["groups"]] == [("APAC", 2), (None, 1)]
+    assert split["by"] == "region"
+    # The whole's steps add up every group's (two groups created deals here).
+    assert [(s["step"], s["count"], s["value"]) for s in split["steps"] if s["count"]] == [
+        ("created", 3, 7000)
+    ]
+    table = fields("report", "waterfall", "--from", "2026-03-01", "--by", "region", **later).stdout
+    assert table.splitlines()[0].split()[0] == "region"
+    # As the deals stood on 2026-03-15, deal 1 was in EMEA.
+    before = fields.json(
+        "report", "waterfall", "--from", "2026-03-01", "--to", "2026-03-15", "--where", "region=EMEA", **later
+    )
+    assert before["end"]["count"] == 1
+
+
+def test_where_on_pushes_and_the_review(fields):
+    fields("edit", "1", "--close", "2026-04-01")
+    fields("edit", "1", "--close", "2026-05-01", OPP_NOW=LATER)
+    fields("edit", "2", "--close", "2026-04-01")
+    fields("edit", "2", "--close", "2026-06-01", OPP_NOW=LATER)
+    pushed = fields.json("report", "pushes", "--where", "region=EMEA", OPP_NOW=LATER)
+    assert [p["id"] for p in pushed] == [1]
+    review = fields.json("review", "--where", "region=APAC", OPP_NOW=LATER)
+    assert review["pipeline"]["total"]["count"] == 1
+    assert [p["id"] for p in review["pushes"]] == [2]
+    assert review["forecast"]["total"]["count"] == 0  # deal 2 closes in Q2 now
+    assert review["won"] == []
+    everyone = fields.json("review", "--since", "2026-03-01", OPP_NOW=LATER)
+    assert everyone["pipeline"]["total"]["count"] == 3 and [d["id"] for d in everyone["won"]] == [4]
+    assert everyone["forecast"]["total"]["count"] == 1
+    assert "no custom field 'nope'" in fields.fails(2, "review", "--where", "nope=1")
+    fields("task", "add", "1", "Call EMEA", "--due", "2026-03-12")
+    fields("task", "add", "2", "Call APAC", "--due", "2026-03-12")
+    tasks = fields.json("review", "--where", "region=APAC", OPP_NOW=LATER)["overdue_tasks"]
+    assert [task["title"] for task in tasks] == ["Call APAC"]
+    assert len(fields.json("review", OPP_NOW=LATER)["overdue_tasks"]) == 2
+
+
 # -- by -------------------------------------------------------------------------------------------------
 
 
@@ -388,10 +549,20 @@ def test_forecast_by_a_customer_field(fields):
 def test_a_report_split_by_a_field(fields):
     fields("stage", "lost", "2", "--reason", "price")
     rows = fields.json("report", "win-rate", "--by", "region")
-    assert rows == [
-        {"key": "APAC", "won": 0, "lost": 1, "win_rate": 0},
+    assert rows == [  # in the order of the choices, as the forecast's groups
         {"key": "EMEA", "won": 1, "lost": 0, "win_rate": 1},
+        {"key": "APAC", "won": 0, "lost": 1, "win_rate": 0},
     ]
+
+
+def test_a_report_split_by_a_field_keeps_the_fields_order(fields):
+    fields("edit", "4", "--set", "seats=9")
+    fields("stage", "won", "1", "--force")
+    fields("stage", "lost", "2", "--reason", "price")
+    assert [r["key"] for r in fields.json("report", "win-rate", "--by", "seats")] == ["9", "10", "250"]
+    fields("field", "edit", "region", "--choices", "AMER,APAC,EMEA")
+    assert [r["key"] for r in fields.json("report", "lost-reasons", "--by", "region")] == ["APAC"]
+    assert [r["key"] for r in fields.json("report", "cycle", "--by", "region")] == ["EMEA"]
 
 
 def test_by_an_unknown_field_is_refused(fields):
@@ -533,10 +704,18 @@ NUMBERS = st.builds(
 )
 
 
-@pytest.fixture
-def typed_fields(opp):
+TIERS = ("Gold", "Silver", "Bronze ÅÄÖ")
+
+
+def add_typed(opp):
     for name, kind in TYPED:
         opp("field", "add", name, "--type", kind)
+    opp("field", "add", "tier", "--type", "choice", "--choices", ",".join(TIERS))
+
+
+@pytest.fixture
+def typed_fields(opp):
+    add_typed(opp)
     return opp
 
 
@@ -549,21 +728,38 @@ def _exact(outcome):
 
 @pytest.mark.slow
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=TEXTS, number=NUMBERS, day=st.dates(date(1900, 1, 1), date(2199, 12, 31)))
+@given(
+    text=TEXTS,
+    number=NUMBERS,
+    day=st.dates(date(1900, 1, 1), date(2199, 12, 31)),
+    tier=st.sampled_from(TIERS),
+    upper=st.booleans(),
+)
 def test_a_value_set_reads_back_unchanged_through_show_export_and_import(
-    typed_fields, databases, text, number, day
+    typed_fields, databases, text, number, day, tier, upper
 ):
+    from opp.core.pipeline.codec import custom_text
     from tests.conftest import Cli
 
     opp = typed_fields
-    sets = [f"note_text={text}", f"amount={number}", f"renewal={day.isoformat()}"]
+    typed_tier = tier.upper() if upper else tier.lower()  # a choice is typed in any case
+    sets = [f"note_text={text}", f"amount={number}", f"renewal={day.isoformat()}", f"tier={typed_tier}"]
     created = opp.json("create", "Deal", "--org", "Initech", *(a for pair in sets for a in ("--set", pair)))
-    wanted = {"note_text": text, "amount": number, "renewal": day.isoformat()}
+    wanted = {"note_text": text, "amount": number, "renewal": day.isoformat(), "tier": tier}
     assert _exact(opp("show", created["id"], "--format", "json"))["fields"] == wanted
+    exported = opp("export", "--raw").stdout
+    cells = list(csv.DictReader(io.StringIO(exported)))[-1]
+    assert {name: cells[name] for name in wanted} == {  # each cell the value's text, nothing else
+        "note_text": text,
+        "amount": custom_text("number", number),
+        "renewal": day.isoformat(),
+        "tier": tier,
+    }
     other = Cli(databases.new("roundtrip"))
-    for name, kind in TYPED:
-        other("field", "add", name, "--type", kind)
-    other("import", "-", input=opp("export").stdout)  # every deal so far, in id order
+    add_typed(other)
+    other("import", "-", input=opp("export").stdout)  # every deal so far, in id order (guarded CSV)
+    assert _exact(other("show", created["id"], "--format", "json"))["fields"] == wanted
+    other("import", "-", "--raw", input=exported)  # again, the unguarded text: nothing changes
     assert _exact(other("show", created["id"], "--format", "json"))["fields"] == wanted
     databases.drop(other.db)
 
@@ -581,6 +777,12 @@ def test_field_names_and_choices_complete(fields):
     assert bash_complete(fields, "opp list --where t") == ["tier="]
     assert bash_complete(fields, "opp forecast --by re") == ["region", "renewal"]
     assert bash_complete(fields, "opp report win-rate --where se") == ["seats="]
+    assert bash_complete(fields, "opp report win-rate --by re") == ["region", "renewal"]
+    offered = bash_complete(fields, "opp report waterfall --by ")
+    assert sorted(offered) == ["assignee", "channel", "region", "renewal", "seats", "stage", "tier"]
+    assert bash_complete(fields, "opp report support --by ") == ["deal", "customer"]
+    assert bash_complete(fields, "opp review --where region=A") == ["region=APAC", "region=AMER"]
+    assert bash_complete(fields, "opp customer edit 1 --set tier=") == ["tier=Gold", "tier=Silver"]
     assert bash_complete(fields, "opp field remove c") == ["channel"]
 
 

@@ -220,3 +220,17 @@ def test_merge_moves_the_tickets_of_drop_and_undo_moves_them_back(twins):
     twins("undo")
     assert twins.json("ticket", "show", lone)["customer"]["id"] == 2
     assert twins.json("ticket", "show", on_deal)["customer"]["id"] == 2
+
+
+def test_merge_takes_the_tasks_of_drops_deals_along_and_undo_takes_them_back(twins):
+    task = twins.json("task", "add", "3", "Send the contract", "--due", "2026-03-20")["id"]
+
+    def tasks_of(ref):
+        return {e["task_id"] for e in twins.json("timeline", "--customer", ref) if e["task_id"] is not None}
+
+    assert tasks_of("INITECH Inc.") == {task}
+    twins.json("customer", "merge", "Initech", "INITECH Inc.")
+    assert tasks_of("Initech") == {task}
+    assert [t["opportunity_id"] for t in twins.json("task", "list") if t["id"] == task] == [3]
+    twins("undo")
+    assert (tasks_of("Initech"), tasks_of("INITECH Inc.")) == (set(), {task})

@@ -55,8 +55,10 @@ def test_the_examples_include_the_documented_scripts():
         "spreadsheet-import.sh",
         "bulk-reassign.sh",
         "maven-crm-import.sh",
+        "maven-crm-migrate.sh",
         "review-page.sh",
     } <= set(SCRIPTS)
+    assert (EXAMPLES / "maven-crm.toml").is_file()
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
@@ -118,6 +120,27 @@ def test_every_example_script_runs(script, demo_template, tmp_path):
         deals = {d["external_ref"]: d for d in cli.json("list", "--status", "all") if d["external_ref"]}
         assert deals["1C1I7A6R"]["stage"] == "closed-won"
         assert deals["HAXMC4IX"]["customer"]["name"] == "(no account)"
+    elif script == "maven-crm-migrate.sh":
+        sample = tmp_path / "sales_pipeline.csv"
+        sample.write_text(MAVEN_SAMPLE, encoding="utf-8")
+        rejects = tmp_path / "rejects.csv"
+        result = run(script, str(sample), str(rejects), db=db)
+        assert result.returncode == 0, result.stderr
+        said = result.stdout.splitlines()
+        assert said[:2] == [
+            "imported 2 new deals, updated 0, 0 unchanged; 2 customers and 2 users created",
+            f"set aside 2 rows, written to {rejects} with the line and reason of each; the reasons:",
+        ]
+        assert said[2].split(None, 1) == ["2", "customer is empty, and this import requires it"]
+        deals = {d["external_ref"]: d for d in cli.json("list", "--status", "all") if d["external_ref"]}
+        assert deals["1C1I7A6R"]["fields"]["product"] == "GTX Plus Basic"
+        assert (deals["ZNBS69V1"]["stage"], deals["ZNBS69V1"]["probability"]) == ("closed-lost", 0)
+        assert [line.split(",")[0] for line in rejects.read_text().splitlines()[1:]] == [
+            "HAXMC4IX",
+            "PE84CX4O",
+        ]
+        again = run(script, str(sample), str(rejects), db=db)
+        assert "imported 0 new deals, updated 0, 2 unchanged;" in again.stdout
     else:
         result = run(script, db=db)
         assert result.returncode == 0, result.stderr

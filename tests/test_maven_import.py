@@ -140,3 +140,45 @@ def test_open_deals_have_no_close_date_and_closed_ones_close_when_the_csv_says(m
         assert (deal["closed_at"][:10], deal["expected_close"]) == (closed, closed)
         assert Decimal(str(deal["value"])) == Decimal(source["close_value"])
         assert deal["description"] == source["product"]
+
+
+# -- the reviewed recipe: examples/maven-crm.toml and examples/maven-crm-migrate.sh ---------------------
+
+MIGRATE = SCRIPT.parent / "maven-crm-migrate.sh"
+
+
+def test_the_profile_recipe_imports_the_deals_with_an_account_and_sets_the_rest_aside(tmp_path):
+    db, rejects = tmp_path / "migrated.db", tmp_path / "rejects.csv"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPP_")}
+    env.update(
+        OPP_DB=str(db), OPP_USER="importer", OPP_NOW=NOW, PATH=f"{Path(sys.executable).parent}:{env['PATH']}"
+    )
+
+    def migrate() -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            ["bash", str(MIGRATE), str(DATASET), str(rejects)], capture_output=True, text=True, env=env
+        )
+        assert result.returncode == 0, result.stderr
+        return result
+
+    data = rows()
+    with_account = [r for r in data if r["account"]]
+    first = migrate()
+    lines = first.stdout.splitlines()
+    assert lines[0] == (
+        f"imported {len(with_account)} new deals, updated 0, 0 unchanged; "
+        f"{len({r['account'] for r in with_account})} customers and 30 users created"
+    )
+    assert lines[1].startswith(f"set aside {len(data) - len(with_account)} rows, written to {rejects}")
+    assert lines[2].split(None, 1) == ["1425", "customer is empty, and this import requires it"]
+    with rejects.open(encoding="utf-8", newline="") as f:
+        set_aside = list(csv.DictReader(f))
+    assert [r["opportunity_id"] for r in set_aside] == [r["opportunity_id"] for r in data if not r["account"]]
+    assert set_aside[0]["line"] == str(data.index(next(r for r in data if not r["account"])) + 2)
+    cli = Cli(db)
+    by_product = Counter(r["product"] for r in with_account if r["deal_stage"] == "Won")
+    won = {row["key"]: row["won"] for row in cli.json("report", "win-rate", "--by", "product")}
+    assert won == dict(by_product)
+    assert cli.json("report", "win-rate", "--where", "product=gtk 500")["won"] == by_product["GTK 500"]
+    again = migrate()  # the same file again: every deal found by its external_ref, nothing doubled
+    assert again.stdout.splitlines()[0].startswith(f"imported 0 new deals, updated 0, {len(with_account)}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -192,6 +193,12 @@ def test_split_by_assignee_each_group_adds_up_and_the_groups_make_the_whole(week
     total = found["start"]["value"]
     assert total == "5200.00" and found["end"]["value"] == "4650.00"
     assert sum(float(group["end"]["value"]) for group in found["groups"]) == 4650.0
+    whole = as_json(week, *WEEK)  # the split's steps are the whole's, each the sum of the groups'
+    assert found["steps"] == whole["steps"]
+    for step in found["steps"]:
+        in_groups = [s for group in found["groups"] for s in group["steps"] if s["step"] == step["step"]]
+        assert step["count"] == sum(s["count"] for s in in_groups)
+        assert Decimal(step["value"]) == sum(Decimal(s["value"]) for s in in_groups)
     csv = week(*WEEK, "--by", "assignee", "--format", "csv").stdout.splitlines()
     assert csv[0] == "key,step,count,value"
     assert len(csv) == 1 + 3 * 11  # sam, unassigned and total: start, nine steps, end

@@ -108,7 +108,8 @@ def add(
     set_fields: CustomerSetOpt = None,
     fmt: RecordFormatOpt = Format.table,
 ) -> None:
-    """Add a customer: exactly one of --org or --person (a person may work for an --employer)."""
+    """Add a customer: exactly one of --org or --person (a person may work for an --employer); undoable
+    while nothing names it."""
     from opp.core.errors import Invalid
     from opp.core.pipeline import customers
 
@@ -253,9 +254,9 @@ def merge(
     ],
     fmt: RecordFormatOpt = Format.table,
 ) -> None:
-    """Merge DROP into KEEP: its deals, contact places, people and invoices move to KEEP (invoices keep
-    the name they were issued to), KEEP takes the email, phone, employer and job title it lacks, and
-    DROP is removed. Undoable with opp undo."""
+    """Merge DROP into KEEP: its deals (with their tasks), contact places, people, tickets and invoices
+    move to KEEP (invoices keep the name they were issued to), KEEP takes the email, phone, employer,
+    job title and custom field values it lacks, and DROP is removed. Undoable with opp undo."""
     from opp.core.pipeline import merge as merging
 
     result = merging.merge_customers(state.context(), keep, drop)

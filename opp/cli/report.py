@@ -163,12 +163,16 @@ def emit_waterfall(result: Any, fmt: Format) -> None:
     if isinstance(result, list):
         keyed = bool(result) and "key" in result[0].as_dict()
         columns = [Column("key", "key"), *MOVE_COLUMNS] if keyed else MOVE_COLUMNS
+        if keyed and fmt is Format.table:  # the group without a value "(none)", as elsewhere
+            emit(result, fmt, rows=_named(result, fmt), columns=columns, empty="no deal moved")
+            return
         emit(result, fmt, columns=columns, empty="no deal moved")
         return
     rows = result.rows()
     columns = [Column("step", "step"), Column("count", "count"), Column(result.currency, "value")]
     if result.groups is not None:
         columns = [Column(result.by, "key"), *columns]
+        rows = _named(rows, fmt)  # the group without a value "(none)" in a table, as elsewhere
     emit(result, fmt, rows=rows, columns=columns)
 
 
@@ -207,7 +211,9 @@ def command(report: Report) -> Callable[..., None]:
     parameters = []
     for option in report.options:
         kind, settings = PARAMETERS[option.name]
-        if option.choices:
+        if option.fields:
+            settings = {**settings, "autocompletion": complete.complete_group(option.choices)}
+        elif option.choices:
             settings = {**settings, "autocompletion": _offer(option.choices)}
         parameters.append(
             inspect.Parameter(

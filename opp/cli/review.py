@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from opp.cli import complete, state
-from opp.cli.options import ForceOpt, OutOpt
+from opp.cli.options import ForceOpt, OutOpt, WhereOpt
 from opp.cli.render import Column, Format, emit
 
 
@@ -188,6 +188,7 @@ def review_command(
     currency: Annotated[
         str | None, typer.Option("--currency", metavar="C", help="Report in this currency (as forecast).")
     ] = None,
+    where: WhereOpt = None,
     fmt: Annotated[
         ReviewFormat,
         typer.Option(
@@ -208,7 +209,7 @@ def review_command(
 
     check_out(out, force=force, document=fmt in DOCUMENTS)
     found = review(
-        state.context(), period=period, since=since, assignee=assignee, currency=currency
+        state.context(), period=period, since=since, assignee=assignee, currency=currency, where=where
     ).as_dict()
     if fmt in DOCUMENTS:
         from opp.cli.documents import write_out

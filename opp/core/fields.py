@@ -8,7 +8,9 @@ object with every field defined for its kind, null where unset.
 
 A deal's field changes are ``updated`` history events named after the field (texts written through
 opp.core.pipeline.codec), so ``--as-of`` rebuilds them (:func:`field_rows`) and ``opp undo`` reverts
-them. Customers have no history in opp: their field values change in place.
+them. A customer's are one ``fields`` event of its customer history per command
+(:func:`record_customer_changes`: JSON objects of the old and new texts of the fields it changed), which
+``opp undo`` reverts (:func:`restore_customer_texts`).
 
 ``--where`` semantics, decided once here: ``NAME=V`` holds where the field holds V; ``NAME!=V`` where it
 does not, an unset value included (``region!=EU`` keeps deals with no region); ``NAME=`` (nothing after
@@ -429,12 +431,13 @@ def _store(conn: Connection, field_id: int, record_id: int, value: Value | None,
         conn.execute(insert(fv).values(**value.row(field_id, record_id)))
 
 
-def restore_text(conn: Connection, name: str, record_id: int, text: str | None) -> None:
-    """Put a deal field back to a text history holds (undo): the field must still exist."""
-    row = conn.execute(select(cf).where(cf.c.name == name, cf.c.record == "deal")).first()
+def restore_text(conn: Connection, name: str, record_id: int, text: str | None, record: str = "deal") -> None:
+    """Put a field back to a text history holds (undo): the field must still exist."""
+    row = conn.execute(select(cf).where(cf.c.name == name, cf.c.record == record)).first()
     if row is None:
+        what = "opportunity" if record == "deal" else "customer"
         raise Conflict(
-            f"opportunity {record_id}: the custom field {name!r} was removed since, so undo cannot restore it"
+            f"{what} {record_id}: the custom field {name!r} was removed since, so undo cannot restore it"
         )
     field = _defined(row)
     held = conn.execute(
@@ -449,6 +452,59 @@ def restore_text(conn: Connection, name: str, record_id: int, text: str | None) 
             day=typed if field.type == "date" else None,
         )
     _store(conn, field.id, record_id, value, exists=held is not None)
+
+
+#: The ``field`` of a customer history event that changed custom fields (a name no field can take).
+CUSTOMER_FIELDS_EVENT = "fields"
+
+
+def record_customer_changes(
+    uow: UnitOfWork,
+    customer_id: int,
+    changes: Sequence[ValueChange],
+    *,
+    action: str = "updated",
+    note: str | None = None,
+) -> None:
+    """One ``fields`` event of the customer's history for the custom fields one command changed: ``old``
+    and ``new`` are JSON objects of each changed field's text before and after (null: unset)."""
+    if not changes:
+        return
+    from opp.core.pipeline.customers import record_customer_event
+
+    record_customer_event(
+        uow,
+        customer_id,
+        action,
+        field=CUSTOMER_FIELDS_EVENT,
+        old=json.dumps({change.field: change.old for change in changes}),
+        new=json.dumps({change.field: change.new for change in changes}),
+        note=note,
+    )
+
+
+def restore_customer_texts(uow: UnitOfWork, customer_id: int, saved: str, *, note: str) -> None:
+    """Put a customer's custom fields back to the texts of a ``fields`` event's side ``saved`` (undo),
+    recorded as an ``undo`` event of its history."""
+    wanted: dict[str, str | None] = json.loads(saved)
+    held = values_texts(uow.conn, "customer", customer_id)
+    changes = [
+        ValueChange(name, held.get(name), text) for name, text in wanted.items() if held.get(name) != text
+    ]
+    for change in changes:
+        restore_text(uow.conn, change.field, customer_id, change.new, record="customer")
+    record_customer_changes(uow, customer_id, changes, action="undo", note=note)
+
+
+def values_texts(conn: Connection, record: str, record_id: int) -> dict[str, str]:
+    """The texts of the field values one record holds, by field name (unset fields left out)."""
+    return dict(
+        conn.execute(
+            select(cf.c.name, fv.c.text_value)
+            .join(fv, fv.c.field_id == cf.c.id)
+            .where(cf.c.record == record, fv.c.record_id == record_id)
+        ).all()
+    )
 
 
 def is_deal_field(conn: Connection, name: str) -> bool:
@@ -469,7 +525,8 @@ def set_customer_fields(ctx: Context, ref: str, assignments: Iterable[str]) -> d
     pairs = parse_assignments(assignments)
     with ctx.unit_of_work("customer edit") as uow:
         customer = resolve_customer(uow.conn, ref)
-        write_values(uow.conn, "customer", customer.id, pairs, ctx.clock.today())
+        changes = write_values(uow.conn, "customer", customer.id, pairs, ctx.clock.today())
+        record_customer_changes(uow, customer.id, changes)
         return values_of(uow.conn, "customer", [customer.id])[customer.id]
 
 
@@ -484,15 +541,21 @@ def record_deal_changes(
 # -- reading -------------------------------------------------------------------------------------------
 
 
-def field_rows(conn: Connection, field: Defined, as_of: datetime | None = None) -> FromClause:
+def field_rows(
+    conn: Connection, field: Defined, as_of: datetime | None = None, *, name: str | None = None
+) -> FromClause:
     """The records holding a value of ``field``: ``record_id``, ``text_value``, ``number_value``,
     ``date_value``. Now, from ``field_values``; at an instant (deal fields), rebuilt from history: each
-    deal's latest event of the field before the instant, since the field was made."""
+    deal's latest event of the field before the instant, since the field was made. ``name`` names the
+    subquery (a query reading the field at two instants needs two names)."""
+    label = name or f"field_{field.id}"
+    if as_of is not None and field.record == "deal" and not _changed_since(conn, field, as_of):
+        as_of = None  # no event of the field since: its values now are its values then
     if as_of is None or field.record != "deal":
         return (
             select(fv.c.record_id, fv.c.text_value, fv.c.number_value, fv.c.date_value)
             .where(fv.c.field_id == field.id)
-            .subquery(f"field_{field.id}")
+            .subquery(label)
         )
     dialect = conn.dialect.name
     latest = (
@@ -520,8 +583,15 @@ def field_rows(conn: Connection, field: Defined, as_of: datetime | None = None) 
         )
         .select_from(latest.join(event, event.c.id == latest.c.event_id))
         .where(event.c.new.is_not(None))
-        .subquery(f"field_{field.id}")
+        .subquery(label)
     )
+
+
+def _changed_since(conn: Connection, field: Defined, instant: datetime) -> bool:
+    """Whether history has an event of ``field`` at or after ``instant`` (the index on (at, field)
+    answers from the instant on, which is short for a recent instant)."""
+    later = select(h.c.id).where(h.c.at >= instant, h.c.field == field.name).limit(1)
+    return conn.execute(later).first() is not None
 
 
 _CHUNK = 1000
@@ -667,15 +737,21 @@ def _compare(field: Defined, rows: FromClause, operator: str, value: Value) -> C
 
 
 def group_key(
-    conn: Connection, name: str, source: FromClause, as_of: datetime | None = None
+    conn: Connection,
+    name: str,
+    source: FromClause,
+    as_of: datetime | None = None,
+    *,
+    alias: str | None = None,
 ) -> tuple[Defined, ColumnElement[Any], list[tuple[FromClause, ColumnElement[bool]]]] | None:
     """What grouping by the field ``name`` needs: the field, the key (its text) and the join from the
-    deals in ``source``; None when no field has that name."""
+    deals in ``source``; None when no field has that name. ``alias`` names the field's rows (to join
+    them twice, at two instants)."""
     row = conn.execute(select(cf).where(cf.c.name == name.strip().lower())).first()
     if row is None:
         return None
     field = _defined(row)
-    rows = field_rows(conn, field, as_of)
+    rows = field_rows(conn, field, as_of, name=alias)
     subject = source.c.id if field.record == "deal" else source.c.customer_id
     return field, rows.c.text_value, [(rows, rows.c.record_id == subject)]
 
@@ -701,3 +777,23 @@ def field_names(ctx: Context, record: str | None = None) -> list[str]:
 def where_list(texts: Iterable[str]) -> tuple[Where, ...]:
     """Every ``--where`` text parsed (a comma does not split: a value may hold one)."""
     return tuple(parse_where(text) for text in texts)
+
+
+def where_sql(
+    conn: Connection,
+    texts: Iterable[str] | None,
+    today: date,
+    *,
+    as_of: datetime | None = None,
+    source: FromClause | None = None,
+) -> list[ColumnElement[bool]]:
+    """The conditions ``texts`` (``--where``) as SQL on the deals of ``source`` (the opportunities table
+    unless given: deals rebuilt at an instant, opp.core.pipeline.asof), the fields read as they stood at
+    ``as_of`` (now when None). For the reports that select deals their own way rather than through a
+    :class:`opp.core.pipeline.scope.Scope` (which takes ``where`` itself)."""
+    conditions = [where_condition(conn, where, today, as_of) for where in where_list(texts or ())]
+    if source is None:
+        return conditions
+    from opp.core.pipeline.asof import over
+
+    return [over(condition, source) for condition in conditions]

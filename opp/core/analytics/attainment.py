@@ -28,6 +28,7 @@ quota converts at the rate in force on the period's last day. The deals' sums ar
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
@@ -229,7 +230,13 @@ def attainment(
 
 
 def attainment_report(
-    ctx: Context, *, period: str, currency: str | None = None, assignee: str | None = None
+    ctx: Context,
+    *,
+    period: str,
+    currency: str | None = None,
+    assignee: str | None = None,
+    where: Sequence[str] | None = None,
 ) -> Attainment:
-    """``opp report attainment``: :func:`attainment` with the report's options."""
-    return attainment(ctx, period, currency=currency, scope=Scope(assignee=assignee))
+    """``opp report attainment``: :func:`attainment` with the report's options (``where`` narrows the
+    deals counted; each user's quota stays whole)."""
+    return attainment(ctx, period, currency=currency, scope=Scope(assignee=assignee, where=where or ()))

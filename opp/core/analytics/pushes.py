@@ -9,6 +9,7 @@ Every figure is one aggregate over the history of expected closes (GROUP BY deal
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -55,11 +56,13 @@ def pushes(
     since: str | None = None,
     assignee: str | None = None,
     limit: int | None = None,
+    where: Sequence[str] | None = None,
 ) -> list[Pushed]:
     """Deals pushed at least ``min`` times (1 unless given), most pushes first, then most days slipped,
     then by id. ``period`` keeps the deals whose close date (as in ``opp forecast``) falls in it now;
     ``status`` is ``open`` (default) or ``all``; ``since`` counts only pushes from the start of that
-    day (UTC); ``assignee`` keeps that user's deals (as assigned now)."""
+    day (UTC); ``assignee`` keeps that user's deals (as assigned now), ``where`` those whose custom
+    fields hold (now)."""
     least = 1 if min is None else min
     if least < 1:
         raise Invalid(f"the least number of pushes must be 1 or more, not {least}")
@@ -70,7 +73,7 @@ def pushes(
         raise Invalid(f"unknown status {status!r}", hint="statuses are " + ", ".join(STATUSES))
     today = ctx.clock.today()
     with ctx.reading() as conn:
-        return _pushes(conn, ctx, today, least, wanted_status, period, since, assignee, limit)
+        return _pushes(conn, ctx, today, least, wanted_status, period, since, assignee, limit, where)
 
 
 def _pushes(
@@ -83,6 +86,7 @@ def _pushes(
     since: str | None,
     assignee: str | None,
     limit: int | None,
+    where: Sequence[str] | None = None,
 ) -> list[Pushed]:
     dialect = conn.dialect.name
     pushed = and_(
@@ -151,6 +155,10 @@ def _pushes(
 
         window = Scope(status="all", period=period).resolve(conn, ctx).conditions(conn)
         query = query.where(*window)
+    if where:
+        from opp.core.fields import where_sql
+
+        query = query.where(*where_sql(conn, where, today))
     if limit is not None:
         query = query.limit(limit)
     return [

@@ -54,6 +54,8 @@ class Option:
     computes: bool = True
     #: The values it takes, when they are a few words (offered by shell completion).
     choices: tuple[str, ...] = ()
+    #: Whether it also takes a custom field's name (a ``by`` that groups by a field's values).
+    fields: bool = False
     #: The flag's name, when it is not the parameter's (``from_day``: ``from``, as ``from`` is a Python
     #: keyword); the command line spells it ``--from``.
     long: str | None = None
@@ -134,6 +136,7 @@ _CLOSED_BY = Option(
     "Rows per assignee, month or quarter (the month/quarter the deal closed in, UTC), or per value of "
     "a custom field.",
     choices=GROUPINGS,
+    fields=True,
 )
 _LIMIT = Option("limit", "Only the first N (the longest stuck, most overdue).")
 _FAIL_IF_ANY = Option("fail_if_any", "Exit 6 when the list is not empty (cron alerts).", computes=False)
@@ -256,9 +259,10 @@ REPORTS: tuple[Report, ...] = (
         "services",
         "Quantity and revenue per service of the invoiced lines.",
         "Quantity and revenue (before tax) per service and currency of the invoiced lines; {option:period} "
-        "keeps the invoices issued in it (issue date).",
+        "keeps the invoices issued in it (issue date), {option:where} the lines of the deals whose custom "
+        "fields hold.",
         f"{_REPORTS_MODULE}:services",
-        options=(Option("period", "Invoices issued in 2026Q4, 2026-11, this-year ..."),),
+        options=(Option("period", "Invoices issued in 2026Q4, 2026-11, this-year ..."), _WHERE),
         columns=(
             Column("service", "service"),
             Column("name", "name", 40),
@@ -284,6 +288,11 @@ REPORTS: tuple[Report, ...] = (
             ),
             _ASSIGNEE,
             _REPORTING_CURRENCY,
+            Option(
+                "where",
+                "Only deals whose custom field holds (as it stood at the start, for the forecast, and at "
+                "the end, for the deals won): NAME=V, NAME!=V, NAME>=V ... (repeatable).",
+            ),
         ),
         columns=(
             Column("assignee", "key"),
@@ -313,6 +322,7 @@ REPORTS: tuple[Report, ...] = (
             _CLOSED_IN,
             _REPORTING_CURRENCY,
             Option("hourly_cost", "Cost of an hour of support, in the reporting currency."),
+            _WHERE,
         ),
         columns=(
             Column("key", "key"),
@@ -345,6 +355,11 @@ REPORTS: tuple[Report, ...] = (
             ),
             _ASSIGNEE,
             _REPORTING_CURRENCY,
+            Option(
+                "where",
+                "Only deals whose custom field holds: NAME=V, NAME!=V, NAME>=V ... (repeatable); quotas "
+                "stay whole.",
+            ),
         ),
         columns=(
             Column("user", "key"),
@@ -404,9 +419,19 @@ REPORTS: tuple[Report, ...] = (
             Option("to_day", "The day it ends at (its end, UTC); default today.", long="to"),
             Option("period", "Only deals whose close date falls in 2026Q2, this-quarter ..."),
             Option("measure", "value (default) or forecast.", choices=("value", "forecast")),
-            Option("by", "Split by assignee or stage.", choices=("assignee", "stage")),
+            Option(
+                "by",
+                "Split by assignee or stage, or by the value of a custom field.",
+                choices=("assignee", "stage"),
+                fields=True,
+            ),
             _REPORTING_CURRENCY,
             _ASSIGNEE_THEN,
+            Option(
+                "where",
+                "Only deals whose custom field holds (at the end, else at the start): NAME=V, NAME!=V, "
+                "NAME>=V ... (repeatable).",
+            ),
             Option("detail", "One row per deal that moved: its step, from and to values and change."),
         ),
         columns=(
@@ -430,6 +455,7 @@ REPORTS: tuple[Report, ...] = (
             Option("status", "open (default) or all.", choices=("open", "all")),
             Option("since", "Count only the pushes made from this day on (UTC)."),
             _ASSIGNEE,
+            _WHERE,
             _LIMIT,
         ),
         columns=(

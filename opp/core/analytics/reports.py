@@ -240,8 +240,14 @@ def _medians(
     }
 
 
-def _in_key_order(rows: list[Row[T]]) -> list[Row[T]]:
-    """Rows in key order (months and quarters chronologically), the null key (unassigned) last."""
+def _in_key_order(rows: list[Row[T]], conn: Connection | None = None, by: str | None = None) -> list[Row[T]]:
+    """Rows in key order (months and quarters chronologically), the null key (unassigned) last; split
+    by a custom field (``by``), in its order (numbers by number, choices as defined)."""
+    if conn is not None and by is not None and by.strip().lower() not in GROUPINGS:
+        from opp.core.fields import find_field, key_order
+
+        field = find_field(conn, by)
+        return sorted(rows, key=lambda row: key_order(field, row.key))
     return sorted(rows, key=lambda row: (row.key is None, row.key or ""))
 
 
@@ -289,7 +295,7 @@ def win_rate_by(
     where: Sequence[str] | None = None,
 ) -> list[Row[WinRate]]:
     with ctx.reading() as conn:
-        return _in_key_order(_win_rates(conn, ctx, by, period, assignee, where))
+        return _in_key_order(_win_rates(conn, ctx, by, period, assignee, where), conn, by)
 
 
 # -- deal size -----------------------------------------------------------------------------------------
@@ -364,7 +370,7 @@ def deal_size_by(
     where: Sequence[str] | None = None,
 ) -> list[Row[DealSize]]:
     with ctx.reading() as conn:
-        return _in_key_order(_deal_sizes(conn, ctx, by, period, assignee, currency, where))
+        return _in_key_order(_deal_sizes(conn, ctx, by, period, assignee, currency, where), conn, by)
 
 
 # -- sales cycle ---------------------------------------------------------------------------------------
@@ -413,7 +419,7 @@ def cycle_by(
     where: Sequence[str] | None = None,
 ) -> list[Row[Cycle]]:
     with ctx.reading() as conn:
-        return _in_key_order(_cycles(conn, ctx, by, period, assignee, where))
+        return _in_key_order(_cycles(conn, ctx, by, period, assignee, where), conn, by)
 
 
 # -- lost reasons --------------------------------------------------------------------------------------
@@ -460,7 +466,7 @@ def lost_reasons_by(
     where: Sequence[str] | None = None,
 ) -> list[Row[LostReason]]:
     with ctx.reading() as conn:
-        return _in_key_order(_lost_reasons(conn, ctx, by, period, assignee, where))
+        return _in_key_order(_lost_reasons(conn, ctx, by, period, assignee, where), conn, by)
 
 
 # -- conversion ----------------------------------------------------------------------------------------
@@ -637,12 +643,15 @@ class ServiceSales(Record):
     revenue: Decimal
 
 
-def services(ctx: Context, *, period: str | None = None) -> list[ServiceSales]:
+def services(
+    ctx: Context, *, period: str | None = None, where: Sequence[str] | None = None
+) -> list[ServiceSales]:
     """Quantity and revenue (line amounts before tax) per service and currency, of invoiced lines.
 
     A line counts once it is invoiced, dated by its invoice's issue date: ``period`` keeps the invoices
-    issued in it. Revenue never mixes currencies (a service sold in two has a row for each); custom
-    items, which have no service, come last as one row per currency with ``service`` null.
+    issued in it, ``where`` the lines of the deals whose custom fields hold (as they are now). Revenue
+    never mixes currencies (a service sold in two has a row for each); custom items, which have no
+    service, come last as one row per currency with ``service`` null.
     """
     from opp.core.billing.billables import quantity_of
 
@@ -666,6 +675,12 @@ def services(ctx: Context, *, period: str | None = None) -> list[ServiceSales]:
         chosen = parse_period(period, ctx.clock.today())
         query = query.where(iv.c.issue_date >= chosen.start, iv.c.issue_date <= chosen.end)
     with ctx.reading() as conn:
+        if where:  # each line's deal, probed through the field indexes
+            from opp.core.fields import where_sql
+
+            query = query.join(o, o.c.id == bl.c.opportunity_id).where(
+                *where_sql(conn, where, ctx.clock.today())
+            )
         return [
             ServiceSales(
                 service=row.service_code,
@@ -733,7 +748,12 @@ def _accuracy_figures(expected: tuple[int, int, int], won: tuple[int, int], curr
 
 
 def accuracy(
-    ctx: Context, *, period: str, assignee: str | None = None, currency: str | None = None
+    ctx: Context,
+    *,
+    period: str,
+    assignee: str | None = None,
+    currency: str | None = None,
+    where: Sequence[str] | None = None,
 ) -> Accuracy:
     """The forecast as it stood at the start of ``period`` against what was actually won in it, per
     assignee and in total, both sides rebuilt from history (:mod:`opp.core.pipeline.asof`).
@@ -742,8 +762,9 @@ def accuracy(
     close then fell in the period, with the value, probability and assignee they had then, converted
     at the rate on their expected close. The won side is the deals won in the period as they stood at
     its end (now, for a period not yet over), credited to the assignee they had then and converted at
-    the rate on their close date. ``assignee`` keeps that user's row. Each deal is rounded once, before
-    summing, as in ``opp forecast``.
+    the rate on their close date. ``assignee`` keeps that user's row; ``where`` keeps the deals whose
+    custom fields hold, as they stood at the start (the forecast side) or the end (the won side). Each
+    deal is rounded once, before summing, as in ``opp forecast``.
     """
     from opp.core.analytics.forecast import reporting_currency
     from opp.core.money.rates import conversion as converted
@@ -765,6 +786,12 @@ def accuracy(
             wanted = user_id(conn, assignee)
             expected = expected.where(then.c.assignee_id == wanted)
             won = won.where(after.c.assignee_id == wanted)
+        if where:
+            from opp.core.fields import where_sql
+
+            today = ctx.clock.today()
+            expected = expected.where(*where_sql(conn, where, today, as_of=start, source=then))
+            won = won.where(*where_sql(conn, where, today, as_of=end, source=after))
         code = reporting_currency(
             conn,
             currency,

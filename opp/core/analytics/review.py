@@ -15,6 +15,7 @@ The sections that stand on forecast categories, quotas and tasks are read throug
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -74,30 +75,39 @@ class Review(Record):
 # -- the sections that stand on other capabilities -------------------------------------------------------
 
 
-def forecast_section(ctx: Context, period: Period, *, currency: str, assignee: str | None) -> Any:
+def forecast_section(
+    ctx: Context, period: Period, *, currency: str, assignee: str | None, where: Sequence[str] = ()
+) -> Any:
     """The forecast of the period by forecast category (pipeline, best-case, commit, closed, omitted)
     with its rollups, as the forecast by category gives it."""
     from opp.core.analytics.forecast import forecast
 
-    return forecast(ctx, by="category", period=period.label, currency=currency, assignee=assignee)
+    return forecast(
+        ctx, by="category", period=period.label, currency=currency, assignee=assignee, where=where
+    )
 
 
-def attainment_section(ctx: Context, period: Period, *, currency: str, assignee: str | None) -> Any:
+def attainment_section(
+    ctx: Context, period: Period, *, currency: str, assignee: str | None, where: Sequence[str] = ()
+) -> Any:
     """Attainment against quota per user and in total for the period, as the attainment report gives
     it."""
     from opp.core.analytics.attainment import attainment
     from opp.core.pipeline.scope import Scope
 
-    return attainment(ctx, period.label, currency=currency, scope=Scope(assignee=assignee))
+    return attainment(ctx, period.label, currency=currency, scope=Scope(assignee=assignee, where=where))
 
 
-def overdue_tasks_section(ctx: Context, *, assignee: str | None, limit: int) -> list[Any]:
-    """The open tasks past their due date, as the task list gives them (most overdue first)."""
+def overdue_tasks_section(
+    ctx: Context, *, assignee: str | None, limit: int, where: Sequence[str] = ()
+) -> list[Any]:
+    """The open tasks past their due date, as the task list gives them (most overdue first); with
+    ``where``, those of the deals whose custom fields hold."""
     import itertools
 
     from opp.core.work.tasks import list_tasks
 
-    return list(itertools.islice(list_tasks(ctx, assignee=assignee, overdue=True), limit))
+    return list(itertools.islice(list_tasks(ctx, assignee=assignee, overdue=True, fields=where), limit))
 
 
 # -- the review ------------------------------------------------------------------------------------------
@@ -132,8 +142,11 @@ def review(
     since: str | None = None,
     assignee: str | None = None,
     currency: str | None = None,
+    where: Sequence[str] | None = None,
 ) -> Review:
-    """The weekly review (see the module's docstring)."""
+    """The weekly review (see the module's docstring). ``where`` (conditions on custom fields) narrows
+    every section that covers deals, as it does their own commands (the overdue tasks: those of the
+    deals whose fields hold); quotas stay whole."""
     from opp.core.analytics import forecast as forecasts
     from opp.core.analytics.pushes import pushes
     from opp.core.analytics.reports import overdue, stuck
@@ -147,6 +160,7 @@ def review(
         with ctx.reading() as conn:
             user_id(conn, assignee)
     code = _currency(ctx, currency)
+    fields = tuple(where or ())
     flow = waterfall(
         ctx,
         from_day=first.isoformat(),
@@ -154,6 +168,7 @@ def review(
         period=chosen.label,
         currency=code,
         assignee=assignee,
+        where=fields,
     )
     assert isinstance(flow, Waterfall)
 
@@ -167,6 +182,7 @@ def review(
             dated="closed_at",
             sort="-closed_at",
             limit=LIST_LIMIT,
+            where=fields,
         )
 
     return Review(
@@ -177,14 +193,14 @@ def review(
         today=today,
         currency=code,
         assignee=assignee,
-        pipeline=forecasts.pipeline_board(ctx, assignee=assignee, currency=code),
-        forecast=forecast_section(ctx, chosen, currency=code, assignee=assignee),
-        attainment=attainment_section(ctx, chosen, currency=code, assignee=assignee),
+        pipeline=forecasts.pipeline_board(ctx, assignee=assignee, currency=code, where=fields),
+        forecast=forecast_section(ctx, chosen, currency=code, assignee=assignee, where=fields),
+        attainment=attainment_section(ctx, chosen, currency=code, assignee=assignee, where=fields),
         waterfall=flow,
         won=closed("won"),
         lost=closed("lost"),
-        pushes=pushes(ctx, since=first.isoformat(), assignee=assignee, limit=LIST_LIMIT),
-        stuck=list(stuck(ctx, assignee=assignee, limit=LIST_LIMIT)),
-        overdue=list(overdue(ctx, assignee=assignee, limit=LIST_LIMIT)),
-        overdue_tasks=overdue_tasks_section(ctx, assignee=assignee, limit=LIST_LIMIT),
+        pushes=pushes(ctx, since=first.isoformat(), assignee=assignee, limit=LIST_LIMIT, where=fields),
+        stuck=list(stuck(ctx, assignee=assignee, limit=LIST_LIMIT, where=fields)),
+        overdue=list(overdue(ctx, assignee=assignee, limit=LIST_LIMIT, where=fields)),
+        overdue_tasks=overdue_tasks_section(ctx, assignee=assignee, limit=LIST_LIMIT, where=fields),
     )

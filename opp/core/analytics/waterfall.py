@@ -23,6 +23,7 @@ whole. The same rule chooses the deals of one assignee.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -50,6 +51,7 @@ from opp.core.analytics.forecast import reporting_currency
 from opp.core.context import Context
 from opp.core.dates import Period, day_end_exclusive, parse_date, parse_period
 from opp.core.errors import Invalid
+from opp.core.fields import Defined
 from opp.core.money.amounts import from_minor
 from opp.core.money.rates import conversion
 from opp.core.pipeline.scope import DELETED
@@ -264,6 +266,8 @@ class _Query:
     currency: str
     #: The steady deals' rows (a windowed waterfall parted in two, see :func:`_split`), else None.
     steady: Select[Any] | None = None
+    #: The custom field the waterfall is split by, if it is.
+    field: Defined | None = None
 
 
 def _days(ctx: Context, from_day: str, to_day: str | None) -> tuple[date, date]:
@@ -297,6 +301,8 @@ def _build(
     currency: str | None,
     assignee: str | None,
     narrow: bool = True,
+    where: Sequence[str] | None = None,
+    today: date | None = None,
 ) -> _Query:
     split = _split(conn, first, window) if narrow and window is not None else None
     start, end = _states(conn, first, last, window, None if split is None else split.moved)
@@ -337,10 +343,30 @@ def _build(
     elif by == "assignee":
         source = source.outerjoin(us, us.c.id == assignee_id)
         key = us.c.handle
+    field = None
+    if by is not None and by not in GROUPINGS:
+        from opp.core.fields import group_key
+
+        sides = []
+        for state, day, alias in ((start, first, "start_field"), (end, last, "end_field")):
+            found = group_key(conn, by, state, _instant(day), alias=alias)
+            assert found is not None  # the caller checked the name
+            field, side_key, joins = found
+            for rows, on in joins:
+                source = source.outerjoin(rows, on)
+            sides.append(side_key)
+        key = case((in_end, sides[1]), else_=sides[0])
     group_id = None
     chosen_user = None if assignee is None else user_id(conn, assignee)
     if chosen_user is not None:
         group_id = assignee_id == chosen_user
+    if where:
+        from opp.core.fields import where_sql
+
+        holds_then = and_(*where_sql(conn, where, today or last, as_of=_instant(first), source=start))
+        holds_now = and_(*where_sql(conn, where, today or last, as_of=_instant(last), source=end))
+        holds = case((in_end, holds_now), else_=holds_then)
+        group_id = holds if group_id is None else and_(group_id, holds)
     steady = None
     if split is not None:
         steady = _steady(conn, split.steady, code, last, measure, by, chosen_user)
@@ -357,6 +383,7 @@ def _build(
         key=key,
         currency=code,
         steady=steady,
+        field=field,
     )
 
 
@@ -408,17 +435,14 @@ def _group(key: str | None, rows: list[Any], code: str) -> WaterfallGroup:
     end_count = sum(row.end_count for row in rows)
     start_minor = sum(int(row.start_minor) for row in rows)
     end_minor = sum(int(row.end_minor) for row in rows)
-    by_step = {row.step: row for row in rows if row.step is not None}
-    steps = [
-        Step(
-            name,
-            by_step[name].count if name in by_step else 0,
-            from_minor(int(by_step[name].end_minor) - int(by_step[name].start_minor), code)
-            if name in by_step
-            else from_minor(0, code),
-        )
-        for name in STEPS
-    ]
+    # The rows of a split waterfall hold each step once per group: the whole adds them up.
+    counts = dict.fromkeys(STEPS, 0)
+    changes = dict.fromkeys(STEPS, 0)
+    for row in rows:
+        if row.step is not None:
+            counts[row.step] += row.count
+            changes[row.step] += int(row.end_minor) - int(row.start_minor)
+    steps = [Step(name, counts[name], from_minor(changes[name], code)) for name in STEPS]
     return WaterfallGroup(
         key,
         Figure(start_count, from_minor(start_minor, code)),
@@ -439,20 +463,40 @@ def waterfall(
     assignee: str | None = None,
     detail: bool = False,
     narrow: bool = True,
+    where: Sequence[str] | None = None,
 ) -> Waterfall | list[Move]:
     """The waterfall from the end of ``from_day`` to the end of ``to_day`` (today when not given) over
     the close-date window ``period`` (see the module's docstring); with ``detail``, the deals that
-    moved instead, in step order then by id.
+    moved instead, in step order then by id. ``by`` may name a custom field, and ``where`` keeps the
+    deals whose custom fields hold; both read a deal's fields where it is counted: at the end when it
+    is in the window then, else at the start.
 
     With a window, only the deals that may have moved since ``from_day`` have their past states
     rebuilt, the others are summed as they are (see :func:`_split`); ``narrow=False`` rebuilds every
-    deal's states instead, the slow way, which a test checks gives the same answer."""
+    deal's states instead, the slow way, which a test checks gives the same answer. A waterfall split
+    by a custom field or narrowed by ``where`` takes the slow way: the steady deals' sums do not read
+    field values."""
     first, last = _days(ctx, from_day, to_day)
     window = parse_period(period, ctx.clock.today()) if period is not None else None
     chosen_measure = _choice(measure, MEASURES, "measure", "value") or "value"
-    chosen_by = _choice(by, GROUPINGS, "grouping", None)
     with ctx.reading() as conn:
-        built = _build(conn, first, last, window, chosen_measure, chosen_by, currency, assignee, narrow)
+        chosen_by = by.strip().lower() if by is not None and _is_field(conn, by) else None
+        if chosen_by is None:
+            chosen_by = _choice(by, GROUPINGS, "grouping", None)
+        narrow = narrow and not where and (chosen_by is None or chosen_by in GROUPINGS)
+        built = _build(
+            conn,
+            first,
+            last,
+            window,
+            chosen_measure,
+            chosen_by,
+            currency,
+            assignee,
+            narrow,
+            where,
+            ctx.clock.today(),
+        )
         if detail:
             return _moves(conn, built)
         keyed = [] if built.key is None else [built.key.label("key")]
@@ -480,6 +524,11 @@ def waterfall(
         keys = sorted({row.key for row in rows}, key=lambda key: (key is None, key or ""))
         if order:
             keys.sort(key=lambda key: order.get(key or "", len(order)))
+        if built.field is not None:
+            from opp.core.fields import key_order
+
+            field = built.field
+            keys.sort(key=lambda key: key_order(field, key))
         groups = [_group(key, [row for row in rows if row.key == key], code) for key in keys]
     return Waterfall(
         currency=code,
@@ -493,6 +542,13 @@ def waterfall(
         by=chosen_by,
         groups=groups,
     )
+
+
+def _is_field(conn: Connection, name: str) -> bool:
+    """Whether ``name`` is a custom field (one of the groupings' names is never one)."""
+    from opp.core.fields import cf
+
+    return conn.execute(select(cf.c.id).where(cf.c.name == name.strip().lower())).first() is not None
 
 
 def _stage_order(conn: Connection) -> dict[str, int]:

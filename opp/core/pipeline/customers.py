@@ -1,9 +1,10 @@
 """Customers: the organization or individual each deal is for, and the people at organizations.
 
 An individual may work for an organization (its ``employer``, always an organization) under a job
-title; ``customer show`` of an organization lists its people. ``customer edit`` changes any of a
-customer's fields; each changed field is a ``customer_history`` event of its command, so ``opp undo``
-takes it back (see :func:`revert_customer_events`), like the changes to deals in deal history.
+title; ``customer show`` of an organization lists its people. ``customer add`` is a ``created`` event of
+its ``customer_history`` and ``customer edit`` changes any of a customer's fields, each changed field an
+event of its command (the custom fields one ``fields`` event, opp.core.fields), so ``opp undo`` takes
+either back (see :func:`revert_customer_events`), like the changes to deals in deal history.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Select, case, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, Select, case, delete, func, insert, select, update
 
 from opp.core.context import Context, UnitOfWork
 from opp.core.errors import Conflict, Invalid, NotFound
@@ -165,7 +166,9 @@ def add_customer(
             employer_id=None if works_for is None else works_for.id,
             job_title=job_title,
         )
-        custom.write_values(uow.conn, "customer", new_id, assignments, ctx.clock.today())
+        record_customer_event(uow, new_id, "created", new=name)
+        changes = custom.write_values(uow.conn, "customer", new_id, assignments, ctx.clock.today())
+        custom.record_customer_changes(uow, new_id, changes)
         return read_customer(uow.conn, new_id)
 
 
@@ -362,7 +365,7 @@ def edit_customer(
 ) -> Customer:
     """Change a customer's fields (None leaves one as it is; '' clears an optional one). Each changed
     field is a customer history event, so ``opp undo`` takes the edit back; ``set_fields`` sets custom
-    field values (``NAME=VALUE``, ``NAME=`` clears; opp.core.fields), which undo leaves as they are."""
+    field values (``NAME=VALUE``, ``NAME=`` clears; opp.core.fields), one more event undo takes back."""
     from opp.core import fields as custom
 
     assignments = custom.parse_assignments(set_fields)
@@ -388,7 +391,8 @@ def edit_customer(
         if "name" in new:
             _refuse_taken_name(uow.conn, customer.kind, new["name"], customer.id)
         write_customer(uow, customer.id, new, action="updated")
-        custom.write_values(uow.conn, "customer", customer.id, assignments, ctx.clock.today())
+        changes = custom.write_values(uow.conn, "customer", customer.id, assignments, ctx.clock.today())
+        custom.record_customer_changes(uow, customer.id, changes)
         return read_customer(uow.conn, customer.id)
 
 
@@ -494,24 +498,55 @@ def check_customers_undoable(conn: Connection, events: list[RowMapping], actor: 
 
 
 def revert_customer_events(uow: UnitOfWork, events: list[RowMapping], *, note: str) -> None:
-    """Take back a command's customer changes, newest first: edited fields get their old values, a
-    merged customer comes back (opp.core.pipeline.merge). Recorded as ``undo`` events."""
+    """Take back a command's customer changes, newest first: edited fields get their old values (custom
+    fields too), a merged customer comes back (opp.core.pipeline.merge), an added one is removed when
+    nothing refers to it. Recorded as ``undo`` events."""
+    from opp.core import fields as custom
+
     for event in reversed(events):
+        present = uow.conn.execute(select(c.c.id).where(c.c.id == event["customer_id"])).scalar() is not None
         if event["action"] == "merged":
             from opp.core.pipeline.merge import unmerge
 
             unmerge(uow, event, note=note)
+        elif event["action"] == "created":
+            if present:
+                _remove_added(uow, event["customer_id"], note=note)
+        elif event["field"] == custom.CUSTOMER_FIELDS_EVENT:
+            if present and event["old"] is not None:
+                custom.restore_customer_texts(uow, event["customer_id"], event["old"], note=note)
         elif event["field"] is not None:
             column = _column_of(event["field"])
             old = event["old"]
             value: Any = int(old) if column == "employer_id" and old is not None else old
             if column == "employer_id" and value is not None:
-                present = uow.conn.execute(select(c.c.id).where(c.c.id == value)).scalar()
-                if present is None:
+                found = uow.conn.execute(select(c.c.id).where(c.c.id == value)).scalar()
+                if found is None:
                     raise Conflict(f"customer {value}, the employer to restore, no longer exists")
-            if uow.conn.execute(select(c.c.id).where(c.c.id == event["customer_id"])).scalar() is None:
+            if not present:
                 continue  # merged away since, by the same user: the merge's own undo brings it back
             write_customer(uow, event["customer_id"], {column: value}, action="undo", note=note)
+
+
+def _remove_added(uow: UnitOfWork, customer_id: int, *, note: str) -> None:
+    """Undo a ``customer add``: remove the customer and its custom field values, unless something
+    (a deal, a contact place, an employee, an invoice, a ticket) refers to it now."""
+    from opp.core.fields import remove_values
+
+    for table in schema.metadata.sorted_tables:
+        for column in table.columns:
+            refers = any(key.column is c.c.id for key in column.foreign_keys)
+            if refers and uow.conn.execute(select(column).where(column == customer_id).limit(1)).first():
+                raise Conflict(
+                    f"customer {customer_id} has {table.name.replace('_', ' ')} since, so undo cannot "
+                    "remove it",
+                    hint="remove or move them first (or merge the customer into another)",
+                    reason="customer-in-use",
+                    details={"customer": customer_id},
+                )
+    remove_values(uow.conn, "customer", [customer_id])
+    uow.conn.execute(delete(c).where(c.c.id == customer_id))
+    record_customer_event(uow, customer_id, "undo", note=note)
 
 
 def _refuse_too_large_totals(conn: Connection, customer: Customer) -> None:

@@ -6,12 +6,13 @@ Co. ignored) or when they share an email address (case ignored). Of such a pair,
 with more deals, then the older one (the lower id); ``drop`` is the other.
 
 A merge moves everything that refers to DROP to KEEP (:data:`CUSTOMER_REFERENCES`, the one list of
-them), fills KEEP's empty email, phone, employer and job title from DROP, and removes DROP, in one unit
-of work. Each deal that moves gets an ``updated`` event of its ``customer_id`` and each contact place a
-``contact`` event, so deal history (and ``--as-of``) sees the change; the merge itself is a ``merged``
-event of DROP's customer history holding DROP's row and the other rows moved, from which ``opp undo``
-brings DROP back with its id and moves everything back. Issued invoices keep the name, email and phone
-they were issued to (copied onto the invoice when it was issued); only their link moves to KEEP.
+them), fills KEEP's empty email, phone, employer, job title and custom fields from DROP, and removes
+DROP, in one unit of work. Each deal that moves gets an ``updated`` event of its ``customer_id`` and
+each contact place a ``contact`` event, so deal history (and ``--as-of``) sees the change; the merge
+itself is a ``merged`` event of DROP's customer history holding DROP's row, its custom field values and
+the other rows moved, from which ``opp undo`` brings DROP back with its id and moves everything back.
+Issued invoices keep the name, email and phone they were issued to (copied onto the invoice when it was
+issued); only their link moves to KEEP.
 """
 
 from __future__ import annotations
@@ -216,11 +217,14 @@ def merge_customers(ctx: Context, keep_ref: str, drop_ref: str) -> MergeResult:
         if fill.get("employer_id") == keep.id:
             del fill["employer_id"]
         write_customer(uow, keep.id, fill, action="updated", note=note)
+        drop_fields = _take_fields(uow, keep.id, drop.id, note=note)
         record_customer_event(
             uow,
             drop.id,
             "merged",
-            old=json.dumps({"customer": _snapshot(drop_row), "moved": moved}, sort_keys=True),
+            old=json.dumps(
+                {"customer": _snapshot(drop_row), "moved": moved, "fields": drop_fields}, sort_keys=True
+            ),
             new=str(keep.id),
             note=note,
         )
@@ -231,6 +235,21 @@ def merge_customers(ctx: Context, keep_ref: str, drop_ref: str) -> MergeResult:
             drop=CustomerRef(id=drop.id, kind=drop.kind, name=drop.name),
             moved=counts,
         )
+
+
+def _take_fields(uow: UnitOfWork, keep_id: int, drop_id: int, *, note: str) -> dict[str, str]:
+    """KEEP takes each custom field value of DROP that it has none of (a ``fields`` event of its
+    history); DROP's values are removed with it. Returns DROP's values, for the merge event."""
+    from opp.core import fields as custom
+
+    dropped = custom.values_texts(uow.conn, "customer", drop_id)
+    held = custom.values_texts(uow.conn, "customer", keep_id)
+    taken = [custom.ValueChange(name, None, text) for name, text in dropped.items() if name not in held]
+    for change in taken:
+        custom.restore_text(uow.conn, change.field, keep_id, change.new, record="customer")
+    custom.record_customer_changes(uow, keep_id, taken, note=note)
+    custom.remove_values(uow.conn, "customer", [drop_id])
+    return dropped
 
 
 def _row(conn: Connection, customer_id: int) -> RowMapping:
@@ -270,4 +289,10 @@ def unmerge(uow: UnitOfWork, event: RowMapping, *, note: str) -> None:
         conn.execute(
             update(table).where(table.c.id.in_(ids), table.c[column] == keep_id).values({column: drop_id})
         )
+    from opp.core import fields as custom
+
+    defined = {field.name for field in custom.defined_fields(conn, "customer")}
+    for name, text in saved.get("fields", {}).items():
+        if name in defined:  # a field removed since is gone for every customer
+            custom.restore_text(conn, name, drop_id, text, record="customer")
     record_customer_event(uow, drop_id, "undo", old=str(keep_id), note=note)

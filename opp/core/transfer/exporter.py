@@ -49,6 +49,7 @@ EXPORT_COLUMNS = (
     "created_at",
     "closed_at",
     "lost_reason",
+    "category",
 )
 CHUNK = 1000
 _LOOKUP_CHUNK = 900  # values per IN (...): SQLite before 3.32 takes at most 999 parameters
@@ -87,6 +88,8 @@ def export_record(
         "created_at": deal.created_at,
         "closed_at": deal.closed_at,
         "lost_reason": deal.lost_reason,
+        # The category set by hand (empty while the deal follows its stage's), which import sets back.
+        "category": deal.category if deal.category_set else None,
         **deal.fields,
     }
 

@@ -30,7 +30,7 @@ from itertools import islice
 from pathlib import Path
 from typing import IO
 
-from sqlalchemy import Connection, RowMapping, bindparam, delete, func, insert, select
+from sqlalchemy import Connection, RowMapping, bindparam, delete, func, insert, select, update
 
 from opp.core import settings
 from opp.core.context import Context, UnitOfWork
@@ -39,6 +39,7 @@ from opp.core.errors import Conflict, Invalid, OppError
 from opp.core.fields import Value, apply_values, defined_fields, parse_value
 from opp.core.files import check_target, write_file
 from opp.core.money.amounts import normalize_currency, parse_minor, parse_probability
+from opp.core.pipeline.categories import parse_category
 from opp.core.pipeline.changes import (
     KEEP,
     DealChange,
@@ -443,6 +444,8 @@ class _Row:
     created_at: datetime | None
     closed_at: datetime | None
     lost_reason: str | None
+    #: The forecast category set by hand (None: the deal follows its stage's; see categories).
+    category: str | None = None
     #: Custom deal fields in the row: their values, None for an empty cell (see _custom_values).
     custom: dict[str, Value | None] = field(default_factory=dict)
     deal_id: int | None = None  # the id column: a deal of this database, or of the one exported from
@@ -493,6 +496,7 @@ class _Import:
         self.columns: list[tuple[str, str]] = []  # (key in a row's cells, name as written), in file order
         self.not_read: list[str] = []  # columns that feed no field and were not ignored, as written
         self.pending_custom: list[dict[str, Value | None]] = []  # the pending deals' custom values
+        self.pending_categories: list[str | None] = []  # the pending deals' categories set by hand
         self.stages: dict[str, Stage] = {}  # stage text -> stage, as read so far
         self.dates: dict[str, date] = {}  # date text -> date (files repeat their dates a lot)
         self.customers: dict[tuple[str | None, str], int] = {}
@@ -645,6 +649,7 @@ class _Import:
         # A shared close date may be an open deal's (future) expected close: checked in _check_closing.
         closed_at = self._instant(cell("closed_at"), "closed_at", past=not self.close_date_is_shared)
         lost_reason = clean_reason(cells.get("lost_reason"))
+        category_text = cell("category")
         parsed = _Row(
             line=row.line,
             present=cells.keys(),
@@ -663,6 +668,7 @@ class _Import:
             created_at=created_at,
             closed_at=closed_at,
             lost_reason=lost_reason,
+            category=parse_category(category_text, auto=True) if category_text else None,
             custom=self._custom_values(cells) if self.custom_fields else {},
             deal_id=parse_id(id_text) if id_text is not None else None,
             # The columns of customers and users a row may create: rare, so not looked for when absent.
@@ -805,8 +811,10 @@ class _Import:
         if self.pending:
             ids = insert_deals(self.uow, self.pending)
             self._write_custom(ids, self.pending_custom)
+            self._write_categories(ids, self.pending_categories)
             self.pending = []
             self.pending_custom = []
+            self.pending_categories = []
             self.pending_refs.clear()
 
     def _write_custom(self, ids: list[int], values: list[dict[str, Value | None]]) -> None:
@@ -820,6 +828,19 @@ class _Import:
         if rows:
             insert_rows(self.uow.conn, schema.field_values, rows)
             self.uow.record_many(events)
+
+    def _write_categories(self, ids: list[int], categories: list[str | None]) -> None:
+        """The categories set by hand of new deals (one executemany), each an ``import`` event."""
+        given = [(deal_id, chosen) for deal_id, chosen in zip(ids, categories, strict=True) if chosen]
+        if not given:
+            return
+        self.uow.conn.execute(
+            update(o).where(o.c.id == bindparam("deal_id")).values(category=bindparam("chosen")),
+            [{"deal_id": deal_id, "chosen": chosen} for deal_id, chosen in given],
+        )
+        self.uow.record_many(
+            [self.uow.event(deal_id, "import", field="category", new=chosen) for deal_id, chosen in given]
+        )
 
     def _problem(self, row: SourceRow, exc: OppError) -> None:
         if self.options.skip_invalid and not self.options.create_only:
@@ -974,6 +995,7 @@ class _Import:
         )
         self.pending.append(deal)
         self.pending_custom.append(row.custom)
+        self.pending_categories.append(row.category)
         if row.external_ref is not None:
             self.pending_refs.add(row.external_ref)
         self.created += 1
@@ -1009,6 +1031,8 @@ class _Import:
             change.set("expected_close", row.expected_close)
         if "description" in present:
             change.set("description", row.description)
+        if "category" in present:
+            change.set("category", row.category)
         if "assignee" in present:
             assignee = self._user(row.assignee, row.assignee_name) if row.assignee else None
             change.assign(*(assignee or (None, None)))

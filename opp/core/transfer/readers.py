@@ -37,6 +37,7 @@ COLUMNS = (
     "created_at",
     "closed_at",
     "lost_reason",
+    "category",
 )
 REQUIRED_COLUMNS = ("title", "customer")
 RATE_COLUMNS = ("from", "to", "rate", "date")

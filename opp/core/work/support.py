@@ -12,6 +12,7 @@ without a cost or a won value). Every sum runs in SQL.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -63,15 +64,18 @@ def support(
     period: str | None = None,
     currency: str | None = None,
     hourly_cost: str | None = None,
+    where: Sequence[str] | None = None,
 ) -> list[SupportRow]:
-    """Support cost beside won value, one row per won deal (``by`` deal, the default) or customer."""
+    """Support cost beside won value, one row per won deal (``by`` deal, the default) or customer;
+    ``where`` keeps the deals whose custom fields hold."""
     from opp.core.analytics.forecast import reporting_measures
 
     group = (by or "deal").strip().lower()
     if group not in GROUPS:
         raise Invalid(f"cannot split the support report by {by!r}", hint="use " + " or ".join(GROUPS))
     with ctx.reading() as conn:
-        deals = Scope(status="won", period=period, dated="closed_at").resolve(conn, ctx).select(conn).deals
+        scope = Scope(status="won", period=period, dated="closed_at", where=where or ())
+        deals = scope.resolve(conn, ctx).select(conn).deals
         converted = reporting_measures(conn, ctx, deals, currency)
         code = converted.currency
         per_hour = _hourly_cost(conn, hourly_cost)

@@ -217,6 +217,8 @@ class TaskFilter:
     due_before: date | None = None
     due_through: date | None = None
     dated_only: bool = False
+    #: Only the tasks of these deals (a query of their ids: the deals whose custom fields hold).
+    deals: Select[Any] | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
         from opp.core.pipeline.scope import not_deleted
@@ -234,6 +236,8 @@ class TaskFilter:
             found.append(t.c.due <= self.due_through)
         if self.dated_only:
             found.append(t.c.due.is_not(None))
+        if self.deals is not None:
+            found.append(t.c.opportunity_id.in_(self.deals))
         return found
 
     def query(self) -> Select[Any]:
@@ -283,10 +287,12 @@ def list_tasks(
     status: str | None = None,
     overdue: bool = False,
     due_before: str | None = None,
+    fields: Sequence[str] = (),
 ) -> Iterator[Task]:
     """Tasks (open ones unless ``status`` says otherwise), by due date, undated last, then id.
 
-    ``overdue`` keeps open tasks due before today; ``due_before`` those due before that day. A
+    ``overdue`` keeps open tasks due before today; ``due_before`` those due before that day; ``fields``
+    (conditions on custom fields, as ``where`` elsewhere) the tasks of the deals whose fields hold. A
     generator: bad options raise at the first ``next``."""
     where = TaskFilter(status=parse_status(status))
     today = ctx.clock.today()
@@ -302,6 +308,10 @@ def list_tasks(
 
             where.deal_id = parse_id(deal)
             fetch_deals(conn, [where.deal_id])
+        if fields:
+            from opp.core.fields import where_sql
+
+            where.deals = select(o.c.id).where(*where_sql(conn, fields, today))
         for query in where.in_order():
             for row in conn.execute(query, execution_options={"yield_per": 1000}).mappings():
                 yield task_of(row)
