@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import Connection, RowMapping, Select, and_, func, select, union_all, update
+from sqlalchemy import Connection, RowMapping, Select, and_, func, literal, select, union_all, update
 
 from opp.core import settings
 from opp.core.billing.billables import BillingSummary
@@ -228,13 +228,17 @@ def deals_query(conn: Connection, where: DealFilter) -> Select[Any]:
             select(
                 chosen.where(o.c.stage == key)
                 .order_by(*where.sort, o.c.id)
-                .limit(where.per_stage)
+                # Written into the statement: with a bound LIMIT SQLite may walk the whole index on
+                # expected_close in order, for a stage of few deals or none, instead of this stage's.
+                .limit(literal(where.per_stage, literal_execute=True))
                 .subquery()
                 .c.id
             )
             for key in keys
         ]
-        query = query.where(o.c.id.in_(union_all(*firsts))).order_by(o.c.stage, *where.sort, o.c.id)
+        # The ids first, on their own: inside one statement the planner may read every deal instead.
+        ids = list(conn.execute(union_all(*firsts)).scalars())
+        query = query.where(o.c.id.in_(ids)).order_by(o.c.stage, *where.sort, o.c.id)
     elif where.per_stage is not None:
         # Ranked on ids alone (a narrow sort), then the chosen deals read whole.
         rank = func.row_number().over(partition_by=o.c.stage, order_by=[*where.sort, o.c.id])
