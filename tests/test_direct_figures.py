@@ -1,5 +1,6 @@
 """Deals already in the reporting currency are summed as they are, not converted at a factor of 1
-(opp.core.money.rates.conversion, ``direct``): the figures must be the same to the unit either way,
+(opp.core.money.rates.conversion, ``direct``; rates.converted_rows, which reads the deals once
+when they are all in it): the figures must be the same to the unit either way,
 on random deals in several currencies, at random rates and probabilities, in every aggregate that
 converts (the forecast, the pipeline and its board, ``report attainment`` with a quota, ``report
 waterfall``)."""
@@ -68,6 +69,9 @@ def _figures(ctx, currency):
 #: waterfall's, and the rates module itself (``report attainment`` imports it when it runs).
 CONVERTING = (forecast_module, waterfall_module, rates)
 CONVERT_ALL = functools.partial(rates.conversion, direct=False)
+#: The forecast's and the pipeline's one read when every deal is in the reporting currency
+#: (rates.converted_rows), and the way that converts every deal instead.
+ROWS_CONVERTING_ALL = functools.partial(rates.converted_rows, direct=False)
 
 
 def _both_ways(ctx, currency, monkeypatch):
@@ -81,6 +85,7 @@ def _both_ways(ctx, currency, monkeypatch):
     with monkeypatch.context() as patch:
         for module in CONVERTING:
             patch.setattr(module, "conversion", CONVERT_ALL)
+        patch.setattr(forecast_module, "converted_rows", ROWS_CONVERTING_ALL)
         converted = outcome()
     return direct, converted
 
@@ -140,11 +145,15 @@ def _load(ctx, deals, rate_list, quota=None):
     ),
     target=st.sampled_from(["USD", "EUR", "JPY"]),
     quota=st.none() | st.tuples(st.sampled_from(CURRENCIES), st.integers(min_value=0, max_value=10**12)),
+    # How many deals converted_rows looks at for one in another currency before its one read: 0 and 1
+    # make it find the others only in that read, and go the converting way after it.
+    sample=st.sampled_from([0, 1, rates.SAMPLE_ROWS]),
 )
 def test_the_figures_are_the_same_whether_reporting_currency_deals_convert_or_not(
-    restore, opp_template, db, monkeypatch, deals, rate_list, target, quota
+    restore, opp_template, db, monkeypatch, deals, rate_list, target, quota, sample
 ):
     restore(opp_template)
+    monkeypatch.setattr(rates, "SAMPLE_ROWS", sample)
     ctx = open_context(db, actor="dana", clock=Clock.from_env_value(NOW))
     try:
         _load(ctx, deals, rate_list, quota)

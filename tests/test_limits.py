@@ -250,3 +250,22 @@ def test_any_other_sum_beyond_64_bits_is_refused_not_unavailable(opp):
 class _FakeStore:
     url = "sqlite:///x.db"
     lock_timeout = 30.0
+
+
+@pytest.mark.parametrize("command", [("forecast",), ("forecast", "--currency", "USD"), ("pipeline",)])
+def test_a_forecast_whose_deals_in_one_currency_add_up_beyond_64_bits_is_refused(opp, command):
+    """The forecast and the pipeline read deals all in the reporting currency once, summing as they go
+    (SQLite's sum overflows, PostgreSQL's does not): either way the sum is refused, naming it."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    _values_beyond_a_sum(opp)
+    if command == ("pipeline",):
+        url = opp.db if "://" in opp.db else f"sqlite:///{opp.db}"
+        engine = create_engine(url, poolclass=NullPool)
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE opportunities SET status = 'open', stage = 'lead', closed_at = NULL"))
+        engine.dispose()
+    line = opp.fails(4, *command)
+    assert "the deals' value in USD adds up to about" in line
+    assert "more than opp can sum" in line

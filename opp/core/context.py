@@ -200,7 +200,7 @@ def translated_errors(store: Store) -> Iterator[None]:
             hint="another operator may have changed the same record; try again",
         ) from exc
     except (OperationalError, DataError) as exc:
-        if _overflowed(exc):
+        if overflowed(exc):
             raise Conflict(
                 "a sum or figure the database computed is more than opp can sum "
                 "(at most 9,223,372,036,854,775,807 units of a currency's minor unit)",
@@ -215,7 +215,7 @@ def translated_errors(store: Store) -> Iterator[None]:
         raise
 
 
-def _overflowed(exc: DBAPIError) -> bool:
+def overflowed(exc: DBAPIError) -> bool:
     """Whether the database gave up on an integer too large for 64 bits (SQLite: "integer overflow";
     PostgreSQL: "bigint out of range", SQLSTATE 22003)."""
     message = _first_line(exc.orig).lower()

@@ -11,19 +11,19 @@ instead of the opportunities table, and deals convert with "today" taken as that
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, FromClause, Select, func, literal
+from sqlalchemy import ColumnElement, Connection, FromClause, RowMapping, Select, func, literal
 
 from opp.core import settings
 from opp.core.context import Context
 from opp.core.errors import Conflict, Invalid
 from opp.core.money.amounts import from_minor, normalize_currency
-from opp.core.money.rates import Conversion, conversion
+from opp.core.money.rates import Conversion, conversion, converted_rows
 from opp.core.pipeline.scope import DealScope, Scope, Selection, close_date, scope_of
 from opp.core.pipeline.stages import load_pipeline
 from opp.core.records import Opportunity, Record
@@ -181,6 +181,22 @@ def measures_of(conn: Connection, ctx: Context, chosen: Selection, currency: str
     return reporting_measures(conn, ctx, chosen.deals, currency, source=chosen.source, today=chosen.day)
 
 
+def measured_rows(
+    conn: Connection,
+    ctx: Context,
+    chosen: Selection,
+    currency: str | None,
+    query_of: Callable[[Conversion], Select[Any]],
+) -> tuple[Conversion, Sequence[RowMapping]]:
+    """The measures of the deals selected (as :func:`measures_of` gives them) and the rows of the
+    aggregate ``query_of(measures)``: one read of the deals when they are all in the reporting
+    currency (see :func:`opp.core.money.rates.converted_rows`)."""
+    src = chosen.source
+    wanted = reporting_currency(conn, currency, [chosen.deals.with_only_columns(src.c.currency)])
+    today = chosen.day or ctx.clock.today()
+    return converted_rows(conn, chosen.deals, wanted, query_of, today=today, source=src)
+
+
 def forecast_selection(
     conn: Connection, ctx: Context, scope: Scope, currency: str | None
 ) -> tuple[Selection, Conversion]:
@@ -259,18 +275,22 @@ def forecast(
     the ``filters`` make, see :func:`forecast_scope`), grouped as asked."""
     by = by.strip().lower()
     with ctx.reading() as conn:
-        chosen, measures = forecast_selection(conn, ctx, scope_of(scope, **filters), currency)
+        chosen = forecast_scope(scope_of(scope, **filters)).resolve(conn, ctx).select(conn)
         key, joins = _group_key(conn, by, chosen.source, chosen.as_of)
         custom = None
         if by not in GROUPINGS:
             from opp.core.fields import find_field, key_order
 
             custom = find_field(conn, by)
+
+        def grouped(measures: Conversion) -> Select[Any]:
+            query = chosen.deals.with_only_columns(key.label("key"), *_figure_columns(measures))
+            for table, on in joins:
+                query = query.outerjoin(table, on)
+            return query.group_by(key)
+
+        measures, rows = measured_rows(conn, ctx, chosen, currency, grouped)
         code = measures.currency
-        query = chosen.deals.with_only_columns(key.label("key"), *_figure_columns(measures))
-        for table, on in joins:
-            query = query.outerjoin(table, on)
-        rows = conn.execute(query.group_by(key)).mappings().all()
         order = {stage.key: index for index, stage in enumerate(load_pipeline(conn).stages)}
     keys = _named_apart([row["key"] for row in rows]) if by == "customer" else [row["key"] for row in rows]
     groups = [
@@ -335,10 +355,13 @@ def _open_deals(assignee: str | None, as_of: str | None, where: Sequence[str] = 
 def _pipeline_board(conn: Connection, ctx: Context, scope: DealScope, currency: str | None) -> PipelineBoard:
     chosen = scope.select(conn)
     src = chosen.source
-    measures = measures_of(conn, ctx, chosen, currency)
+
+    def by_stage(measures: Conversion) -> Select[Any]:
+        return chosen.deals.with_only_columns(src.c.stage, *_figure_columns(measures)).group_by(src.c.stage)
+
+    measures, found = measured_rows(conn, ctx, chosen, currency, by_stage)
     code = measures.currency
-    query = chosen.deals.with_only_columns(src.c.stage, *_figure_columns(measures)).group_by(src.c.stage)
-    rows = {row["stage"]: row for row in conn.execute(query).mappings()}
+    rows = {row["stage"]: row for row in found}
     stages = []
     for stage in load_pipeline(conn).open_stages:
         row = rows.get(stage.key)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -27,6 +27,7 @@ from sqlalchemy import (
     Connection,
     Date,
     FromClause,
+    RowMapping,
     Select,
     and_,
     case,
@@ -39,8 +40,9 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy.exc import DBAPIError
 
-from opp.core.context import Context
+from opp.core.context import Context, overflowed
 from opp.core.dates import format_date, parse_date
 from opp.core.errors import Conflict, Invalid, NotFound
 from opp.core.money.amounts import format_money, from_minor, normalize_currency
@@ -371,6 +373,76 @@ def conversion(
         converted_forecast = case((in_target, forecast), else_=converted_forecast)
     _refuse_too_large_sum(conn, deals, target, present, periods, converted)
     return Conversion(target, converted, converted_forecast)
+
+
+#: How many of the deals :func:`converted_rows` looks at first for one in another currency: where
+#: deals in several currencies are common one turns up among the first few, and the look-up ends.
+SAMPLE_ROWS = 1000
+
+
+def converted_rows(
+    conn: Connection,
+    deals: Select[Any],
+    target: str,
+    query_of: Callable[[Conversion], Select[Any]],
+    *,
+    today: date,
+    source: FromClause = o,
+    direct: bool = True,
+) -> tuple[Conversion, Sequence[RowMapping]]:
+    """The measures of :func:`conversion` and the rows of the aggregate ``query_of(measures)``, reading
+    the deals once when they are all in ``target``.
+
+    When none of the first :data:`SAMPLE_ROWS` deals is in another currency, the aggregate runs at once
+    on the plain columns, with the lowest and highest currency, the sum of values and the count of
+    each group beside its figures: if every group holds ``target`` alone and the sum is far from a
+    64-bit integer (the bound :func:`conversion` checks first), those are the figures, to the unit
+    what converting gives. Otherwise (a deal in another currency further on, or a sum near the limit)
+    it goes the way of :func:`conversion`, which converts, or refuses, as always.
+    """
+    if direct:
+        sample = deals.with_only_columns(source.c.currency).limit(SAMPLE_ROWS).subquery()
+        foreign = select(sample.c.currency).where(sample.c.currency != target).limit(1)
+        if conn.execute(foreign).first() is None:
+            value = source.c.value_minor
+            plain = Conversion(target, value, forecast_minor_expr(value, source.c.probability))
+            rows = _plain_rows(conn, query_of(plain), target, source)
+            if rows is not None:
+                return plain, rows
+    if direct:
+        measures = conversion(conn, deals, target, today=today, source=source)
+    else:
+        measures = conversion(conn, deals, target, today=today, source=source, direct=False)
+    return measures, conn.execute(query_of(measures)).mappings().all()
+
+
+def _plain_rows(
+    conn: Connection, query: Select[Any], target: str, source: FromClause
+) -> Sequence[RowMapping] | None:
+    """The rows of an aggregate on the plain columns, or None when some deal is in another currency
+    or the values add up to near a 64-bit integer."""
+    checked = query.add_columns(
+        func.min(source.c.currency).label("check_lowest_currency"),
+        func.max(source.c.currency).label("check_highest_currency"),
+        func.sum(source.c.value_minor).label("check_value_sum"),
+        func.count().label("check_count"),
+    )
+    try:
+        if conn.dialect.name == "sqlite":
+            rows = conn.execute(checked).mappings().all()
+        else:  # a failed statement ends a PostgreSQL transaction, a savepoint's only that
+            with conn.begin_nested():
+                rows = conn.execute(checked).mappings().all()
+    except DBAPIError as error:  # a sum or a value × probability beyond a 64-bit integer
+        if overflowed(error):
+            return None  # converting checks the sum first, and refuses it, naming it
+        raise
+    total = 0
+    for row in rows:
+        if {row["check_lowest_currency"], row["check_highest_currency"]} - {None, target}:
+            return None
+        total += int(row["check_value_sum"] or 0) + row["check_count"]
+    return rows if total <= INTEGER_LIMIT // 2 else None
 
 
 def _limit_of(target: str) -> str:

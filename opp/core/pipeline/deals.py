@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import Connection, RowMapping, Select, and_, func, select, update
+from sqlalchemy import Connection, RowMapping, Select, and_, func, literal, select, union_all, update
 
 from opp.core import settings
 from opp.core.billing.billables import BillingSummary
@@ -284,7 +284,31 @@ def deals_query(conn: Connection, where: DealFilter) -> Select[Any]:
         query = query.where(o.c.status == "open", o.c.stage_changed_at < where.stage_changed_before)
     if where.ids is not None:
         query = query.where(o.c.id.in_(list(where.ids)))
-    if where.per_stage is not None:
+    if where.per_stage is not None and where.as_of is None:
+        # Each stage's first deals by an ORDER BY ... LIMIT of their own, which the index on (status,
+        # stage, expected_close, ...) serves by reading a few entries, not every deal; then read whole.
+        chosen = select(o.c.id).where(*where.conditions(conn))
+        if where.stage_changed_before is not None:
+            chosen = chosen.where(o.c.status == "open", o.c.stage_changed_at < where.stage_changed_before)
+        if where.ids is not None:
+            chosen = chosen.where(o.c.id.in_(list(where.ids)))
+        keys = list(conn.execute(select(st.c.key).order_by(st.c.key)).scalars())
+        firsts = [
+            select(
+                chosen.where(o.c.stage == key)
+                .order_by(*where.sort, o.c.id)
+                # Written into the statement: with a bound LIMIT SQLite may walk the whole index on
+                # expected_close in order, for a stage of few deals or none, instead of this stage's.
+                .limit(literal(where.per_stage, literal_execute=True))
+                .subquery()
+                .c.id
+            )
+            for key in keys
+        ]
+        # The ids first, on their own: inside one statement the planner may read every deal instead.
+        ids = list(conn.execute(union_all(*firsts)).scalars())
+        query = query.where(o.c.id.in_(ids)).order_by(o.c.stage, *where.sort, o.c.id)
+    elif where.per_stage is not None:
         # Ranked on ids alone (a narrow sort), then the chosen deals read whole.
         rank = func.row_number().over(partition_by=o.c.stage, order_by=[*where.sort, o.c.id])
         ranked = query.with_only_columns(o.c.id.label("deal_id"), rank.label("stage_rank")).subquery("ranked")
