@@ -12,7 +12,18 @@ from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import Connection, RowMapping, Select, and_, func, literal, select, union_all, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    RowMapping,
+    Select,
+    and_,
+    func,
+    literal,
+    select,
+    union_all,
+    update,
+)
 
 from opp.core import settings
 from opp.core.billing.billables import BillingSummary
@@ -279,19 +290,11 @@ def deals_query(conn: Connection, where: DealFilter) -> Select[Any]:
     """The query behind :func:`iter_deals`."""
     from opp.core.pipeline.asof import deal_source, over
 
-    query = _deal_select().where(*where.conditions(conn))
-    if where.stage_changed_before is not None:
-        query = query.where(o.c.status == "open", o.c.stage_changed_at < where.stage_changed_before)
-    if where.ids is not None:
-        query = query.where(o.c.id.in_(list(where.ids)))
+    query = _deal_select().where(*_conditions(conn, where))
     if where.per_stage is not None and where.as_of is None:
         # Each stage's first deals by an ORDER BY ... LIMIT of their own, which the index on (status,
         # stage, expected_close, ...) serves by reading a few entries, not every deal; then read whole.
-        chosen = select(o.c.id).where(*where.conditions(conn))
-        if where.stage_changed_before is not None:
-            chosen = chosen.where(o.c.status == "open", o.c.stage_changed_at < where.stage_changed_before)
-        if where.ids is not None:
-            chosen = chosen.where(o.c.id.in_(list(where.ids)))
+        chosen = _chosen_ids(conn, where)
         keys = list(conn.execute(select(st.c.key).order_by(st.c.key)).scalars())
         firsts = [
             select(
@@ -319,12 +322,55 @@ def deals_query(conn: Connection, where: DealFilter) -> Select[Any]:
             .order_by(o.c.stage, ranked.c.stage_rank)
         )
     else:
+        page = _page_ids(conn, where)
+        if page is not None:
+            return query.where(o.c.id.in_(page)).order_by(*where.sort, o.c.id)
         query = query.order_by(*where.sort, o.c.id)
     if where.limit is not None:
         query = query.limit(where.limit)
     if where.offset:
         query = query.offset(where.offset)
     return over(query, deal_source(conn, where.as_of))
+
+
+def _conditions(conn: Connection, where: DealFilter) -> list[ColumnElement[bool]]:
+    """The filter as conditions on the opportunities table (a search also reads the customers')."""
+    found = where.conditions(conn)
+    if where.stage_changed_before is not None:
+        found += [o.c.status == "open", o.c.stage_changed_at < where.stage_changed_before]
+    if where.ids is not None:
+        found.append(o.c.id.in_(list(where.ids)))
+    return found
+
+
+def _chosen_ids(conn: Connection, where: DealFilter) -> Select[Any]:
+    """The ids of the deals ``where`` selects, over the opportunities table (unordered, no limit)."""
+    return select(o.c.id).where(*_conditions(conn, where))
+
+
+#: The longest page whose ids :func:`_page_ids` reads first (they go back into the query as a list).
+PAGE_IDS_AT_MOST = 1000
+
+
+def _page_ids(conn: Connection, where: DealFilter) -> list[int] | None:
+    """The ids of a short page of deals (a ``--limit``, a screen of ``opp browse``), chosen over the
+    opportunities table alone, when neither the filter nor the order needs another table; else None.
+
+    The query behind a listing joins every deal to its customer, assignee, stage and next task. Sorting
+    by a figure no index orders (``--sort -value`` across currencies: each deal's amount converted)
+    then sorts joined rows; choosing the page's ids first, over the deals alone, and reading those few
+    deals whole, is about three times faster at a million open deals, and costs one short statement
+    when an index serves the order."""
+    if where.limit is None or where.limit > PAGE_IDS_AT_MOST or where.as_of is not None:
+        return None
+    chosen = _chosen_ids(conn, where)
+    # The tables the filter and the order read, besides the deals' (a search reads the customers').
+    if list(chosen.add_columns(*where.sort).get_final_froms()) != [o]:
+        return None
+    chosen = chosen.order_by(*where.sort, o.c.id).limit(where.limit)
+    if where.offset:
+        chosen = chosen.offset(where.offset)
+    return list(conn.execute(chosen).scalars())
 
 
 def fetch_deals(conn: Connection, ids: Sequence[int]) -> list[Opportunity]:
