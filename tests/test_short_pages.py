@@ -89,4 +89,6 @@ def test_a_search_reads_the_customers_and_pages_the_same(shop):
     _load(shop, 7, count=60)
     whole = [d.id for d in list_deals(shop, sort="-value", search="migration")]
     assert whole
-    assert [d.id for d in list_deals(shop, sort="-value", search="migration", limit=4, offset=2)] == whole[2:6]
+    assert [d.id for d in list_deals(shop, sort="-value", search="migration", limit=4, offset=2)] == whole[
+        2:6
+    ]

@@ -21,7 +21,21 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, Programm
 from opp.store.dialect import register_sqlite_functions
 
 # Every schema revision this opp knows, oldest first; a database at another one is newer than opp.
-REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011", "0012")
+REVISIONS = (
+    "0001",
+    "0002",
+    "0003",
+    "0004",
+    "0005",
+    "0006",
+    "0007",
+    "0008",
+    "0009",
+    "0010",
+    "0011",
+    "0012",
+    "0013",
+)
 HEAD = REVISIONS[-1]
 
 DEFAULT_LOCK_TIMEOUT_SECONDS = 30.0

@@ -110,6 +110,8 @@ opportunities = Table(
     Index("ix_opportunities_assignee_id_status", "assignee_id", "status"),
     Index("ix_opportunities_customer_id", "customer_id"),
     Index("ix_opportunities_expected_close", "expected_close"),
+    # The deals of a status in id order (migration 0013): a page of open deals, the default listing.
+    Index("ix_opportunities_status_id", "status", "id"),
     # report stuck: the open deals longest stuck first, read in order. Partial (migration 0006 says why).
     Index(
         "ix_opportunities_open_stage_changed_at",

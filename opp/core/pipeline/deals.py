@@ -324,7 +324,9 @@ def deals_query(conn: Connection, where: DealFilter) -> Select[Any]:
     else:
         page = _page_ids(conn, where)
         if page is not None:
-            return query.where(o.c.id.in_(page)).order_by(*where.sort, o.c.id)
+            # The page's deals by their ids alone: the filter chose them (asked again, it may lead the
+            # planner to walk an index instead of looking the few deals up).
+            return _deal_select().where(o.c.id.in_(page)).order_by(*where.sort, o.c.id)
         query = query.order_by(*where.sort, o.c.id)
     if where.limit is not None:
         query = query.limit(where.limit)

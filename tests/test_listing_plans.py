@@ -1,0 +1,71 @@
+"""A page of open deals in id order (the default listing, ``opp browse``'s pages, and the filters no
+index answers: ``--without-task``, ``--where`` on a custom field) is read from the index on (status,
+id), migration 0013: SQLite walks the open deals in id order and stops at the page's end, never
+sorting every open deal to find it (what it did when the only indexes leading with the status were
+in close-date or stage order)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+
+from opp.core.clock import Clock
+from opp.core.context import Context, open_context
+from opp.core.fields import add_field
+from opp.core.pipeline.deals import list_deals
+from tests.conftest import NOW
+from tests.test_aggregate_plans import _load
+
+PAGES = {
+    "open deals": {},
+    "--without-task": {"without_task": True},
+    "--where region=EMEA": {"where": ["region=EMEA"]},
+    "a later page": {"offset": 20},
+}
+
+
+def _page_plans(ctx: Context, **filters: Any) -> list[list[str]]:
+    """SQLite's plan of each statement choosing a page's ids that listing the deals ran."""
+    statements: list[tuple[str, Any]] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if statement.startswith("SELECT opportunities.id \nFROM opportunities") and "LIMIT" in statement:
+            statements.append((statement, parameters))
+
+    engine = ctx.store.engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert list_deals(ctx, limit=10, **filters)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    with engine.connect() as conn:
+        return [
+            [row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)]
+            for statement, parameters in statements
+        ]
+
+
+@pytest.mark.parametrize("analyzed", [False, True], ids=["no statistics", "analyzed"])
+def test_a_page_of_open_deals_walks_the_status_id_index_unsorted(restore, opp_template, db_path, analyzed):
+    restore(opp_template)
+    ctx = open_context(str(db_path), actor="dana", clock=Clock.from_env_value(NOW))
+    try:
+        _load(ctx, ["USD"])
+        add_field(ctx, "region", type="choice", choices="EMEA,APAC")
+        with ctx.store.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO field_values (field_id, record_id, text_value)"
+                    " SELECT 1, id, 'EMEA' FROM opportunities"
+                )
+            )
+            conn.execute(text("ANALYZE" if analyzed else "DROP TABLE IF EXISTS sqlite_stat1"))
+        for name, filters in PAGES.items():
+            plans = _page_plans(ctx, **filters)
+            assert len(plans) == 1, name
+            assert any("ix_opportunities_status_id" in line for line in plans[0]), (name, plans)
+            assert not any("TEMP B-TREE" in line for line in plans[0]), (name, plans)
+    finally:
+        ctx.close()
