@@ -351,14 +351,17 @@ def test_stuck_reads_the_open_deals_in_order_from_their_index(pipeline, db):
     from opp.core.analytics.reports import stuck_filter
     from opp.core.clock import Clock
     from opp.core.context import open_context
-    from opp.core.pipeline.deals import deals_query
+    from opp.core.pipeline.deals import page_ids_query
 
     ctx = open_context(db, actor="dana", clock=Clock.from_env_value(REPORT_NOW))
     try:
         with ctx.store.write() as conn:
             if BACKEND == "postgresql":
                 conn.execute(text("SET LOCAL enable_seqscan = off"))  # plan as for a big table
-            query = deals_query(conn, stuck_filter(conn, ctx, days=30, limit=20))
+            chosen = stuck_filter(conn, ctx, days=30, limit=20)
+            # The page's ids are chosen first, over the deals alone (then read whole by id).
+            query = page_ids_query(conn, chosen)
+            assert query is not None
             sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
             prefix = "EXPLAIN QUERY PLAN " if BACKEND == "sqlite" else "EXPLAIN "
             plan = "\n".join(str(row[-1]) for row in conn.execute(text(prefix + sql)))
