@@ -154,6 +154,16 @@ def test_a_new_database_is_in_wal_mode(tmp_path):
     engine.dispose()
 
 
+def test_every_sqlite_connection_has_a_page_cache_of_32_mib(tmp_path):
+    """A report over a million deals re-reads the same pages: the cache is larger than SQLite's 2 MiB."""
+    ctx = open_context(str(tmp_path / "cache.db"), actor="dana")
+    try:
+        with ctx.reading() as conn:
+            assert conn.execute(text("PRAGMA cache_size")).scalar() == -store_engine.PAGE_CACHE_KIB == -32768
+    finally:
+        ctx.close()
+
+
 def test_revisions_match_the_alembic_scripts():
     from alembic.script import ScriptDirectory
 

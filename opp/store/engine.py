@@ -39,6 +39,8 @@ REVISIONS = (
 HEAD = REVISIONS[-1]
 
 DEFAULT_LOCK_TIMEOUT_SECONDS = 30.0
+#: SQLite's page cache per connection, in KiB (see the connect hook).
+PAGE_CACHE_KIB = 32 * 1024
 
 
 class StoreError(Exception):
@@ -150,6 +152,11 @@ class Store:
             cursor.execute(f"PRAGMA busy_timeout = {timeout_ms}")
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute("PRAGMA synchronous = NORMAL")
+            # A page cache of 32 MiB (SQLite's default is 2 MiB), filled only as pages are read: a
+            # report over a million deals that looks up each deal's custom field or history reads the
+            # same pages again and again, and each page read from outside the cache is a system call
+            # (``forecast --by region`` at 1M deals: 2.25 s with the default, 1.3 s with this).
+            cursor.execute(f"PRAGMA cache_size = -{PAGE_CACHE_KIB}")
             cursor.close()
             register_sqlite_functions(dbapi_connection)
 
