@@ -339,7 +339,10 @@ def _conditions(conn: Connection, where: DealFilter) -> list[ColumnElement[bool]
     """The filter as conditions on the opportunities table (a search also reads the customers')."""
     found = where.conditions(conn)
     if where.stage_changed_before is not None:
-        found += [o.c.status == "open", o.c.stage_changed_at < where.stage_changed_before]
+        # 'open' written into the statement: SQLite takes the partial index on open deals' last stage
+        # change (report stuck, longest stuck first) only for a condition it can see implies its own.
+        is_open = o.c.status == literal("open", literal_execute=True)
+        found += [is_open, o.c.stage_changed_at < where.stage_changed_before]
     if where.ids is not None:
         found.append(o.c.id.in_(list(where.ids)))
     return found
