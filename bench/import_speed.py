@@ -85,7 +85,8 @@ def write_csv(path: Path, rows: int, seed: int) -> None:
     tmp = path.with_suffix(".part")
     with tmp.open("w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(COLUMNS)
+        # opp's own columns but the forecast category set by hand, which a generated deal does not have.
+        writer.writerow([column for column in COLUMNS if column != "category"])
         for n in range(1, rows + 1):
             customer_id = gen.customer_by_rank[
                 bisect_right(gen.customer_cum, rng.random() * gen.customer_cum[-1])

@@ -154,12 +154,16 @@ def test_a_new_database_is_in_wal_mode(tmp_path):
     engine.dispose()
 
 
-def test_every_sqlite_connection_has_a_page_cache_of_32_mib(tmp_path):
-    """A report over a million deals re-reads the same pages: the cache is larger than SQLite's 2 MiB."""
+def test_a_read_has_a_page_cache_of_32_mib_and_a_write_sqlites_default(tmp_path):
+    """A report over a million deals re-reads the same pages; an import must stay small."""
     ctx = open_context(str(tmp_path / "cache.db"), actor="dana")
     try:
         with ctx.reading() as conn:
-            assert conn.execute(text("PRAGMA cache_size")).scalar() == -store_engine.PAGE_CACHE_KIB == -32768
+            assert conn.execute(text("PRAGMA cache_size")).scalar() == -store_engine.READ_PAGE_CACHE_KIB
+        with ctx.store.write() as conn:
+            assert conn.execute(text("PRAGMA cache_size")).scalar() == -store_engine.WRITE_PAGE_CACHE_KIB
+        with ctx.reading() as conn:
+            assert conn.execute(text("PRAGMA cache_size")).scalar() == -32768
     finally:
         ctx.close()
 
