@@ -115,6 +115,53 @@ def test_the_aggregates_read_only_covering_indexes(restore, opp_template, db_pat
         ctx.close()
 
 
+@pytest.mark.parametrize("analyzed", [False, True], ids=["no statistics", "analyzed"])
+def test_grouping_by_a_custom_field_looks_each_value_up_by_the_primary_key(
+    restore, opp_template, db_path, analyzed
+):
+    """``forecast --by region``: one search of field_values' primary key (field_id, record_id) per deal,
+    which holds the value (migration 0014 dropped the index on record_id that SQLite took instead)."""
+    from opp.core.fields import add_field
+
+    restore(opp_template)
+    ctx = open_context(str(db_path), actor="dana", clock=Clock.from_env_value(NOW))
+    try:
+        _load(ctx, ["USD", "EUR"])
+        add_field(ctx, "region", type="choice", choices="EMEA,APAC")
+        with ctx.store.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO field_values (field_id, record_id, text_value)"
+                    " SELECT 1, id, CASE WHEN id % 3 = 0 THEN 'APAC' ELSE 'EMEA' END FROM opportunities"
+                    " WHERE id % 4 != 0"
+                )
+            )
+            conn.execute(text("ANALYZE" if analyzed else "DROP TABLE IF EXISTS sqlite_stat1"))
+            if analyzed:  # the statistics of the bench's million deals, 750,000 of them with a region
+                for index, stat in (
+                    ("field_values", "750000 750000 1"),
+                    ("ix_field_values_field_id_text_value", "750000 750000 250000"),
+                    ("ix_field_values_field_id_number_value", "750000 750000 750000"),
+                    ("ix_field_values_field_id_date_value", "750000 750000 750000"),
+                ):
+                    conn.execute(
+                        text("UPDATE sqlite_stat1 SET stat = :stat WHERE idx = :index"),
+                        {"stat": stat, "index": index},
+                    )
+                conn.execute(text("ANALYZE sqlite_schema"))  # the planner reads them again
+        grouped = [
+            plan
+            for statement, plan in _plans(ctx, lambda ctx: forecast(ctx, by="region", currency="USD"))
+            if "field_values" in statement
+        ]
+        assert grouped
+        for plan in grouped:
+            on_values = [line for line in plan if "field_values" in line]
+            assert on_values and all("PRIMARY KEY (field_id=? AND record_id=?)" in line for line in on_values), plan
+    finally:
+        ctx.close()
+
+
 def test_upgrading_from_0010_gives_the_indexes_of_schema_py(db):
     """Migration 0011 on a database at 0010 (SQLite, or PostgreSQL with OPP_TEST_DATABASE_URL)."""
     from alembic import command

@@ -430,7 +430,7 @@ field_values = Table(
     Index("ix_field_values_field_id_text_value", "field_id", "text_value"),
     Index("ix_field_values_field_id_number_value", "field_id", "number_value"),
     Index("ix_field_values_field_id_date_value", "field_id", "date_value"),
-    Index("ix_field_values_record_id", "record_id"),
-    # SQLite keeps the rows in the primary key's tree: a deal's value is one look-up (--by, listings).
+    # No index on record_id alone (migration 0014): every statement names the field too, and SQLite
+    # keeps the rows in the primary key's tree: a deal's value is one look-up (--by, listings).
     sqlite_with_rowid=False,
 )
