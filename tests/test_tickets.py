@@ -276,6 +276,35 @@ def test_support_per_customer_counts_the_tickets_on_the_customer_alone(opp, supp
     assert initech["cost_ratio"] == 0.024
 
 
+def test_support_per_value_of_a_deal_field(opp, supported):
+    """A group per value, in the field's order, the deals without one last; a deal field counts the
+    tickets on the won deals only (not Initech's own ticket)."""
+    opp("field", "add", "region", "--type", "choice", "--choices", "EMEA,AMER")
+    opp("edit", str(supported["euro"]), "--set", "region=EMEA")
+    rows = opp.json("report", "support", "--by", "Region", "--hourly-cost", "60")
+    assert [(r["key"], r["name"], r["won_value"], r["tickets"], r["hours"], r["cost"]) for r in rows] == [
+        ("EMEA", "EMEA", 3300, 1, 0.75, 45),
+        (None, "(not set)", 10000, 2, 3.5, 210),
+    ]
+    assert [r["key"] for r in opp.json("report", "support", "--by", "region", "--where", "region=EMEA")] == [
+        "EMEA"
+    ]
+    table = opp("report", "support", "--by", "region").stdout
+    assert "(not set)" in table and "EMEA" in table
+
+
+def test_support_per_value_of_a_customer_field_counts_their_own_tickets(opp, supported):
+    opp("field", "add", "tier", "--type", "choice", "--choices", "Gold,Silver", "--on", "customer")
+    opp("customer", "edit", "Initech", "--set", "tier=Gold")
+    opp("customer", "edit", "Hooli", "--set", "tier=Silver")
+    rows = opp.json("report", "support", "--by", "tier", "--hourly-cost", "60")
+    # Gold: Initech's won deal (2 tickets, 3.5 h) and the ticket on Initech alone (0.5 h), as --by customer
+    assert [(r["key"], r["won_value"], r["tickets"], r["hours"], r["cost"]) for r in rows] == [
+        ("Gold", 10000, 3, 4, 240),
+        ("Silver", 3300, 1, 0.75, 45),
+    ]
+
+
 def test_support_cost_comes_from_the_setting_and_is_null_without_one(opp, supported):
     rows = opp.json("report", "support")
     assert [(r["cost"], r["cost_ratio"]) for r in rows] == [(None, None), (None, None)]
@@ -299,7 +328,7 @@ def test_cost_ratio_rounds_half_up_to_four_decimals(opp):
 def test_support_period_and_bad_options(opp, supported):
     assert opp.json("report", "support", "--period", "2025") == []
     assert len(opp.json("report", "support", "--period", "2026Q1")) == 2
-    assert "deal or customer" in opp.fails(2, "report", "support", "--by", "month")
+    assert "deal or customer, or a custom field's name" in opp.fails(2, "report", "support", "--by", "month")
     assert "invalid hourly cost" in opp.fails(2, "report", "support", "--hourly-cost", "-5")
     assert "invalid hourly cost" in opp.fails(2, "config", "set", "support_hourly_cost", "lots")
     assert len(opp("report", "support", "-f", "csv").stdout.splitlines()) == 3

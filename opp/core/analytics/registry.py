@@ -310,15 +310,22 @@ REPORTS: tuple[Report, ...] = (
     Report(
         "support",
         "Support tickets, hours and their cost beside the value won, per deal or customer.",
-        "Per won deal closed in the period ({option:by} deal, the default) or per customer "
+        "Per won deal closed in the period ({option:by} deal, the default), per customer "
         "({option:by} customer, which "
-        "also counts the tickets filed on the customer alone, opened in the period): won_value in the "
+        "also counts the tickets filed on the customer alone, opened in the period), or per value of a "
+        "custom field ({option:by} region; a customer field counts its customers' own tickets too): "
+        "won_value in the "
         "reporting currency (converted as forecasts are), tickets, hours logged, cost = hours x the "
         "hourly cost ({option:hourly-cost}, else the support_hourly_cost setting; null when neither) rounded "
         "half up to the minor unit, and cost_ratio = cost / won_value rounded half up to 4 decimals.",
         "opp.core.work.support:support",
         options=(
-            Option("by", "deal (default) or customer.", choices=("deal", "customer")),
+            Option(
+                "by",
+                "deal (default) or customer, or a custom field's name.",
+                choices=("deal", "customer"),
+                fields=True,
+            ),
             _CLOSED_IN,
             _REPORTING_CURRENCY,
             Option("hourly_cost", "Cost of an hour of support, in the reporting currency."),

@@ -37,11 +37,14 @@ tt = schema.ticket_time
 
 GROUPS = ("deal", "customer")
 SETTING = "support_hourly_cost"
+#: The name of the row of the deals without a value of the field the report is split by.
+NOT_SET = "(not set)"
 
 
 @dataclass(frozen=True)
 class SupportRow(Record):
-    key: int
+    #: The deal's or the customer's id, or the custom field's value (null: not set).
+    key: int | str | None
     name: str
     currency: str
     won_value: Decimal
@@ -66,56 +69,105 @@ def support(
     hourly_cost: str | None = None,
     where: Sequence[str] | None = None,
 ) -> list[SupportRow]:
-    """Support cost beside won value, one row per won deal (``by`` deal, the default) or customer;
-    ``where`` keeps the deals whose custom fields hold."""
+    """Support cost beside won value, one row per won deal (``by`` deal, the default), per customer, or
+    per value of a custom field (of the deal, or of its customer); ``where`` keeps the deals whose
+    custom fields hold.
+
+    Per value of a field, ``key`` and ``name`` are the value (null, and ``(not set)``, for the deals
+    without one), in the field's order. A customer field counts, as ``by`` customer does, the tickets
+    filed on those deals' customers alone as well, in the group of the customer's value."""
     from opp.core.analytics.forecast import reporting_measures
+    from opp.core.fields import Defined, group_key, key_order
 
     group = (by or "deal").strip().lower()
-    if group not in GROUPS:
-        raise Invalid(f"cannot split the support report by {by!r}", hint="use " + " or ".join(GROUPS))
     with ctx.reading() as conn:
+        field: Defined | None = None
+        won_key: Any
+        won_joins: list[Any] = []
+        if group not in GROUPS:
+            grouping = group_key(conn, group, o)
+            if grouping is None:
+                raise Invalid(
+                    f"cannot split the support report by {by!r}",
+                    hint="use " + " or ".join(GROUPS) + ", or a custom field's name",
+                )
+            field, won_key, won_joins = grouping
         scope = Scope(status="won", period=period, dated="closed_at", where=where or ())
         deals = scope.resolve(conn, ctx).select(conn).deals
         converted = reporting_measures(conn, ctx, deals, currency)
         code = converted.currency
         per_hour = _hourly_cost(conn, hourly_cost)
-        key = o.c.id if group == "deal" else o.c.customer_id
-        name = o.c.title if group == "deal" else cu.c.name
+        source: Any = o.join(cu, cu.c.id == o.c.customer_id)
+        for rows_of_field, on in won_joins:
+            source = source.outerjoin(rows_of_field, on)
+        if field is None:
+            won_key = o.c.id if group == "deal" else o.c.customer_id
+        name = o.c.title if group == "deal" else cu.c.name if field is None else won_key
         won_rows = conn.execute(
-            deals.with_only_columns(key.label("key"), func.max(name).label("name"), func.sum(converted.value))
-            .select_from(o.join(cu, cu.c.id == o.c.customer_id))
-            .group_by(key)
-            .order_by(key)
+            deals.with_only_columns(
+                won_key.label("key"), func.max(name).label("name"), func.sum(converted.value)
+            )
+            .select_from(source)
+            .group_by(won_key)
         ).all()
         if not won_rows:
             return []
-        keys = [row[0] for row in won_rows]
         won_ids = deals.with_only_columns(o.c.id)
-        ticket_key = tk.c.opportunity_id if group == "deal" else tk.c.customer_id
-        on_deals = tk.c.opportunity_id.in_(won_ids)
-        covered: Any = on_deals
-        if group == "customer":
-            alone = and_(tk.c.opportunity_id.is_(None), tk.c.customer_id.in_(keys))
-            if period is not None:
-                window = parse_period(period, ctx.clock.today())
-                alone = and_(
-                    alone,
-                    tk.c.opened_at >= start_of_day_utc(window.start).replace(tzinfo=None),
-                    tk.c.opened_at < day_end_exclusive(window.end).replace(tzinfo=None),
-                )
-            covered = on_deals | alone
         hours = (
             select(tt.c.ticket_id, func.sum(tt.c.hundredths).label("hundredths"))
             .group_by(tt.c.ticket_id)
             .subquery("logged")
         )
-        ticket_rows = conn.execute(
-            select(ticket_key, func.count(), func.coalesce(func.sum(hours.c.hundredths), 0))
-            .select_from(tk.outerjoin(hours, hours.c.ticket_id == tk.c.id))
-            .where(covered)
-            .group_by(ticket_key)
-        ).all()
-    tickets = {row[0]: (row[1], int(row[2])) for row in ticket_rows}
+        figures = [func.count(), func.coalesce(func.sum(hours.c.hundredths), 0)]
+        on_deals = tk.c.opportunity_id.in_(won_ids)
+        alone = and_(
+            tk.c.opportunity_id.is_(None), tk.c.customer_id.in_(deals.with_only_columns(o.c.customer_id))
+        )
+        if period is not None:
+            window = parse_period(period, ctx.clock.today())
+            alone = and_(
+                alone,
+                tk.c.opened_at >= start_of_day_utc(window.start).replace(tzinfo=None),
+                tk.c.opened_at < day_end_exclusive(window.end).replace(tzinfo=None),
+            )
+        logged = tk.outerjoin(hours, hours.c.ticket_id == tk.c.id)
+        if field is None:
+            ticket_key = tk.c.opportunity_id if group == "deal" else tk.c.customer_id
+            covered = on_deals if group == "deal" else on_deals | alone
+            ticket_queries = [
+                select(ticket_key, *figures).select_from(logged).where(covered).group_by(ticket_key)
+            ]
+        else:
+            # The tickets on the won deals, in the group of their deal's value (or its customer's) ...
+            on_deal_source: Any = logged.join(o, o.c.id == tk.c.opportunity_id)
+            for rows_of_field, on in won_joins:
+                on_deal_source = on_deal_source.outerjoin(rows_of_field, on)
+            ticket_queries = [
+                select(won_key, *figures).select_from(on_deal_source).where(on_deals).group_by(won_key)
+            ]
+            if field.record == "customer":  # ... and those filed on their customers alone, as by customer
+                by_customer = group_key(conn, group, tk, alias="ticket_customer_field")
+                assert by_customer is not None  # the same field as above
+                _, customer_key, joins = by_customer
+                alone_source: Any = logged
+                for rows_of_field, on in joins:
+                    alone_source = alone_source.outerjoin(rows_of_field, on)
+                ticket_queries.append(
+                    select(customer_key, *figures)
+                    .select_from(alone_source)
+                    .where(alone)
+                    .group_by(customer_key)
+                )
+        tickets: dict[Any, tuple[int, int]] = {}
+        for query in ticket_queries:
+            for key_value, count, hundredths in conn.execute(query):
+                before = tickets.get(key_value, (0, 0))
+                tickets[key_value] = (before[0] + count, before[1] + int(hundredths))
+    if field is not None:
+        chosen = field
+        won_rows = sorted(won_rows, key=lambda row: key_order(chosen, row[0]))
+    else:
+        won_rows = sorted(won_rows, key=lambda row: row[0])
     found = []
     for key_value, label, won_minor in won_rows:
         count, hundredths = tickets.get(key_value, (0, 0))
@@ -127,7 +179,7 @@ def support(
         found.append(
             SupportRow(
                 key=key_value,
-                name=label,
+                name=label if label is not None else NOT_SET,
                 currency=code,
                 won_value=won,
                 tickets=count,
