@@ -157,7 +157,9 @@ def test_grouping_by_a_custom_field_looks_each_value_up_by_the_primary_key(
         assert grouped
         for plan in grouped:
             on_values = [line for line in plan if "field_values" in line]
-            assert on_values and all("PRIMARY KEY (field_id=? AND record_id=?)" in line for line in on_values), plan
+            assert on_values and all(
+                "PRIMARY KEY (field_id=? AND record_id=?)" in line for line in on_values
+            ), plan
     finally:
         ctx.close()
 

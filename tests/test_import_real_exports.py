@@ -190,7 +190,11 @@ def test_a_messy_export_with_custom_fields_imports_in_one_command(opp, tmp_path)
     }
     assert summary["columns_not_read"] == []
     problems = {row["line"]: (row["Opportunity ID"], row["error"]) for row in read_csv(rejects)}
-    assert problems["7"] == ("A-4", "unknown stage 'Negotiating'")
+    # The rejects file words the error as stderr does: a person fixing the file sees what to do.
+    assert problems["7"][0] == "A-4" and problems["7"][1].startswith(
+        "unknown stage 'Negotiating' (hint: map it to one of opp's stages with "
+        "--stage-map 'Negotiating=STAGE'"
+    )
     assert (
         "skipped line 7: unknown stage 'Negotiating' (hint: map it to one of opp's stages with "
         "--stage-map 'Negotiating=STAGE'" in outcome.stderr
@@ -402,7 +406,7 @@ def test_problem_rows_of_every_kind_go_to_the_rejects_file_with_their_line(opp, 
         ("Bad date", "5"),
         ("Too", "6"),
     ]
-    assert table[1][6] == "unknown stage 'Negotiating'"
+    assert table[1][6].startswith("unknown stage 'Negotiating' (hint: map it to one of opp's stages with")
     assert table[3][6].startswith("expected_close: ")
     # A row with more cells than the header keeps them all: the extra ones follow line and error.
     assert table[4] == [
@@ -433,7 +437,8 @@ def test_rejects_of_a_json_file_name_its_keys(opp, tmp_path):
     assert list(rows[0]) == ["Title", "Customer", "Stage", "Value", "line", "error"]
     assert rows[0] == {
         "Title": "B", "Customer": "Acme", "Stage": "nope", "Value": "12.5", "line": "2",
-        "error": "unknown stage 'nope'",
+        "error": "unknown stage 'nope' (hint: map it to one of opp's stages with --stage-map 'nope=STAGE' "
+        "(stages are lead, qualification, proposal, negotiation, closed-won, closed-lost))",
     }  # fmt: skip
     assert rows[1]["line"] == "3" and rows[1]["error"].startswith("expected an object")
 

@@ -262,6 +262,12 @@ def import_hint(error: OppError) -> str | None:
     return None
 
 
+def import_error_text(error: OppError) -> str:
+    """A row ``opp import`` left out, as one line (``MESSAGE (hint: HINT)``): what it says on stderr
+    and in the rejects file's ``error`` column."""
+    return error_text(error.message, import_hint(error) or error.hint)
+
+
 def report_opp_error(error: OppError, *, as_json: bool) -> int:
     message, hint = cli_wording(error)
     return report(message, exit_code=exit_code_of(error), hint=hint, as_json=as_json)

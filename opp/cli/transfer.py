@@ -283,6 +283,7 @@ def import_(
         require=importer.parse_fields([*given.get("require", []), *(require or [])], what="--require"),
         skip_invalid=skip_invalid,
         rejects=Path(rejects) if rejects is not None else None,
+        wording=errors.import_error_text,
         force=force,
     )
     source = sys.stdin.buffer if file == "-" else Path(file)
@@ -295,9 +296,7 @@ def import_(
         shown += 1
         if shown <= MAX_SKIPS_SHOWN:
             bar.close()
-            hint = errors.import_hint(skipped.error) or skipped.error.hint
-            text = f"opp import: skipped line {skipped.line}: {' '.join(skipped.error.message.split())}"
-            message(text + (f" (hint: {hint})" if hint else ""))
+            message(f"opp import: skipped line {skipped.line}: {errors.import_error_text(skipped.error)}")
 
     try:
         summary = importer.import_deals(ctx, source, options, progress=bar, on_skip=on_skip)

@@ -130,6 +130,9 @@ class ImportOptions:
     skip_invalid: bool = False  # leave problem rows out (and count them) instead of refusing the file
     rejects: Path | None = None  # with skip_invalid: the problem rows, as CSV with their line and error
     force: bool = False  # rejects may replace a file that is there
+    # How the rejects file words a row's error (the CLI adds its hint, naming its own options); the
+    # message alone when None.
+    wording: Callable[[OppError], str] | None = None
     # The demo's loader: create only (a ref already present is a conflict), handles only, stop at once.
     create_only: bool = False
     only_into_empty: bool = False
@@ -320,7 +323,11 @@ def import_deals(
             summary = run.summary()
             if options.rejects is not None:
                 written = write_rejects(
-                    options.rejects, run.rejects_columns(), run.rejected, force=options.force
+                    options.rejects,
+                    run.rejects_columns(),
+                    run.rejected,
+                    force=options.force,
+                    wording=options.wording,
                 )
             if options.dry_run:
                 raise _DryRun(summary)
@@ -337,12 +344,21 @@ def import_deals(
 
 
 def write_rejects(
-    target: Path, columns: list[tuple[str, str]], rejected: list[Skipped], *, force: bool
+    target: Path,
+    columns: list[tuple[str, str]],
+    rejected: list[Skipped],
+    *,
+    force: bool,
+    wording: Callable[[OppError], str] | None = None,
 ) -> Path:
     """The rows left out, as CSV: the file's own columns (``columns``: each column's key in a row's
     cells and its name as the file wrote it) with each row's cells exactly as read, then ``line`` and
-    ``error``. A short row is padded with empty cells; a long row's extra cells follow ``error``."""
+    ``error`` (worded by ``wording``, else the message). A short row is padded with empty cells; a long
+    row's extra cells follow ``error``."""
     import csv  # only an import that asks for a rejects file writes CSV
+
+    def worded(error: OppError) -> str:
+        return wording(error) if wording is not None else error.message
 
     width = len(columns)
 
@@ -356,7 +372,7 @@ def write_rejects(
                     cells = list(row.raw) + [""] * (width - len(row.raw))
                 else:
                     cells = [row.cells.get(key, "") for key, _ in columns]
-                writer.writerow([*cells[:width], skipped.line, skipped.error.message, *cells[width:]])
+                writer.writerow([*cells[:width], skipped.line, worded(skipped.error), *cells[width:]])
 
     return write_file(target, fill, force=force)
 
