@@ -132,6 +132,26 @@ def test_undo_of_an_import_removes_created_deals_and_restores_updated_ones(opp, 
     assert opp.json("show", deal)["value"] == 1000.00
 
 
+def test_undo_of_an_import_removes_the_customers_it_made(opp, tmp_path, deal):
+    """As ``customer add`` is undone: the customers the import created go with its deals, the ones that
+    were there stay; one another user gave a deal since keeps the import from being undone."""
+    path = tmp_path / "deals.csv"
+    path.write_text(
+        "title,customer,value\nOne,Initech,1\nTwo,Fresh Org,2\nThree,Fresh Org,3\nFour,Other Org,4\n",
+        encoding="utf-8",
+    )
+    before = sorted(c["name"] for c in opp.json("customer", "list"))
+    assert opp("import", path, "-o", "json").json()["customers_created"] == 2
+    assert opp.json("undo")["events"] == 6  # four deals created, two customers
+    assert sorted(c["name"] for c in opp.json("customer", "list")) == before
+    assert [d["id"] for d in opp.json("list")] == [deal]
+
+    opp("import", path)
+    opp("create", "Theirs", "--org", "Fresh Org", "--value", "9", OPP_USER="sam")
+    assert "has opportunities since" in opp.fails(4, "undo")
+    assert {"Fresh Org", "Other Org"} <= {c["name"] for c in opp.json("customer", "list")}
+
+
 def test_nothing_to_undo_is_refused(opp):
     assert "nothing to undo" in opp.fails(4, "undo")
 

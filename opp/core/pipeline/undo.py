@@ -69,10 +69,13 @@ def undo_last(ctx: Context) -> UndoResult:
         for deal_id, deal_events in sorted(by_deal.items()):
             _check_undoable(uow.conn, deal_id, deal_events, ctx.actor)
         customer_events = customers.customer_events(uow.conn, command["id"])
+        # The customers the command added (customer add, an import) go last, once its deals are gone.
+        added = [event for event in customer_events if event["action"] == "created"]
         if customer_events:
             customers.check_customers_undoable(uow.conn, customer_events, ctx.actor, _reverted_commands())
             # First: a customer merged away must exist again before its deals go back to it.
-            customers.revert_customer_events(uow, customer_events, note=f"undid {label}")
+            changed = [event for event in customer_events if event["action"] != "created"]
+            customers.revert_customer_events(uow, changed, note=f"undid {label}")
         restored, removed = [], []
         for deal_id, deal_events in sorted(by_deal.items()):
             if any(event["action"] == "created" for event in deal_events):
@@ -84,6 +87,7 @@ def undo_last(ctx: Context) -> UndoResult:
         from opp.core.work.undo import revert_unlinked
 
         revert_unlinked(uow, command["id"])
+        customers.revert_customer_events(uow, added, note=f"undid {label}")
         uow.conn.execute(update(cm).where(cm.c.id == command["id"]).values(undone_by=uow.command_id()))
         return UndoResult(
             command=command["id"],

@@ -30,7 +30,18 @@ from itertools import islice
 from pathlib import Path
 from typing import IO
 
-from sqlalchemy import Connection, RowMapping, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    RowMapping,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 
 from opp.core import settings
 from opp.core.context import Context, UnitOfWork
@@ -524,7 +535,7 @@ class _Import:
         self.first_problem: OppError | None = None
         self.more_problems = False
         self.rejected: list[Skipped] = []
-        self.made_customers: list[int] = []  # with skip_invalid: the customers made, for _drop_unused
+        self.made_customers: list[int] = []  # the customers made (their "created" events, _drop_unused)
         self.skipped = self.blank_rows = self.probability_adjusted = 0
         self.created = self.updated = self.unchanged = 0
         self.customers_created = self.users_created = 0
@@ -879,6 +890,25 @@ class _Import:
             raise ImportRejected(self.problems, more=self.more_problems, first=self.first_problem)
         if self.skipped:
             self._drop_unused()
+        self._record_made_customers()
+
+    def _record_made_customers(self) -> None:
+        """A ``created`` event in each new customer's history, under this command, as ``customer add``
+        writes: ``opp undo`` of the import removes the customers it made along with its deals."""
+        conn, uow = self.uow.conn, self.uow
+        made = self.made_customers
+        for start in range(0, len(made), _LOOKUP_CHUNK):
+            chunk = made[start : start + _LOOKUP_CHUNK]
+            created = select(
+                cu.c.id,
+                literal(uow.command_id()),
+                literal(uow.at, DateTime),
+                literal(uow.actor),
+                literal("created"),
+                cu.c.name,
+            ).where(cu.c.id.in_(chunk))
+            columns = ["customer_id", "command_id", "at", "actor", "action", "new"]
+            conn.execute(insert(schema.customer_history).from_select(columns, created))
 
     def _drop_unused(self) -> None:
         """Remove the customers this import made for rows that were then skipped (a row is checked
@@ -1140,8 +1170,7 @@ class _Import:
             ],
         )
         self.customers_created += len(made)
-        if self.options.skip_invalid:
-            self.made_customers.extend(ids)
+        self.made_customers.extend(ids)
         cache = self.customers
         for key, found in zip(keys, chosen, strict=True):
             cache[key] = found if found > 0 else ids[-found - 1]
@@ -1174,8 +1203,7 @@ class _Import:
                 at=self.uow.at,
             )
             self.customers_created += 1
-            if self.options.skip_invalid:
-                self.made_customers.append(found)
+            self.made_customers.append(found)
         self.customers[key] = found  # _find_customers keeps the cache within its limit
         return found
 
