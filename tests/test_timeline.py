@@ -33,7 +33,7 @@ def test_a_deals_timeline_tells_everything_oldest_first(opp, story):
     assert list(entries[0]) == ENTRY_KEYS
     assert [e["at"] for e in entries] == sorted(e["at"] for e in entries)
     kinds = [(e["type"], e["text"]) for e in entries]
-    assert kinds[0] == ("deal", "created 'Initech - TPS audit' in lead at 1000.00 USD")
+    assert kinds[0] == ("deal", "created 'Initech - TPS audit' in lead at 1,000.00 USD")
     assert ("deal", "title: Initech - TPS audit → Initech - big audit") in kinds
     assert ("note", "note: Met the CFO") in kinds
     assert ("task", "task 1 added: Send the proposal (for dana, due 2026-03-12)") in kinds
@@ -73,6 +73,18 @@ def test_a_customers_timeline_covers_its_deals_and_its_tickets_alone(opp, story)
     ]
     assert [e["at"] for e in entries] == sorted(e["at"] for e in entries)
     assert opp.json("timeline", "--customer", "Hooli")[0]["opportunity_id"] == other
+
+
+def test_changed_fields_read_as_tables_show_them(opp):
+    """An amount with thousands separators, a probability with %, a deal field named in words."""
+    deal = opp.json("create", "Hooli - rollout", "--org", "Initech", "--value", "1000")["id"]
+    opp("edit", deal, "--value", "12500.5", "--probability", "40", "--close", "2027-01-31")
+    texts = [e["text"] for e in opp.json("timeline", deal)]
+    assert texts[1:] == [
+        "value: 1,000.00 → 12,500.50",
+        "probability: 15% → 40%",
+        "expected close: — → 2027-01-31",
+    ]
 
 
 def test_undone_changes_appear_with_their_undo(opp, story):

@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -33,6 +34,8 @@ from sqlalchemy import (
 
 from opp.core.context import Context
 from opp.core.dates import parse_date, start_of_day_utc
+from opp.core.money.amounts import format_money
+from opp.core.pipeline.codec import FIELDS
 from opp.core.records import Record
 from opp.core.refs import aware, parse_id
 from opp.core.work.codec import COMPANIONS, TASK_ADDED, TICKET_HOURS, TICKET_OPENED
@@ -229,7 +232,24 @@ def describe(event: Any, *, lone: bool = False) -> str:
         return _contact(old, new)
     if action == "undo":
         return note or "undo"
-    return f"{field}: {_shown(old)} → {_shown(new)}{suffix}"
+    return f"{_field_name(field)}: {_shown_as(field, old)} → {_shown_as(field, new)}{suffix}"
+
+
+def _field_name(field: str | None) -> str:
+    """A deal field as people say it (``expected close``); a custom field's name as defined."""
+    return (field or "").replace("_", " ") if field in FIELDS else field or ""
+
+
+def _shown_as(field: str | None, text: str | None) -> str:
+    """A value as tables show it: an amount with thousands separators, a probability with ``%``."""
+    if text is not None and field == "value":
+        try:
+            return format_money(Decimal(text))
+        except ArithmeticError:
+            return text
+    if text is not None and field == "probability":
+        return f"{text}%"
+    return _shown(text)
 
 
 def _contact(old: str | None, new: str | None) -> str:
@@ -270,7 +290,7 @@ def _created(snapshot: str | None) -> str:
     if stage:
         parts.append(f"in {stage}")
     if value is not None and fields.get("currency"):
-        parts.append(f"at {value} {fields['currency']}")
+        parts.append(f"at {_shown_as('value', str(value))} {fields['currency']}")
     return " ".join(parts)
 
 
