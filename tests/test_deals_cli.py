@@ -408,6 +408,20 @@ def test_list_sort_and_limit(board):
     assert ids(board, "--limit", "1") == [1]
 
 
+def test_list_offset_pages_through_the_same_order(board):
+    """``--offset N`` skips the first N of the order asked; pages put together are the whole list."""
+    whole = ids(board, "--status", "all", "--sort", "-value")
+    pages = [
+        ids(board, "--status", "all", "--sort", "-value", "--offset", str(at), "--limit", "2")
+        for at in (0, 2, 4)
+    ]
+    assert [deal for page in pages for deal in page] == whole
+    assert ids(board, "--offset", "1") == [2, 5]
+    assert [deal["id"] for deal in board.json("list", "--offset", "2")] == [5]
+    assert ids(board, "--offset", "3") == []
+    assert "no opportunities match" in board("list", "--offset", "9").stderr
+
+
 @pytest.mark.parametrize(
     ("args", "code", "fragment"),
     [
@@ -420,6 +434,8 @@ def test_list_sort_and_limit(board):
         (["--from", "2026-06-01", "--to", "2026-05-01"], 2, "is after --to"),
         (["--sort", "colour"], 2, "cannot sort by 'colour'"),
         (["--limit", "0"], 2, "--limit must be a positive number"),
+        (["--offset", "-1"], 2, "the offset must not be negative"),
+        (["--offset", "many"], 2, "'many' is not a whole number"),
         (["--status", "pending"], 2, "unknown status 'pending'"),
         (["--stage", "nope"], 2, "unknown stage 'nope'"),
         (["--from", "01/02/2026"], 2, "ambiguous date"),

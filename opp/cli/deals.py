@@ -24,6 +24,7 @@ from opp.cli.options import (
     IdArg,
     IdsArg,
     LimitOpt,
+    OffsetOpt,
     ProbabilityOpt,
     RawOpt,
     RecordFormatOpt,
@@ -164,6 +165,7 @@ def list_(
     ] = False,
     sort: SortOpt = None,
     limit: LimitOpt = None,
+    offset: OffsetOpt = None,
     as_of: AsOfOpt = None,
     where: WhereOpt = None,
     raw: RawOpt = False,
@@ -175,7 +177,7 @@ def list_(
     scope = filters.scope(without_task=without_task, as_of=as_of, where=where or ())
     # --format ids reads only the ids: no record is built for a deal whose id alone is printed.
     read = deals.stream_deal_ids if fmt is Format.ids else deals.stream_deals
-    found = read(state.context(), scope, sort=sort, limit=limit)
+    found = read(state.context(), scope, sort=sort, limit=limit, offset=offset)
     from opp.core.records import Opportunity
 
     columns = deal_columns() if fmt is Format.table else DEAL_COLUMNS

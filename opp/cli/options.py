@@ -241,6 +241,12 @@ OutOpt = Annotated[
 ]
 ForceOpt = Annotated[bool, typer.Option("--force", help="With --out: replace FILE if it exists.")]
 LimitOpt = Annotated[int | None, typer.Option("--limit", metavar="N", help="At most N deals.")]
+OffsetOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--offset", metavar="N", help="Skip the first N deals (a next page: --offset 50 --limit 50)."
+    ),
+]
 RawOpt = Annotated[
     bool, typer.Option("--raw", help="In CSV, leave cells starting with = + - @ unguarded (no ' prefix).")
 ]

@@ -501,7 +501,10 @@ def build_filter(
             details={"value": limit},
         )
     if offset is not None and offset < 0:
-        raise Invalid(f"the offset must not be negative, not {offset}")
+        raise Invalid(
+            f"the offset must not be negative, not {offset}",
+            hint="--offset N skips the first N deals; 0 skips none",
+        )
     resolved = scope.resolve(conn, ctx)
     close = None if resolved.status == "open" else close_date(conn.dialect.name)
     terms = sort_terms(sort, lambda: _amounts_in_reporting_currency(conn, ctx, resolved), close=close)
@@ -548,11 +551,12 @@ def stream_deal_ids(
     *,
     sort: str | None = None,
     limit: int | None = None,
+    offset: int | None = None,
     **filters: Any,
 ) -> Iterator[int]:
     """:func:`stream_deals`, only the ids (:func:`iter_deal_ids`)."""
     with ctx.reading() as conn:
-        where = build_filter(conn, ctx, scope_of(scope, **filters), sort=sort, limit=limit)
+        where = build_filter(conn, ctx, scope_of(scope, **filters), sort=sort, limit=limit, offset=offset)
         yield from iter_deal_ids(conn, where)
 
 
