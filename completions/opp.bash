@@ -41,7 +41,7 @@
 #   opp import --currency --customer-kind --date-order --default-customer --dry-run --force --format --ignore --map --output-format --profile --raw --rejects --require --skip-invalid --stage-map
 #   opp invoice list --customer --deal --format --period
 #   opp invoice show --force --format --out
-#   opp list --as-of --assignee --customer --format --from --limit --overdue --period --raw --search --sort --stage --status --to --unassigned --where --without-task
+#   opp list --as-of --assignee --customer --format --from --limit --offset --overdue --period --raw --search --sort --stage --status --to --unassigned --where --without-task
 #   opp note --format --kind
 #   opp notes --customer --format --kind --limit --search
 #   opp pipeline --as-of --assignee --board --cards --currency --format --where
