@@ -69,6 +69,20 @@ def _load(ctx: Context, currencies: list[str]) -> None:
         conn.execute(insert(schema.opportunities), rows)
 
 
+def with_regions(ctx: Context, value_sql: str, *, held: str = "1 = 1") -> None:
+    """The choice field ``region`` (EMEA or APAC), set to ``value_sql`` on the deals ``held`` says."""
+    from opp.core.fields import add_field
+
+    add_field(ctx, "region", type="choice", choices="EMEA,APAC")
+    with ctx.store.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO field_values (field_id, record_id, text_value)"
+                f" SELECT 1, id, {value_sql} FROM opportunities WHERE {held}"
+            )
+        )
+
+
 def _plans(ctx: Context, call: Callable[[Context], Any]) -> list[tuple[str, list[str]]]:
     """Each query on the deals the call ran, with SQLite's plan for it."""
     statements: list[tuple[str, Any]] = []
@@ -121,21 +135,12 @@ def test_grouping_by_a_custom_field_looks_each_value_up_by_the_primary_key(
 ):
     """``forecast --by region``: one search of field_values' primary key (field_id, record_id) per deal,
     which holds the value (migration 0014 dropped the index on record_id that SQLite took instead)."""
-    from opp.core.fields import add_field
-
     restore(opp_template)
     ctx = open_context(str(db_path), actor="dana", clock=Clock.from_env_value(NOW))
     try:
         _load(ctx, ["USD", "EUR"])
-        add_field(ctx, "region", type="choice", choices="EMEA,APAC")
+        with_regions(ctx, "CASE WHEN id % 3 = 0 THEN 'APAC' ELSE 'EMEA' END", held="id % 4 != 0")
         with ctx.store.engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO field_values (field_id, record_id, text_value)"
-                    " SELECT 1, id, CASE WHEN id % 3 = 0 THEN 'APAC' ELSE 'EMEA' END FROM opportunities"
-                    " WHERE id % 4 != 0"
-                )
-            )
             conn.execute(text("ANALYZE" if analyzed else "DROP TABLE IF EXISTS sqlite_stat1"))
             if analyzed:  # the statistics of the bench's million deals, 750,000 of them with a region
                 for index, stat in (

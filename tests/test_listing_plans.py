@@ -13,10 +13,9 @@ from sqlalchemy import event, text
 
 from opp.core.clock import Clock
 from opp.core.context import Context, open_context
-from opp.core.fields import add_field
 from opp.core.pipeline.deals import list_deals
 from tests.conftest import NOW
-from tests.test_aggregate_plans import _load
+from tests.test_aggregate_plans import _load, with_regions
 
 PAGES = {
     "open deals": {},
@@ -53,14 +52,8 @@ def test_a_page_of_open_deals_walks_the_status_id_index_unsorted(restore, opp_te
     ctx = open_context(str(db_path), actor="dana", clock=Clock.from_env_value(NOW))
     try:
         _load(ctx, ["USD"])
-        add_field(ctx, "region", type="choice", choices="EMEA,APAC")
+        with_regions(ctx, "'EMEA'")
         with ctx.store.engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO field_values (field_id, record_id, text_value)"
-                    " SELECT 1, id, 'EMEA' FROM opportunities"
-                )
-            )
             conn.execute(text("ANALYZE" if analyzed else "DROP TABLE IF EXISTS sqlite_stat1"))
         for name, filters in PAGES.items():
             plans = _page_plans(ctx, **filters)
