@@ -503,7 +503,7 @@ def build_filter(
     if offset is not None and offset < 0:
         raise Invalid(
             f"the offset must not be negative, not {offset}",
-            hint="--offset N skips the first N deals; 0 skips none",
+            hint="an offset of N skips the first N deals; 0 skips none",
         )
     resolved = scope.resolve(conn, ctx)
     close = None if resolved.status == "open" else close_date(conn.dialect.name)
