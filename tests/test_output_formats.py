@@ -291,6 +291,18 @@ def test_a_streamed_table_cuts_a_later_cell_wider_than_its_column(capsys, monkey
     ]
 
 
+def test_a_streamed_table_with_wide_writes_a_later_cell_whole(capsys, monkeypatch):
+    """``--wide`` promises every cell whole: past the first chunk too (the row's next cells move right)."""
+    from opp.cli import render
+
+    monkeypatch.setattr(render, "TABLE_CHUNK", 2)
+    monkeypatch.setattr(render, "WIDE", True)
+    rows = [{"id": 1, "title": "short"}, {"id": 2, "title": "tiny"}, {"id": 3, "title": "much longer title"}]
+    columns = [render.Column("id", "id"), render.Column("title", "title", 8)]
+    render.emit(iter(rows), "table", columns=columns)
+    assert capsys.readouterr().out.splitlines()[-1] == "3     much longer title"
+
+
 @pytest.mark.parametrize("fmt", ["json", "jsonl", "csv", "ids", "table"])
 def test_an_empty_stream_prints_what_an_empty_list_prints(capsys, fmt):
     from opp.cli import render

@@ -515,7 +515,8 @@ def csv_header(record_type: type) -> list[str]:
 def _write_table(rows: Iterator[Any], columns: Sequence[Column], out: TextIO) -> None:
     """A table laid out by tabulate from its first :data:`TABLE_CHUNK` rows; any further rows (a
     listing of every deal) are written as they come in the same column widths, a longer cell cut
-    with "…", so that a table of a million rows is never held in memory.
+    with "…" (whole with ``--wide``, which promises every cell whole: it pushes the rest of its row
+    to the right), so that a table of a million rows is never held in memory.
 
     ``rows`` are dicts or records: a record of a plain record class (see :func:`_plain_record_type`)
     has its cells read from its attributes, never made a dict (the same values: its ``as_dict`` is
@@ -555,7 +556,7 @@ def _write_table(rows: Iterator[Any], columns: Sequence[Column], out: TextIO) ->
         for value, (_, _, cut, width) in zip(values, laid_out, strict=True):
             as_text = text_of(type(value))
             cell = as_text(value) if as_text is not None else str(_cell(plain(value), None))
-            if len(cell) > cut:
+            if len(cell) > cut and not WIDE:
                 cell = cell[: cut - 1] + "…"
             cells.append(cell.ljust(width))
         lines.append("  ".join(cells).rstrip() + "\n")
