@@ -658,63 +658,11 @@ class Work:
                 assignee = owner if rng.random() < 0.85 else rng.choice(handles)
                 title = rng.choice(TASK_TITLES)
                 done_at = _between(rng, at, end) if done else None
-                tasks.append(
-                    {
-                        "id": task_id,
-                        "opportunity_id": deal_id,
-                        "title": title,
-                        "due": due,
-                        "assignee": assignee,
-                        "status": "done" if done else "open",
-                        "created_at": at,
-                        "done_at": done_at,
-                    }
+                task, task_events = _task_rows(
+                    task_id, deal_id, command_id, title, due, assignee, at, done_at
                 )
-                when = f", due {due.isoformat()}" if due is not None else ""
-                events.append(
-                    _work_event(
-                        deal_id,
-                        command_id,
-                        at,
-                        assignee,
-                        "task",
-                        "task",
-                        None,
-                        title,
-                        f"for {assignee}{when}",
-                        task_id=task_id,
-                    )
-                )
-                if done_at is not None:
-                    note = f"task {task_id} done"
-                    events.append(
-                        _work_event(
-                            deal_id,
-                            command_id,
-                            done_at,
-                            assignee,
-                            "task",
-                            "task_status",
-                            "open",
-                            "done",
-                            note,
-                            task_id=task_id,
-                        )
-                    )
-                    events.append(
-                        _work_event(
-                            deal_id,
-                            command_id,
-                            done_at,
-                            assignee,
-                            "task",
-                            "task_done_at",
-                            None,
-                            instant_text(done_at),
-                            note,
-                            task_id=task_id,
-                        )
-                    )
+                tasks.append(task)
+                events += task_events
             # Contacts: an individual on some deals, in a role.
             if self.individuals and rng.random() < 0.15:
                 person = rng.choice(self.individuals)
@@ -1053,54 +1001,51 @@ def bench_rep_rows(
         at = REFERENCE_NOW - timedelta(seconds=50)
         done_at = REFERENCE_NOW - timedelta(seconds=10) if done else None
         title = TASK_TITLES[i % len(TASK_TITLES)]
-        tasks.append(
-            {
-                "id": task_id,
-                "opportunity_id": deal_id,
-                "title": title,
-                "due": due,
-                "assignee": BENCH_REP,
-                "status": "done" if done else "open",
-                "created_at": at,
-                "done_at": done_at,
-            }
-        )
-        when = f", due {due.isoformat()}" if due is not None else ""
-        events.append(
-            _work_event(
-                deal_id,
-                command_id,
-                at,
-                BENCH_REP,
-                "task",
-                "task",
-                None,
-                title,
-                f"for {BENCH_REP}{when}",
-                task_id=task_id,
-            )
-        )
-        if done_at is not None:
-            note = f"task {task_id} done"
-            for field, old, new in (
-                ("task_status", "open", "done"),
-                ("task_done_at", None, instant_text(done_at)),
-            ):
-                events.append(
-                    _work_event(
-                        deal_id,
-                        command_id,
-                        done_at,
-                        BENCH_REP,
-                        "task",
-                        field,
-                        old,
-                        new,
-                        note,
-                        task_id=task_id,
-                    )
-                )
+        task, task_events = _task_rows(task_id, deal_id, command_id, title, due, BENCH_REP, at, done_at)
+        tasks.append(task)
+        events += task_events
     return user, tasks, events
+
+
+def _task_rows(
+    task_id: int,
+    deal_id: int,
+    command_id: int,
+    title: str,
+    due: date | None,
+    assignee: str,
+    at: datetime,
+    done_at: datetime | None,
+) -> tuple[dict, list[dict]]:
+    """A task's row and its history events: added, and (when done) its status and done time, as
+    ``opp task add`` and ``opp task done`` write them."""
+    task = {
+        "id": task_id,
+        "opportunity_id": deal_id,
+        "title": title,
+        "due": due,
+        "assignee": assignee,
+        "status": "done" if done_at is not None else "open",
+        "created_at": at,
+        "done_at": done_at,
+    }
+    when = f", due {due.isoformat()}" if due is not None else ""
+    added = f"for {assignee}{when}"
+    events = [
+        _work_event(deal_id, command_id, at, assignee, "task", "task", None, title, added, task_id=task_id)
+    ]
+    if done_at is not None:
+        note = f"task {task_id} done"
+        for field, old, new in (
+            ("task_status", "open", "done"),
+            ("task_done_at", None, instant_text(done_at)),
+        ):
+            events.append(
+                _work_event(
+                    deal_id, command_id, done_at, assignee, "task", field, old, new, note, task_id=task_id
+                )
+            )
+    return task, events
 
 
 def add_bench_rep(conn, deals: int, seed: int) -> None:
