@@ -100,15 +100,19 @@ def support(
         source: Any = o.join(cu, cu.c.id == o.c.customer_id)
         for rows_of_field, on in won_joins:
             source = source.outerjoin(rows_of_field, on)
-        if field is None:
-            won_key = o.c.id if group == "deal" else o.c.customer_id
-        name = o.c.title if group == "deal" else cu.c.name if field is None else won_key
+        if field is not None:
+            name = won_key  # a value names itself
+        elif group == "deal":
+            won_key, name = o.c.id, o.c.title
+        else:
+            won_key, name = o.c.customer_id, cu.c.name
         won_rows = conn.execute(
             deals.with_only_columns(
                 won_key.label("key"), func.max(name).label("name"), func.sum(converted.value)
             )
             .select_from(source)
             .group_by(won_key)
+            .order_by(won_key)  # by id; a field's few values are put in its own order below
         ).all()
         if not won_rows:
             return []
@@ -166,8 +170,6 @@ def support(
     if field is not None:
         chosen = field
         won_rows = sorted(won_rows, key=lambda row: key_order(chosen, row[0]))
-    else:
-        won_rows = sorted(won_rows, key=lambda row: row[0])
     found = []
     for key_value, label, won_minor in won_rows:
         count, hundredths = tickets.get(key_value, (0, 0))
