@@ -300,9 +300,7 @@ def deals_query(conn: Connection, where: DealFilter) -> Select[Any]:
             select(
                 chosen.where(o.c.stage == key)
                 .order_by(*where.sort, o.c.id)
-                # Written into the statement: with a bound LIMIT SQLite may walk the whole index on
-                # expected_close in order, for a stage of few deals or none, instead of this stage's.
-                .limit(literal(where.per_stage, literal_execute=True))
+                .limit(_written(where.per_stage))
                 .subquery()
                 .c.id
             )
@@ -328,11 +326,7 @@ def deals_query(conn: Connection, where: DealFilter) -> Select[Any]:
             # planner to walk an index instead of looking the few deals up).
             return _deal_select().where(o.c.id.in_(page)).order_by(*where.sort, o.c.id)
         query = query.order_by(*where.sort, o.c.id)
-    if where.limit is not None:
-        query = query.limit(where.limit)
-    if where.offset:
-        query = query.offset(where.offset)
-    return over(query, deal_source(conn, where.as_of))
+    return over(_paged(query, where), deal_source(conn, where.as_of))
 
 
 def _conditions(conn: Connection, where: DealFilter) -> list[ColumnElement[bool]]:
@@ -373,8 +367,22 @@ def page_ids_query(conn: Connection, where: DealFilter) -> Select[Any] | None:
     # The tables the filter and the order read, besides the deals' (a search reads the customers').
     if list(chosen.add_columns(*where.sort).get_final_froms()) != [o]:
         return None
-    chosen = chosen.order_by(*where.sort, o.c.id).limit(where.limit)
-    return chosen.offset(where.offset) if where.offset else chosen
+    return _paged(chosen.order_by(*where.sort, o.c.id), where)
+
+
+def _written(count: int) -> ColumnElement[int]:
+    """A LIMIT or OFFSET written into the statement when it runs, not bound: told only "some number",
+    SQLite plans for a long page, and may walk the whole index on the sort column (expected_close,
+    for the most overdue deals first) reading each deal to test the filter, where the index on the
+    filter and the sort together gives a short page at once (0.4 s against 1 ms at a million deals)."""
+    return literal(count, literal_execute=True)
+
+
+def _paged(query: Select[Any], where: DealFilter) -> Select[Any]:
+    """``query`` limited to the filter's page (its ``limit`` and ``offset``), if it has one."""
+    if where.limit is not None:
+        query = query.limit(_written(where.limit))
+    return query.offset(_written(where.offset)) if where.offset else query
 
 
 def _page_ids(conn: Connection, where: DealFilter) -> list[int] | None:
