@@ -1,6 +1,7 @@
-"""``opp import`` at its batch boundaries: the rows of a batch, of a multi-row INSERT and of the search
-index written at the end of the import (see opp.core.transfer.importer, opp.store.dialect.insert_rows
-and opp.store.search.bulk_insert). Every deal gets its ``created`` event and its place in the search
+"""``opp import`` at its batch boundaries: the rows of a batch, of a multi-row INSERT, of the search
+index written at the end of the import and of the indexes built again at its end (see
+opp.core.transfer.importer, opp.store.dialect.insert_rows, opp.store.search.bulk_insert and
+opp.store.indexes). Every deal gets its ``created`` event and its place in the search
 index however the rows fall into batches, and a bad row in a later batch leaves nothing of the earlier
 ones behind. SQLite and PostgreSQL (OPP_TEST_DATABASE_URL)."""
 
@@ -13,7 +14,7 @@ from sqlalchemy import text
 
 from opp.core.transfer import importer
 from opp.core.transfer.importer import BATCH_SIZE, ImportOptions, import_deals
-from opp.store import dialect
+from opp.store import dialect, indexes
 from tests.conftest import BACKEND
 from tests.test_import import row, write
 from tests.test_search_index import assert_index_agrees, listed
@@ -50,6 +51,13 @@ def triggers(cli) -> list[str]:
     ]
 
 
+def index_sql(cli) -> list[tuple]:
+    """Every index of the database with its SQL (SQLite; none on PostgreSQL)."""
+    if BACKEND != "sqlite":
+        return []
+    return query(cli, "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name")
+
+
 def assert_every_deal_imported(cli, count: int) -> None:
     """``count`` deals, each with its one ``created`` event, each found by a search for its title."""
     deals = query(cli, "SELECT id, external_ref FROM opportunities ORDER BY id")
@@ -74,20 +82,24 @@ def assert_every_deal_imported(cli, count: int) -> None:
 
 @pytest.fixture
 def small_batches(monkeypatch):
-    """Batches of SMALL rows, and multi-row INSERTs of 2 rows, so that boundaries come quickly."""
+    """Batches of SMALL rows, and multi-row INSERTs of 2 rows, so that boundaries come quickly; the
+    deals' and events' indexes dropped for the import (and built at its end) from 2 rows written."""
     batches = importer._batches
     monkeypatch.setattr(importer, "_batches", lambda found, _size: batches(found, SMALL))
     monkeypatch.setattr(dialect, "_ROWS_PER_INSERT", 2)
+    monkeypatch.setattr(indexes, "AT_LEAST", 2)
 
 
 @pytest.mark.parametrize("count", [1, SMALL - 1, SMALL, SMALL + 1, 2 * SMALL, 2 * SMALL + 1])
 def test_every_deal_gets_its_event_and_its_search_entry_at_any_batch_boundary(
     opp, tmp_path, small_batches, count
 ):
-    before = triggers(opp)
+    before = triggers(opp), index_sql(opp)
     opp("import", write(tmp_path, *rows(count)))
     assert_every_deal_imported(opp, count)
-    assert triggers(opp) == before
+    assert (triggers(opp), index_sql(opp)) == before
+    if BACKEND == "sqlite":
+        assert query(opp, "PRAGMA integrity_check") == [("ok",)]  # each index holds every row
 
 
 @pytest.mark.parametrize("count", [BATCH_SIZE, BATCH_SIZE + 1])
@@ -103,12 +115,12 @@ def test_a_bad_row_in_a_later_batch_leaves_the_database_and_its_index_as_they_we
     opp("import", write(tmp_path, row(1, title="Already There")))  # a deal the file updates
     lines = rows(2 * SMALL + 2)
     lines[bad - 2] = row(bad, value="lots")  # line ``bad``: the header is line 1
-    before = triggers(opp)
+    before = triggers(opp), index_sql(opp)
     check = unchanged()  # every table, the search index's own included
     error = opp.fails(2, "import", write(tmp_path, *lines))
     assert f"line {bad}: " in error
     check()
-    assert triggers(opp) == before
+    assert (triggers(opp), index_sql(opp)) == before
     assert listed(opp, "batch deal") == []
     created = opp.json("create", "Made After The Failure", "--org", "Acme Corp")["id"]
     assert listed(opp, "after the failure") == [created]  # the insert trigger is back at work
@@ -116,11 +128,11 @@ def test_a_bad_row_in_a_later_batch_leaves_the_database_and_its_index_as_they_we
 
 
 def test_a_dry_run_leaves_the_index_and_its_triggers_as_they_were(opp, tmp_path, unchanged, small_batches):
-    before = triggers(opp)
+    before = triggers(opp), index_sql(opp)
     check = unchanged()
     opp("import", "--dry-run", write(tmp_path, *rows(2 * SMALL + 1)))
     check()
-    assert triggers(opp) == before
+    assert (triggers(opp), index_sql(opp)) == before
 
 
 def test_skipped_rows_and_the_customers_made_for_them_leave_no_search_entry(opp, tmp_path, small_batches):
@@ -219,3 +231,55 @@ def test_the_search_index_is_written_once_at_the_end_of_an_import(ctx, tmp_path,
         i for i, s in enumerate(statements) if s.startswith("INSERT INTO history")
     )
     assert sum(s.startswith("CREATE TRIGGER deals_fts_insert") for s in statements) == 1
+
+
+def _statements_of_import(ctx, path: Path, **options) -> list[str]:
+    from sqlalchemy import event
+
+    statements: list[str] = []
+    engine = ctx.store.engine
+
+    def seen(_conn, _cursor, statement, *_rest):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        import_deals(ctx, path, ImportOptions(batch_size=SMALL, **options))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    return statements
+
+
+def test_a_large_import_builds_the_indexes_once_at_its_end(ctx, tmp_path, monkeypatch):
+    """SQLite: once an import has written as many deals as the database held (and at least
+    indexes.AT_LEAST), the deals' and events' secondary indexes are dropped, and made again from their
+    own SQL after the last batch, before the import's closing statements; the unique ones stay."""
+    if BACKEND != "sqlite":
+        pytest.skip("PostgreSQL keeps its indexes (DROP INDEX would lock readers out)")
+    monkeypatch.setattr(indexes, "AT_LEAST", 2)
+    with ctx.store.engine.connect() as conn:
+        before = conn.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'opportunities' "
+            "AND sql IS NOT NULL ORDER BY name"
+        ).all()
+        held = conn.exec_driver_sql("SELECT count(*) FROM opportunities").scalar_one()
+    statements = _statements_of_import(ctx, write(tmp_path, *rows(held + 3 * SMALL)))
+    dropped = [s for s in statements if s.startswith("DROP INDEX")]
+    made = [s for s in statements if s.startswith("CREATE INDEX")]
+    assert {f'DROP INDEX "{name}"' for name, _sql in before} <= set(dropped)
+    assert {sql for _name, sql in before} <= set(made)
+    assert not any("UNIQUE" in s for s in dropped + made)
+    last_write = max(i for i, s in enumerate(statements) if s.startswith("INSERT INTO history"))
+    assert min(statements.index(s) for s in made) > last_write
+    with ctx.store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA integrity_check").all() == [("ok",)]
+
+
+def test_a_small_import_into_a_larger_database_keeps_the_indexes(ctx, tmp_path, monkeypatch):
+    if BACKEND != "sqlite":
+        pytest.skip("PostgreSQL keeps its indexes")
+    monkeypatch.setattr(indexes, "AT_LEAST", 2)
+    import_deals(ctx, write(tmp_path, *rows(4 * SMALL)), ImportOptions())
+    fewer = [row(n, title=f"Later Deal {n}", customer="Kunde 1") for n in range(1000, 1000 + SMALL)]
+    statements = _statements_of_import(ctx, write(tmp_path, *fewer))
+    assert not [s for s in statements if s.startswith(("DROP INDEX", "CREATE INDEX"))]

@@ -80,6 +80,7 @@ from opp.core.transfer.readers import (
 from opp.core.wording import count_of
 from opp.store import schema, search
 from opp.store.dialect import insert_returning_ids, insert_rows
+from opp.store.indexes import deferred_indexes
 
 o = schema.opportunities
 us = schema.users
@@ -285,6 +286,10 @@ def parse_stage_map(items: Iterable[str]) -> dict[str, str]:
     return stage_map
 
 
+#: The tables an import writes most rows to, whose indexes it may build at its end (opp.store.indexes).
+DEFERRED_INDEX_TABLES = ("opportunities", "history")
+
+
 def derive_handle(name: str) -> str:
     """A handle made from a display name: lower case, accents dropped, other characters as ``-``."""
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
@@ -325,11 +330,15 @@ def import_deals(
             run = _Import(uow, options, fmt, today=ctx.clock.today(), on_skip=on_skip)
             rows = iter_rows(stream, fmt, name if name != "-" else "standard input", run.header_check())
             done = 0
-            for batch in _batches(rows, options.batch_size):
-                run.batch(batch)
-                done += len(batch)
-                if progress is not None:
-                    progress(done, counter.bytes_read / total if total else None)
+            # The deals' and events' secondary indexes built once at the end when the import is large
+            # beside them; built before finish(), whose statements read them.
+            with deferred_indexes(uow.conn, DEFERRED_INDEX_TABLES) as deferred:
+                for batch in _batches(rows, options.batch_size):
+                    run.batch(batch)
+                    deferred.check()
+                    done += len(batch)
+                    if progress is not None:
+                        progress(done, counter.bytes_read / total if total else None)
             run.finish()
             summary = run.summary()
             if options.rejects is not None:
