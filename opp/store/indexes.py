@@ -88,7 +88,8 @@ def deferred_indexes(conn: Connection, tables: Sequence[str]) -> Iterator[Deferr
         return
     watched = []
     for name in tables:
-        low, high = conn.exec_driver_sql(f"SELECT coalesce(min(id), 1), coalesce(max(id), 0) FROM {name}").one()
+        span = f"SELECT coalesce(min(id), 1), coalesce(max(id), 0) FROM {name}"
+        low, high = conn.exec_driver_sql(span).one()
         # Ids have gaps where rows were removed: the span is an upper bound on the rows, which only
         # ever keeps the indexes longer.
         watched.append(_Table(name, int(high), max(int(high) - int(low) + 1, 0)))
