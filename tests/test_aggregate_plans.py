@@ -14,7 +14,7 @@ from sqlalchemy import event, insert, select, text
 
 from opp.core.analytics.attainment import attainment
 from opp.core.analytics.forecast import board, forecast, pipeline_board
-from opp.core.analytics.reports import win_rate
+from opp.core.analytics.reports import win_rate, win_rate_by
 from opp.core.clock import Clock
 from opp.core.context import Context, open_context
 from opp.core.money.rates import set_rate
@@ -129,42 +129,69 @@ def test_the_aggregates_read_only_covering_indexes(restore, opp_template, db_pat
         ctx.close()
 
 
-@pytest.mark.parametrize("analyzed", [False, True], ids=["no statistics", "analyzed"])
-def test_grouping_by_a_custom_field_looks_each_value_up_by_the_primary_key(
-    restore, opp_template, db_path, analyzed
+#: sqlite_stat1 of the bench's million deals (bench/generate.py): the deals' indexes, and the values of
+#: the choice field ``region`` that 750,000 of them hold.
+BENCH_STATISTICS = {
+    "ix_opportunities_status_id": "1000000 333334 1",
+    "ix_opportunities_closed_at_status": "1000000 3 3 3 3 3 1 1 1 1",
+    "ix_opportunities_status_expected_close": "1000000 333334 541 3 3 3 1 1 1 1",
+    "ix_opportunities_status_stage": "1000000 333334 166667 266 3 3 1 1 1 1",
+    "ix_opportunities_open_stage_changed_at": "600148 1",
+    "ix_opportunities_expected_close": "1000000 1062",
+    "ix_opportunities_customer_id": "1000000 6",
+    "ix_opportunities_assignee_id_status": "1000000 19608 6536",
+    "sqlite_autoindex_opportunities_1": "1000000 4",
+    "field_values": "750000 750000 1",
+    "ix_field_values_field_id_text_value": "750000 750000 250000",
+    "ix_field_values_field_id_number_value": "750000 750000 750000",
+    "ix_field_values_field_id_date_value": "750000 750000 750000",
+}
+
+
+def with_statistics(conn: Any, statistics: str) -> None:
+    """No statistics, SQLite's own (``analyzed``), or the bench's million deals' (``bench``)."""
+    conn.execute(text("DROP TABLE IF EXISTS sqlite_stat1" if statistics == "none" else "ANALYZE"))
+    if statistics == "bench":
+        for index, stat in BENCH_STATISTICS.items():
+            conn.execute(
+                text("UPDATE sqlite_stat1 SET stat = :stat WHERE idx = :index"),
+                {"stat": stat, "index": index},
+            )
+        conn.execute(text("ANALYZE sqlite_schema"))  # the planner reads them again
+
+
+def _field_plans(ctx: Context, call: Callable[[Context], Any]) -> list[list[str]]:
+    return [plan for statement, plan in _plans(ctx, call) if "field_values" in statement]
+
+
+@pytest.mark.parametrize("statistics", ["none", "analyzed", "bench"])
+def test_grouping_by_a_custom_field_reads_the_values_by_their_primary_key(
+    restore, opp_template, db_path, statistics
 ):
-    """``forecast --by region``: one search of field_values' primary key (field_id, record_id) per deal,
-    which holds the value (migration 0014 dropped the index on record_id that SQLite took instead)."""
+    """A report joining each deal to its value (``report win-rate --by region``): one search of
+    field_values' primary key (field_id, record_id) per deal, which holds the value (migration 0014
+    dropped the index on record_id that SQLite took instead). ``forecast --by region`` with the bench's
+    statistics reads the values in order from (field_id, text_value) and each one's deal by its id."""
     restore(opp_template)
     ctx = open_context(str(db_path), actor="dana", clock=Clock.from_env_value(NOW))
     try:
         _load(ctx, ["USD", "EUR"])
         with_regions(ctx, "CASE WHEN id % 3 = 0 THEN 'APAC' ELSE 'EMEA' END", held="id % 4 != 0")
         with ctx.store.engine.begin() as conn:
-            conn.execute(text("ANALYZE" if analyzed else "DROP TABLE IF EXISTS sqlite_stat1"))
-            if analyzed:  # the statistics of the bench's million deals, 750,000 of them with a region
-                for index, stat in (
-                    ("field_values", "750000 750000 1"),
-                    ("ix_field_values_field_id_text_value", "750000 750000 250000"),
-                    ("ix_field_values_field_id_number_value", "750000 750000 750000"),
-                    ("ix_field_values_field_id_date_value", "750000 750000 750000"),
-                ):
-                    conn.execute(
-                        text("UPDATE sqlite_stat1 SET stat = :stat WHERE idx = :index"),
-                        {"stat": stat, "index": index},
-                    )
-                conn.execute(text("ANALYZE sqlite_schema"))  # the planner reads them again
-        grouped = [
-            plan
-            for statement, plan in _plans(ctx, lambda ctx: forecast(ctx, by="region", currency="USD"))
-            if "field_values" in statement
-        ]
-        assert grouped
-        for plan in grouped:
+            with_statistics(conn, statistics)
+        joined = _field_plans(ctx, lambda ctx: win_rate_by(ctx, "region"))
+        assert joined
+        for plan in joined:
             on_values = [line for line in plan if "field_values" in line]
             assert on_values and all(
                 "PRIMARY KEY (field_id=? AND record_id=?)" in line for line in on_values
             ), plan
+        [grouped] = _field_plans(ctx, lambda ctx: forecast(ctx, by="region", currency="USD"))
+        if statistics == "bench":
+            assert grouped == [
+                "SEARCH field_values USING COVERING INDEX ix_field_values_field_id_text_value (field_id=?)",
+                "SEARCH opportunities USING INTEGER PRIMARY KEY (rowid=?)",
+            ]
     finally:
         ctx.close()
 

@@ -713,6 +713,51 @@ def add_typed(opp):
     opp("field", "add", "tier", "--type", "choice", "--choices", ",".join(TIERS))
 
 
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    deals=st.lists(
+        st.tuples(
+            st.sampled_from(REGIONS),
+            st.sampled_from(["USD", "EUR"]),
+            st.integers(0, 10**9),
+            st.integers(0, 100),
+            st.sampled_from(["open", "won", "lost"]),
+        ),
+        min_size=5,
+        max_size=5,
+    )
+)
+def test_forecast_by_a_deal_field_adds_up_to_each_value_asked_alone(where_deals, deals):
+    """The groups of ``forecast --by region`` (the deals holding a value, and the unset ones as the
+    whole less those) are, figure for figure, what ``--where region=X`` (and ``region=``) gives, with
+    deals in two currencies converted and open, won and lost ones mixed."""
+    from sqlalchemy import update
+
+    from opp.core import fields as custom
+    from opp.core.analytics.forecast import forecast
+    from opp.core.money.rates import set_rate
+    from opp.store import schema
+
+    ctx, deal_ids = where_deals
+    set_rate(ctx, "EUR", "USD", "1.0837", on="2020-01-01")
+    o = schema.opportunities
+    with ctx.unit_of_work("test") as uow:
+        for deal_id, (region, code, minor, probability, status) in zip(deal_ids, deals, strict=True):
+            custom.write_values(uow.conn, "deal", deal_id, [("region", region or "")], ctx.clock.today())
+            uow.conn.execute(
+                update(o)
+                .where(o.c.id == deal_id)
+                .values(currency=code, value_minor=minor, probability=probability, status=status)
+            )
+    grouped = forecast(ctx, by="region", currency="USD")
+    for group in grouped.groups:
+        alone = forecast(ctx, by="stage", currency="USD", where=[f"region={group.key or ''}"]).total
+        assert (group.count, group.value, group.forecast) == (alone.count, alone.value, alone.forecast)
+    unset = forecast(ctx, by="stage", currency="USD", where=["region="]).total
+    assert (None in [group.key for group in grouped.groups]) == (unset.count > 0)
+    assert grouped.total == forecast(ctx, by="stage", currency="USD").total
+
+
 @pytest.fixture
 def typed_fields(opp):
     add_typed(opp)

@@ -15,7 +15,7 @@ from opp.core.clock import Clock
 from opp.core.context import Context, open_context
 from opp.core.pipeline.deals import list_deals
 from tests.conftest import NOW
-from tests.test_aggregate_plans import _load, with_regions
+from tests.test_aggregate_plans import _load, with_regions, with_statistics
 
 PAGES = {
     "open deals": {},
@@ -64,20 +64,6 @@ def test_a_page_of_open_deals_walks_the_status_id_index_unsorted(restore, opp_te
         ctx.close()
 
 
-#: sqlite_stat1 of the bench's million deals (bench/generate.py) for the deals' indexes.
-BENCH_STATISTICS = {
-    "ix_opportunities_status_id": "1000000 333334 1",
-    "ix_opportunities_closed_at_status": "1000000 3 3 3 3 3 1 1 1 1",
-    "ix_opportunities_status_expected_close": "1000000 333334 541 3 3 3 1 1 1 1",
-    "ix_opportunities_status_stage": "1000000 333334 166667 266 3 3 1 1 1 1",
-    "ix_opportunities_open_stage_changed_at": "600148 1",
-    "ix_opportunities_expected_close": "1000000 1062",
-    "ix_opportunities_customer_id": "1000000 6",
-    "ix_opportunities_assignee_id_status": "1000000 19608 6536",
-    "sqlite_autoindex_opportunities_1": "1000000 4",
-}
-
-
 @pytest.mark.parametrize("statistics", ["none", "analyzed", "bench"])
 def test_the_most_overdue_deals_are_read_from_the_status_close_date_index(
     restore, opp_template, db_path, statistics
@@ -91,14 +77,7 @@ def test_the_most_overdue_deals_are_read_from_the_status_close_date_index(
     try:
         _load(ctx, ["USD"])
         with ctx.store.engine.begin() as conn:
-            conn.execute(text("DROP TABLE IF EXISTS sqlite_stat1" if statistics == "none" else "ANALYZE"))
-            if statistics == "bench":
-                for index, stat in BENCH_STATISTICS.items():
-                    conn.execute(
-                        text("UPDATE sqlite_stat1 SET stat = :stat WHERE idx = :index"),
-                        {"stat": stat, "index": index},
-                    )
-                conn.execute(text("ANALYZE sqlite_schema"))
+            with_statistics(conn, statistics)
         plans = _page_plans(ctx, overdue=True, sort="close")
         assert len(plans) == 1
         assert any("ix_opportunities_status_expected_close" in line for line in plans[0]), plans

@@ -289,7 +289,11 @@ def forecast(
                 query = query.outerjoin(table, on)
             return query.group_by(key)
 
-        measures, rows = measured_rows(conn, ctx, chosen, currency, grouped)
+        if custom is not None and custom.record == "deal":
+            measures, rows = _by_deal_field(conn, ctx, chosen, currency, key, joins)
+        else:
+            measures, found = measured_rows(conn, ctx, chosen, currency, grouped)
+            rows = [dict(row) for row in found]
         code = measures.currency
         order = {stage.key: index for index, stage in enumerate(load_pipeline(conn).stages)}
     keys = _named_apart([row["key"] for row in rows]) if by == "customer" else [row["key"] for row in rows]
@@ -306,6 +310,41 @@ def forecast(
     else:
         groups.sort(key=lambda group: (group.key is None, group.key or ""))
     return Forecast(currency=code, groups=groups, total=_total(groups, code))
+
+
+def _by_deal_field(
+    conn: Connection,
+    ctx: Context,
+    chosen: Selection,
+    currency: str | None,
+    key: ColumnElement[Any],
+    joins: list[Any],
+) -> tuple[Conversion, list[dict[str, Any]]]:
+    """The forecast's rows grouped by a deal field's value: the deals holding a value, read from the
+    field's values (each deal found by its id), and the deals without one as the whole less those.
+
+    Joining every deal to its value costs a search of the values per deal, where most deals have one;
+    reading the values in order and each one's deal costs the same per value but is about twice as
+    fast at a million deals (the deal's row, not a second index, answers), and the whole is one pass
+    over the aggregates' covering index. Every figure is an integer sum of per-deal rounded amounts,
+    so the difference is exact. The whole is measured first: its currencies decide the conversion,
+    which then holds for the deals with a value, a part of them."""
+
+    def whole(measures: Conversion) -> Select[Any]:
+        return chosen.deals.with_only_columns(*_figure_columns(measures))
+
+    measures, totals = measured_rows(conn, ctx, chosen, currency, whole)
+    query = chosen.deals.with_only_columns(key.label("key"), *_figure_columns(measures))
+    for table, on in joins:
+        query = query.join(table, on)
+    rows = [dict(row) for row in conn.execute(query.group_by(key)).mappings()]
+    unset = {
+        name: int(totals[0][name] or 0) - sum(int(row[name] or 0) for row in rows)
+        for name in ("count", "value_minor", "forecast_minor")
+    }
+    if unset["count"]:
+        rows.append({"key": None, **unset})
+    return measures, rows
 
 
 def _by_category(found: Sequence[Group], currency: str) -> CategoryForecast:
