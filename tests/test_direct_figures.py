@@ -1,6 +1,7 @@
 """Deals already in the reporting currency are summed as they are, not converted at a factor of 1
 (opp.core.money.rates.conversion, ``direct``; rates.converted_rows, which reads the deals once
-when they are all in it): the figures must be the same to the unit either way,
+when they are all in it), and the rates in play are put over one common denominator when the
+products allow (rates.SHARED_DENOMINATOR): the figures must be the same to the unit either way,
 on random deals in several currencies, at random rates and probabilities, in every aggregate that
 converts (the forecast, the pipeline and its board, ``report attainment`` with a quota, ``report
 waterfall``)."""
@@ -159,6 +160,56 @@ def test_the_figures_are_the_same_whether_reporting_currency_deals_convert_or_no
         _load(ctx, deals, rate_list, quota)
         direct, converted = _both_ways(ctx, target, monkeypatch)
         assert direct == converted
+    finally:
+        ctx.close()
+
+
+#: Deals of up to ten million in minor units, so that a common denominator often fits in 64 bits.
+modest_deals = st.lists(
+    st.tuples(
+        st.sampled_from(CURRENCIES),
+        st.integers(min_value=0, max_value=10**9),
+        st.integers(min_value=0, max_value=100),
+        st.sampled_from(["open", "won", "lost"]),
+        st.sampled_from(["lead", "qualification", "proposal", "negotiation"]),
+        st.dates(min_value=date(2025, 1, 1), max_value=date(2027, 12, 31)) | st.none(),
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+@PROPERTY
+@given(
+    deals=modest_deals | deals_strategy,
+    rate_list=st.lists(
+        st.tuples(st.sampled_from(["EUR", "JPY", "KWD"]), rate_texts, rate_texts),
+        unique_by=lambda entry: entry[0],
+        min_size=3,  # a rate for every currency: figures, not the refusal of a deal without one
+        max_size=3,
+    ),
+    target=st.sampled_from(["USD", "EUR", "JPY"]),
+)
+def test_the_figures_are_the_same_over_a_common_denominator_or_each_rates_own(
+    restore, opp_template, db, monkeypatch, deals, rate_list, target
+):
+    """Direct, inverse and bridged rates (denominators of all sizes) and values up to 10^9 or 10^12
+    minor units: sometimes the common denominator keeps the products within 64 bits, sometimes not."""
+    restore(opp_template)
+    ctx = open_context(db, actor="dana", clock=Clock.from_env_value(NOW))
+
+    def outcome():
+        try:
+            return _figures(ctx, target)
+        except OppError as refused:
+            return ("refused", type(refused).__name__, str(refused))
+
+    try:
+        _load(ctx, deals, rate_list)
+        shared = outcome()
+        assert shared[0] != "refused" or "more than opp can" in shared[2], shared  # too large only
+        monkeypatch.setattr(rates, "SHARED_DENOMINATOR", False)
+        assert outcome() == shared
     finally:
         ctx.close()
 

