@@ -41,6 +41,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal,
     null,
     select,
     union_all,
@@ -215,6 +216,11 @@ def changed_as_of(
             .scalar_subquery()
         )
 
+    # ``field || ''``: a condition no index serves, so that SQLite looks the deal's own events up by
+    # the index on (opportunity_id, id). On the field itself it took the index on (field, at) and read
+    # every stage event before the instant once per changed deal (over an hour at a million deals).
+    by_deal_only = earlier.c.field.op("||")(literal(""))
+
     if not times:
         return _state(
             values,
@@ -229,7 +235,7 @@ def changed_as_of(
         stage_changed_at=case(
             (
                 changes.c.stage_set == 1,
-                func.coalesce(last_before(earlier.c.field == "stage"), values["closed_at"], o.c.created_at),
+                func.coalesce(last_before(by_deal_only == "stage"), values["closed_at"], o.c.created_at),
             ),
             else_=o.c.stage_changed_at,
         ),
