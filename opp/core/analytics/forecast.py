@@ -284,10 +284,7 @@ def forecast(
             custom = find_field(conn, by)
 
         def grouped(measures: Conversion) -> Select[Any]:
-            query = chosen.deals.with_only_columns(key.label("key"), *_figure_columns(measures))
-            for table, on in joins:
-                query = query.outerjoin(table, on)
-            return query.group_by(key)
+            return _grouped(chosen, key, joins, measures, holding=False)
 
         if custom is not None and custom.record == "deal":
             measures, rows = _by_deal_field(conn, ctx, chosen, currency, key, joins)
@@ -312,6 +309,17 @@ def forecast(
     return Forecast(currency=code, groups=groups, total=_total(groups, code))
 
 
+def _grouped(
+    chosen: Selection, key: ColumnElement[Any], joins: list[Any], measures: Conversion, *, holding: bool
+) -> Select[Any]:
+    """The figures of the deals chosen per ``key``, through ``joins``: every deal (outer joins, deals
+    without a key in a group of their own) or, ``holding``, only the deals that have one."""
+    query = chosen.deals.with_only_columns(key.label("key"), *_figure_columns(measures))
+    for table, on in joins:
+        query = query.join(table, on) if holding else query.outerjoin(table, on)
+    return query.group_by(key)
+
+
 def _by_deal_field(
     conn: Connection,
     ctx: Context,
@@ -334,10 +342,8 @@ def _by_deal_field(
         return chosen.deals.with_only_columns(*_figure_columns(measures))
 
     measures, totals = measured_rows(conn, ctx, chosen, currency, whole)
-    query = chosen.deals.with_only_columns(key.label("key"), *_figure_columns(measures))
-    for table, on in joins:
-        query = query.join(table, on)
-    rows = [dict(row) for row in conn.execute(query.group_by(key)).mappings()]
+    grouped = _grouped(chosen, key, joins, measures, holding=True)
+    rows = [dict(row) for row in conn.execute(grouped).mappings()]
     unset = {
         name: int(totals[0][name] or 0) - sum(int(row[name] or 0) for row in rows)
         for name in ("count", "value_minor", "forecast_minor")
