@@ -49,6 +49,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from run import as_installed, compile_opp  # noqa: E402  (the runner's, beside this script)
 
 PYTHON = sys.executable
 OPP_NOW = "2026-07-01T00:00:00Z"  # generate.py's REFERENCE_NOW
@@ -175,7 +176,7 @@ def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, int, float]:
 
 
 def environment() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPP_")}
+    env = {k: v for k, v in as_installed(dict(os.environ)).items() if not k.startswith("OPP_")}
     env.update(OPP_NOW=OPP_NOW, OPP_USER=ACTOR)
     return env
 
@@ -248,6 +249,7 @@ def main() -> None:
 
     work = Path(args.dir)
     work.mkdir(parents=True, exist_ok=True)
+    compile_opp()
     opp = args.opp or str(Path(PYTHON).with_name("opp"))
     source = work / f"deals-{args.rows}-s{args.seed}.csv"
     if not source.exists():

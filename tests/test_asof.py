@@ -11,7 +11,7 @@ from datetime import datetime
 
 import pytest
 
-from tests.conftest import Cli
+from tests.conftest import BACKEND, Cli
 
 NOW = "2026-03-20T12:00:00Z"
 
@@ -554,5 +554,58 @@ def test_a_deal_moved_to_another_customer_shows_its_customer_of_then(shop):
                     select(schema.customers.c.id).where(schema.customers.c.name == "Initech")
                 ).scalar_one()
                 assert row.customer_id == initech_id
+    finally:
+        context.close()
+
+
+#: sqlite_stat1 of the history of the bench's million deals (bench/generate.py): 9.4 million events.
+BENCH_HISTORY_STATISTICS = {
+    "ix_history_field_at_action_opportunity_id": "9421274 588830 1 1 1",
+    "ix_history_at_field_opportunity_id": "9421274 2 1 1",
+    "ix_history_command_id": "9421274 93280",
+    "ix_history_opportunity_id_id": "9421274 10 1",
+}
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite's query plans")
+@pytest.mark.parametrize("per_field", ["588830", "100"], ids=["bench", "many fields"])
+def test_rebuilding_backward_reads_each_changed_deal_s_events_by_the_deal(shop, per_field):
+    """At a million deals' statistics, the changed deals' last changes before the instant are read
+    from each deal's own events (the index on (opportunity_id, id)), not from the index on field and
+    instant, which read every earlier stage event once per changed deal (over an hour at a million
+    deals, where the index on field looked selective: "many fields", as custom fields' events make
+    it); and the events since are grouped without looking up each one's deal (the deals created
+    since are left out by their own ``created`` events)."""
+    from sqlalchemy import select, text
+
+    from opp.core.clock import Clock
+    from opp.core.context import open_context
+    from opp.core.pipeline.asof import changed_as_of
+    from tests.test_aggregate_plans import with_statistics
+
+    context = open_context(shop.db, actor="dana", clock=Clock.from_env_value(NOW))
+    try:
+        with context.store.engine.begin() as conn:
+            with_statistics(conn, "bench")
+            statistics = {
+                **BENCH_HISTORY_STATISTICS,
+                "ix_history_field_at_action_opportunity_id": f"9421274 {per_field} 1 1 1",
+            }
+            for index, stat in statistics.items():
+                conn.execute(text("UPDATE sqlite_stat1 SET stat = :s WHERE idx = :i"), {"s": stat, "i": index})
+            conn.execute(text("ANALYZE sqlite_schema"))
+        with context.reading() as conn:
+            state = changed_as_of("sqlite", datetime(2026, 3, 4, 12, 0))
+            statement = select(*state.c).compile(conn, compile_kwargs={"literal_binds": True})
+            plan = [row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}")]
+            assert set(plan) >= {
+                "SEARCH earlier USING INDEX ix_history_opportunity_id_id (opportunity_id=?)",
+                "SEARCH born USING COVERING INDEX ix_history_field_at_action_opportunity_id (field=? AND at>?)",
+            }, plan
+            assert not any(line.startswith("SEARCH earlier") and "field" in line for line in plan), plan
+            assert sum(line.startswith("SEARCH opportunities") for line in plan) == 1, plan
+            # The same deals as the forward rebuild.
+            rows = {row.id: row.stage for row in conn.execute(select(state.c.id, state.c.stage))}
+            assert rows == {1: "lead", 2: "proposal", 3: "negotiation", 4: "negotiation", 5: "lead"}
     finally:
         context.close()

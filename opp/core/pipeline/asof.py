@@ -109,8 +109,15 @@ def _field_events(instant: datetime, *, before: bool, only: Select[Any] | None =
         chosen_query = chosen_query.where((h.c.opportunity_id + 0).in_(only))
     if not before:
         # Events after the instant include the whole life of every deal created since, which the
-        # state at the instant does not hold: each event's deal is looked up by its key to leave them.
-        chosen_query = chosen_query.join(o, o.c.id == deal_id).where(o.c.created_at < instant)
+        # state at the instant does not hold. Those deals are left out by their ``created`` events
+        # since (written at the deal's created_at), a few found by the index on field and instant,
+        # rather than by looking up every event's deal (a third of the time at a million deals). The
+        # state's own condition on created_at (see changed_as_of) still decides which deals it holds.
+        born = h.alias("born")
+        created_since = select(born.c.opportunity_id).where(
+            born.c.field.is_(None), born.c.at >= instant, born.c.action == "created"
+        )
+        chosen_query = chosen_query.where((h.c.opportunity_id + 0).not_in(created_since))
     chosen = chosen_query.group_by(deal_id, h.c.field).subquery("chosen")
     event = h.alias("event")
     text = event.c.new if before else event.c.old
@@ -294,13 +301,14 @@ def events_after(conn: Connection, instant: datetime) -> int | None:
 _snapshots = itertools.count(1)
 
 
-def deal_source(conn: Connection, instant: datetime | None) -> FromClause:
+def deal_source(conn: Connection, instant: datetime | None, *, times: bool = True) -> FromClause:
     """The opportunities table, or the deals as they stood at ``instant`` (naive UTC) if one is given.
 
     The past state is rebuilt once into a temporary table of this connection, because a command runs
     several queries over it (the currencies present, missing rates, the figures): rebuilding it from
     history for each would multiply the cost of the one expensive part. Rebuilding backward, only the
-    deals changed since the instant are kept there.
+    deals changed since the instant are kept there; without ``times``, their ``updated_at`` and
+    ``stage_changed_at`` are not rebuilt (see :func:`changed_as_of`), for questions that read neither.
     """
     if instant is None:
         return o
@@ -310,7 +318,8 @@ def deal_source(conn: Connection, instant: datetime | None) -> FromClause:
     if later is None:
         return materialize(conn, deals_as_of(conn.dialect.name, instant))
     # Only the deals changed since are rebuilt and kept; the others are read as they are.
-    return with_unchanged(materialize(conn, changed_as_of(conn.dialect.name, instant)), instant)
+    changed = changed_as_of(conn.dialect.name, instant, times=times)
+    return with_unchanged(materialize(conn, changed), instant)
 
 
 def deals_among(conn: Connection, instant: datetime, only: Select[Any], *, times: bool = True) -> Subquery:

@@ -165,13 +165,17 @@ class DealScope:
 
     def select(self, conn: Connection) -> Selection:
         """The ids of these deals, and the source they are read from (the opportunities table, or the
-        deals as they stood at ``as_of``, rebuilt once for every query the command runs over them)."""
+        deals as they stood at ``as_of``, rebuilt once for every query the command runs over them).
+
+        A selection is what aggregates and reports add up, which read neither ``updated_at`` nor
+        ``stage_changed_at``: at an instant, those two are not rebuilt for it (a listing of deals,
+        which shows them, rebuilds them: opp.core.pipeline.deals)."""
         from opp.core.pipeline.asof import deal_source, over
 
         halves = self._period_halves(conn)
         if halves is not None:
             return Selection(halves, select(halves.c.id), self.day, self.as_of)
-        source = deal_source(conn, self.as_of)
+        source = deal_source(conn, self.as_of, times=False)
         query = select(o.c.id)
         if self.search:
             query = query.select_from(o.join(cu, cu.c.id == o.c.customer_id))
