@@ -107,12 +107,13 @@ def _field_events(instant: datetime, *, before: bool, only: Select[Any] | None =
         # Those deals' events on that side, read from the index on field and instant (``+ 0``): a few
         # deals' events would otherwise be looked up one row at a time, each deal's whole history.
         chosen_query = chosen_query.where((h.c.opportunity_id + 0).in_(only))
-    if not before:
+    if not before and only is None:
         # Events after the instant include the whole life of every deal created since, which the
         # state at the instant does not hold. Those deals are left out by their ``created`` events
         # since (written at the deal's created_at), a few found by the index on field and instant,
         # rather than by looking up every event's deal (a third of the time at a million deals). The
-        # state's own condition on created_at (see changed_as_of) still decides which deals it holds.
+        # state's own condition on created_at (see changed_as_of) still decides which deals it holds,
+        # so a few deals chosen (``only``) need neither.
         born = h.alias("born")
         created_since = select(born.c.opportunity_id).where(
             born.c.field.is_(None), born.c.at >= instant, born.c.action == "created"
