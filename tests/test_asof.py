@@ -592,7 +592,9 @@ def test_rebuilding_backward_reads_each_changed_deal_s_events_by_the_deal(shop, 
                 "ix_history_field_at_action_opportunity_id": f"9421274 {per_field} 1 1 1",
             }
             for index, stat in statistics.items():
-                conn.execute(text("UPDATE sqlite_stat1 SET stat = :s WHERE idx = :i"), {"s": stat, "i": index})
+                conn.execute(
+                    text("UPDATE sqlite_stat1 SET stat = :s WHERE idx = :i"), {"s": stat, "i": index}
+                )
             conn.execute(text("ANALYZE sqlite_schema"))
         with context.reading() as conn:
             state = changed_as_of("sqlite", datetime(2026, 3, 4, 12, 0))
@@ -600,7 +602,8 @@ def test_rebuilding_backward_reads_each_changed_deal_s_events_by_the_deal(shop, 
             plan = [row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}")]
             assert set(plan) >= {
                 "SEARCH earlier USING INDEX ix_history_opportunity_id_id (opportunity_id=?)",
-                "SEARCH born USING COVERING INDEX ix_history_field_at_action_opportunity_id (field=? AND at>?)",
+                "SEARCH born USING COVERING INDEX ix_history_field_at_action_opportunity_id"
+                " (field=? AND at>?)",
             }, plan
             assert not any(line.startswith("SEARCH earlier") and "field" in line for line in plan), plan
             assert sum(line.startswith("SEARCH opportunities") for line in plan) == 1, plan

@@ -333,21 +333,6 @@ def conversion(
         _refuse_too_large_sum(conn, deals, target, present, periods, lookup.value)
         return lookup
 
-    def factor(part: Callable[[_Period], int], unit: int) -> ColumnElement[Any]:
-        """CASE currency, then the newest period that started by the deal's day: one short walk
-        (``unit`` for a deal already in the target currency)."""
-        by_currency: dict[str, Any] = {target: literal(unit, BigInteger)}
-        for code in foreign:
-            newest_first = sorted(
-                (p for p in periods if p.currency == code), key=lambda p: p.start, reverse=True
-            )
-            if newest_first:
-                by_currency[code] = case(
-                    *[(when >= literal(p.start, Date), literal(part(p), BigInteger)) for p in newest_first],
-                    else_=null(),
-                )
-        return case(by_currency, value=source.c.currency, else_=null())
-
     # A currency's periods run on without a gap from its first one: a deal has no rate exactly when its
     # currency has none, or its day comes before the first. The first day of each currency's deals is
     # known already, so the earliest deal without a rate is found without reading the deals again.
@@ -365,29 +350,76 @@ def conversion(
         [2 * 100 * largest[p.currency] * p.numerator * (common // p.denominator) for p in periods]
         + [2 * 100 * (largest.get(target) or 0) * common]
     )
-    numerator: ColumnElement[Any]
-    denominator: ColumnElement[Any]
-    fits = SHARED_DENOMINATOR and worst_common + 200 * common <= INTEGER_LIMIT
-    if fits:
-        numerator = factor(lambda p: p.numerator * (common // p.denominator), common)
-        denominator = literal(common, BigInteger)
+    if SHARED_DENOMINATOR and worst_common + 200 * common <= INTEGER_LIMIT:
+        measures = _converted(dialect, source, target, periods, when, common, direct and target in largest)
     else:
-        numerator = factor(lambda p: p.numerator, 1)
-        denominator = factor(lambda p: p.denominator, 1)
         # value × probability × numerator, doubled, must stay a 64-bit integer (SQLite's, bigint).
         worst = max(2 * 100 * largest[p.currency] * p.numerator + 200 * p.denominator for p in periods)
-        fits = worst <= INTEGER_LIMIT
+        measures = _converted(
+            dialect, source, target, periods, when, None, direct and target in largest, worst <= INTEGER_LIMIT
+        )
+    _refuse_too_large_sum(conn, deals, target, present, periods, measures.value)
+    return measures
+
+
+def _rate_factor(
+    source: FromClause,
+    target: str,
+    periods: Sequence[_Period],
+    when: ColumnElement[Any],
+    part: Callable[[_Period], int],
+    unit: int,
+) -> ColumnElement[Any]:
+    """CASE currency, then the newest period that started by the deal's day: one short walk (``unit``
+    for a deal already in the target currency; null for a deal in a currency without periods, or
+    dated before its currency's first)."""
+    by_currency: dict[str, Any] = {target: literal(unit, BigInteger)}
+    for code in sorted({p.currency for p in periods}):
+        newest_first = sorted((p for p in periods if p.currency == code), key=lambda p: p.start, reverse=True)
+        by_currency[code] = case(
+            *[(when >= literal(p.start, Date), literal(part(p), BigInteger)) for p in newest_first],
+            else_=null(),
+        )
+    return case(by_currency, value=source.c.currency, else_=null())
+
+
+def _converted(
+    dialect: str,
+    source: FromClause,
+    target: str,
+    periods: Sequence[_Period],
+    when: ColumnElement[Any],
+    common: int | None,
+    in_target_as_they_are: bool,
+    fits: bool = True,
+) -> Conversion:
+    """The deals' measures in ``target`` over these rate periods: over the ``common`` denominator of
+    their rates when given (each product known to fit in 64 bits), else each rate over its own
+    (``fits``: the products fit in 64 bits). ``in_target_as_they_are``: the deals already in the target
+    currency take their own figures (the same to the unit, see :func:`conversion`)."""
+    value = source.c.value_minor
+    numerator: ColumnElement[Any]
+    denominator: ColumnElement[Any]
+    if common is not None:
+        numerator = _rate_factor(
+            source, target, periods, when, lambda p: p.numerator * (common // p.denominator), common
+        )
+        denominator = literal(common, BigInteger)
+    else:
+        numerator = _rate_factor(source, target, periods, when, lambda p: p.numerator, 1)
+        denominator = _rate_factor(source, target, periods, when, lambda p: p.denominator, 1)
     converted = ratio_round(dialect, value, numerator, denominator, fits_in_64_bits=fits)
     # value × probability is in hundredths of a minor unit: a hundred times the denominator.
     converted_forecast = ratio_round(
         dialect, value * source.c.probability, numerator, denominator * 100, fits_in_64_bits=fits
     )
-    if direct and target in largest:
+    if in_target_as_they_are:
         # The deals already in the target currency are summed as they are; only the others convert.
         in_target = source.c.currency == target
         converted = case((in_target, value), else_=converted)
-        converted_forecast = case((in_target, forecast), else_=converted_forecast)
-    _refuse_too_large_sum(conn, deals, target, present, periods, converted)
+        converted_forecast = case(
+            (in_target, forecast_minor_expr(value, source.c.probability)), else_=converted_forecast
+        )
     return Conversion(target, converted, converted_forecast)
 
 
@@ -429,11 +461,105 @@ def converted_rows(
             rows = _plain_rows(conn, query_of(plain), target, source)
             if rows is not None:
                 return plain, rows
+    if direct and OPTIMISTIC:
+        found = _optimistic_rows(conn, target, query_of, today=today, source=source)
+        if found is not None:
+            return found
     if direct:
         measures = conversion(conn, deals, target, today=today, source=source)
     else:
         measures = conversion(conn, deals, target, today=today, source=source, direct=False)
     return measures, conn.execute(query_of(measures)).mappings().all()
+
+
+#: Whether :func:`converted_rows` first tries the aggregate over every rate known (a test turns it
+#: off to compare the figures with those of the way that looks at the deals first).
+OPTIMISTIC = True
+
+#: The optimistic aggregate is not tried when a deal of a smaller value than this (in minor units: ten
+#: million in a currency of cents) could already pass 64 bits in the products over the common
+#: denominator: too many deals might be set aside. (At rates of four decimals to a currency of cents,
+#: a deal is set aside from about four billion.)
+_OPTIMISTIC_LEAST_THRESHOLD = 10**9
+
+
+def _optimistic_rows(
+    conn: Connection,
+    target: str,
+    query_of: Callable[[Conversion], Select[Any]],
+    *,
+    today: date,
+    source: FromClause,
+) -> tuple[Conversion, Sequence[RowMapping]] | None:
+    """The aggregate converted in one read of the deals, or None when it cannot be trusted.
+
+    :func:`conversion` first reads the deals in scope for their currencies, largest values and days,
+    then converts over the rates those need: two reads of the deals. Here every rate period of every
+    currency with a rate (a small table) is folded in at once, over the common denominator, and each
+    deal whose conversion could go wrong is counted instead: one in a currency without a rate or
+    dated before its first, or of a value large enough that a product could pass 64 bits. The figures
+    hold when none was counted, the sums stayed far from a 64-bit integer and nothing overflowed; a
+    rate period that no deal falls in changes no figure, and the common denominator none either (the
+    arithmetic is exact). Otherwise None, and the caller takes the careful way, which converts or
+    refuses as always.
+    """
+    if not SHARED_DENOMINATOR:
+        return None
+    held = conn.execute(select(r.c.from_currency).union(select(r.c.to_currency))).scalars().all()
+    foreign = sorted(set(held) - {target})
+    if not foreign:
+        return None
+    periods, _through = _periods(conn, foreign, target)
+    if not periods or len(periods) > MAX_CASE_PERIODS:
+        return None
+    common = math.lcm(*(p.denominator for p in periods))
+    room = INTEGER_LIMIT - 200 * common
+    # 2 × 100 × value × numerator (over the common denominator) + 200 × common within 64 bits.
+    largest_allowed: dict[str, int] = {}
+    for p in periods:
+        scaled = max(1, p.numerator * (common // p.denominator))
+        allowed = room // (200 * scaled)
+        largest_allowed[p.currency] = min(largest_allowed.get(p.currency, allowed), allowed)
+    if min(largest_allowed.values()) < _OPTIMISTIC_LEAST_THRESHOLD:
+        return None
+    first_start = {p.currency: p.start for p in sorted(periods, key=lambda p: p.start, reverse=True)}
+    when = func.coalesce(source.c.closed_at, source.c.expected_close, literal(today, Date))
+    value = source.c.value_minor
+    set_aside = case(
+        {
+            target: literal(0),
+            **{
+                code: case(
+                    (or_(value > largest_allowed[code], when < literal(first_start[code], Date)), 1), else_=0
+                )
+                for code in largest_allowed
+            },
+        },
+        value=source.c.currency,
+        else_=literal(1),
+    )
+    measures = _converted(conn.dialect.name, source, target, periods, when, common, True)
+    checked = query_of(measures).add_columns(
+        func.sum(set_aside).label("check_set_aside"),
+        func.sum(value).label("check_value_sum"),
+        func.count().label("check_count"),
+    )
+    try:
+        if conn.dialect.name == "sqlite":
+            rows = conn.execute(checked).mappings().all()
+        else:  # a failed statement ends a PostgreSQL transaction, a savepoint's only that
+            with conn.begin_nested():
+                rows = conn.execute(checked).mappings().all()
+    except DBAPIError as error:  # a sum beyond a 64-bit integer
+        if overflowed(error):
+            return None
+        raise
+    if any(row["check_set_aside"] for row in rows):
+        return None
+    # The converted sums are at most the values' sum times the largest factor (1 for the target).
+    factor = max([Fraction(1)] + [Fraction(p.numerator, p.denominator) for p in periods])
+    bound = sum(Fraction(int(row["check_value_sum"] or 0)) * factor + row["check_count"] for row in rows)
+    return (measures, rows) if bound <= INTEGER_LIMIT // 2 else None
 
 
 def _plain_rows(
