@@ -450,7 +450,8 @@ def converted_rows(
     each group beside its figures: if every group holds ``target`` alone and the sum is far from a
     64-bit integer (the bound :func:`conversion` checks first), those are the figures, to the unit
     what converting gives. Otherwise (a deal in another currency further on, or a sum near the limit)
-    it goes the way of :func:`conversion`, which converts, or refuses, as always.
+    the aggregate is first tried over every rate known, in one read (:func:`_optimistic_rows`), and
+    failing that it goes the way of :func:`conversion`, which converts, or refuses, as always.
     """
     if direct:
         sample = deals.with_only_columns(source.c.currency).limit(SAMPLE_ROWS).subquery()
@@ -544,17 +545,8 @@ def _optimistic_rows(
         func.sum(value).label("check_value_sum"),
         func.count().label("check_count"),
     )
-    try:
-        if conn.dialect.name == "sqlite":
-            rows = conn.execute(checked).mappings().all()
-        else:  # a failed statement ends a PostgreSQL transaction, a savepoint's only that
-            with conn.begin_nested():
-                rows = conn.execute(checked).mappings().all()
-    except DBAPIError as error:  # a sum beyond a 64-bit integer
-        if overflowed(error):
-            return None
-        raise
-    if any(row["check_set_aside"] for row in rows):
+    rows = _rows_unless_overflow(conn, checked)
+    if rows is None or any(row["check_set_aside"] for row in rows):
         return None
     # The converted sums are at most the values' sum times the largest factor (1 for the target).
     factor = max([Fraction(1)] + [Fraction(p.numerator, p.denominator) for p in periods])
@@ -573,22 +565,28 @@ def _plain_rows(
         func.sum(source.c.value_minor).label("check_value_sum"),
         func.count().label("check_count"),
     )
-    try:
-        if conn.dialect.name == "sqlite":
-            rows = conn.execute(checked).mappings().all()
-        else:  # a failed statement ends a PostgreSQL transaction, a savepoint's only that
-            with conn.begin_nested():
-                rows = conn.execute(checked).mappings().all()
-    except DBAPIError as error:  # a sum or a value × probability beyond a 64-bit integer
-        if overflowed(error):
-            return None  # converting checks the sum first, and refuses it, naming it
-        raise
+    rows = _rows_unless_overflow(conn, checked)
+    if rows is None:
+        return None  # converting checks the sum first, and refuses it, naming it
     total = 0
     for row in rows:
         if {row["check_lowest_currency"], row["check_highest_currency"]} - {None, target}:
             return None
         total += int(row["check_value_sum"] or 0) + row["check_count"]
     return rows if total <= INTEGER_LIMIT // 2 else None
+
+
+def _rows_unless_overflow(conn: Connection, query: Select[Any]) -> Sequence[RowMapping] | None:
+    """The rows of an aggregate, or None when a sum or a product in it passed a 64-bit integer."""
+    try:
+        if conn.dialect.name == "sqlite":
+            return conn.execute(query).mappings().all()
+        with conn.begin_nested():  # a failed statement ends a PostgreSQL transaction, a savepoint's only that
+            return conn.execute(query).mappings().all()
+    except DBAPIError as error:
+        if overflowed(error):
+            return None
+        raise
 
 
 def _limit_of(target: str) -> str:
