@@ -35,18 +35,36 @@ PROPERTY = settings(
 )
 CURRENCIES = ["USD", "EUR", "JPY", "KWD"]
 rate_texts = st.decimals(min_value="0.0001", max_value="500", places=4).map(lambda d: format(d, "f"))
-deals_strategy = st.lists(
-    st.tuples(
-        st.sampled_from(CURRENCIES),
-        st.integers(min_value=0, max_value=10**12),  # value, minor units
-        st.integers(min_value=0, max_value=100),  # probability
-        st.sampled_from(["open", "won", "lost"]),
-        st.sampled_from(["lead", "qualification", "proposal", "negotiation"]),
-        st.dates(min_value=date(2025, 1, 1), max_value=date(2027, 12, 31)) | st.none(),
-    ),
-    min_size=0,
-    max_size=25,
-)
+
+
+def deal_lists(values, *, earliest=date(2025, 1, 1), min_size=0):
+    """Lists of up to 25 deals (currency, value in minor units drawn from ``values``, probability,
+    status, stage, expected close from ``earliest`` on or none)."""
+    return st.lists(
+        st.tuples(
+            st.sampled_from(CURRENCIES),
+            values,
+            st.integers(min_value=0, max_value=100),
+            st.sampled_from(["open", "won", "lost"]),
+            st.sampled_from(["lead", "qualification", "proposal", "negotiation"]),
+            st.dates(min_value=earliest, max_value=date(2027, 12, 31)) | st.none(),
+        ),
+        min_size=min_size,
+        max_size=25,
+    )
+
+
+def rate_lists(min_size=0):
+    """Up to three currencies' rates to USD (one from 2024-01-01, another from 2026-04-01)."""
+    return st.lists(
+        st.tuples(st.sampled_from(["EUR", "JPY", "KWD"]), rate_texts, rate_texts),
+        unique_by=lambda entry: entry[0],
+        min_size=min_size,
+        max_size=3,
+    )
+
+
+deals_strategy = deal_lists(st.integers(min_value=0, max_value=10**12))
 
 
 def _aggregates(currency):
@@ -155,11 +173,7 @@ def _load(ctx, deals, rate_list, quota=None):
 @PROPERTY
 @given(
     deals=deals_strategy,
-    rate_list=st.lists(
-        st.tuples(st.sampled_from(["EUR", "JPY", "KWD"]), rate_texts, rate_texts),
-        unique_by=lambda entry: entry[0],
-        max_size=3,
-    ),
+    rate_list=rate_lists(),
     target=st.sampled_from(["USD", "EUR", "JPY"]),
     quota=st.none() | st.tuples(st.sampled_from(CURRENCIES), st.integers(min_value=0, max_value=10**12)),
     # How many deals converted_rows looks at for one in another currency before its one read: 0 and 1
@@ -181,29 +195,14 @@ def test_the_figures_are_the_same_whether_reporting_currency_deals_convert_or_no
 
 
 #: Deals of up to ten million in minor units, so that a common denominator often fits in 64 bits.
-modest_deals = st.lists(
-    st.tuples(
-        st.sampled_from(CURRENCIES),
-        st.integers(min_value=0, max_value=10**9),
-        st.integers(min_value=0, max_value=100),
-        st.sampled_from(["open", "won", "lost"]),
-        st.sampled_from(["lead", "qualification", "proposal", "negotiation"]),
-        st.dates(min_value=date(2025, 1, 1), max_value=date(2027, 12, 31)) | st.none(),
-    ),
-    min_size=1,
-    max_size=25,
-)
+modest_deals = deal_lists(st.integers(min_value=0, max_value=10**9), min_size=1)
 
 
 @PROPERTY
 @given(
     deals=modest_deals | deals_strategy,
-    rate_list=st.lists(
-        st.tuples(st.sampled_from(["EUR", "JPY", "KWD"]), rate_texts, rate_texts),
-        unique_by=lambda entry: entry[0],
-        min_size=3,  # a rate for every currency: figures, not the refusal of a deal without one
-        max_size=3,
-    ),
+    # A rate for every currency: figures, not the refusal of a deal without one.
+    rate_list=rate_lists(min_size=3),
     target=st.sampled_from(["USD", "EUR", "JPY"]),
 )
 def test_the_figures_are_the_same_over_a_common_denominator_or_each_rates_own(
@@ -231,30 +230,19 @@ def test_the_figures_are_the_same_over_a_common_denominator_or_each_rates_own(
         ctx.close()
 
 
-#: Deals of any size up to a hundred thousand times a 64-bit integer's share of one deal, so that some
-#: are set aside (a product could pass 64 bits), some sums overflow, and some deals lack a rate.
-any_deals = st.lists(
-    st.tuples(
-        st.sampled_from(CURRENCIES),
-        st.integers(min_value=0, max_value=10**9) | st.integers(min_value=0, max_value=10**17),
-        st.integers(min_value=0, max_value=100),
-        st.sampled_from(["open", "won", "lost"]),
-        st.sampled_from(["lead", "qualification", "proposal", "negotiation"]),
-        st.dates(min_value=date(2023, 6, 1), max_value=date(2027, 12, 31)) | st.none(),
-    ),
+#: Deals of up to 10^17 minor units, some dated before the first rate (2024-01-01): some are set
+#: aside (a product could pass 64 bits, or no rate is in force), and some sums pass 64 bits.
+any_deals = deal_lists(
+    st.integers(min_value=0, max_value=10**9) | st.integers(min_value=0, max_value=10**17),
+    earliest=date(2023, 6, 1),
     min_size=1,
-    max_size=25,
 )
 
 
 @PROPERTY
 @given(
     deals=any_deals,
-    rate_list=st.lists(
-        st.tuples(st.sampled_from(["EUR", "JPY", "KWD"]), rate_texts, rate_texts),
-        unique_by=lambda entry: entry[0],
-        max_size=3,
-    ),
+    rate_list=rate_lists(),
     target=st.sampled_from(["USD", "EUR", "JPY"]),
 )
 def test_the_figures_are_the_same_with_or_without_the_optimistic_read(
