@@ -336,7 +336,7 @@ def conversion(
     # A currency's periods run on without a gap from its first one: a deal has no rate exactly when its
     # currency has none, or its day comes before the first. The first day of each currency's deals is
     # known already, so the earliest deal without a rate is found without reading the deals again.
-    first_start = {p.currency: p.start for p in reversed(periods)}
+    first_start = _first_starts(periods)
     missing = [(days[code][0], code) for code in foreign if days[code][0] < first_start.get(code, date.max)]
     if missing:
         day, code = min(missing)
@@ -360,6 +360,14 @@ def conversion(
         )
     _refuse_too_large_sum(conn, deals, target, present, periods, measures.value)
     return measures
+
+
+def _first_starts(periods: Sequence[_Period]) -> dict[str, date]:
+    """Each currency's first day with a rate: its periods run on from there without a gap."""
+    first: dict[str, date] = {}
+    for p in periods:
+        first[p.currency] = min(p.start, first.get(p.currency, p.start))
+    return first
 
 
 def _rate_factor(
@@ -523,7 +531,7 @@ def _optimistic_rows(
         largest_allowed[p.currency] = min(largest_allowed.get(p.currency, allowed), allowed)
     if min(largest_allowed.values()) < _OPTIMISTIC_LEAST_THRESHOLD:
         return None
-    first_start = {p.currency: p.start for p in sorted(periods, key=lambda p: p.start, reverse=True)}
+    first_start = _first_starts(periods)
     when = func.coalesce(source.c.closed_at, source.c.expected_close, literal(today, Date))
     value = source.c.value_minor
     set_aside = case(
