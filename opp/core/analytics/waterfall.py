@@ -33,7 +33,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     FromClause,
-    Integer,
     Select,
     String,
     and_,
@@ -45,7 +44,6 @@ from sqlalchemy import (
     select,
     union,
 )
-from sqlalchemy import cast as sql_cast
 
 from opp.core.analytics.forecast import reporting_currency
 from opp.core.context import Context
@@ -167,7 +165,7 @@ def _instant(day: date) -> datetime:
 
 
 def _states(
-    conn: Connection, first: date, last: date, window: Period | None, only: Select[Any] | None = None
+    conn: Connection, first: date, last: date, window: Period | None, split: _Split | None = None
 ) -> tuple[FromClause, FromClause]:
     """The deals of either side as they stood at the end of ``first`` and at the end of ``last``.
 
@@ -175,16 +173,16 @@ def _states(
     :func:`opp.core.pipeline.asof.materialize`): the deals in the window on that day, and the deals in
     the window on the other day (to tell a pushed deal from a won one, a created deal from a pulled-in
     one). Reading those few from each state, by the index on the close date and by id, spares copying
-    every deal's past state to join the two. With ``only`` (a query of deal ids), of those deals alone.
+    every deal's past state to join the two. With ``split``, of the deals that may have moved alone.
     """
     from opp.core.pipeline.asof import deal_source, deals_among, materialize
 
-    if only is None:
+    if split is None:
         then, now = deal_source(conn, _instant(first)), deal_source(conn, _instant(last))
     else:
         # The waterfall reads neither updated_at nor stage_changed_at.
-        then = deals_among(conn, _instant(first), only, times=False)
-        now = deals_among(conn, _instant(last), only, times=False)
+        then = deals_among(conn, _instant(first), split.moved, times=False, events=split.events)
+        now = deals_among(conn, _instant(last), split.moved, times=False)
     ending = select(now.c.id).where(_in_window(now, window))
     start = materialize(
         conn, select(then).where(or_(_in_window(then, window), then.c.id.in_(ending))).subquery("start_state")
@@ -203,6 +201,8 @@ class _Split:
 
     moved: Select[Any]
     steady: Select[Any]
+    #: The moved deals' events since D0 (:func:`opp.core.pipeline.asof.keep_events_since`).
+    events: FromClause
 
 
 def _split(conn: Connection, first: date, window: Period) -> _Split:
@@ -215,37 +215,39 @@ def _split(conn: Connection, first: date, window: Period) -> _Split:
     created before D0 and changed by no event since (in any field a state is rebuilt from) is the same
     at both instants as now: if it is open it is in both sides with the same figure, in no step. Only
     the others ("moved") need their past states rebuilt; the steady ones are summed as they are now.
-    Reads the events since D0 from the index on history's field and instant. A deal created since D0
-    is found by its ``created`` event, which is written at the deal's ``created_at``: so no question
-    here reads a deal's row, and the steady deals' figures can come from an index on the close date
-    that holds them.
+    Reads the events since D0 from the index on history's field and instant, once: the moved deals'
+    events are kept for :func:`_states` to rebuild them from. A deal created since D0 is found by its
+    ``created`` event, which is written at the deal's ``created_at``: so no question here reads a deal's
+    row, and the steady deals' figures can come from an index on the close date that holds them.
     """
-    from opp.core.pipeline.asof import FIELDS, keep_ids
+    from opp.core.pipeline.asof import keep_events_since, keep_ids
     from opp.core.pipeline.codec import column_sql
 
     since = _instant(first)
     is_in = o.c.expected_close.between(window.start, window.end)
-    # The deals in the window now, a few of all, as a list each event since D0 is checked against:
-    # reading the events since D0 once (by the index on field and instant) and keeping those of these
-    # deals costs a third of collecting every deal changed since and then choosing among them.
-    in_window = select(o.c.id).where(is_in)
-    # ``+ 0``: SQLite would otherwise walk the whole index on the deal for the DISTINCT's order.
-    deal = sql_cast(h.c.opportunity_id + 0, Integer)
-    # Two selects, not an OR, so that each reads its own range of the index.
-    edited = select(deal).where(h.c.field.in_(FIELDS), h.c.at >= since, deal.in_(in_window))
-    created = select(deal).where(
-        h.c.field.is_(None), h.c.at >= since, h.c.action == "created", deal.in_(in_window)
-    )
     was_in = select(h.c.opportunity_id).where(
         h.c.field == "expected_close",
         h.c.at >= since,
         column_sql(conn.dialect.name, "expected_close", h.c.old).between(window.start, window.end),
     )
-    moved = keep_ids(conn, union(edited, created, was_in))
+    # The deals in the window now and those moved out of it since D0, a few of all, kept as a table
+    # each event since D0 is checked against. The events since D0 are read once (by the index on field
+    # and instant), for those deals alone: their ids are the deals edited since, and the same rows
+    # rebuild those deals' states at D0 (:func:`_states`).
+    candidates = select(keep_ids(conn, union(select(o.c.id).where(is_in), was_in)).c.id)
+    events = keep_events_since(conn, since, candidates)
+    # ``+ 0``: the created events since D0 come from the index on field and instant, not the deal's.
+    created = select(h.c.opportunity_id).where(
+        h.c.field.is_(None),
+        h.c.at >= since,
+        h.c.action == "created",
+        (h.c.opportunity_id + 0).in_(candidates),
+    )
+    moved = keep_ids(conn, union(select(events.c.deal_id), created, was_in))
     # A deal in the window now that changed since D0 is among the moved ones (one moved out and back
     # has an expected_close event since D0 too), so the steady ones are the others.
     steady = select(o.c.id).where(o.c.status == "open", is_in, o.c.id.not_in(select(moved.c.id)))
-    return _Split(moved=select(moved.c.id), steady=steady)
+    return _Split(moved=select(moved.c.id), steady=steady, events=events)
 
 
 def _in_window(state: FromClause, window: Period | None) -> ColumnElement[bool]:
@@ -311,7 +313,7 @@ def _build(
     today: date | None = None,
 ) -> _Query:
     split = _split(conn, first, window) if narrow and window is not None else None
-    start, end = _states(conn, first, last, window, None if split is None else split.moved)
+    start, end = _states(conn, first, last, window, split)
     starting = select(start.c.id).where(_in_window(start, window))
     ending = select(end.c.id).where(_in_window(end, window))
     members = union(starting, ending).subquery("members")

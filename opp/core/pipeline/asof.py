@@ -77,6 +77,9 @@ FIELDS = (
 
 E = TypeVar("E")
 
+#: Numbers the temporary tables a connection makes.
+_snapshots = itertools.count(1)
+
 
 def as_of_instant(text: str, today: date) -> datetime:
     """The instant ``--as-of DATE`` stands for: the end of that day (UTC), as an exclusive bound.
@@ -86,14 +89,10 @@ def as_of_instant(text: str, today: date) -> datetime:
     return day_end_exclusive(parse_date(text, today)).replace(tzinfo=None)
 
 
-def _field_events(instant: datetime, *, before: bool, only: Select[Any] | None = None) -> Subquery:
-    """Per deal, for each field an event on one side of ``instant`` changed, the value it gives.
-
-    Before the instant: the ``new`` side of the field's latest event (``{field}_text``). After it: the
-    ``old`` side of its earliest event. ``{field}_set`` is 1 where there is such an event; ``changed_at``
-    and ``stage_at`` are the instants of the latest chosen event and of the chosen stage event. With
-    ``only`` (a query of deal ids), the events of those deals alone.
-    """
+def _chosen_events(instant: datetime, *, before: bool, only: Select[Any] | None = None) -> Select[Any]:
+    """Per deal and field of :data:`FIELDS`, the event on one side of ``instant`` that gives the field's
+    value then: ``(deal_id, field, event_id)``, the latest event before it or the earliest after it.
+    With ``only`` (a query of deal ids), of those deals alone."""
     side = h.c.at < instant if before else h.c.at >= instant
     # The side read is the smaller part of history (see deal_source): grouping by ``deal_id + 0`` keeps
     # SQLite from walking the whole index on opportunity_id for its order instead of the range on ``at``.
@@ -119,7 +118,29 @@ def _field_events(instant: datetime, *, before: bool, only: Select[Any] | None =
             born.c.field.is_(None), born.c.at >= instant, born.c.action == "created"
         )
         chosen_query = chosen_query.where((h.c.opportunity_id + 0).not_in(created_since))
-    chosen = chosen_query.group_by(deal_id, h.c.field).subquery("chosen")
+    return chosen_query.group_by(deal_id, h.c.field)
+
+
+def _field_events(
+    instant: datetime,
+    *,
+    before: bool,
+    only: Select[Any] | None = None,
+    chosen_events: FromClause | None = None,
+) -> Subquery:
+    """Per deal, for each field an event on one side of ``instant`` changed, the value it gives.
+
+    Before the instant: the ``new`` side of the field's latest event (``{field}_text``). After it: the
+    ``old`` side of its earliest event. ``{field}_set`` is 1 where there is such an event; ``changed_at``
+    and ``stage_at`` are the instants of the latest chosen event and of the chosen stage event. With
+    ``only`` (a query of deal ids), the events of those deals alone; with ``chosen_events`` (from
+    :func:`keep_events_since`), those events, already chosen.
+    """
+    chosen = (
+        _chosen_events(instant, before=before, only=only).subquery("chosen")
+        if chosen_events is None
+        else chosen_events
+    )
     event = h.alias("event")
     text = event.c.new if before else event.c.old
     pivot: list[ColumnElement[Any]] = []
@@ -201,12 +222,18 @@ def deals_as_of_backward(dialect_name: str, instant: datetime) -> Subquery:
 
 
 def changed_as_of(
-    dialect_name: str, instant: datetime, only: Select[Any] | None = None, *, times: bool = True
+    dialect_name: str,
+    instant: datetime,
+    only: Select[Any] | None = None,
+    *,
+    times: bool = True,
+    events: FromClause | None = None,
 ) -> Subquery:
     """The deals that existed before ``instant`` and were changed after it, as they stood then (of the
-    deals ``only`` selects the ids of, when given). Without ``times``, ``updated_at`` and
-    ``stage_changed_at`` are left null, which spares reading each deal's earlier events for them."""
-    changes = _field_events(instant, before=False, only=only)
+    deals ``only`` selects the ids of, when given; from ``events`` of :func:`keep_events_since`, when
+    given). Without ``times``, ``updated_at`` and ``stage_changed_at`` are left null, which spares
+    reading each deal's earlier events for them."""
+    changes = _field_events(instant, before=False, only=only, chosen_events=events)
     values: dict[str, ColumnElement[Any]] = {
         column_of(name): case(
             (changes.c[f"{name}_set"] == 1, column_sql(dialect_name, name, changes.c[f"{name}_text"])),
@@ -299,9 +326,6 @@ def events_after(conn: Connection, instant: datetime) -> int | None:
     return count if count < half else None
 
 
-_snapshots = itertools.count(1)
-
-
 def deal_source(conn: Connection, instant: datetime | None, *, times: bool = True) -> FromClause:
     """The opportunities table, or the deals as they stood at ``instant`` (naive UTC) if one is given.
 
@@ -323,19 +347,27 @@ def deal_source(conn: Connection, instant: datetime | None, *, times: bool = Tru
     return with_unchanged(materialize(conn, changed), instant)
 
 
-def deals_among(conn: Connection, instant: datetime, only: Select[Any], *, times: bool = True) -> Subquery:
+def deals_among(
+    conn: Connection,
+    instant: datetime,
+    only: Select[Any],
+    *,
+    times: bool = True,
+    events: FromClause | None = None,
+) -> Subquery:
     """The deals whose ids ``only`` selects, as they stood at ``instant`` (naive UTC): those of
     :func:`deal_source`, for a question about a few deals of many (``times``: see
     :func:`changed_as_of`).
 
     Rebuilt backward from the present whatever the instant, so the work is those deals' events since
     the instant (and a look-up of each deal), not every deal's; the changed ones are kept in a
-    temporary table, as :func:`deal_source` does.
+    temporary table, as :func:`deal_source` does. ``events``, those deals' events since the instant
+    already read by :func:`keep_events_since`, spares reading them again.
     """
     if conn.execute(select(h.c.id).where(h.c.at >= instant).limit(1)).first() is None:
         # Nothing has changed since (an instant still to come: the end of today): the deals as they are.
         return select(*o.columns).where(o.c.created_at < instant, o.c.id.in_(only)).subquery("deals_as_of")
-    changed = materialize(conn, changed_as_of(conn.dialect.name, instant, only, times=times))
+    changed = materialize(conn, changed_as_of(conn.dialect.name, instant, only, times=times, events=events))
     return with_unchanged(changed, instant, only)
 
 
@@ -350,6 +382,31 @@ def keep_ids(conn: Connection, ids: Select[Any] | CompoundSelect[Any]) -> Table:
     )
     table.create(conn)
     conn.execute(insert(table).from_select(["id"], ids))
+    return table
+
+
+def keep_events_since(conn: Connection, instant: datetime, only: Select[Any]) -> Table:
+    """The events that rebuild the deals ``only`` selects as they stood at ``instant`` (naive UTC),
+    per deal and field the earliest at or after it, copied into a new temporary table of
+    ``(deal_id, field, event_id)``.
+
+    For a caller that reads the events since an instant once both to learn which deals changed (its
+    ``deal_id``s) and to rebuild them (``deals_among(..., events=)``): reading them is what costs."""
+    table = Table(
+        f"opp_events_{next(_snapshots)}",
+        MetaData(),
+        Column("deal_id", Integer, nullable=False),
+        Column("field", h.c.field.type),
+        Column("event_id", Integer, nullable=False),
+        prefixes=["TEMPORARY"],
+        postgresql_on_commit="DROP",
+    )
+    table.create(conn)
+    conn.execute(
+        insert(table).from_select(
+            ["deal_id", "field", "event_id"], _chosen_events(instant, before=False, only=only)
+        )
+    )
     return table
 
 
