@@ -34,6 +34,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Select,
+    String,
     Subquery,
     Table,
     and_,
@@ -130,11 +131,13 @@ def _field_events(
 ) -> Subquery:
     """Per deal, for each field an event on one side of ``instant`` changed, the value it gives.
 
-    Before the instant: the ``new`` side of the field's latest event (``{field}_text``). After it: the
-    ``old`` side of its earliest event. ``{field}_set`` is 1 where there is such an event; ``changed_at``
-    and ``stage_at`` are the instants of the latest chosen event and of the chosen stage event. With
-    ``only`` (a query of deal ids), the events of those deals alone; with ``chosen_events`` (from
-    :func:`keep_events_since`), those events, already chosen.
+    Before the instant: the ``new`` side of the field's latest event. After it: the ``old`` side of its
+    earliest event. Each field's ``{field}_mark`` holds that text behind a ``1`` (``0`` for a null
+    text), or null where no such event is: read it with :func:`_changed`. One aggregate per field, not
+    one for whether it is set and another for its text, is a third less work over many events.
+    ``changed_at`` and ``stage_at`` are the instants of the latest chosen event and of the chosen stage
+    event. With ``only`` (a query of deal ids), the events of those deals alone; with
+    ``chosen_events`` (from :func:`keep_events_since`), those events, already chosen.
     """
     chosen = (
         _chosen_events(instant, before=before, only=only).subquery("chosen")
@@ -143,10 +146,8 @@ def _field_events(
     )
     event = h.alias("event")
     text = event.c.new if before else event.c.old
-    pivot: list[ColumnElement[Any]] = []
-    for name in FIELDS:
-        pivot.append(func.max(case((chosen.c.field == name, 1), else_=0)).label(f"{name}_set"))
-        pivot.append(func.max(case((chosen.c.field == name, text))).label(f"{name}_text"))
+    mark = func.coalesce(literal("1", String).concat(text), literal("0", String))
+    pivot = [func.max(case((chosen.c.field == name, mark))).label(f"{name}_mark") for name in FIELDS]
     return (
         select(
             chosen.c.deal_id,
@@ -160,6 +161,12 @@ def _field_events(
     )
 
 
+def _changed(changes: FromClause, name: str) -> tuple[ColumnElement[bool], ColumnElement[Any]]:
+    """Whether an event chosen by :func:`_field_events` changed field ``name``, and the text it gives."""
+    mark = changes.c[f"{name}_mark"]
+    return mark.is_not(None), case((mark != "0", func.substr(mark, 2)))
+
+
 def deals_as_of(dialect_name: str, instant: datetime) -> Subquery:
     """One row per deal that existed before ``instant`` (naive UTC), with the opportunities table's
     columns holding the values they had then, rebuilt forward from each deal's ``created`` event."""
@@ -171,10 +178,7 @@ def deals_as_of(dialect_name: str, instant: datetime) -> Subquery:
 
     def field(name: str, initial: ColumnElement[Any] | None = None) -> ColumnElement[Any]:
         """The latest ``new`` of this field before the instant, else its initial value."""
-        return case(
-            (changes.c[f"{name}_set"] == 1, changes.c[f"{name}_text"]),
-            else_=snapshot(name) if initial is None else initial,
-        )
+        return case(_changed(changes, name), else_=snapshot(name) if initial is None else initial)
 
     edits = h.alias("edits")
     first_edit = (
@@ -199,7 +203,7 @@ def deals_as_of(dialect_name: str, instant: datetime) -> Subquery:
         values,
         updated_at=func.coalesce(changes.c.changed_at, created.c.at),
         stage_changed_at=case(
-            (changes.c.stage_set == 1, changes.c.stage_at),
+            (_changed(changes, "stage")[0], changes.c.stage_at),
             else_=func.coalesce(column_sql(dialect_name, "closed_at", snapshot("closed_at")), created.c.at),
         ),
         source=o.join(
@@ -234,13 +238,13 @@ def changed_as_of(
     given). Without ``times``, ``updated_at`` and ``stage_changed_at`` are left null, which spares
     reading each deal's earlier events for them."""
     changes = _field_events(instant, before=False, only=only, chosen_events=events)
-    values: dict[str, ColumnElement[Any]] = {
-        column_of(name): case(
-            (changes.c[f"{name}_set"] == 1, column_sql(dialect_name, name, changes.c[f"{name}_text"])),
-            else_=o.c[column_of(name)],
-        )
-        for name in FIELDS
-    }
+
+    def then(name: str) -> ColumnElement[Any]:
+        """The ``old`` side of this field's earliest event after the instant, else its value now."""
+        was_changed, text = _changed(changes, name)
+        return case((was_changed, column_sql(dialect_name, name, text)), else_=o.c[column_of(name)])
+
+    values = {column_of(name): then(name) for name in FIELDS}
     earlier = h.alias("earlier")
 
     def last_before(*where: ColumnElement[bool]) -> ColumnElement[Any]:
@@ -269,7 +273,7 @@ def changed_as_of(
         updated_at=func.coalesce(last_before(earlier.c.field.in_(FIELDS)), o.c.created_at),
         stage_changed_at=case(
             (
-                changes.c.stage_set == 1,
+                _changed(changes, "stage")[0],
                 func.coalesce(last_before(by_deal_only == "stage"), values["closed_at"], o.c.created_at),
             ),
             else_=o.c.stage_changed_at,
