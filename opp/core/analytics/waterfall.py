@@ -33,6 +33,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     FromClause,
+    RowMapping,
     Select,
     String,
     and_,
@@ -273,7 +274,7 @@ class _Query:
     key: ColumnElement[Any] | None
     currency: str
     #: The steady deals' rows (a windowed waterfall parted in two, see :func:`_split`), else None.
-    steady: Select[Any] | None = None
+    steady: list[RowMapping] | None = None
     #: The custom field the waterfall is split by, if it is.
     field: Defined | None = None
 
@@ -403,12 +404,12 @@ def _steady(
     measure: str,
     by: str | None,
     user: int | None,
-) -> Select[Any]:
+) -> list[RowMapping]:
     """The steady deals' figures (see :func:`_split`) in the rows of the waterfall's own query: in both
-    sides with the same figure, in no step, grouped where they are now."""
-    amount = getattr(conversion(conn, deals, code, today=last), measure)
-    count = func.count()
-    total = func.coalesce(func.sum(amount), 0)
+    sides with the same figure, in no step, grouped where they are now. Converted in one read of
+    them where it can be (:func:`opp.core.money.rates.converted_rows`)."""
+    from opp.core.money.rates import Conversion, converted_rows
+
     source: FromClause = o
     key: ColumnElement[Any] | None = None
     if by == "stage":
@@ -416,18 +417,24 @@ def _steady(
     elif by == "assignee":
         source = o.outerjoin(us, us.c.id == o.c.assignee_id)
         key = us.c.handle
-    query = deals.with_only_columns(
-        *([] if key is None else [key.label("key")]),
-        null().label("step"),
-        count.label("count"),
-        count.label("start_count"),
-        count.label("end_count"),
-        total.label("start_minor"),
-        total.label("end_minor"),
-    ).select_from(source)
     if user is not None:
-        query = query.where(o.c.assignee_id == user)
-    return query if key is None else query.group_by(key)
+        deals = deals.where(o.c.assignee_id == user)
+
+    def figures(measures: Conversion) -> Select[Any]:
+        count = func.count()
+        total = func.coalesce(func.sum(getattr(measures, measure)), 0)
+        query = deals.with_only_columns(
+            *([] if key is None else [key.label("key")]),
+            null().label("step"),
+            count.label("count"),
+            count.label("start_count"),
+            count.label("end_count"),
+            total.label("start_minor"),
+            total.label("end_minor"),
+        ).select_from(source)
+        return query if key is None else query.group_by(key)
+
+    return list(converted_rows(conn, deals, code, figures, today=last)[1])
 
 
 def _filtered(query: Select[Any], built: _Query) -> Select[Any]:
@@ -438,18 +445,18 @@ def _count_where(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def _group(key: str | None, rows: list[Any], code: str) -> WaterfallGroup:
-    start_count = sum(row.start_count for row in rows)
-    end_count = sum(row.end_count for row in rows)
-    start_minor = sum(int(row.start_minor) for row in rows)
-    end_minor = sum(int(row.end_minor) for row in rows)
+def _group(key: str | None, rows: list[RowMapping], code: str) -> WaterfallGroup:
+    start_count = sum(row["start_count"] for row in rows)
+    end_count = sum(row["end_count"] for row in rows)
+    start_minor = sum(int(row["start_minor"]) for row in rows)
+    end_minor = sum(int(row["end_minor"]) for row in rows)
     # The rows of a split waterfall hold each step once per group: the whole adds them up.
     counts = dict.fromkeys(STEPS, 0)
     changes = dict.fromkeys(STEPS, 0)
     for row in rows:
-        if row.step is not None:
-            counts[row.step] += row.count
-            changes[row.step] += int(row.end_minor) - int(row.start_minor)
+        if row["step"] is not None:
+            counts[row["step"]] += row["count"]
+            changes[row["step"]] += int(row["end_minor"]) - int(row["start_minor"])
     steps = [Step(name, counts[name], from_minor(changes[name], code)) for name in STEPS]
     return WaterfallGroup(
         key,
@@ -521,15 +528,15 @@ def waterfall(
             .select_from(built.source)
             .group_by(*([] if built.key is None else [built.key]), built.step)
         )
-        rows = list(conn.execute(_filtered(query, built)))
+        rows = list(conn.execute(_filtered(query, built)).mappings())
         if built.steady is not None:
-            rows += conn.execute(built.steady)
+            rows += built.steady
         order = _stage_order(conn) if chosen_by == "stage" else {}
     code = built.currency
     whole = _group(None, rows, code)
     groups = None
     if built.key is not None:
-        keys = sorted({row.key for row in rows}, key=lambda key: (key is None, key or ""))
+        keys = sorted({row["key"] for row in rows}, key=lambda key: (key is None, key or ""))
         if order:
             keys.sort(key=lambda key: order.get(key or "", len(order)))
         if built.field is not None:
@@ -537,7 +544,7 @@ def waterfall(
 
             field = built.field
             keys.sort(key=lambda key: key_order(field, key))
-        groups = [_group(key, [row for row in rows if row.key == key], code) for key in keys]
+        groups = [_group(key, [row for row in rows if row["key"] == key], code) for key in keys]
     return Waterfall(
         currency=code,
         from_day=first,
