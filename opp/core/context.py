@@ -7,11 +7,11 @@ Database failures are translated here, once, into :class:`~opp.core.errors.Unava
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypedDict, Unpack
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from sqlalchemy import Connection, Insert, event, insert
 from sqlalchemy.exc import (
@@ -38,6 +38,9 @@ from opp.store.engine import (
     mask_password,
     open_store,
 )
+
+A = TypeVar("A")
+B = TypeVar("B")
 
 
 def _naive_utc(instant: datetime) -> datetime:
@@ -184,6 +187,27 @@ class Context:
             event.listen(conn, "after_execute", uow._note_insert)
             yield uow
         self.saved += [name for name in uow.records() if name not in self.saved]
+
+    def side_by_side(self, first: Callable[[], A], second: Callable[[], B]) -> tuple[A, B]:
+        """The answers of two reading jobs, ``first`` run in a thread of its own while this one runs
+        ``second``: on a machine of two cores, a page made of several reports takes the time of the
+        longer part, not of both. Each job opens its own reading transactions (see :meth:`reading`),
+        as it would run one after the other; where two connections would not see the same database (an
+        in-memory SQLite one) they do run one after the other. The two share the page cache one
+        connection has alone (:meth:`opp.store.engine.Store.sharing_reads`). When both fail,
+        ``first``'s error is the one raised, as if it had run first."""
+        if not self.store.shared_between_connections:
+            return first(), second()
+        from concurrent.futures import ThreadPoolExecutor
+
+        with self.store.sharing_reads(2), ThreadPoolExecutor(max_workers=1) as pool:
+            started = pool.submit(first)
+            try:
+                answer = second()
+            except BaseException:
+                started.result()  # its error, if it failed too
+                raise
+            return started.result(), answer
 
     def close(self) -> None:
         self.store.close()

@@ -140,6 +140,8 @@ class Store:
                 f"unknown kind of database {url.drivername!r} in {mask_password(url)!r}"
             ) from exc
         self.wrote = False
+        #: The page cache each read transaction gets (SQLite), in KiB: see :meth:`sharing_reads`.
+        self.read_cache_kib = READ_PAGE_CACHE_KIB
         if self.is_sqlite:
             self._set_up_sqlite(self.engine)
 
@@ -166,7 +168,7 @@ class Store:
             # system call (``forecast --by region`` at 1M deals: 2.25 s with the default, 1.3 s with
             # this). A write keeps the default: an import's pages would fill the cache for no gain,
             # and a million rows' import must stay under 150 MB.
-            kib = WRITE_PAGE_CACHE_KIB if write else READ_PAGE_CACHE_KIB
+            kib = WRITE_PAGE_CACHE_KIB if write else self.read_cache_kib
             conn.exec_driver_sql(f"PRAGMA cache_size = -{kib}")
             conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
@@ -193,6 +195,23 @@ class Store:
             cursor.close()
         finally:
             raw.close()
+
+    @contextmanager
+    def sharing_reads(self, parts: int) -> Iterator[None]:
+        """Within this block, ``parts`` connections read at once: each read transaction begun in it gets
+        that share of the page cache one gets alone, so that the command's memory stays what it was."""
+        whole = self.read_cache_kib
+        self.read_cache_kib = max(1, whole // parts)
+        try:
+            yield
+        finally:
+            self.read_cache_kib = whole
+
+    @property
+    def shared_between_connections(self) -> bool:
+        """Whether every connection sees the same database: all but an in-memory SQLite one, which is
+        each connection's own."""
+        return not (self.is_sqlite and self.url.database in (None, "", ":memory:"))
 
     def close(self) -> None:
         if self.is_sqlite and self.wrote:
