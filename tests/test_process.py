@@ -181,7 +181,8 @@ def test_commands_on_sqlite_do_not_import_the_postgresql_dialect(db_path):
     script = (
         "import sys\n"
         "from opp.cli.main import run\n"
-        "for argv in (['opp', 'list', '--as-of', '2020-01-01'], ['opp', 'forecast', '--as-of', '2020-01-01'],\n"
+        "for argv in (['opp', 'list', '--as-of', '2020-01-01'],\n"
+        "             ['opp', 'forecast', '--as-of', '2020-01-01'],\n"
         "             ['opp', 'report', 'waterfall', '--from', '2020-01-01', '--period', 'this-quarter'],\n"
         "             ['opp', 'review']):\n"
         "    sys.argv = argv\n"
