@@ -124,11 +124,17 @@ class Board(Record):
     total: Figures
 
 
+def chosen_currency(conn: Connection, asked: str | None) -> str | None:
+    """The currency figures are given in when it is chosen before looking at the deals: ``--currency``,
+    else the reporting currency; None when neither is set."""
+    return normalize_currency(asked) if asked else settings.value_of(conn, "reporting_currency")
+
+
 def reporting_currency(conn: Connection, asked: str | None, deals: Sequence[Select[Any]]) -> str:
     """The currency figures are given in: ``--currency``, else the reporting currency, else the deals'
     one currency (``deals`` select ``currency`` columns); deals in several currencies and neither is
     refused rather than added up."""
-    wanted = normalize_currency(asked) if asked else settings.value_of(conn, "reporting_currency")
+    wanted = chosen_currency(conn, asked)
     if wanted is not None:
         return wanted
     present: set[str] = set()

@@ -176,6 +176,7 @@ def review(
             currency=code,
             assignee=assignee,
             where=fields,
+            halves=False,  # this half already runs beside the other
         )
         assert isinstance(flow, Waterfall)
         return flow, forecast_section(ctx, chosen, currency=code, assignee=assignee, where=fields)

@@ -196,6 +196,18 @@ def _states(
 
 
 @dataclass(frozen=True)
+class _Part:
+    """One of ``count`` parts the deals are parted into by id: those whose id leaves ``index`` divided
+    by ``count``."""
+
+    count: int
+    index: int
+
+    def holds(self, ids: ColumnElement[Any]) -> ColumnElement[bool]:
+        return ids % self.count == self.index
+
+
+@dataclass(frozen=True)
 class _Split:
     """A windowed waterfall parted in two (see :func:`_split`): the deals that may have moved, and the
     steady ones."""
@@ -206,7 +218,7 @@ class _Split:
     events: FromClause
 
 
-def _split(conn: Connection, first: date, window: Period) -> _Split:
+def _split(conn: Connection, first: date, window: Period, part: _Part | None = None) -> _Split:
     """The deals that may have moved, and the deals in the window that cannot have, from D0 on.
 
     A deal is in a side when it is open with its close date in the window at that instant, and its
@@ -225,12 +237,15 @@ def _split(conn: Connection, first: date, window: Period) -> _Split:
     from opp.core.pipeline.codec import column_sql
 
     since = _instant(first)
-    is_in = o.c.expected_close.between(window.start, window.end)
+    is_in: ColumnElement[bool] = o.c.expected_close.between(window.start, window.end)
     was_in = select(h.c.opportunity_id).where(
         h.c.field == "expected_close",
         h.c.at >= since,
         column_sql(conn.dialect.name, "expected_close", h.c.old).between(window.start, window.end),
     )
+    if part is not None:  # this part's deals alone (the moved ones are among these, the steady too)
+        is_in = and_(is_in, part.holds(o.c.id))
+        was_in = was_in.where(part.holds(h.c.opportunity_id))
     # The deals in the window now and those moved out of it since D0, a few of all, kept as a table
     # each event since D0 is checked against. The events since D0 are read once (by the index on field
     # and instant), for those deals alone: their ids are the deals edited since, and the same rows
@@ -312,8 +327,9 @@ def _build(
     narrow: bool = True,
     where: Sequence[str] | None = None,
     today: date | None = None,
+    part: _Part | None = None,
 ) -> _Query:
-    split = _split(conn, first, window) if narrow and window is not None else None
+    split = _split(conn, first, window, part) if narrow and window is not None else None
     start, end = _states(conn, first, last, window, split)
     starting = select(start.c.id).where(_in_window(start, window))
     ending = select(end.c.id).where(_in_window(end, window))
@@ -479,6 +495,7 @@ def waterfall(
     detail: bool = False,
     narrow: bool = True,
     where: Sequence[str] | None = None,
+    halves: bool = True,
 ) -> Waterfall | list[Move]:
     """The waterfall from the end of ``from_day`` to the end of ``to_day`` (today when not given) over
     the close-date window ``period`` (see the module's docstring); with ``detail``, the deals that
@@ -490,7 +507,10 @@ def waterfall(
     rebuilt, the others are summed as they are (see :func:`_split`); ``narrow=False`` rebuilds every
     deal's states instead, the slow way, which a test checks gives the same answer. A waterfall split
     by a custom field or narrowed by ``where`` takes the slow way: the steady deals' sums do not read
-    field values."""
+    field values. The narrow way reads its deals in two halves side by side unless ``halves`` is
+    False (for a caller that already runs it beside other work)."""
+    from opp.core.analytics.forecast import chosen_currency
+
     first, last = _days(ctx, from_day, to_day)
     window = parse_period(period, ctx.clock.today()) if period is not None else None
     chosen_measure = _choice(measure, MEASURES, "measure", "value") or "value"
@@ -499,39 +519,42 @@ def waterfall(
         if chosen_by is None:
             chosen_by = _choice(by, GROUPINGS, "grouping", None)
         narrow = narrow and not where and (chosen_by is None or chosen_by in GROUPINGS)
-        built = _build(
-            conn,
-            first,
-            last,
-            window,
-            chosen_measure,
-            chosen_by,
-            currency,
-            assignee,
-            narrow,
-            where,
-            ctx.clock.today(),
-        )
-        if detail:
-            return _moves(conn, built)
-        keyed = [] if built.key is None else [built.key.label("key")]
-        query = (
-            select(
-                *keyed,
-                built.step.label("step"),
-                func.count().label("count"),
-                _count_where(built.in_start).label("start_count"),
-                _count_where(built.in_end).label("end_count"),
-                func.coalesce(func.sum(built.start_amount), 0).label("start_minor"),
-                func.coalesce(func.sum(built.end_amount), 0).label("end_minor"),
-            )
-            .select_from(built.source)
-            .group_by(*([] if built.key is None else [built.key]), built.step)
-        )
-        rows = list(conn.execute(_filtered(query, built)).mappings())
-        if built.steady is not None:
-            rows += built.steady
+        fixed = chosen_currency(conn, currency)
         order = _stage_order(conn) if chosen_by == "stage" else {}
+
+    def answer(part: _Part | None) -> tuple[_Query, list[Any]]:
+        """This part's deals' rows of the waterfall (or moves, with ``detail``); every deal's when
+        ``part`` is None."""
+        with ctx.reading() as conn:
+            built = _build(
+                conn,
+                first,
+                last,
+                window,
+                chosen_measure,
+                chosen_by,
+                currency,
+                assignee,
+                narrow,
+                where,
+                ctx.clock.today(),
+                part,
+            )
+            return built, _moves(conn, built) if detail else _rows(conn, built)
+
+    # Parted by id into two halves read side by side (see Context.side_by_side): every figure is a
+    # sum over deals, and each deal's is worked out from its own history, so the halves' rows add up
+    # to the whole's. Only where the currency is known before reading the deals (the deals' one
+    # currency could differ between the halves).
+    if halves and narrow and window is not None and fixed is not None:
+        (built, rows), (_, more) = ctx.side_by_side(lambda: answer(_Part(2, 0)), lambda: answer(_Part(2, 1)))
+        rows += more
+        if detail:
+            rows.sort(key=lambda move: (STEPS.index(move.step), move.id))
+    else:
+        built, rows = answer(None)
+    if detail:
+        return rows
     code = built.currency
     whole = _group(None, rows, code)
     groups = None
@@ -557,6 +580,26 @@ def waterfall(
         by=chosen_by,
         groups=groups,
     )
+
+
+def _rows(conn: Connection, built: _Query) -> list[RowMapping]:
+    """The waterfall's rows: per group (when split) and step, the count and the sums at either end."""
+    keyed = [] if built.key is None else [built.key.label("key")]
+    query = (
+        select(
+            *keyed,
+            built.step.label("step"),
+            func.count().label("count"),
+            _count_where(built.in_start).label("start_count"),
+            _count_where(built.in_end).label("end_count"),
+            func.coalesce(func.sum(built.start_amount), 0).label("start_minor"),
+            func.coalesce(func.sum(built.end_amount), 0).label("end_minor"),
+        )
+        .select_from(built.source)
+        .group_by(*([] if built.key is None else [built.key]), built.step)
+    )
+    rows = list(conn.execute(_filtered(query, built)).mappings())
+    return rows + (built.steady or [])
 
 
 def _is_field(conn: Connection, name: str) -> bool:
