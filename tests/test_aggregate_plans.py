@@ -140,6 +140,7 @@ BENCH_STATISTICS = {
     "ix_opportunities_expected_close": "1000000 1062",
     "ix_opportunities_customer_id": "1000000 6",
     "ix_opportunities_assignee_id_status": "1000000 19608 6536",
+    "ix_opportunities_assignee_id_stage": "1000000 19608 3268",
     "sqlite_autoindex_opportunities_1": "1000000 4",
     "field_values": "750000 750000 1",
     "ix_field_values_field_id_text_value": "750000 750000 250000",

@@ -83,3 +83,33 @@ def test_the_most_overdue_deals_are_read_from_the_status_close_date_index(
         assert any("ix_opportunities_status_expected_close" in line for line in plans[0]), plans
     finally:
         ctx.close()
+
+
+@pytest.mark.parametrize("statistics", ["none", "analyzed", "bench"])
+def test_a_reps_deals_in_a_stage_are_read_in_id_order_from_the_assignee_stage_index(
+    restore, opp_template, db_path, statistics
+):
+    """``list --assignee HANDLE --stage STAGE --limit N`` (migration 0015): under (assignee_id, stage)
+    the rep's deals of the stage follow each other in id order, so the page is the first entries, not
+    every deal of the rep read and sorted (54 ms at the bench's million deals, against 0.1 ms)."""
+    from opp.core.pipeline.users import add_user
+
+    restore(opp_template)
+    ctx = open_context(str(db_path), actor="dana", clock=Clock.from_env_value(NOW))
+    try:
+        _load(ctx, ["USD"])
+        add_user(ctx, "sam")
+        with ctx.store.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "UPDATE opportunities SET assignee_id = (SELECT id FROM users WHERE handle = 'sam')"
+                    " WHERE id % 3 = 0"
+                )
+            )
+            with_statistics(conn, statistics)
+        plans = _page_plans(ctx, stages=["proposal"], assignee="sam")
+        assert len(plans) == 1
+        assert any("ix_opportunities_assignee_id_stage" in line for line in plans[0]), plans
+        assert not any("TEMP B-TREE" in line for line in plans[0]), plans
+    finally:
+        ctx.close()

@@ -2,7 +2,7 @@
 
 A table's secondary indexes are kept up to date row by row as rows go in: each new row is a search and
 an insert into every index, in key order rather than the rows' order, so once an index outgrows the
-page cache most of those inserts touch a page that is not in memory. The deals carry nine indexes (the
+page cache most of those inserts touch a page that is not in memory. The deals carry ten indexes (the
 aggregates' covering ones among them), history four; an import of 100,000 deals into an empty database
 spent about 3 s of its 10 s there. Building an index from the finished table sorts its entries once,
 and takes about a fifth of that.

@@ -119,6 +119,8 @@ opportunities = Table(
     # Bumped by every change: an edit made on stale data is refused instead of overwriting.
     Column("version", Integer, nullable=False, server_default="1"),
     Index("ix_opportunities_assignee_id_status", "assignee_id", "status"),
+    # A rep's deals of a stage in id order (migration 0015): `list --assignee X --stage S` pages unsorted.
+    Index("ix_opportunities_assignee_id_stage", "assignee_id", "stage"),
     Index("ix_opportunities_customer_id", "customer_id"),
     Index("ix_opportunities_expected_close", "expected_close"),
     # The deals of a status in id order (migration 0013): a page of open deals, the default listing.
