@@ -90,10 +90,17 @@ def as_of_instant(text: str, today: date) -> datetime:
     return day_end_exclusive(parse_date(text, today)).replace(tzinfo=None)
 
 
-def _chosen_events(instant: datetime, *, before: bool, only: Select[Any] | None = None) -> Select[Any]:
+def _chosen_events(
+    instant: datetime,
+    *,
+    before: bool,
+    only: Select[Any] | None = None,
+    first_test: ColumnElement[bool] | None = None,
+) -> Select[Any]:
     """Per deal and field of :data:`FIELDS`, the event on one side of ``instant`` that gives the field's
     value then: ``(deal_id, field, event_id)``, the latest event before it or the earliest after it.
-    With ``only`` (a query of deal ids), of those deals alone."""
+    With ``only`` (a query of deal ids), of those deals alone; ``first_test``, a cheap test of an
+    event's row that every deal of ``only`` passes, is checked before looking the deal up in ``only``."""
     side = h.c.at < instant if before else h.c.at >= instant
     # The side read is the smaller part of history (see deal_source): grouping by ``deal_id + 0`` keeps
     # SQLite from walking the whole index on opportunity_id for its order instead of the range on ``at``.
@@ -103,6 +110,8 @@ def _chosen_events(instant: datetime, *, before: bool, only: Select[Any] | None 
         h.c.field.label("field"),
         (func.max(h.c.id) if before else func.min(h.c.id)).label("event_id"),
     ).where(side, h.c.field.in_(FIELDS))
+    if first_test is not None:
+        chosen_query = chosen_query.where(first_test)
     if only is not None:
         # Those deals' events on that side, read from the index on field and instant (``+ 0``): a few
         # deals' events would otherwise be looked up one row at a time, each deal's whole history.
@@ -393,10 +402,13 @@ def keep_ids(conn: Connection, ids: Select[Any] | CompoundSelect[Any]) -> Table:
     return table
 
 
-def keep_events_since(conn: Connection, instant: datetime, only: Select[Any]) -> Table:
+def keep_events_since(
+    conn: Connection, instant: datetime, only: Select[Any], first_test: ColumnElement[bool] | None = None
+) -> Table:
     """The events that rebuild the deals ``only`` selects as they stood at ``instant`` (naive UTC),
     per deal and field the earliest at or after it, copied into a new temporary table of
-    ``(deal_id, field, event_id)``.
+    ``(deal_id, field, event_id)``. ``first_test`` (on history's columns), a test every deal of
+    ``only`` passes, spares the look-up in ``only`` of the events that fail it.
 
     For a caller that reads the events since an instant once both to learn which deals changed (its
     ``deal_id``s) and to rebuild them (``deals_among(..., events=)``): reading them is what costs."""
@@ -407,7 +419,7 @@ def keep_events_since(conn: Connection, instant: datetime, only: Select[Any]) ->
         Column("field", h.c.field.type),
         Column("event_id", Integer, nullable=False),
     )
-    chosen = _chosen_events(instant, before=False, only=only)
+    chosen = _chosen_events(instant, before=False, only=only, first_test=first_test)
     conn.execute(insert(table).from_select(["deal_id", "field", "event_id"], chosen))
     return table
 
