@@ -558,6 +558,45 @@ def test_a_deal_moved_to_another_customer_shows_its_customer_of_then(shop):
         context.close()
 
 
+def test_a_rebuild_for_figures_alone_leaves_the_descriptive_fields_null_and_the_rest_as_the_full_one(shop):
+    """``descriptive=False`` (the waterfall's states): the title, description, reference, customer and
+    lost reason are not rebuilt (null); every other column is the same as the full rebuild's, after
+    edits of every kind, at each instant of history."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from opp.core.clock import Clock
+    from opp.core.context import open_context
+    from opp.core.pipeline.asof import DESCRIPTIVE, changed_as_of
+    from opp.core.pipeline.codec import column_of
+    from opp.store import schema
+
+    shop("edit", 1, "--description", "first words", "--title", "Alpha II", OPP_NOW=day(10))
+    shop("edit", 2, "--value", "900", "--currency", "USD", "--ref", "B-2", OPP_NOW=day(11))
+    shop("stage", "lost", 1, "--reason", "timing", OPP_NOW=day(12))
+    shop("claim", 5, OPP_NOW=day(12))
+    context = open_context(shop.db, actor="dana", clock=Clock.from_env_value(NOW))
+    try:
+        with context.reading() as conn:
+            dialect = conn.dialect.name
+            moments = conn.execute(select(schema.history.c.at).distinct()).scalars().all()
+            blank = {column_of(name) for name in DESCRIPTIVE}
+            kept = [c.name for c in schema.opportunities.columns if c.name not in blank]
+            seen_changed = 0
+            for instant in sorted({m - timedelta(seconds=1) for m in moments}):
+                full = changed_as_of(dialect, instant, times=False)
+                lean = changed_as_of(dialect, instant, times=False, descriptive=False)
+                wanted = conn.execute(select(*(full.c[n] for n in kept)).order_by(full.c.id)).all()
+                assert conn.execute(select(*(lean.c[n] for n in kept)).order_by(lean.c.id)).all() == wanted
+                nulls = conn.execute(select(*(lean.c[n] for n in sorted(blank)))).all()
+                assert all(value is None for row in nulls for value in row), instant
+                seen_changed += len(wanted)
+            assert seen_changed
+    finally:
+        context.close()
+
+
 #: sqlite_stat1 of the history of the bench's million deals (bench/generate.py): 9.4 million events.
 BENCH_HISTORY_STATISTICS = {
     "ix_history_field_at_action_opportunity_id": "9421274 588830 1 1 1",

@@ -166,7 +166,12 @@ def _instant(day: date) -> datetime:
 
 
 def _states(
-    conn: Connection, first: date, last: date, window: Period | None, split: _Split | None = None
+    conn: Connection,
+    first: date,
+    last: date,
+    window: Period | None,
+    split: _Split | None = None,
+    titles: bool = True,
 ) -> tuple[FromClause, FromClause]:
     """The deals of either side as they stood at the end of ``first`` and at the end of ``last``.
 
@@ -174,7 +179,8 @@ def _states(
     :func:`opp.core.pipeline.asof.materialize`): the deals in the window on that day, and the deals in
     the window on the other day (to tell a pushed deal from a won one, a created deal from a pulled-in
     one). Reading those few from each state, by the index on the close date and by id, spares copying
-    every deal's past state to join the two. With ``split``, of the deals that may have moved alone.
+    every deal's past state to join the two. With ``split``, of the deals that may have moved alone,
+    and their titles only when ``titles`` (the figures read no other text, nor the customer).
     """
     from opp.core.pipeline.asof import deal_source, deals_among, materialize
 
@@ -182,8 +188,10 @@ def _states(
         then, now = deal_source(conn, _instant(first)), deal_source(conn, _instant(last))
     else:
         # The waterfall reads neither updated_at nor stage_changed_at.
-        then = deals_among(conn, _instant(first), split.moved, times=False, events=split.events)
-        now = deals_among(conn, _instant(last), split.moved, times=False)
+        then = deals_among(
+            conn, _instant(first), split.moved, times=False, events=split.events, descriptive=titles
+        )
+        now = deals_among(conn, _instant(last), split.moved, times=False, descriptive=titles)
     ending = select(now.c.id).where(_in_window(now, window))
     start = materialize(
         conn, select(then).where(or_(_in_window(then, window), then.c.id.in_(ending))).subquery("start_state")
@@ -332,9 +340,10 @@ def _build(
     where: Sequence[str] | None = None,
     today: date | None = None,
     part: _Part | None = None,
+    titles: bool = True,
 ) -> _Query:
     split = _split(conn, first, window, part) if narrow and window is not None else None
-    start, end = _states(conn, first, last, window, split)
+    start, end = _states(conn, first, last, window, split, titles)
     starting = select(start.c.id).where(_in_window(start, window))
     ending = select(end.c.id).where(_in_window(end, window))
     members = union(starting, ending).subquery("members")
@@ -543,6 +552,7 @@ def waterfall(
                 where,
                 ctx.clock.today(),
                 part,
+                titles=detail,
             )
             return built, _moves(conn, built) if detail else _rows(conn, built)
 

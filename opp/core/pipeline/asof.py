@@ -22,6 +22,7 @@ The state is rebuilt from whichever end of history is nearer the instant, as bot
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar, cast
 
@@ -75,6 +76,9 @@ FIELDS = (
     "lost_reason",
     "category",
 )
+
+#: What no figure reads of a deal's past (see ``descriptive`` of :func:`changed_as_of`).
+DESCRIPTIVE = ("title", "description", "external_ref", "customer_id", "lost_reason")
 
 E = TypeVar("E")
 
@@ -137,8 +141,10 @@ def _field_events(
     before: bool,
     only: Select[Any] | None = None,
     chosen_events: FromClause | None = None,
+    fields: Sequence[str] = FIELDS,
 ) -> Subquery:
-    """Per deal, for each field an event on one side of ``instant`` changed, the value it gives.
+    """Per deal, for each field (of ``fields``) an event on one side of ``instant`` changed, the value
+    it gives.
 
     Before the instant: the ``new`` side of the field's latest event. After it: the ``old`` side of its
     earliest event. Each field's ``{field}_mark`` holds that text behind a ``1`` (``0`` for a null
@@ -156,7 +162,7 @@ def _field_events(
     event = h.alias("event")
     text = event.c.new if before else event.c.old
     mark = func.coalesce(literal("1", String).concat(text), literal("0", String))
-    pivot = [func.max(case((chosen.c.field == name, mark))).label(f"{name}_mark") for name in FIELDS]
+    pivot = [func.max(case((chosen.c.field == name, mark))).label(f"{name}_mark") for name in fields]
     return (
         select(
             chosen.c.deal_id,
@@ -241,19 +247,25 @@ def changed_as_of(
     *,
     times: bool = True,
     events: FromClause | None = None,
+    descriptive: bool = True,
 ) -> Subquery:
     """The deals that existed before ``instant`` and were changed after it, as they stood then (of the
     deals ``only`` selects the ids of, when given; from ``events`` of :func:`keep_events_since`, when
     given). Without ``times``, ``updated_at`` and ``stage_changed_at`` are left null, which spares
-    reading each deal's earlier events for them."""
-    changes = _field_events(instant, before=False, only=only, chosen_events=events)
+    reading each deal's earlier events for them. Without ``descriptive``, so are the fields of
+    :data:`DESCRIPTIVE` (the title, the customer, ...), which no figure reads: that spares
+    rebuilding them and looking each deal's customer up."""
+    fields = FIELDS if descriptive else tuple(name for name in FIELDS if name not in DESCRIPTIVE)
+    changes = _field_events(instant, before=False, only=only, chosen_events=events, fields=fields)
 
     def then(name: str) -> ColumnElement[Any]:
         """The ``old`` side of this field's earliest event after the instant, else its value now."""
         was_changed, text = _changed(changes, name)
         return case((was_changed, column_sql(dialect_name, name, text)), else_=o.c[column_of(name)])
 
-    values = {column_of(name): then(name) for name in FIELDS}
+    values = {column_of(name): then(name) for name in fields}
+    for name in DESCRIPTIVE if not descriptive else ():
+        values[column_of(name)] = sql_cast(null(), o.c[column_of(name)].type)
     earlier = h.alias("earlier")
 
     def last_before(*where: ColumnElement[bool]) -> ColumnElement[Any]:
@@ -276,6 +288,7 @@ def changed_as_of(
             stage_changed_at=sql_cast(null(), o.c.stage_changed_at.type),
             source=o.join(changes, changes.c.deal_id == o.c.id),
             where=o.c.created_at < instant,
+            customer_then=descriptive,
         )
     return _state(
         values,
@@ -308,15 +321,18 @@ def _state(
     stage_changed_at: ColumnElement[Any],
     source: FromClause,
     where: ColumnElement[bool] | None = None,
+    customer_then: bool = True,
 ) -> Subquery:
     """The rebuilt deals as a subquery with exactly the opportunities table's columns.
 
     A customer of then that is gone (merged into another by ``opp customer merge``) reads as the
-    deal's customer today, the one that took it over, so the deal is still listed."""
-    then = values["customer_id"]
-    customer_then = schema.customers.alias("customer_then")
-    held = case((exists().where(customer_then.c.id == then), then), else_=o.c.customer_id)
-    rebuilt = {**values, "customer_id": held, "updated_at": updated_at, "stage_changed_at": stage_changed_at}
+    deal's customer today, the one that took it over, so the deal is still listed (unless
+    ``customer_then`` is False: the customer is as ``values`` gives it)."""
+    rebuilt = {**values, "updated_at": updated_at, "stage_changed_at": stage_changed_at}
+    if customer_then:
+        then = values["customer_id"]
+        gone = schema.customers.alias("customer_then")
+        rebuilt["customer_id"] = case((exists().where(gone.c.id == then), then), else_=o.c.customer_id)
     query = select(*(rebuilt.get(c.name, c).label(c.name) for c in o.columns)).select_from(source)
     if where is not None:
         query = query.where(where)
@@ -367,9 +383,10 @@ def deals_among(
     *,
     times: bool = True,
     events: FromClause | None = None,
+    descriptive: bool = True,
 ) -> Subquery:
     """The deals whose ids ``only`` selects, as they stood at ``instant`` (naive UTC): those of
-    :func:`deal_source`, for a question about a few deals of many (``times``: see
+    :func:`deal_source`, for a question about a few deals of many (``times`` and ``descriptive``: see
     :func:`changed_as_of`).
 
     Rebuilt backward from the present whatever the instant, so the work is those deals' events since
@@ -380,7 +397,10 @@ def deals_among(
     if conn.execute(select(h.c.id).where(h.c.at >= instant).limit(1)).first() is None:
         # Nothing has changed since (an instant still to come: the end of today): the deals as they are.
         return select(*o.columns).where(o.c.created_at < instant, o.c.id.in_(only)).subquery("deals_as_of")
-    changed = materialize(conn, changed_as_of(conn.dialect.name, instant, only, times=times, events=events))
+    changed = materialize(
+        conn,
+        changed_as_of(conn.dialect.name, instant, only, times=times, events=events, descriptive=descriptive),
+    )
     return with_unchanged(changed, instant, only)
 
 
