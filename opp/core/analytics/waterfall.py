@@ -261,14 +261,14 @@ def _split(conn: Connection, first: date, window: Period, part: _Part | None = N
     candidates = select(keep_ids(conn, union(select(o.c.id).where(is_in), was_in)).c.id)
     # A part's test of the event's deal id is cheaper than looking the id up among the candidates: of
     # the events since D0, the other part's are left out before that look-up.
-    events = keep_events_since(
-        conn, since, candidates, None if part is None else part.holds(h.c.opportunity_id)
-    )
+    ours = [] if part is None else [part.holds(h.c.opportunity_id)]
+    events = keep_events_since(conn, since, candidates, *ours)
     # ``+ 0``: the created events since D0 come from the index on field and instant, not the deal's.
     created = select(h.c.opportunity_id).where(
         h.c.field.is_(None),
         h.c.at >= since,
         h.c.action == "created",
+        *ours,
         (h.c.opportunity_id + 0).in_(candidates),
     )
     moved = keep_ids(conn, union(select(events.c.deal_id), created, was_in))
