@@ -175,7 +175,7 @@ def test_commands_with_plain_options_do_not_import_pydantic(run_opp, db):
     assert result.stderr.strip().splitlines()[-1] == "LOADED []"
 
 
-def test_a_command_collects_cycles_at_a_command_s_pace_from_its_first_import():
+def test_a_command_collects_cycles_at_a_command_s_pace_from_its_first_import(tmp_path):
     """The collector's pace is set before opp imports anything of its own: at Python's default the
     imports alone cost about 125 passes (40 ms of a command's start) that found nothing to free."""
     script = (
@@ -191,7 +191,7 @@ def test_a_command_collects_cycles_at_a_command_s_pace_from_its_first_import():
         "paced = gc.get_threshold()[0] == COLLECTOR_THRESHOLD\n"
         "print('PACE', paced, 'PASSES', len(passes), file=sys.stderr)\n"
     )
-    env = {**os.environ, "OPP_DB": ":memory:"}
+    env = {**os.environ, "OPP_DB": str(tmp_path / "opp.db")}
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     words = result.stderr.strip().splitlines()[-1].split()
