@@ -53,17 +53,12 @@ def degrade_output_to_ascii() -> None:
             reconfigure(errors="opp-ascii")
 
 
-#: Allocations between two passes of the cycle collector over the youngest objects (Python's default is
-#: 700). A command is a short process whose imports (SQLAlchemy's, Jinja2's, opp's) make hundreds of
-#: thousands of long-lived objects and free almost none: at the default pace the collector walked them
-#: again and again for cycles it never found, about 25 ms of every database command's start. Passes a
-#: seventieth as often still collect what a long import or a browse session leaves behind.
-COLLECTOR_THRESHOLD = 50_000
-
-
 def run() -> None:
     import gc
 
+    from opp.core.collector import COLLECTOR_THRESHOLD
+
+    # Before opp's first import (see opp.core.collector).
     gc.set_threshold(COLLECTOR_THRESHOLD, *gc.get_threshold()[1:])
     from opp.cli.app import lazy_root
 

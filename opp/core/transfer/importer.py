@@ -44,6 +44,7 @@ from sqlalchemy import (
 )
 
 from opp.core import settings
+from opp.core.collector import COLLECTOR_THRESHOLD
 from opp.core.context import Context, UnitOfWork
 from opp.core.dates import ORDERS, format_date, parse_date, parse_instant
 from opp.core.errors import Conflict, Invalid, OppError
@@ -399,17 +400,15 @@ def write_rejects(
 
 @contextmanager
 def _collecting_less() -> Iterator[None]:
-    """Run Python's cycle collector every 50,000 new objects instead of 700, and leave out of its
-    scans what exists already (modules, the engine), for the length of an import.
-
-    An import keeps a batch's rows (a few objects each) alive until the batch is written, so at the
-    default rate the collector scans every row several times over: some 5 % of a million-row import.
-    """
+    """Run Python's cycle collector at opp's pace (:mod:`opp.core.collector`, which the command line
+    sets already) and leave out of its scans what exists already (modules, the engine), for the length
+    of an import: an import keeps a batch's rows alive until the batch is written, which the default
+    pace would scan several times over."""
     thresholds = gc.get_threshold()
     freeze = gc.get_freeze_count() == 0  # leave a caller's own frozen objects as they are
     if freeze:
         gc.freeze()
-    gc.set_threshold(50_000, *thresholds[1:])
+    gc.set_threshold(COLLECTOR_THRESHOLD, *thresholds[1:])
     try:
         yield
     finally:
