@@ -533,6 +533,41 @@ def test_forecast_by_a_field_has_a_group_per_value_and_one_for_unset(fields):
     assert table.splitlines()[0].split()[0] == "region" and "(none)" in table
 
 
+def test_forecast_by_a_field_reads_the_whole_and_the_deals_with_a_value_at_one_instant(fields):
+    """The whole and the deals holding a value are read side by side on two connections: a deal
+    created between the two reads' beginnings is in both or in neither, so the unset group (the whole
+    less the others) never goes wrong."""
+    from sqlalchemy import event
+
+    from opp.core.analytics.forecast import forecast
+    from opp.core.clock import Clock
+    from opp.core.context import open_context
+    from tests.conftest import NOW
+
+    ctx = open_context(fields.db, actor="dana", clock=Clock.from_env_value(NOW))
+    begun: list[int] = []
+    # The forecast's own read, then the pair's: on SQLite the second connection's data version, the
+    # first read and the second; on PostgreSQL the first (which exports its snapshot) and the second.
+    second_begins = 4 if ctx.store.is_sqlite else 3
+
+    @event.listens_for(ctx.store.engine, "begin")
+    def create_one_between(conn) -> None:
+        begun.append(1)
+        if len(begun) == second_begins:
+            fields("create", "Five", "--org", "Initech", "--value", "16000", "--set", "region=AMER")
+
+    try:
+        grouped = forecast(ctx, by="region")
+    finally:
+        ctx.close()
+    assert len(begun) >= second_begins
+    groups = [(group.key, group.count, group.value) for group in grouped.groups]
+    before = [("EMEA", 2, 9000), ("APAC", 1, 2000), (None, 1, 4000)]
+    after = [("EMEA", 2, 9000), ("APAC", 1, 2000), ("AMER", 1, 16000), (None, 1, 4000)]
+    assert groups == (after if ctx.store.is_sqlite else before)  # SQLite begins both again
+    assert grouped.total.count == sum(count for _, count, _ in groups)
+
+
 def test_forecast_by_a_number_field_orders_by_number(fields):
     fields("edit", "3", "--set", "seats=9")
     keys = [g["key"] for g in fields.json("forecast", "--by", "seats")["groups"]]

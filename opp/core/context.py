@@ -198,19 +198,42 @@ class Context:
         ``first``'s error is the one raised, as if it had run first."""
         if not self.store.shared_between_connections:
             return first(), second()
-        from concurrent.futures import ThreadPoolExecutor
+        with self.store.sharing_reads(2):
+            return _run_side_by_side(first, second)
 
-        with self.store.sharing_reads(2), ThreadPoolExecutor(max_workers=1) as pool:
-            started = pool.submit(first)
-            try:
-                answer = second()
-            except BaseException:
-                started.result()  # its error, if it failed too
-                raise
-            return started.result(), answer
+    def reading_side_by_side(
+        self, first: Callable[[Connection], A], second: Callable[[Connection], B]
+    ) -> tuple[A, B]:
+        """The answers of two reading jobs over one snapshot of the database: two parts of one answer
+        that must agree (a whole and a part of it, or two halves adding up to a whole). Each job is
+        given a read transaction of its own, both seeing the same commit
+        (:meth:`opp.store.engine.Store.read_pair`); ``first`` runs in a thread of its own while this
+        one runs ``second``, as in :meth:`side_by_side`. Where two transactions cannot be had at one
+        instant, both jobs run one after the other in one transaction."""
+        with translated_errors(self.store):
+            with self.store.sharing_reads(2), self.store.read_pair() as pair:
+                if pair is not None:
+                    return _run_side_by_side(lambda: first(pair[0]), lambda: second(pair[1]))
+            with self.store.read() as conn:
+                return first(conn), second(conn)
 
     def close(self) -> None:
         self.store.close()
+
+
+def _run_side_by_side(first: Callable[[], A], second: Callable[[], B]) -> tuple[A, B]:
+    """``first`` in a thread of its own while this one runs ``second``; when both fail, ``first``'s
+    error is the one raised, as if it had run first."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        started = pool.submit(first)
+        try:
+            answer = second()
+        except BaseException:
+            started.result()  # its error, if it failed too
+            raise
+        return started.result(), answer
 
 
 @contextmanager

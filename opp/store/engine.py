@@ -44,6 +44,10 @@ DEFAULT_LOCK_TIMEOUT_SECONDS = 30.0
 #: SQLite's page cache in a read transaction and in a write, in KiB (see the "begin" hook).
 READ_PAGE_CACHE_KIB = 32 * 1024
 WRITE_PAGE_CACHE_KIB = 2000
+#: How many times :meth:`Store.read_pair` tries to begin two reads at one instant between commits.
+_PAIR_TRIES = 3
+#: What PostgreSQL's exported snapshot ids look like (``00000003-0000001B-1``).
+_SNAPSHOT_ID = re.compile(r"[0-9A-Fa-f-]+")
 
 
 class StoreError(Exception):
@@ -175,9 +179,57 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A read transaction: one consistent snapshot for the whole command."""
-        with self.engine.connect() as conn, conn.begin():
+        """A read transaction: one consistent snapshot for the whole command (on PostgreSQL at
+        REPEATABLE READ, so that every statement sees the database as the first one did, as on SQLite)."""
+        with self._reading_connection() as conn, conn.begin():
             yield conn
+
+    def _reading_connection(self) -> Connection:
+        conn = self.engine.connect()
+        return conn if self.is_sqlite else conn.execution_options(isolation_level="REPEATABLE READ")
+
+    @contextmanager
+    def read_pair(self) -> Iterator[tuple[Connection, Connection] | None]:
+        """Two read transactions on two connections that see the database at one same instant, for two
+        parts of one answer read side by side; None where that cannot be had: an in-memory SQLite
+        database (each connection sees its own), or writers committing in between every try.
+
+        PostgreSQL: the second transaction takes the snapshot the first exports. SQLite (WAL): a read
+        transaction sees the database as its first read found it; the second connection's data version,
+        read before the first transaction starts and again when its own has, tells that nobody committed
+        in between, so both saw the same commit."""
+        if not self.shared_between_connections:
+            yield None
+            return
+        with self._reading_connection() as first, self._reading_connection() as second:
+            for _ in range(_PAIR_TRIES):
+                if self._begin_pair(first, second):
+                    try:
+                        yield first, second
+                    finally:
+                        first.rollback()
+                        second.rollback()
+                    return
+                first.rollback()
+                second.rollback()
+        yield None
+
+    def _begin_pair(self, first: Connection, second: Connection) -> bool:
+        """Begin a read transaction on each connection; whether both see the same snapshot."""
+        if not self.is_sqlite:
+            first.begin()
+            snapshot = first.exec_driver_sql("SELECT pg_export_snapshot()").scalar()
+            if not isinstance(snapshot, str) or not _SNAPSHOT_ID.fullmatch(snapshot):
+                return False
+            second.begin()
+            second.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+            return True
+        before = second.exec_driver_sql("PRAGMA data_version").scalar()  # a transaction of its own
+        second.rollback()
+        first.begin()
+        first.exec_driver_sql("PRAGMA data_version")  # the first read: this transaction's snapshot
+        second.begin()
+        return bool(second.exec_driver_sql("PRAGMA data_version").scalar() == before)
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

@@ -341,15 +341,29 @@ def _by_deal_field(
     reading the values in order and each one's deal costs the same per value but is about twice as
     fast at a million deals (the deal's row, not a second index, answers), and the whole is one pass
     over the aggregates' covering index. Every figure is an integer sum of per-deal rounded amounts,
-    so the difference is exact. The whole is measured first: its currencies decide the conversion,
-    which then holds for the deals with a value, a part of them."""
+    so the difference is exact.
+
+    The two are read side by side over one snapshot (:meth:`Context.reading_side_by_side`), each
+    converted its own way (:func:`measured_rows`: whichever way a read takes, its figures are the same
+    to the unit), so that the answer takes the time of the whole alone, as a built-in grouping does.
+    Deals as they stood at an instant are kept in this transaction's own tables: there, the whole is
+    measured first and its conversion holds for the deals with a value, a part of them."""
 
     def whole(measures: Conversion) -> Select[Any]:
         return chosen.deals.with_only_columns(*_figure_columns(measures))
 
-    measures, totals = measured_rows(conn, ctx, chosen, currency, whole)
-    grouped = _grouped(chosen, key, joins, measures, holding=True)
-    rows = [dict(row) for row in conn.execute(grouped).mappings()]
+    def grouped(measures: Conversion) -> Select[Any]:
+        return _grouped(chosen, key, joins, measures, holding=True)
+
+    if chosen.as_of is None:
+        (measures, totals), (_, found) = ctx.reading_side_by_side(
+            lambda one: measured_rows(one, ctx, chosen, currency, whole),
+            lambda other: measured_rows(other, ctx, chosen, currency, grouped),
+        )
+    else:
+        measures, totals = measured_rows(conn, ctx, chosen, currency, whole)
+        found = conn.execute(grouped(measures)).mappings().all()
+    rows = [dict(row) for row in found]
     unset = {
         name: int(totals[0][name] or 0) - sum(int(row[name] or 0) for row in rows)
         for name in ("count", "value_minor", "forecast_minor")

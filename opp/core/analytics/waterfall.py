@@ -535,38 +535,40 @@ def waterfall(
         fixed = chosen_currency(conn, currency)
         order = _stage_order(conn) if chosen_by == "stage" else {}
 
-    def answer(part: _Part | None) -> tuple[_Query, list[Any]]:
+    def answer(conn: Connection, part: _Part | None) -> tuple[_Query, list[Any]]:
         """This part's deals' rows of the waterfall (or moves, with ``detail``); every deal's when
         ``part`` is None."""
-        with ctx.reading() as conn:
-            built = _build(
-                conn,
-                first,
-                last,
-                window,
-                chosen_measure,
-                chosen_by,
-                currency,
-                assignee,
-                narrow,
-                where,
-                ctx.clock.today(),
-                part,
-                titles=detail,
-            )
-            return built, _moves(conn, built) if detail else _rows(conn, built)
+        built = _build(
+            conn,
+            first,
+            last,
+            window,
+            chosen_measure,
+            chosen_by,
+            currency,
+            assignee,
+            narrow,
+            where,
+            ctx.clock.today(),
+            part,
+            titles=detail,
+        )
+        return built, _moves(conn, built) if detail else _rows(conn, built)
 
-    # Parted by id into two halves read side by side (see Context.side_by_side): every figure is a
-    # sum over deals, and each deal's is worked out from its own history, so the halves' rows add up
-    # to the whole's. Only where the currency is known before reading the deals (the deals' one
-    # currency could differ between the halves).
+    # Parted by id into two halves read side by side over one snapshot (see
+    # Context.reading_side_by_side): every figure is a sum over deals, and each deal's is worked out
+    # from its own history, so the halves' rows add up to the whole's. Only where the currency is
+    # known before reading the deals (the deals' one currency could differ between the halves).
     if halves and narrow and window is not None and fixed is not None:
-        (built, rows), (_, more) = ctx.side_by_side(lambda: answer(_Part(2, 0)), lambda: answer(_Part(2, 1)))
+        (built, rows), (_, more) = ctx.reading_side_by_side(
+            lambda one: answer(one, _Part(2, 0)), lambda other: answer(other, _Part(2, 1))
+        )
         rows += more
         if detail:
             rows.sort(key=lambda move: (STEPS.index(move.step), move.id))
     else:
-        built, rows = answer(None)
+        with ctx.reading() as conn:
+            built, rows = answer(conn, None)
     if detail:
         return rows
     code = built.currency
