@@ -117,6 +117,41 @@ def test_every_section_has_the_keys_and_figures_of_its_own_command(shop):
     assert [task["title"] for task in found["overdue_tasks"]] == ["Call them back"]
 
 
+def test_every_section_is_read_at_one_instant(shop):
+    """A deal saved while the page is being made (here, as the first half begins to read) is in no
+    section: the halves read at one snapshot, every section of a half in its half's transaction."""
+    import threading
+
+    from sqlalchemy import event
+
+    from opp.core.analytics.review import review
+    from opp.core.clock import Clock
+    from opp.core.context import open_context
+
+    before = {
+        "pipeline": exact(shop, "pipeline"),
+        "forecast": exact(shop, "forecast", "--by", "category", "--period", "2026Q1"),
+    }
+    ctx = open_context(shop.db, actor="dana", clock=Clock.from_env_value(NOW))
+    saved: list[str] = []
+
+    @event.listens_for(ctx.store.engine, "before_cursor_execute")
+    def save_one_meanwhile(*_args) -> None:
+        if not saved and threading.current_thread() is not threading.main_thread():
+            saved.append("Late")
+            shop("create", "Late", "--org", "Initech", "--value", "50000", "--close", "2026-03-29")
+
+    try:
+        page = review(ctx).as_dict()
+    finally:
+        ctx.close()
+    assert saved
+    found = json.loads(json.dumps(page, default=str), parse_float=str)
+    assert found["pipeline"] == before["pipeline"]
+    assert found["forecast"] == before["forecast"]
+    assert exact(shop, "pipeline") != before["pipeline"]  # it was saved all the same
+
+
 def test_the_waterfall_section_covers_the_week(shop):
     flow = exact(shop, "review")["waterfall"]
     assert flow["start"] == {"count": 6, "value": "62500.00"}  # 12000 + 4000 + 8000 + 30000 + 2500 + 6000

@@ -7,6 +7,7 @@ Database failures are translated here, once, into :class:`~opp.core.errors.Unava
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -168,6 +169,8 @@ class Context:
         self.clock = clock or Clock()
         #: The records saved by this context's committed units of work (see :meth:`UnitOfWork.records`).
         self.saved: list[str] = []
+        #: Per thread, the read transaction every read goes to (see :meth:`reading_at`).
+        self._pins = threading.local()
 
     def now(self) -> datetime:
         """The command's instant as stored: naive UTC, whole seconds."""
@@ -175,9 +178,30 @@ class Context:
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
-        """A read-only transaction with database failures worded for the user."""
+        """A read-only transaction with database failures worded for the user: a new one, or within
+        :meth:`reading_at` in this thread, that one."""
+        pinned = self._pinned()
+        if pinned is not None:
+            with translated_errors(self.store):
+                yield pinned
+            return
         with translated_errors(self.store), self.store.read() as conn:
             yield conn
+
+    @contextmanager
+    def reading_at(self, conn: Connection) -> Iterator[None]:
+        """Within the block, every read of this thread (:meth:`reading`) goes to ``conn``'s read
+        transaction: a page made of several reports, each of which opens its own reads, reads them all
+        at one instant. Work meant to run side by side then runs in this thread, on ``conn``."""
+        self._pins.conn = conn
+        try:
+            yield
+        finally:
+            self._pins.conn = None
+
+    def _pinned(self) -> Connection | None:
+        conn: Connection | None = getattr(self._pins, "conn", None)
+        return conn
 
     @contextmanager
     def unit_of_work(self, command_name: str) -> Iterator[UnitOfWork]:
@@ -193,10 +217,10 @@ class Context:
         ``second``: on a machine of two cores, a page made of several reports takes the time of the
         longer part, not of both. Each job opens its own reading transactions (see :meth:`reading`),
         as it would run one after the other; where two connections would not see the same database (an
-        in-memory SQLite one) they do run one after the other. The two share the page cache one
-        connection has alone (:meth:`opp.store.engine.Store.sharing_reads`). When both fail,
-        ``first``'s error is the one raised, as if it had run first."""
-        if not self.store.shared_between_connections:
+        in-memory SQLite one), or within :meth:`reading_at`, they do run one after the other. The two
+        share the page cache one connection has alone (:meth:`opp.store.engine.Store.sharing_reads`).
+        When both fail, ``first``'s error is the one raised, as if it had run first."""
+        if not self.store.shared_between_connections or self._pinned() is not None:
             return first(), second()
         with self.store.sharing_reads(2):
             return _run_side_by_side(first, second)
@@ -209,7 +233,11 @@ class Context:
         given a read transaction of its own, both seeing the same commit
         (:meth:`opp.store.engine.Store.read_pair`); ``first`` runs in a thread of its own while this
         one runs ``second``, as in :meth:`side_by_side`. Where two transactions cannot be had at one
-        instant, both jobs run one after the other in one transaction."""
+        instant, or within :meth:`reading_at`, both jobs run one after the other in one transaction."""
+        pinned = self._pinned()
+        if pinned is not None:
+            with translated_errors(self.store):
+                return first(pinned), second(pinned)
         with translated_errors(self.store):
             with self.store.sharing_reads(2), self.store.read_pair() as pair:
                 if pair is not None:

@@ -8,9 +8,11 @@ pushed since), ``stuck``, ``overdue`` and ``overdue_tasks``. The lists hold the 
 :data:`LIST_LIMIT` deals only (latest closed, longest stuck, most overdue, most pushed first), so the
 page stays short on a database of millions of deals.
 
-The page is computed in two halves side by side, each on its own connection
-(:meth:`opp.core.context.Context.side_by_side`): the waterfall and the forecast, and the rest. Each
-section reads in its own transaction, as it always has, whether the halves run at once or not.
+The page is read at one instant, in two halves side by side: the waterfall and the forecast, and the
+rest. Each half has a read transaction of its own, both at one snapshot
+(:meth:`opp.core.context.Context.reading_side_by_side`), and every section of a half reads through
+its half's (:meth:`opp.core.context.Context.reading_at`): a deal saved while the page is made is in
+every section or in none, so the sections' figures agree.
 
 The sections that stand on forecast categories, quotas and tasks are read through
 :func:`forecast_section`, :func:`attainment_section` and :func:`overdue_tasks_section` only.
@@ -19,15 +21,19 @@ The sections that stand on forecast categories, quotas and tasks are read throug
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection
 
 from opp.core.context import Context
 from opp.core.dates import Period, parse_date, parse_period
 from opp.core.errors import Invalid
 from opp.core.records import Record
+
+T = TypeVar("T")
 
 #: How many deals each list of the review shows at most.
 LIST_LIMIT = 25
@@ -207,8 +213,15 @@ def review(
             "overdue_tasks": overdue_tasks_section(ctx, assignee=assignee, limit=LIST_LIMIT, where=fields),
         }
 
-    # Two halves side by side, each on its own connection (see Context.side_by_side).
-    (flow, forecast_by_category), sections = ctx.side_by_side(moving, standing)
+    def at(job: Callable[[], T]) -> Callable[[Connection], T]:
+        def run(conn: Connection) -> T:
+            with ctx.reading_at(conn):
+                return job()
+
+        return run
+
+    # Two halves side by side at one snapshot (see the module's docstring).
+    (flow, forecast_by_category), sections = ctx.reading_side_by_side(at(moving), at(standing))
     return Review(
         period=chosen.label,
         period_start=chosen.start,
