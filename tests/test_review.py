@@ -401,3 +401,49 @@ def test_the_forecast_and_attainment_sections_are_drawn_when_filled(shop, monkey
     assert "forecast,commit,,1,8000.00,6000.00,USD" in csv
     table = shop("review").stdout
     assert "\nforecast by category\n" in table and "\nattainment\n" in table
+
+
+def _sideways_overflow(chromium_page: Path, width: int, tmp_path: Path) -> int:
+    """How many pixels ``chromium_page`` is wider than a window ``width`` pixels wide (0: nothing
+    scrolls sideways), measured by a page of the test's own that holds it in a frame."""
+    measure = tmp_path / f"measure-{width}.html"
+    measure.write_text(
+        f'<!DOCTYPE html><iframe id="f" src="{chromium_page.as_uri()}" style="width:{width}px;'
+        'height:900px;border:0"></iframe><pre id="out">pending</pre><script>'
+        "document.getElementById('f').addEventListener('load', function () {"
+        " var page = this.contentDocument.documentElement;"
+        " document.getElementById('out').textContent = 'overflow=' + (page.scrollWidth - page.clientWidth);"
+        "});</script>",
+        encoding="utf-8",
+    )
+    shown = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--allow-file-access-from-files", "--virtual-time-budget=5000", "--dump-dom", measure.as_uri()],
+        check=True, capture_output=True, timeout=120, text=True,
+    ).stdout  # fmt: skip
+    found = re.search(r"overflow=(-?\d+)", shown)
+    assert found, shown[-500:]
+    return int(found.group(1))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+def test_a_million_deals_sums_fit_the_window_and_a4_without_scrolling_sideways(shop, tmp_path, monkeypatch):
+    """Sums in the billions, to the cent, in the cards and in the eight columns of the attainment
+    table: at a window of 900 pixels and at A4's width the page does not scroll sideways."""
+    from decimal import Decimal
+
+    from opp.core.analytics import review
+
+    shop("create", "Everything", "--org", "Initech", "--value", "27823236885.08", "--close", "2026-03-25",
+         OPP_NOW=day(8))  # fmt: skip
+    row = {"quota": Decimal("3092349000.00"), "won": Decimal("3092349000.00"), "attainment": Decimal("1"),
+           "gap": Decimal("-3092349000.00"), "open_value": Decimal("27823236885.08"),
+           "open_forecast": Decimal("9776821949.24"), "coverage": Decimal("12.5"), "pace": Decimal("1")}  # fmt: skip
+    attainment = {"currency": "USD", "rows": [{"key": "jordanm", **row}], "total": row}
+    monkeypatch.setattr(review, "attainment_section", lambda *args, **kwargs: attainment)
+    page = tmp_path / "review.html"
+    shop("review", "--format", "html", "--out", page)
+    assert "27,823,2" in page.read_text(encoding="utf-8")
+    for width in (900, A4_WIDTH_PX):
+        assert _sideways_overflow(page, width, tmp_path) == 0, width
