@@ -437,9 +437,16 @@ def test_a_million_deals_sums_fit_the_window_and_a4_without_scrolling_sideways(s
 
     shop("create", "Everything", "--org", "Initech", "--value", "27823236885.08", "--close", "2026-03-25",
          OPP_NOW=day(8))  # fmt: skip
-    row = {"quota": Decimal("3092349000.00"), "won": Decimal("3092349000.00"), "attainment": Decimal("1"),
-           "gap": Decimal("-3092349000.00"), "open_value": Decimal("27823236885.08"),
-           "open_forecast": Decimal("9776821949.24"), "coverage": Decimal("12.5"), "pace": Decimal("1")}  # fmt: skip
+    row = {
+        "quota": Decimal("3092349000.00"),
+        "won": Decimal("3092349000.00"),
+        "attainment": Decimal("1"),
+        "gap": Decimal("-3092349000.00"),
+        "open_value": Decimal("27823236885.08"),
+        "open_forecast": Decimal("9776821949.24"),
+        "coverage": Decimal("12.5"),
+        "pace": Decimal("1"),
+    }
     attainment = {"currency": "USD", "rows": [{"key": "jordanm", **row}], "total": row}
     monkeypatch.setattr(review, "attainment_section", lambda *args, **kwargs: attainment)
     page = tmp_path / "review.html"
