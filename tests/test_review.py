@@ -429,8 +429,9 @@ def _sideways_overflow(chromium_page: Path, width: int, tmp_path: Path) -> int:
 @pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
 def test_a_million_deals_sums_fit_the_window_and_a4_without_scrolling_sideways(shop, tmp_path, monkeypatch):
-    """Sums in the billions, to the cent, in the cards and in the eight columns of the attainment
-    table: at a window of 900 pixels and at A4's width the page does not scroll sideways."""
+    """Sums in the billions, to the cent, in the review's cards and the eight columns of its attainment
+    table, and on an invoice's lines: at a window of 900 pixels and at A4's width neither page scrolls
+    sideways (a table of figures too wide for the window scrolls by itself)."""
     from decimal import Decimal
 
     from opp.core.analytics import review
@@ -452,5 +453,12 @@ def test_a_million_deals_sums_fit_the_window_and_a4_without_scrolling_sideways(s
     page = tmp_path / "review.html"
     shop("review", "--format", "html", "--out", page)
     assert "27,823,2" in page.read_text(encoding="utf-8")
-    for width in (900, A4_WIDTH_PX):
-        assert _sideways_overflow(page, width, tmp_path) == 0, width
+    shop("bill", "add", 6, "--item", "Licences for every seat", "--price", "27823236885.08", "--qty", "3",
+         "--tax", "25")  # fmt: skip
+    shop("bill", "invoice", 6)
+    invoice = tmp_path / "invoice.html"
+    shop("invoice", "show", "INV-2026-0001", "--format", "html", "--out", invoice)
+    assert "104,337,138,319.05" in invoice.read_text(encoding="utf-8")
+    for html in (page, invoice):
+        for width in (900, A4_WIDTH_PX):
+            assert _sideways_overflow(html, width, tmp_path) == 0, (html.name, width)
