@@ -12,6 +12,8 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 def deal(opp, *args, title="Deal", **env):
@@ -490,3 +492,39 @@ def test_converted_deals_adding_up_beyond_64_bits_are_refused_naming_the_sum(opp
         assert "the deals' value in IDR adds up to about 160,000,000,000,000,000.00 IDR" in error
         assert len(error) < 240 and "SELECT" not in error
     check()
+
+
+# -- the rate in force on a deal's day, found by halving the periods -------------------------------------
+
+
+def _newest_started_in_sql(starts: list[date], day: date | None) -> int | None:
+    """What the SQL of opp.core.money.rates._newest_started gives for ``day`` over periods starting on
+    ``starts`` (each period's part: its position, newest first), evaluated by SQLite."""
+    from sqlalchemy import Date, create_engine, literal, null, select
+
+    from opp.core.money import rates
+
+    periods = sorted(
+        (rates._Period("EUR", start, None, index, 1) for index, start in enumerate(starts)),
+        key=lambda period: period.start,
+        reverse=True,
+    )
+    when = literal(day, Date) if day is not None else null()
+    expression = rates._newest_started(when, periods, lambda period: period.numerator, null())
+    with create_engine("sqlite://").connect() as conn:
+        found = conn.execute(select(expression)).scalar()
+    return None if found is None else int(found)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    starts=st.lists(st.dates(date(2020, 1, 1), date(2030, 12, 31)), min_size=0, max_size=40, unique=True),
+    day=st.one_of(st.none(), st.dates(date(2019, 6, 1), date(2031, 6, 30))),
+    on_a_start=st.booleans(),
+)
+def test_the_period_found_by_halving_is_the_newest_that_started_by_the_day(starts, day, on_a_start):
+    if on_a_start and starts and day is not None:
+        day = starts[len(starts) // 2]  # on a start itself: that period, not the one before
+    started = [index for index, start in enumerate(starts) if day is not None and start <= day]
+    newest = max(started, key=lambda index: starts[index]) if started else None
+    assert _newest_started_in_sql(starts, day) == newest

@@ -378,17 +378,37 @@ def _rate_factor(
     part: Callable[[_Period], int],
     unit: int,
 ) -> ColumnElement[Any]:
-    """CASE currency, then the newest period that started by the deal's day: one short walk (``unit``
-    for a deal already in the target currency; null for a deal in a currency without periods, or
-    dated before its currency's first)."""
+    """CASE currency, then the newest period that started by the deal's day, found by halving the
+    periods (``unit`` for a deal already in the target currency; null for a deal in a currency without
+    periods, or dated before its currency's first)."""
     by_currency: dict[str, Any] = {target: literal(unit, BigInteger)}
     for code in sorted({p.currency for p in periods}):
         newest_first = sorted((p for p in periods if p.currency == code), key=lambda p: p.start, reverse=True)
-        by_currency[code] = case(
-            *[(when >= literal(p.start, Date), literal(part(p), BigInteger)) for p in newest_first],
-            else_=null(),
-        )
+        by_currency[code] = _newest_started(when, newest_first, part, null())
     return case(by_currency, value=source.c.currency, else_=null())
+
+
+def _newest_started(
+    when: ColumnElement[Any],
+    newest_first: Sequence[_Period],
+    part: Callable[[_Period], int],
+    otherwise: ColumnElement[Any],
+) -> ColumnElement[Any]:
+    """``part`` of the newest of these periods (newest first) that started by ``when``, else
+    ``otherwise``: nested CASEs that halve the periods at each test, so that a deal's day is compared
+    with about log2(n) starts, not with every start newer than its own (SQLite evaluates the day's
+    expression again at every comparison; years of quarterly rates are tens of periods)."""
+    if not newest_first:
+        return otherwise
+    middle = len(newest_first) // 2
+    found = newest_first[middle]
+    return case(
+        (
+            when >= literal(found.start, Date),
+            _newest_started(when, newest_first[:middle], part, literal(part(found), BigInteger)),
+        ),
+        else_=_newest_started(when, newest_first[middle + 1 :], part, otherwise),
+    )
 
 
 def _converted(
