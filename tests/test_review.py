@@ -305,12 +305,15 @@ def _fetched_from_outside(netlog: Path) -> list[str]:
     )
 
 
-def _chromium(*args: str) -> None:
-    subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+def _chromium(*args: str, scrollbars: bool = False) -> str:
+    """Run headless Chromium; what it printed (``--dump-dom``'s page). Scrollbars are hidden unless
+    asked for (a measure of a page's width counts them, as a person's window does)."""
+    hidden = [] if scrollbars else ["--hide-scrollbars"]
+    return subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", *hidden,
          "--no-first-run", "--disable-background-networking", "--disable-component-update", *args],
-        check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
+        check=True, capture_output=True, timeout=120, text=True,
+    ).stdout  # fmt: skip
 
 
 @pytest.mark.slow
@@ -416,11 +419,13 @@ def _sideways_overflow(chromium_page: Path, width: int, tmp_path: Path) -> int:
         "});</script>",
         encoding="utf-8",
     )
-    shown = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--allow-file-access-from-files", "--virtual-time-budget=5000", "--dump-dom", measure.as_uri()],
-        check=True, capture_output=True, timeout=120, text=True,
-    ).stdout  # fmt: skip
+    shown = _chromium(
+        "--allow-file-access-from-files",
+        "--virtual-time-budget=5000",
+        "--dump-dom",
+        measure.as_uri(),
+        scrollbars=True,
+    )
     found = re.search(r"overflow=(-?\d+)", shown)
     assert found, shown[-500:]
     return int(found.group(1))

@@ -345,7 +345,8 @@ def _by_deal_field(
 
     The two are read side by side over one snapshot (:meth:`Context.reading_side_by_side`), each
     converted its own way (:func:`measured_rows`: whichever way a read takes, its figures are the same
-    to the unit), so that the answer takes the time of the whole alone, as a built-in grouping does.
+    to the unit), so that the answer takes the time of the longer read (the values', about what a
+    built-in grouping takes), not of both.
     Deals as they stood at an instant are kept in this transaction's own tables: there, the whole is
     measured first and its conversion holds for the deals with a value, a part of them."""
 
