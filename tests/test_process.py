@@ -200,6 +200,29 @@ def test_a_command_collects_cycles_at_a_command_s_pace_from_its_first_import(tmp
     assert int(words[3]) <= 5, result.stderr
 
 
+def test_a_command_freezes_what_it_made_before_the_process_ends(tmp_path):
+    """Python's last collection on its way out walks every object still alive and frees nothing a
+    command needs freed (about 0.1 s of a review at a million deals): at the end of a command, whether
+    it succeeded or failed, what it made is frozen out of that walk."""
+    script = (
+        "import gc, sys\n"
+        "from opp.cli.main import run\n"
+        "for argv in (['opp', 'list', '--limit', '1'], ['opp', 'show', '999']):\n"
+        "    gc.unfreeze()\n"
+        "    sys.argv = argv\n"
+        "    try:\n"
+        "        run()\n"
+        "    except SystemExit as exc:\n"
+        "        print('EXIT', exc.code, 'FROZEN', gc.get_freeze_count(), file=sys.stderr)\n"
+    )
+    env = {**os.environ, "OPP_DB": str(tmp_path / "opp.db")}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    lines = [line.split() for line in result.stderr.splitlines() if line.startswith("EXIT")]
+    assert [words[1] for words in lines] == ["0", "3"], result.stderr
+    assert all(int(words[3]) > 10_000 for words in lines), result.stderr
+
+
 def test_commands_on_sqlite_do_not_import_the_postgresql_dialect(db_path):
     """Loading SQLAlchemy's PostgreSQL dialect costs about 20 ms; a SQLite database never needs it,
     also where a command keeps temporary tables (``--as-of``, the waterfall, the review)."""

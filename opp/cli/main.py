@@ -63,4 +63,11 @@ def run() -> None:
     from opp.cli.app import lazy_root
 
     degrade_output_to_ascii()
-    lazy_root().main(prog_name="opp")
+    try:
+        lazy_root().main(prog_name="opp")
+    finally:
+        # The command is done (its output written, its database closed): what is left is the process's
+        # end, where Python walks every object once more for cycles before exiting. Frozen, they are not
+        # walked: about 0.1 s of a review at a million deals, 0.06 s of any command that loaded
+        # SQLAlchemy (see opp.core.collector).
+        gc.freeze()
