@@ -262,7 +262,7 @@ def _split(conn: Connection, first: date, window: Period, part: _Part | None = N
     # each event since D0 is checked against. The events since D0 are read once (by the index on field
     # and instant), for those deals alone: their ids are the deals edited since, and the same rows
     # rebuild those deals' states at D0 (:func:`_states`).
-    candidates = select(keep_ids(conn, union(select(o.c.id).where(is_in), was_in)).c.id)
+    candidates = select(keep_ids(conn, select(o.c.id).where(is_in), was_in).c.id)
     # A part's test of the event's deal id is cheaper than looking the id up among the candidates: of
     # the events since D0, the other part's are left out before that look-up.
     ours = [] if part is None else [part.holds(h.c.opportunity_id)]
@@ -275,7 +275,7 @@ def _split(conn: Connection, first: date, window: Period, part: _Part | None = N
         *ours,
         (h.c.opportunity_id + 0).in_(candidates),
     )
-    moved = keep_ids(conn, union(select(events.c.deal_id), created, was_in))
+    moved = keep_ids(conn, select(events.c.deal_id), created, was_in)
     # A deal in the window now that changed since D0 is among the moved ones (one moved out and back
     # has an expected_close event since D0 too), so the steady ones are the others.
     steady = select(o.c.id).where(o.c.status == "open", is_in, o.c.id.not_in(select(moved.c.id)))
