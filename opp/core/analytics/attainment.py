@@ -35,7 +35,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import Date, DateTime, and_, case, false, func, literal, null, or_, select
+from sqlalchemy import Date, DateTime, Select, and_, case, false, func, literal, null, or_, select
 from sqlalchemy import cast as sql_cast
 
 from opp.core.analytics.shares import rate
@@ -137,7 +137,7 @@ def attainment(
     total; see the module doc for every figure. ``scope`` narrows the deals (such as an assignee, whose
     quota alone is then shown); its status and close dates are the report's own."""
     from opp.core.analytics.forecast import reporting_currency
-    from opp.core.money.rates import conversion
+    from opp.core.money.rates import Conversion, conversion, converted_rows
 
     today = ctx.clock.today()
     chosen = parse_period(period, today)
@@ -181,22 +181,29 @@ def attainment(
             currency,
             [deals.with_only_columns(src.c.currency), quotas.with_only_columns(quota_amounts.c.currency)],
         )
-        measures = conversion(conn, deals, code, today=selection.day or today, source=src)
         zero = literal(0)
-        figures = conn.execute(
-            deals.with_only_columns(
-                us.c.handle.label("key"),
+
+        def per_assignee(measures: Conversion) -> Select[Any]:
+            """The figures per assignee id: grouping by the deal's own column spares looking each
+            deal's user up (a fifth of the report at a million deals); the handles come after."""
+            return deals.with_only_columns(
+                src.c.assignee_id.label("assignee_id"),
                 func.coalesce(func.sum(case((won, measures.value), else_=zero)), 0).label("won"),
                 func.coalesce(func.sum(case((expected, measures.value), else_=zero)), 0).label("open_value"),
                 func.coalesce(func.sum(case((expected, measures.forecast), else_=zero)), 0).label(
                     "open_forecast"
                 ),
-            )
-            .outerjoin(us, us.c.id == src.c.assignee_id)
-            .group_by(us.c.handle)
-        ).mappings()
+            ).group_by(src.c.assignee_id)
+
+        _, figures = converted_rows(conn, deals, code, per_assignee, today=selection.day or today, source=src)
+        assignees = {row["assignee_id"] for row in figures} - {None}
+        handle_of = dict(conn.execute(select(us.c.id, us.c.handle).where(us.c.id.in_(assignees))).all())
         by_key: dict[str | None, tuple[int, int, int]] = {
-            row["key"]: (int(row["won"]), int(row["open_value"]), int(row["open_forecast"]))
+            handle_of.get(row["assignee_id"]): (
+                int(row["won"]),
+                int(row["open_value"]),
+                int(row["open_forecast"]),
+            )
             for row in figures
         }
         converted = conversion(conn, quotas, code, today=chosen.end, source=quota_amounts)
