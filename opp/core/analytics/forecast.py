@@ -239,10 +239,9 @@ def _group_key(
     if by == "quarter":
         return quarter_key(dialect, close_date(dialect, src)), []
     if by == "category":
-        from opp.core.pipeline.categories import category_sql
+        from opp.core.pipeline.categories import category_sql_of_stages
 
-        stages = schema.stages
-        return category_sql(src, stages), [(stages, stages.c.key == src.c.stage)]
+        return category_sql_of_stages(conn, src), []
     raise Invalid(
         f"cannot group a forecast by {by!r}",
         hint="use " + ", ".join(GROUPINGS) + ", or a custom field's name",

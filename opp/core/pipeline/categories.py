@@ -11,7 +11,8 @@ stage changes, closing included (a deal reopened gets it back), until ``opp cate
 category is configuration, not history: the category of a deal at a past instant is the one set on it
 by hand then, else the category its stage of then has now.
 
-The category is computed in SQL (:func:`category_sql`) so that a forecast groups by it.
+The category is computed in SQL (:func:`category_sql`, :func:`category_sql_of_stages`) so that a
+forecast groups by it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, case
+from sqlalchemy import ColumnElement, Connection, FromClause, case, null, select
 
 from opp.core.context import Context
 from opp.core.errors import Conflict, Invalid
@@ -71,11 +72,24 @@ def parse_category(text: str, *, auto: bool = False) -> str | None:
 def category_sql(source: FromClause, stages: FromClause = st) -> ColumnElement[Any]:
     """A deal's category in SQL, for deals read from ``source`` (the opportunities table or a state of
     it) joined to ``stages`` on the deal's stage."""
+    return _category_sql(source, stages.c.category)
+
+
+def category_sql_of_stages(conn: Connection, source: FromClause) -> ColumnElement[Any]:
+    """A deal's category in SQL, as :func:`category_sql`, with each stage's category written into the
+    expression (read from the stages now): no join, for an aggregate over many deals, which would
+    otherwise look each deal's stage up (a fifth of a forecast by category)."""
+    of_stage = {key: category for key, category in conn.execute(select(st.c.key, st.c.category))}
+    stage_category = case(of_stage, value=source.c.stage, else_=null()) if of_stage else null()
+    return _category_sql(source, stage_category)
+
+
+def _category_sql(source: FromClause, stage_category: ColumnElement[Any]) -> ColumnElement[Any]:
     return case(
         (source.c.status == "won", CLOSED_CATEGORY["won"]),
         (source.c.status == "lost", CLOSED_CATEGORY["lost"]),
         (source.c.category.is_not(None), source.c.category),
-        else_=stages.c.category,
+        else_=stage_category,
     )
 
 
