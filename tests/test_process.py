@@ -18,6 +18,19 @@ from opp.core.pipeline import customers, deals
 from .conftest import NOW, OPP_BIN
 
 
+def _script_lines(script: str, db: str, **env: str) -> list[str]:
+    """What a Python script, run as a process of its own with ``OPP_DB`` set to ``db``, wrote to its
+    standard error, by line (the script must exit 0)."""
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OPP_DB": db, **env},
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stderr.strip().splitlines()
+
+
 @pytest.fixture
 def proc_db(db: str) -> str:
     """The database run_opp uses, with Initech and two deals made through the core."""
@@ -168,11 +181,7 @@ def test_commands_with_plain_options_do_not_import_pydantic(run_opp, db):
         "        assert exc.code in (0, None), (argv, exc.code)\n"
         "print('LOADED', sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic'), file=sys.stderr)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env={**os.environ, "OPP_DB": db}
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stderr.strip().splitlines()[-1] == "LOADED []"
+    assert _script_lines(script, db)[-1] == "LOADED []"
 
 
 def test_a_command_collects_cycles_at_a_command_s_pace_from_its_first_import(tmp_path):
@@ -192,12 +201,9 @@ def test_a_command_collects_cycles_at_a_command_s_pace_from_its_first_import(tmp
         "paced = gc.get_threshold()[0] == COLLECTOR_THRESHOLD\n"
         "print('PACE', paced, 'PASSES', len(passes), file=sys.stderr)\n"
     )
-    env = {**os.environ, "OPP_DB": str(tmp_path / "opp.db")}
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
-    assert result.returncode == 0, result.stderr
-    words = result.stderr.strip().splitlines()[-1].split()
-    assert words[:2] == ["PACE", "True"], result.stderr
-    assert int(words[3]) <= 5, result.stderr
+    words = _script_lines(script, str(tmp_path / "opp.db"))[-1].split()
+    assert words[:2] == ["PACE", "True"], words
+    assert int(words[3]) <= 5, words
 
 
 def test_a_command_freezes_what_it_made_before_the_process_ends(tmp_path):
@@ -215,12 +221,11 @@ def test_a_command_freezes_what_it_made_before_the_process_ends(tmp_path):
         "    except SystemExit as exc:\n"
         "        print('EXIT', exc.code, 'FROZEN', gc.get_freeze_count(), file=sys.stderr)\n"
     )
-    env = {**os.environ, "OPP_DB": str(tmp_path / "opp.db")}
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
-    assert result.returncode == 0, result.stderr
-    lines = [line.split() for line in result.stderr.splitlines() if line.startswith("EXIT")]
-    assert [words[1] for words in lines] == ["0", "3"], result.stderr
-    assert all(int(words[3]) > 10_000 for words in lines), result.stderr
+    lines = [
+        line.split() for line in _script_lines(script, str(tmp_path / "opp.db")) if line.startswith("EXIT")
+    ]
+    assert [words[1] for words in lines] == ["0", "3"], lines
+    assert all(int(words[3]) > 10_000 for words in lines), lines
 
 
 def test_commands_on_sqlite_do_not_import_the_postgresql_dialect(db_path):
@@ -245,9 +250,7 @@ def test_commands_on_sqlite_do_not_import_the_postgresql_dialect(db_path):
     # Made first in a process of its own: making a database runs the migrations, which load every dialect.
     made = subprocess.run([sys.executable, "-m", "opp", "list"], capture_output=True, text=True, env=env)
     assert made.returncode == 0, made.stderr
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
-    assert result.returncode == 0, result.stderr
-    assert result.stderr.strip().splitlines()[-1] == "LOADED []", result.stderr
+    assert _script_lines(script, str(db_path), OPP_USER="dana")[-1] == "LOADED []"
 
 
 @pytest.mark.parametrize(
