@@ -236,6 +236,17 @@ def test_the_table_shows_a_summary_then_each_section(shop):
         assert f"\n{title}\n" in text, title
 
 
+def test_the_table_names_the_deals_assigned_to_no_one_as_the_attainment_report_does(shop):
+    deal = next(deal for deal in exact(shop, "list") if deal["expected_close"] <= "2026-03-31")
+    shop("unassign", deal["id"])
+    section = shop("review").stdout.split("\nattainment\n")[1].split("\n\n")[0]
+    report = shop("report", "attainment", "--period", "2026Q1").stdout
+    assert "(none)" in report
+    (review_row,) = [line for line in section.splitlines() if line.startswith("(none)")]
+    (report_row,) = [line for line in report.splitlines() if line.startswith("(none)")]
+    assert review_row.split()[:2] == report_row.split()[:2]  # the key and the won figure
+
+
 def test_csv_has_a_row_per_stage_step_and_deal(shop):
     lines = shop("review", "--format", "csv").stdout.splitlines()
     assert lines[0] == "section,key,id,count,value,forecast,currency"

@@ -132,7 +132,7 @@ def run(report: Report, fmt: Format, given: dict[str, Any]) -> None:
         return
     if report.shape is Shape.TOTALLED:
         total = {"key": "total", **result.total.as_dict()}
-        rows = [*_named(getattr(result, report.rows or ""), fmt), total]
+        rows = [*named_unset(getattr(result, report.rows or ""), fmt), total]
         emit(result, fmt, rows=rows, columns=_columns(report.columns, currency=result.currency))
         return
     by = given.get("by")
@@ -140,7 +140,7 @@ def run(report: Report, fmt: Format, given: dict[str, Any]) -> None:
     if by is not None and report.split_function is not None:
         columns = [Column(by.strip().lower(), "key"), *_columns(report.columns)]
         if fmt is Format.table and isinstance(result, list):
-            emit(result, fmt, columns=columns, rows=_named(result, fmt), empty=report.empty)
+            emit(result, fmt, columns=columns, rows=named_unset(result, fmt), empty=report.empty)
             return
     elif not isinstance(result, list):
         columns = None  # one record: a vertical table
@@ -164,7 +164,7 @@ def emit_waterfall(result: Any, fmt: Format) -> None:
         keyed = bool(result) and "key" in result[0].as_dict()
         columns = [Column("key", "key"), *MOVE_COLUMNS] if keyed else MOVE_COLUMNS
         if keyed and fmt is Format.table:  # the group without a value "(none)", as elsewhere
-            emit(result, fmt, rows=_named(result, fmt), columns=columns, empty="no deal moved")
+            emit(result, fmt, rows=named_unset(result, fmt), columns=columns, empty="no deal moved")
             return
         emit(result, fmt, columns=columns, empty="no deal moved")
         return
@@ -172,13 +172,14 @@ def emit_waterfall(result: Any, fmt: Format) -> None:
     columns = [Column("step", "step"), Column("count", "count"), Column(result.currency, "value")]
     if result.groups is not None:
         columns = [Column(result.by, "key"), *columns]
-        rows = _named(rows, fmt)  # the group without a value "(none)" in a table, as elsewhere
+        rows = named_unset(rows, fmt)  # the group without a value "(none)" in a table, as elsewhere
     emit(result, fmt, rows=rows, columns=columns)
 
 
-def _named(records: Sequence[Any], fmt: Format) -> list[Any]:
+def named_unset(records: Sequence[Any], fmt: Format) -> list[Any]:
     """Rows split by a key, the group without one (no assignee) named "(none)" in a table, as the
-    forecast names it; JSON and CSV keep null and an empty cell."""
+    forecast names it; JSON and CSV keep null and an empty cell. The review's table names its
+    attainment rows the same way."""
     if fmt is not Format.table:
         return list(records)
     rows = [record.as_dict() if hasattr(record, "as_dict") else dict(record) for record in records]

@@ -112,6 +112,8 @@ def attainment_rows(section: Any) -> list[dict[str, Any]]:
 
 
 def _table(found: dict[str, Any]) -> None:
+    from opp.cli.report import named_unset
+
     flow = found["waterfall"]
     summary = {
         "period": found["period"],
@@ -130,7 +132,11 @@ def _table(found: dict[str, Any]) -> None:
     extra = [
         ("pipeline", found["pipeline"]["stages"], STAGE_COLUMNS),
         ("forecast by category", (found["forecast"] or {}).get("groups", []), STEP_COLUMNS[1:]),
-        ("attainment", attainment_rows(found["attainment"]), [Column(key, key) for key in ATTAINMENT_KEYS]),
+        (
+            "attainment",
+            named_unset(attainment_rows(found["attainment"]), Format.table),  # no assignee: "(none)"
+            [Column(key, key) for key in ATTAINMENT_KEYS],
+        ),
         ("waterfall since " + str(found["since"]), steps, STEP_COLUMNS),
         ("won since " + str(found["since"]), found["won"], DEAL_COLUMNS),
         ("lost since " + str(found["since"]), found["lost"], DEAL_COLUMNS),
