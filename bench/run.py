@@ -148,7 +148,7 @@ def cases(params: dict[str, str], search: str, show_id: str) -> list[Case]:
         Case("opp --version", ["--version"], "typer", db=False),
         Case("opp --help", ["--help"], "typer", db=False),
         Case("completion (opp fore<TAB>)", [], "typer", db=False, env=completion),
-        Case("floor app (Typer + SQLAlchemy + 1 query)", floor_app("{db}"), None, raw=True),
+        Case("floor app (Typer + SQLAlchemy + 1 query)", floor_app_command("{db}"), None, raw=True),
         Case(
             "forecast --by stage --currency USD",
             ["forecast", "--by", "stage", "--currency", "USD"],
@@ -192,7 +192,7 @@ def cases(params: dict[str, str], search: str, show_id: str) -> list[Case]:
     ]
 
 
-def floor_app(db: str) -> list[str]:
+def floor_app_command(db: str) -> list[str]:
     return [PYTHON, str(HERE / "floor_app.py"), db]
 
 
@@ -246,7 +246,7 @@ def commands(case: Case, db: str, opp: str, params: dict[str, str]) -> tuple[lis
     if case.baseline == "typer":
         return main, [PYTHON, "-c", "import typer"]
     if case.baseline == FLOOR_APP:
-        return main, floor_app(db)
+        return main, floor_app_command(db)
     extra = ["--assignee", params["assignee"], "--search", params["search"], "--id", params["show_id"]]
     return main, [PYTHON, str(HERE / "baseline.py"), case.baseline, db, "--today", OPP_NOW[:10], *extra]
 
