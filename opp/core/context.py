@@ -115,6 +115,11 @@ class UnitOfWork:
         """Append events made by :meth:`event` in one executemany (bulk writes such as imports)."""
         insert_rows(self.conn, schema.history, events)
 
+    def note_deals(self, deal_ids: Sequence[int]) -> None:
+        """Remember the deals a bulk write made (the first few by name, as :meth:`event` does)."""
+        for deal_id in deal_ids[: _RECORDS_NAMED + 1]:
+            self.note_record(f"deal {deal_id}")
+
     def note_record(self, name: str) -> None:
         """Remember a record this command writes (the first few; the rest as "and more")."""
         if name in self._records:

@@ -212,6 +212,38 @@ def instant_from_text(dialect_name: str, text: Any) -> ColumnElement[Any]:
     return cast(func.replace(text, "Z", ""), DateTime)
 
 
+def date_as_text(dialect_name: str, day: Any) -> ColumnElement[str]:
+    """A Date column as its ``YYYY-MM-DD`` text (SQLite stores a date as exactly that text)."""
+    if dialect_name == "sqlite":
+        stored: ColumnElement[str] = day
+        return stored
+    return func.to_char(day, "YYYY-MM-DD")
+
+
+def instant_as_text(dialect_name: str, instant: Any) -> ColumnElement[str]:
+    """A stored instant (naive UTC) as ``YYYY-MM-DDTHH:MM:SSZ``, as history writes instants."""
+    if dialect_name == "sqlite":
+        return func.strftime("%Y-%m-%dT%H:%M:%SZ", instant)
+    return func.to_char(instant, 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+
+
+def json_object_text(dialect_name: str, pairs: Mapping[str, Any]) -> ColumnElement[str]:
+    """A JSON object of these keys (fixed names, written into the SQL) and values, as text.
+
+    The keys keep their order on both databases; the spacing differs (SQLite writes none), which no
+    reader of the text sees: every reader parses it.
+    """
+    from sqlalchemy import Text, literal_column
+
+    for key in pairs:
+        if not key.replace("_", "").isalnum():
+            raise ValueError(f"not a key to write into SQL: {key!r}")
+    arguments = list(chain.from_iterable((literal_column(f"'{key}'"), value) for key, value in pairs.items()))
+    if dialect_name == "sqlite":
+        return func.json_object(*arguments, type_=Text)
+    return cast(func.json_build_object(*arguments), Text)
+
+
 # SQLite keeps exact integers only below 2**63 (above that it silently turns to floating point), and
 # PostgreSQL's bigint stops there too (above that it raises).
 INTEGER_LIMIT = 2**63 - 1

@@ -3,12 +3,13 @@ unchanged, read in Python (as ``opp undo`` reads it) and in SQL on a real databa
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import insert, select
+from sqlalchemy import insert, literal, select
 
 from opp.core.context import Context
 from opp.core.money.amounts import MAX_MINOR
@@ -135,3 +136,26 @@ def test_the_created_snapshot_comes_back_unchanged_in_sql(ctx: Context) -> None:
                 assert value == values[name], name
 
     round_trip()
+
+
+def test_the_created_snapshot_written_in_sql_is_the_one_written_in_python(ctx: Context) -> None:
+    """A bulk write makes its ``created`` events in the database (codec.snapshot_sql): the same object,
+    field for field, as the Python writer's, for any deal and whatever other currencies are at hand."""
+    o = schema.opportunities
+
+    @given(values=DEAL_FIELDS, others=st.sets(st.sampled_from(sorted(MINOR_UNITS)), max_size=4))
+    @EXAMPLES
+    def same(values: dict[str, Any], others: set[str]) -> None:
+        row = {codec.column_of(name): value for name, value in values.items() if name != "assignee"}
+        with ctx.unit_of_work("codec") as uow:
+            conn = uow.conn
+            _ensure_users(conn, [values["assignee"]], uow.at)
+            stored = {**row, "assignee_id": codec.column_value(conn, "assignee", values["assignee"])}
+            deal = select(*(literal(value, o.c[key].type).label(key) for key, value in stored.items()))
+            written = codec.snapshot_sql(conn.dialect.name, deal.subquery(), {values["currency"], *others})
+            text = conn.execute(select(written)).scalar_one()
+        expected = json.loads(codec.snapshot_text(row, assignee=values["assignee"]))
+        assert json.loads(text) == expected
+        assert list(json.loads(text)) == list(codec.SNAPSHOT_FIELDS) == list(expected)
+
+    same()

@@ -19,17 +19,35 @@ readings live here beside the writing, so that they cannot drift apart:
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Connection, Integer, cast, func, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    FromClause,
+    Integer,
+    String,
+    case,
+    cast,
+    func,
+    select,
+)
 
 from opp.core.dates import format_date, format_instant, parse_instant
-from opp.core.money.amounts import from_minor, to_minor
+from opp.core.money.amounts import from_minor, minor_unit, to_minor
 from opp.store import schema
-from opp.store.dialect import date_from_text, instant_from_text
+from opp.store.dialect import (
+    date_as_text,
+    date_from_text,
+    instant_as_text,
+    instant_from_text,
+    json_object_text,
+)
 
 us = schema.users
 
@@ -40,8 +58,16 @@ class Kind:
     This base is plain text, written and read as it is; a null is a null in every kind.
     """
 
+    #: Whether a ``created`` snapshot holds the value as a JSON number (else as its text).
+    number = False
+
     def text(self, value: Any, currency: str | None) -> str:
         return str(value)
+
+    def text_sql(self, dialect_name: str, column: Any, deals: FromClause, currencies: Collection[str]) -> Any:
+        """:meth:`text` in SQL, of a column of ``deals`` (an opportunities table or alias), whose
+        currencies are among ``currencies``."""
+        return column
 
     def value(self, conn: Connection, text: str, currency: str | None) -> Any:
         return text
@@ -59,11 +85,27 @@ class _Money(Kind):
     def value(self, conn: Connection, text: str, currency: str | None) -> Any:
         return to_minor(Decimal(text), _needed(currency))
 
+    def text_sql(self, dialect_name: str, column: Any, deals: FromClause, currencies: Collection[str]) -> Any:
+        # Grouped by the number of decimals: one branch for the usual two, one for each other count.
+        places = {code: minor_unit(code) for code in currencies}
+        others = sorted({count for count in places.values() if count != 2})
+        whens = [
+            (
+                deals.c.currency.in_(sorted(code for code, count in places.items() if count == other)),
+                _decimal_text(column, other),
+            )
+            for other in others
+        ]
+        two = _decimal_text(column, 2)
+        return case(*whens, else_=two) if whens else two
+
     def sql(self, dialect_name: str, text: ColumnElement[Any]) -> ColumnElement[Any]:
         return cast(func.replace(text, ".", ""), BigInteger)
 
 
 class _Integer(Kind):
+    number = True
+
     def value(self, conn: Connection, text: str, currency: str | None) -> Any:
         return int(text)
 
@@ -81,6 +123,9 @@ class _Date(Kind):
     def sql(self, dialect_name: str, text: ColumnElement[Any]) -> ColumnElement[Any]:
         return date_from_text(dialect_name, text)
 
+    def text_sql(self, dialect_name: str, column: Any, deals: FromClause, currencies: Collection[str]) -> Any:
+        return date_as_text(dialect_name, column)
+
 
 class _Instant(Kind):
     """A stored instant (naive UTC), written in UTC to the second."""
@@ -94,6 +139,9 @@ class _Instant(Kind):
     def sql(self, dialect_name: str, text: ColumnElement[Any]) -> ColumnElement[Any]:
         return instant_from_text(dialect_name, text)
 
+    def text_sql(self, dialect_name: str, column: Any, deals: FromClause, currencies: Collection[str]) -> Any:
+        return instant_as_text(dialect_name, column)
+
 
 class _Handle(Kind):
     """A user: the column holds the id, history the handle (written as given, read back as the id)."""
@@ -103,6 +151,19 @@ class _Handle(Kind):
 
     def sql(self, dialect_name: str, text: ColumnElement[Any]) -> ColumnElement[Any]:
         return select(us.c.id).where(us.c.handle == text).scalar_subquery()
+
+    def text_sql(self, dialect_name: str, column: Any, deals: FromClause, currencies: Collection[str]) -> Any:
+        return select(us.c.handle).where(us.c.id == column).scalar_subquery()
+
+
+def _decimal_text(minor: Any, places: int) -> ColumnElement[str]:
+    """Non-negative minor units as the amount with ``places`` decimals (``123450``, 2: ``1234.50``),
+    in SQL that both databases run: the whole part, a point, and the remainder padded with zeros (the
+    remainder plus 10**places, its leading 1 cut off)."""
+    if places == 0:
+        return cast(minor, String)
+    scale = 10**places
+    return cast(minor // scale, String) + "." + func.substr(cast(scale + minor % scale, String), 2)
 
 
 def _needed(currency: str | None) -> str:
@@ -145,6 +206,11 @@ FIELDS: dict[str, HistoryField] = {
 
 _SNAPSHOT = json.JSONEncoder(sort_keys=True)  # json.dumps(..., sort_keys=True) without a new encoder a call
 
+#: The fields a ``created`` event's snapshot holds, in the order it writes them: all but the
+#: description (as-of reads it from the first edit's ``old`` side) and the category (a new deal follows
+#: its stage).
+SNAPSHOT_FIELDS = tuple(sorted(name for name in FIELDS if name not in ("description", "category")))
+
 
 def column_of(name: str) -> str:
     """The opportunities column that holds the history field ``name``."""
@@ -171,6 +237,18 @@ def field_text(name: str, value: Any, currency: str | None = None) -> str | None
     """The text history holds for ``value`` of the field ``name``: the column's value (for ``value``
     minor units in ``currency``), except for ``assignee``, whose text is the handle itself."""
     return None if value is None else FIELDS[name].kind.text(value, currency)
+
+
+def snapshot_sql(dialect_name: str, deals: FromClause, currencies: Collection[str]) -> ColumnElement[str]:
+    """:func:`snapshot_text` in SQL, of each row of ``deals`` (an opportunities table or alias) whose
+    currency is among ``currencies``: a bulk write makes its ``created`` events in the database, in
+    one ``INSERT … SELECT``, rather than a JSON text a deal in Python. The same object (parsed, the
+    two are equal: tests check it); its spacing is the database's own."""
+    pairs = {
+        name: FIELDS[name].kind.text_sql(dialect_name, deals.c[FIELDS[name].column], deals, currencies)
+        for name in SNAPSHOT_FIELDS
+    }
+    return json_object_text(dialect_name, pairs)
 
 
 def snapshot_text(values: dict[str, Any], *, assignee: str | None) -> str:

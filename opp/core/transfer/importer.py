@@ -5,11 +5,11 @@ takes (:class:`opp.core.pipeline.changes.DealChange`: one ``import`` history eve
 the stage set directly since an import loads data rather than making a sales step); an
 identical row changes nothing; any other row creates a deal made by :func:`opp.core.pipeline.deals.new_deal`,
 as ``opp create``'s are. Missing customers and users are created. The file is read row by row and
-written in batches: the new deals of a batch, and their ``created`` events, go in with one executemany
-each (:func:`opp.core.pipeline.deals.insert_deals`), so a million-row file is never held in memory and costs a
-few statements per batch rather than per row. Everything happens in one transaction, so one bad row
-leaves the database exactly as it was. After the first bad row the rest of
-the file is still checked (without writing) so that up to :data:`MAX_PROBLEMS` bad lines are reported
+written in batches: the new deals of a batch go in with a few multi-row INSERTs, and their ``created``
+events with one ``INSERT … SELECT`` (:func:`opp.core.pipeline.deals.insert_deals`), so a million-row file
+is never held in memory and costs a few statements per batch rather than per row. Everything happens in
+one transaction, so one bad row leaves the database exactly as it was. After the first bad row the rest
+of the file is still checked (without writing) so that up to :data:`MAX_PROBLEMS` bad lines are reported
 at once.
 
 Files from another CRM are read through options: ``mapping`` (field -> column), ``stage_map`` (the
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import islice
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from sqlalchemy import (
     Connection,
@@ -63,7 +63,7 @@ from opp.core.pipeline.changes import (
     ref_taken,
 )
 from opp.core.pipeline.customers import check_kind, customer_row, insert_customer
-from opp.core.pipeline.deals import NewDeal, insert_deals, new_deal
+from opp.core.pipeline.deals import insert_deals, new_deal
 from opp.core.pipeline.stages import Pipeline, load_pipeline, plan_move
 from opp.core.records import Record, Stage
 from opp.core.refs import clean_email, clean_text, handle_key, parse_handle, parse_id
@@ -537,7 +537,7 @@ class _Import:
         self.customers: dict[tuple[str | None, str], int] = {}
         self.users: dict[str, tuple[int, str]] = {}
         self.refs_seen: dict[str, int] = {}  # create_only: each ref once per file (a small demo file)
-        self.pending: list[NewDeal] = []  # deals made by this batch's rows, written by _flush
+        self.pending: list[dict[str, Any]] = []  # deals made by this batch's rows, written by _flush
         self.pending_refs: set[str] = set()
         self.problems: list[str] = []
         self.first_problem: OppError | None = None
@@ -1042,7 +1042,6 @@ class _Import:
             expected_close=row.expected_close,
             external_ref=row.external_ref,
             assignee_id=assignee[0] if assignee else None,
-            assignee=assignee[1] if assignee else None,
             created_at=created_at,
             closed_at=row.closed_at,
             lost_reason=row.lost_reason,
