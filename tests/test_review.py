@@ -245,6 +245,10 @@ def test_the_table_names_the_deals_assigned_to_no_one_as_the_attainment_report_d
     (review_row,) = [line for line in section.splitlines() if line.startswith("(none)")]
     (report_row,) = [line for line in report.splitlines() if line.startswith("(none)")]
     assert review_row.split()[:2] == report_row.split()[:2]  # the key and the won figure
+    # The page, its chart and the Markdown name that row alike.
+    page = shop("review", "--format", "html").stdout
+    assert "<td>(none)</td>" in page and ">(none)</text>" in page and "unassigned" not in page
+    assert "| (none) |" in shop("review", "--format", "md").stdout
 
 
 def test_csv_has_a_row_per_stage_step_and_deal(shop):

@@ -13,6 +13,8 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from opp.cli.render import UNSET_GROUP
+
 WIDTH = 640
 FONT = 'font-family="system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif"'
 INK, MUTED, GRID = "#1f2933", "#616e7c", "#d9e2ec"
@@ -125,7 +127,7 @@ def attainment_chart(rows: Sequence[dict[str, Any]]) -> Markup:
     full = label_width + float(1 / largest) * span
     for index, (person, ratio) in enumerate(zip(people, ratios, strict=True)):
         y = 10 + index * row
-        body.append(_text(label_width - 8, y + 15, str(person.get("key") or "unassigned"), anchor="end"))
+        body.append(_text(label_width - 8, y + 15, str(person.get("key") or UNSET_GROUP), anchor="end"))
         if ratio is None:
             body.append(_text(label_width, y + 15, "no quota", fill=MUTED, size=11))
             continue

@@ -14,6 +14,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
+from opp.cli.render import UNSET_GROUP
 from opp.core.dates import format_date, format_instant
 from opp.core.money.amounts import format_money
 
@@ -129,6 +130,7 @@ def environment() -> Any:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.globals["unset_group"] = UNSET_GROUP
     env.filters.update(
         md=md, md_line=md_line, money=money, signed=signed, day=day, percent=percent, times=times
     )

@@ -18,7 +18,7 @@ from opp.cli.options import (
     ToOpt,
     WhereOpt,
 )
-from opp.cli.render import Column, Format, emit
+from opp.cli.render import UNSET_GROUP, Column, Format, emit
 
 if TYPE_CHECKING:
     from opp.core.analytics.forecast import Board, Card
@@ -91,7 +91,7 @@ def forecast(
     result = service.forecast(state.context(), scope, by=by or "stage", currency=currency)
     group = by or "stage"
     # A group without a key (no assignee, no expected close) needs a name a reader can see in a table.
-    none = "(none)" if fmt is Format.table else None
+    none = UNSET_GROUP if fmt is Format.table else None
     rows = [
         {group: none if each.key is None else each.key, "currency": result.currency, **_figures(each)}
         for each in result.groups

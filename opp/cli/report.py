@@ -16,7 +16,7 @@ import typer
 from opp.cli import complete, state
 from opp.cli.compat import TyperCommand, TyperGroup, unknown_option_name
 from opp.cli.options import FormatOpt
-from opp.cli.render import RECORD_FORMATS, Column, Format, emit, format_names
+from opp.cli.render import RECORD_FORMATS, UNSET_GROUP, Column, Format, emit, format_names
 from opp.core.analytics import registry
 from opp.core.analytics.registry import Report, Shape
 
@@ -183,7 +183,7 @@ def named_unset(records: Sequence[Any], fmt: Format) -> list[Any]:
     if fmt is not Format.table:
         return list(records)
     rows = [record.as_dict() if hasattr(record, "as_dict") else dict(record) for record in records]
-    return [{**row, "key": "(none)"} if row.get("key") is None else row for row in rows]
+    return [{**row, "key": UNSET_GROUP} if row.get("key") is None else row for row in rows]
 
 
 def _offer(choices: Sequence[str]) -> Callable[[str], list[str]]:

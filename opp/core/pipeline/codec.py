@@ -58,13 +58,12 @@ class Kind:
     This base is plain text, written and read as it is; a null is a null in every kind.
     """
 
-    #: Whether a ``created`` snapshot holds the value as a JSON number (else as its text).
-    number = False
-
     def text(self, value: Any, currency: str | None) -> str:
         return str(value)
 
-    def text_sql(self, dialect_name: str, column: Any, deals: FromClause, currencies: Collection[str]) -> Any:
+    def text_sql(
+        self, dialect_name: str, column: ColumnElement[Any], deals: FromClause, currencies: Collection[str]
+    ) -> ColumnElement[Any]:
         """:meth:`text` in SQL, of a column of ``deals`` (an opportunities table or alias), whose
         currencies are among ``currencies``."""
         return column
@@ -85,7 +84,9 @@ class _Money(Kind):
     def value(self, conn: Connection, text: str, currency: str | None) -> Any:
         return to_minor(Decimal(text), _needed(currency))
 
-    def text_sql(self, dialect_name: str, column: Any, deals: FromClause, currencies: Collection[str]) -> Any:
+    def text_sql(
+        self, dialect_name: str, column: ColumnElement[Any], deals: FromClause, currencies: Collection[str]
+    ) -> ColumnElement[Any]:
         # Grouped by the number of decimals: one branch for the usual two, one for each other count.
         places = {code: minor_unit(code) for code in currencies}
         others = sorted({count for count in places.values() if count != 2})
@@ -104,8 +105,6 @@ class _Money(Kind):
 
 
 class _Integer(Kind):
-    number = True
-
     def value(self, conn: Connection, text: str, currency: str | None) -> Any:
         return int(text)
 
@@ -123,7 +122,9 @@ class _Date(Kind):
     def sql(self, dialect_name: str, text: ColumnElement[Any]) -> ColumnElement[Any]:
         return date_from_text(dialect_name, text)
 
-    def text_sql(self, dialect_name: str, column: Any, deals: FromClause, currencies: Collection[str]) -> Any:
+    def text_sql(
+        self, dialect_name: str, column: ColumnElement[Any], deals: FromClause, currencies: Collection[str]
+    ) -> ColumnElement[Any]:
         return date_as_text(dialect_name, column)
 
 
@@ -139,7 +140,9 @@ class _Instant(Kind):
     def sql(self, dialect_name: str, text: ColumnElement[Any]) -> ColumnElement[Any]:
         return instant_from_text(dialect_name, text)
 
-    def text_sql(self, dialect_name: str, column: Any, deals: FromClause, currencies: Collection[str]) -> Any:
+    def text_sql(
+        self, dialect_name: str, column: ColumnElement[Any], deals: FromClause, currencies: Collection[str]
+    ) -> ColumnElement[Any]:
         return instant_as_text(dialect_name, column)
 
 
@@ -152,11 +155,13 @@ class _Handle(Kind):
     def sql(self, dialect_name: str, text: ColumnElement[Any]) -> ColumnElement[Any]:
         return select(us.c.id).where(us.c.handle == text).scalar_subquery()
 
-    def text_sql(self, dialect_name: str, column: Any, deals: FromClause, currencies: Collection[str]) -> Any:
+    def text_sql(
+        self, dialect_name: str, column: ColumnElement[Any], deals: FromClause, currencies: Collection[str]
+    ) -> ColumnElement[Any]:
         return select(us.c.handle).where(us.c.id == column).scalar_subquery()
 
 
-def _decimal_text(minor: Any, places: int) -> ColumnElement[str]:
+def _decimal_text(minor: ColumnElement[Any], places: int) -> ColumnElement[str]:
     """Non-negative minor units as the amount with ``places`` decimals (``123450``, 2: ``1234.50``),
     in SQL that both databases run: the whole part, a point, and the remainder padded with zeros (the
     remainder plus 10**places, its leading 1 cut off)."""
