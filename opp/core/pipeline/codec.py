@@ -261,8 +261,10 @@ def snapshot_text(values: dict[str, Any], *, assignee: str | None) -> str:
     row) as a JSON object of history texts, probability and customer_id as numbers.
 
     The description is left out: as-of takes it from the first edit's ``old`` side, else the deal's.
+    opp writes its own through :func:`snapshot_sql`; this one is for writers in Python, such as the
+    bench's generator of a million deals' history.
     """
-    # Spelled out rather than looped over FIELDS: an import writes a snapshot per row.
+    # Spelled out rather than looped over FIELDS: a bulk writer makes a snapshot per deal.
     currency = values["currency"]
     return _SNAPSHOT.encode(
         {
