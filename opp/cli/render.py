@@ -39,14 +39,14 @@ class Format(StrEnum):
 
 #: The formats of a command that prints one record or a grouped result.
 RECORD_FORMATS = (Format.table, Format.json, Format.jsonl, Format.csv)
-
-#: The name a table, chart or page gives the group without a key (no assignee, no expected close);
-#: JSON and CSV keep null and an empty cell.
-UNSET_GROUP = "(none)"
 #: The formats of a command that prints a list of records: also their ids, one a line.
 LIST_FORMATS = (*RECORD_FORMATS, Format.ids)
 #: The formats of a list of dated things (tasks): also an iCalendar file (:func:`emit_calendar`).
 CALENDAR_FORMATS = (*LIST_FORMATS, Format.ics)
+
+#: The name a table, chart or page gives the group without a key (no assignee, no expected close);
+#: JSON and CSV keep null and an empty cell.
+UNSET_GROUP = "(none)"
 
 
 def format_names(formats: Sequence[Format]) -> str:

@@ -61,7 +61,6 @@ o = schema.opportunities
 cu = schema.customers
 us = schema.users
 st = schema.stages
-h = schema.history
 
 #: Deals fetched from the database at a time by a listing.
 STREAM_BATCH = 1000
@@ -720,7 +719,7 @@ def insert_deals(uow: UnitOfWork, deals: Sequence[dict[str, Any]]) -> list[int]:
         snapshot,
     ).where(written)
     columns = ["opportunity_id", "command_id", "at", "actor", "action", "new"]
-    uow.conn.execute(insert(h).from_select(columns, events.order_by(o.c.id)))
+    uow.conn.execute(insert(schema.history).from_select(columns, events.order_by(o.c.id)))
     uow.note_deals(ids)
     return ids
 
